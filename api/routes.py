@@ -1,0 +1,193 @@
+"""REST routes: parse the request, call the Monitor, shape the JSON answer. No logic of their own."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from detection import IdempotencyConflict, Monitor, RecordValidationError, StoreError, validate_records
+from detection.metrics import AUTH_CODE_FEED, STATUS_FEED, auth_code_metric, minute_to_iso, status_metric
+
+from .errors import ApiError
+from .openapi import openapi_document
+
+MAX_BODY_BYTES = 1_000_000
+MAX_RECORDS = 10_000
+MAX_IDEMPOTENCY_KEY = 255
+ALERT_STATES = ("firing", "pending", "resolved", "all")
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    api_token: str | None = None
+    version: str = "0.1.0"
+    store_path: str = ":memory:"
+
+
+def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
+    api = Blueprint("api", __name__, url_prefix="/api")
+    thresholds = monitor.thresholds
+    allowed = {STATUS_FEED: frozenset(thresholds.statuses), AUTH_CODE_FEED: frozenset(thresholds.auth_codes)}
+
+    def require_token() -> None:
+        if not settings.api_token:
+            return
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), settings.api_token.encode()):
+            raise ApiError(401, "unauthorized", "POST routes need 'Authorization: Bearer <token>' (MONITOR_API_TOKEN is set)")
+
+    def read_json_body() -> tuple[Any, bytes]:
+        if request.mimetype != "application/json":
+            raise ApiError(415, "unsupported_media_type", f"send Content-Type: application/json, got {request.mimetype or 'none'!r}")
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            raise ApiError(413, "payload_too_large", f"the body is over {MAX_BODY_BYTES} bytes; split it into smaller batches")
+        body = request.stream.read(MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES:
+            raise ApiError(413, "payload_too_large", f"the body is over {MAX_BODY_BYTES} bytes; split it into smaller batches")
+        try:
+            payload = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            where = f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+            raise ApiError(400, "invalid_json", f"the body is not valid JSON{where}") from None
+        if isinstance(payload, list) and len(payload) > MAX_RECORDS:
+            raise ApiError(413, "too_many_records", f"{len(payload)} records in one request; at most {MAX_RECORDS}")
+        return payload, body
+
+    def idempotency_key(feed: str) -> str | None:
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return None
+        if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+            raise ApiError(400, "invalid_idempotency_key", f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable characters")
+        return f"{feed}:{key}"  # a key is scoped to its route
+
+    def ingest(feed: str) -> tuple[Response, int]:
+        require_token()
+        payload, body = read_json_body()
+        key = idempotency_key(feed)
+        try:
+            records = validate_records(payload, feed, allowed[feed], now=time.time())
+            result = monitor.ingest(records, key, hashlib.sha256(body).hexdigest())
+        except RecordValidationError as exc:
+            raise ApiError(422, "invalid_records", str(exc), [e.to_dict() for e in exc.errors]) from None
+        except IdempotencyConflict as exc:
+            raise ApiError(422, "idempotency_key_reused", str(exc)) from None
+        except StoreError as exc:
+            raise ApiError(503, "store_unavailable", f"nothing was stored: {exc}") from None
+        response = jsonify(result.to_dict())
+        if result.replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        return response, 201
+
+    @api.post("/transaction")
+    def post_transaction():
+        return ingest(STATUS_FEED)
+
+    @api.post("/auth_code")
+    def post_auth_code():
+        return ingest(AUTH_CODE_FEED)
+
+    def int_arg(name: str, default: int, low: int, high: int) -> int:
+        raw = request.args.get(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ApiError(400, "invalid_parameter", f"'{name}' must be an integer from {low} to {high}, got {raw!r}") from None
+        if not low <= value <= high:
+            raise ApiError(400, "invalid_parameter", f"'{name}' must be from {low} to {high}, got {value}")
+        return value
+
+    def window_minutes() -> int:
+        return int_arg("minutes", 60, 1, monitor.settings.window_minutes)
+
+    def series_rows(keys: tuple[str, ...], to_metric, feed: str) -> dict[str, Any]:
+        snap = monitor.snapshot(window_minutes(), recent_alerts=0)
+        rows = []
+        columns = {k: snap.counts.get(to_metric(k), ()) for k in keys}
+        received = snap.received.get(feed, ())
+        for i, minute in enumerate(snap.minutes):
+            row: dict[str, Any] = {"timestamp": minute_to_iso(minute)}
+            for k in keys:
+                row[k] = columns[k][i]
+            row["total"] = sum(columns[k][i] for k in keys)
+            row["received"] = received[i] if received else False
+            rows.append(row)
+        return {"from": minute_to_iso(snap.start_minute), "to": minute_to_iso(snap.end_minute), "data": rows}
+
+    @api.get("/transactions")
+    def get_transactions():
+        body = series_rows(thresholds.statuses, status_metric, STATUS_FEED)
+        return jsonify({"statuses": list(thresholds.statuses), **body})
+
+    @api.get("/auth_codes")
+    def get_auth_codes():
+        body = series_rows(thresholds.auth_codes, auth_code_metric, AUTH_CODE_FEED)
+        return jsonify({"auth_codes": list(thresholds.auth_codes), **body})
+
+    @api.get("/stats")
+    def get_stats():
+        snap = monitor.snapshot(window_minutes(), recent_alerts=0)
+        totals = {s: sum(snap.counts.get(status_metric(s), ())) for s in thresholds.statuses}
+        total = sum(totals.values())
+        codes = {c: sum(snap.counts.get(auth_code_metric(c), ())) for c in thresholds.auth_codes}
+        return jsonify({
+            "window_minutes": len(snap.minutes),
+            "from": minute_to_iso(snap.start_minute),
+            "to": minute_to_iso(snap.end_minute),
+            "newest_event_time": minute_to_iso(snap.end_minute),
+            "total": total,
+            "totals": totals,
+            "rates": {s: (n / total if total else 0.0) for s, n in totals.items()},
+            "auth_codes": codes,
+            "open_alerts": [a.to_dict() for a in snap.open_alerts],
+            "rules": list(snap.rules),
+            "no_data_after_minutes": thresholds.no_data_minutes,
+            "thresholds": {"source": thresholds.source, "provenance": thresholds.provenance},
+        })
+
+    @api.get("/alerts")
+    def get_alerts():
+        state = request.args.get("state", "all")
+        if state not in ALERT_STATES:
+            raise ApiError(400, "invalid_parameter", f"'state' must be one of {', '.join(ALERT_STATES)}, got {state!r}")
+        limit = int_arg("limit", 100, 1, 10_000)
+        try:
+            alerts = monitor.alerts(state, limit)
+        except StoreError as exc:
+            raise ApiError(503, "store_unavailable", str(exc)) from None
+        return jsonify({"state": state, "count": len(alerts), "alerts": [a.to_dict() for a in alerts]})
+
+    @api.get("/health")
+    def get_health():
+        store_ok = monitor.store.ping()
+        feeds = monitor.feed_statuses()
+        silent = any(f.no_data_alert for f in feeds.values())
+        status = "ok" if store_ok and not silent else "degraded"
+        return jsonify({
+            "status": status,
+            "version": settings.version,
+            "uptime_seconds": round(monitor.uptime_seconds(), 1),
+            "newest_event_time": minute_to_iso(monitor.newest_event_minute()),
+            "store": {"ok": store_ok, "path": settings.store_path},
+            "feeds": {name: f.to_dict() for name, f in feeds.items()},
+        }), (200 if store_ok else 503)
+
+    @api.get("/openapi.json")
+    def get_openapi():
+        return jsonify(openapi_document(settings.version, thresholds.statuses, thresholds.auth_codes))
+
+    @api.route("/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    def not_found(unknown: str):
+        # Without this, Dash's catch-all page route would answer unknown API paths with HTML.
+        raise ApiError(404, "not_found", f"no API route /api/{unknown}; see /api/openapi.json")
+
+    return api

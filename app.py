@@ -1,0 +1,167 @@
+"""Composition root: read configuration, build the one Monitor, the Dash app and its REST API, and serve them.
+
+``create_app(config)`` is the app factory (tests call it with their own config);
+``python app.py`` serves it with waitress on http://127.0.0.1:8080.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from dataclasses import dataclass, fields, replace
+from typing import Any, Mapping, Sequence
+
+from dash import Dash
+
+from api import ApiSettings, register_api
+from callbacks import register_callbacks
+from components.page import page_layout
+from detection import ConfigError, Monitor, MonitorSettings, Store, StoreError, load_thresholds
+from detection import __version__ as VERSION
+from detection.ticker import Ticker
+
+log = logging.getLogger("monitor")
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    db: str = "monitor.db"
+    db_sync: str = "normal"
+    thresholds: str | None = None
+    api_token: str | None = None
+    window_days: float = 7.0
+    retention_days: float = 30.0
+    refresh_ms: int = 5000
+    tick_seconds: float = 5.0
+    threads: int = 8
+    title: str = "Transaction monitor"
+    demo: bool = False
+
+
+# Environment variable for each setting that can come from the environment.
+ENVIRONMENT = {
+    "host": "MONITOR_HOST",
+    "port": "MONITOR_PORT",
+    "db": "MONITOR_DB",
+    "db_sync": "MONITOR_DB_SYNC",
+    "thresholds": "MONITOR_THRESHOLDS",
+    "api_token": "MONITOR_API_TOKEN",
+    "window_days": "MONITOR_WINDOW_DAYS",
+    "retention_days": "MONITOR_RETENTION_DAYS",
+    "refresh_ms": "MONITOR_REFRESH_MS",
+    "threads": "MONITOR_THREADS",
+}
+
+
+def _coerce(name: str, raw: Any, source: str) -> Any:
+    kind = {f.name: f.type for f in fields(AppConfig)}[name]
+    if raw is None or not isinstance(raw, str):
+        return raw
+    try:
+        if kind == "int":
+            value: Any = int(raw)
+        elif kind == "float":
+            value = float(raw)
+        elif kind == "bool":
+            value = raw.strip().lower() in ("1", "true", "yes", "on")
+        else:
+            return raw or None if kind.startswith("str |") else raw
+    except ValueError:
+        raise ConfigError(f"{source}: expected {'an integer' if kind == 'int' else 'a number'}, got {raw!r}") from None
+    return value
+
+
+def config_from(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> AppConfig:
+    """Defaults, then environment variables, then command-line flags."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name, var in ENVIRONMENT.items():
+        if var in environ:
+            values[name] = _coerce(name, environ[var], var)
+    parser = argparse.ArgumentParser(prog="python app.py", description="Real-time transaction monitor")
+    parser.add_argument("--host", help="interface to listen on (default 127.0.0.1; MONITOR_HOST)")
+    parser.add_argument("--port", help="port (default 8080; MONITOR_PORT)")
+    parser.add_argument("--db", help="SQLite file, or :memory: (default monitor.db; MONITOR_DB)")
+    parser.add_argument("--thresholds", help="thresholds JSON file (default: built-in; MONITOR_THRESHOLDS)")
+    args = parser.parse_args(argv)
+    for name in ("host", "port", "db", "thresholds"):
+        raw = getattr(args, name)
+        if raw is not None:
+            values[name] = _coerce(name, raw, f"--{name}")
+    config = replace(AppConfig(), **values)
+    validate_config(config)
+    return config
+
+
+def validate_config(config: AppConfig) -> None:
+    if not 0 < config.port < 65536:
+        raise ConfigError(f"port: expected 1 to 65535, got {config.port}")
+    if config.window_days * 1440 < 60:
+        raise ConfigError(f"window_days: expected at least one hour (0.042), got {config.window_days}")
+    if config.retention_days < config.window_days:
+        raise ConfigError(f"retention_days ({config.retention_days}) must be at least window_days ({config.window_days})")
+    if config.db_sync.lower() not in ("normal", "full", "off"):
+        raise ConfigError(f"db_sync: expected normal, full or off, got {config.db_sync!r}")
+    if config.refresh_ms < 250:
+        raise ConfigError(f"refresh_ms: expected at least 250, got {config.refresh_ms}")
+
+
+def build_monitor(config: AppConfig) -> Monitor:
+    thresholds = load_thresholds(config.thresholds)
+    store = Store(config.db, synchronous=config.db_sync)
+    settings = MonitorSettings(
+        window_minutes=int(config.window_days * 1440),
+        retention_minutes=int(config.retention_days * 1440),
+    )
+    return Monitor(thresholds, store, settings)
+
+
+def create_app(config: AppConfig | Mapping[str, Any] | None = None, monitor: Monitor | None = None) -> Dash:
+    """The app factory: one Monitor, handed to the REST API and the callbacks."""
+    if config is None:
+        config = AppConfig()
+    elif not isinstance(config, AppConfig):
+        config = replace(AppConfig(), **dict(config))
+    validate_config(config)
+    monitor = monitor if monitor is not None else build_monitor(config)
+
+    app = Dash(__name__, title=config.title, serve_locally=True, update_title=None)
+    app.layout = page_layout(config.title, config.refresh_ms, demo=config.demo)
+    server = app.server
+    server.extensions["monitor"] = monitor
+    server.extensions["monitor_config"] = config
+    register_api(server, monitor, ApiSettings(api_token=config.api_token, version=VERSION, store_path=config.db))
+    register_callbacks(app, monitor)
+    return app
+
+
+def serve(app: Dash, config: AppConfig) -> None:
+    from waitress import serve as waitress_serve
+
+    monitor: Monitor = app.server.extensions["monitor"]
+    ticker = Ticker(monitor, config.tick_seconds).start()
+    log.info("transaction monitor %s on http://%s:%d (store %s)", VERSION, config.host, config.port, config.db)
+    try:
+        waitress_serve(app.server, host=config.host, port=config.port, threads=config.threads, ident="monitor")
+    finally:
+        ticker.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = config_from(argv)
+        app = create_app(config)
+    except (ConfigError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    serve(app, config)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Names of the things the monitor counts: feeds, statuses, auth codes and derived rates.
+
+A metric is a string key used everywhere (rules, store, API, dashboard):
+``status:failed``, ``auth_code:51`` and ``rate:denied`` (denied / all statuses).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+STATUS_FEED = "status"
+AUTH_CODE_FEED = "auth_code"
+FEEDS = (STATUS_FEED, AUTH_CODE_FEED)
+
+DEFAULT_STATUSES = ("approved", "denied", "failed", "reversed", "backend_reversed", "refunded")
+DEFAULT_AUTH_CODES = ("00", "51", "59")
+
+AUTH_CODE_MEANINGS = {"00": "approved", "51": "insufficient funds", "59": "suspected fraud"}
+
+RATE_PREFIX = "rate:"
+
+
+def status_metric(status: str) -> str:
+    return f"{STATUS_FEED}:{status}"
+
+
+def auth_code_metric(code: str) -> str:
+    return f"{AUTH_CODE_FEED}:{code}"
+
+
+def rate_metric(status: str) -> str:
+    """Share of all status transactions in a minute that had this status."""
+    return f"{RATE_PREFIX}{status}"
+
+
+def feed_metric(feed: str) -> str:
+    """Pseudo-metric that no-data and feed-gap alerts are attached to."""
+    return f"feed:{feed}"
+
+
+def split_metric(metric: str) -> tuple[str, str]:
+    kind, _, key = metric.partition(":")
+    return kind, key
+
+
+def feed_of(metric: str) -> str:
+    """Which feed's clock judges this metric (rates derive from statuses)."""
+    kind, key = split_metric(metric)
+    if kind == "feed":
+        return key
+    return AUTH_CODE_FEED if kind == AUTH_CODE_FEED else STATUS_FEED
+
+
+def metric_label(metric: str) -> str:
+    """A readable name for people: 'failed', 'auth code 51 (insufficient funds)'."""
+    kind, key = split_metric(metric)
+    if kind == STATUS_FEED:
+        return key
+    if kind == AUTH_CODE_FEED:
+        meaning = AUTH_CODE_MEANINGS.get(key)
+        return f"auth code {key}" + (f" ({meaning})" if meaning else "")
+    if kind == "rate":
+        return f"{key} share of total"
+    if kind == "feed":
+        return f"{key.replace('_', '-')} feed"
+    return metric
+
+
+# Time: every minute is an integer count of minutes since the Unix epoch, UTC.
+
+def minute_to_datetime(minute: int) -> datetime:
+    return datetime.fromtimestamp(minute * 60, tz=timezone.utc)
+
+
+def minute_to_iso(minute: int | None) -> str | None:
+    if minute is None:
+        return None
+    return minute_to_datetime(minute).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def epoch_to_iso(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def datetime_to_minute(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() // 60)

@@ -1,0 +1,678 @@
+"""The Monitor: the one thread-safe object that ingests counts, judges rules on event time and keeps alerts.
+
+Time model (see DESIGN.md, "Time"): each feed (statuses, auth codes) has a
+watermark, the newest minute it has sent. A minute is open until the watermark
+passes it, or until the wall clock has run a minute plus a grace past the moment
+the watermark minute was first seen (``tick``). Closed minutes are judged by
+every rule of the feed, in order; rules that are ``monotone`` (upper bounds on a
+count) may also fire while the minute is open. Minutes missing between received
+ones are a feed gap: reported, never judged, so a silent feed never resolves a
+firing alert. Windows and retention are measured back from the newest event
+time, never from the wall clock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from .alerts import FIRING, OPEN_STATES, PENDING, RESOLVED, Alert, Transition, alert_id
+from .metrics import FEEDS, epoch_to_iso, feed_metric, feed_of, metric_label, minute_to_iso
+from .records import CountRecord
+from .rules import Judgement, Rule
+from .series import MinuteSeries
+from .store import PendingWrite, Store, StoreError
+from .thresholds import Thresholds
+
+log = logging.getLogger("monitor.alerts")
+
+IDEMPOTENCY_SECONDS = 24 * 3600
+NO_DATA_RULE = "no_data"
+FEED_GAP_RULE = "feed_gap"
+
+
+class IdempotencyConflict(ValueError):
+    """The same Idempotency-Key was used before for a different request."""
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    window_minutes: int = 7 * 24 * 60  # kept in memory; older minutes live only in the store
+    retention_minutes: int = 30 * 24 * 60  # kept in the store
+    close_grace_seconds: float = 30.0
+    prune_every_minutes: int = 60
+
+    def __post_init__(self) -> None:
+        if self.window_minutes < 60:
+            raise ValueError("window_minutes must be at least 60")
+        if self.retention_minutes < self.window_minutes:
+            raise ValueError("retention_minutes must be at least window_minutes")
+
+
+@dataclass
+class IngestResult:
+    accepted: int
+    alerts: list[dict[str, Any]]
+    replayed: bool = False  # answered from an earlier request with the same Idempotency-Key
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "alerts": self.alerts}
+
+
+@dataclass
+class _RuleState:
+    breach: int = 0
+    clean: int = 0
+    open_counted: int | None = None  # open minute already counted as breaching
+    alert: Alert | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "breach": self.breach,
+            "clean": self.clean,
+            "open_counted": self.open_counted,
+            "alert_id": self.alert.id if self.alert else None,
+        }
+
+
+@dataclass
+class _FeedClock:
+    watermark: int | None = None  # newest minute received
+    closed_through: int | None = None  # every minute up to here has been judged
+    watermark_wall: float = 0.0  # wall time the watermark minute was first seen
+    last_received_wall: float = 0.0
+    no_data: Alert | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "watermark": self.watermark,
+            "closed_through": self.closed_through,
+            "no_data_id": self.no_data.id if self.no_data else None,
+        }
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    feed: str
+    newest_minute: int | None
+    closed_through: int | None
+    last_received_wall: float | None
+    silent_seconds: float | None
+    no_data_alert: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "feed": self.feed,
+            "newest_event_time": minute_to_iso(self.newest_minute),
+            "closed_through": minute_to_iso(self.closed_through),
+            "last_received_at": epoch_to_iso(self.last_received_wall),
+            "silent_seconds": None if self.silent_seconds is None else round(self.silent_seconds, 1),
+            "no_data": self.no_data_alert,
+        }
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An immutable copy for readers: minutes ``start..end`` (inclusive), open alerts, rules, feeds."""
+
+    start_minute: int | None
+    end_minute: int | None
+    counts: Mapping[str, tuple[int, ...]]
+    received: Mapping[str, tuple[bool, ...]]
+    open_alerts: tuple[Alert, ...]
+    recent_alerts: tuple[Alert, ...]
+    rules: tuple[dict[str, Any], ...]
+    feeds: Mapping[str, FeedStatus]
+    statuses: tuple[str, ...]
+    auth_codes: tuple[str, ...]
+    taken_at: float = field(default=0.0)
+
+    @property
+    def minutes(self) -> range:
+        if self.start_minute is None or self.end_minute is None:
+            return range(0)
+        return range(self.start_minute, self.end_minute + 1)
+
+    @property
+    def newest_minute(self) -> int | None:
+        return self.end_minute
+
+
+Listener = Callable[[Sequence[Transition]], None]
+
+
+class Monitor:
+    def __init__(
+        self,
+        thresholds: Thresholds,
+        store: Store | None = None,
+        settings: MonitorSettings | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.thresholds = thresholds
+        self.store = store if store is not None else Store(":memory:")
+        self.settings = settings or MonitorSettings()
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._listeners: list[Listener] = [log_transitions]
+        self.started_wall = clock()
+        self._rules_by_feed: dict[str, list[Rule]] = {feed: [] for feed in FEEDS}
+        for rule in thresholds.rules:
+            self._rules_by_feed[feed_of(rule.metric)].append(rule)
+        self._monotone_by_feed = {f: [r for r in rules if r.monotone] for f, rules in self._rules_by_feed.items()}
+        self._load()
+
+    # ------------------------------------------------------------------ setup
+    def _reset_memory(self) -> None:
+        self.series = MinuteSeries(self.thresholds.statuses)
+        self._feeds = {feed: _FeedClock() for feed in FEEDS}
+        self._states = {rule.id: _RuleState() for rule in self.thresholds.rules}
+        self._pruned_through: int | None = None
+        self._begin_changes()
+
+    def _load(self) -> None:
+        """Rebuild memory from the store: counts in the window, feed clocks, rule states, open alerts."""
+        with self._lock:
+            self._reset_memory()
+            meta = self.store.meta()
+            now = self._clock()
+            open_alerts = {a.id: a for a in self.store.open_alerts()}
+            for feed, saved in meta.get("feeds", {}).items():
+                if feed not in self._feeds:
+                    continue
+                clock = self._feeds[feed]
+                clock.watermark = saved.get("watermark")
+                clock.closed_through = saved.get("closed_through")
+                # A restarted process gives a feed the full no-data grace again.
+                clock.watermark_wall = clock.last_received_wall = now if clock.watermark is not None else 0.0
+                clock.no_data = open_alerts.pop(saved.get("no_data_id") or "", None)
+            newest = self._newest_minute()
+            if newest is not None:
+                since = newest - self.settings.window_minutes + 1
+                for metric, minute, count in self.store.counts_since(since):
+                    self.series.add(feed_of(metric), metric, minute, count)
+                self._pruned_through = since - 1
+            saved_states = self.store.rule_states()
+            for rule in self.thresholds.rules:
+                saved = saved_states.get(rule.id)
+                if not saved:
+                    continue
+                state = self._states[rule.id]
+                state.breach = saved.get("breach", 0)
+                state.clean = saved.get("clean", 0)
+                state.open_counted = saved.get("open_counted")
+                alert = open_alerts.pop(saved.get("alert_id") or "", None)
+                if alert is not None and alert.rule == rule.id and alert.metric == rule.metric:
+                    state.alert = alert
+                else:
+                    state.breach = state.clean = 0
+                    state.open_counted = None
+            # Open alerts whose rule is gone (thresholds changed) would stay open forever: close them.
+            for orphan in open_alerts.values():
+                if orphan.state == PENDING:
+                    self._changes.deleted_alerts.append(orphan.id)
+                    continue
+                orphan.state = RESOLVED
+                orphan.resolved_at = max(orphan.started_at, newest or orphan.started_at)
+                orphan.message += " (closed: its rule is no longer configured)"
+                self._touch_alert(orphan)
+            self._commit_changes(reload_on_error=False)
+
+    # --------------------------------------------------------------- listeners
+    def add_listener(self, listener: Listener) -> None:
+        """Called with the transitions of every ingest/tick, after they are stored, outside the lock."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def _notify(self, transitions: Sequence[Transition]) -> None:
+        if not transitions:
+            return
+        for listener in list(self._listeners):
+            try:
+                listener(transitions)
+            except Exception:  # a broken listener must never break ingestion
+                logging.getLogger("monitor").exception("alert listener %r failed", listener)
+
+    # ------------------------------------------------------------------ ingest
+    def ingest(
+        self,
+        records: Iterable[CountRecord],
+        idempotency_key: str | None = None,
+        fingerprint: str = "",
+    ) -> IngestResult:
+        """Add validated records, judge what they close, store everything, return this call's alert changes.
+
+        With ``idempotency_key``, a key seen in the last 24 h returns the first
+        answer and changes nothing; the same key with a different
+        ``fingerprint`` raises ``IdempotencyConflict``.
+        """
+        records = records if isinstance(records, list) else list(records)
+        with self._lock:
+            now = self._clock()
+            if idempotency_key is not None:
+                earlier = self.store.idempotent_response(idempotency_key, now - IDEMPOTENCY_SECONDS)
+                if earlier is not None:
+                    saved_fingerprint, response = earlier
+                    if saved_fingerprint != fingerprint:
+                        raise IdempotencyConflict(
+                            "this Idempotency-Key was already used for a different request body"
+                        )
+                    body = json.loads(response)
+                    return IngestResult(body["accepted"], body["alerts"], replayed=True)
+
+            deltas: dict[tuple[str, int], int] = {}
+            spans: dict[str, list[int]] = {}
+            for record in records:
+                key = (record.metric, record.minute)
+                deltas[key] = deltas.get(key, 0) + record.count
+                span = spans.get(record.feed)
+                if span is None:
+                    spans[record.feed] = [record.minute, record.minute]
+                elif record.minute < span[0]:
+                    span[0] = record.minute
+                elif record.minute > span[1]:
+                    span[1] = record.minute
+
+            newest = max([s[1] for s in spans.values()] + [self._newest_minute() or 0])
+            keep_from = newest - self.settings.window_minutes + 1
+            add = self.series.add
+            for (metric, minute), count in deltas.items():
+                if minute >= keep_from:  # older minutes go to the store only
+                    add(feed_of(metric), metric, minute, count)
+            self._changes.counts = deltas
+
+            for feed, (first, last) in spans.items():
+                self._advance(feed, first, last, now)
+            self._maybe_prune()
+
+            transitions = self._changes.transitions
+            result = IngestResult(len(records), [t.alert.to_dict() for t in transitions])
+            if idempotency_key is not None:
+                self._changes.write.idempotency = (
+                    idempotency_key, fingerprint, now, json.dumps(result.to_dict())
+                )
+            self._commit_changes()
+        self._notify(transitions)
+        return result
+
+    def tick(self, now: float | None = None) -> list[Transition]:
+        """Let the wall clock act: close open minutes whose time has passed, raise no-data alerts."""
+        with self._lock:
+            now = self._clock() if now is None else now
+            grace = self.settings.close_grace_seconds
+            for feed, clock in self._feeds.items():
+                if clock.watermark is None:
+                    continue
+                if clock.closed_through is not None and clock.closed_through < clock.watermark:
+                    event_now = clock.watermark * 60 + (now - clock.watermark_wall)
+                    if event_now >= (clock.watermark + 1) * 60 + grace:
+                        self._close(feed, clock.watermark, clock.watermark)
+                after = self.thresholds.no_data_minutes * 60
+                if after and clock.no_data is None and now - clock.last_received_wall >= after:
+                    self._open_no_data(feed, clock, now)
+                elif clock.no_data is not None:
+                    silent = round((now - clock.last_received_wall) / 60, 1)
+                    if silent > clock.no_data.value:
+                        clock.no_data.value = silent
+                        clock.no_data.message = _no_data_message(feed, silent, clock.watermark)
+                        self._touch_alert(clock.no_data)
+            transitions = self._changes.transitions
+            self._commit_changes()
+        self._notify(transitions)
+        return transitions
+
+    # --------------------------------------------------------- time and rules
+    def _advance(self, feed: str, first: int, last: int, now: float) -> None:
+        clock = self._feeds[feed]
+        clock.last_received_wall = now
+        if clock.watermark is None:
+            clock.watermark, clock.closed_through, clock.watermark_wall = last, first - 1, now
+            self._close(feed, first, last - 1)
+            self._changes.meta_dirty = True
+        elif last > clock.watermark:
+            start = (clock.closed_through if clock.closed_through is not None else clock.watermark - 1) + 1
+            clock.watermark, clock.watermark_wall = last, now
+            self._close(feed, start, last - 1)
+            self._changes.meta_dirty = True
+        if clock.no_data is not None:
+            self._resolve_no_data(feed, clock)
+        if clock.closed_through is not None and clock.closed_through < clock.watermark:
+            self._judge_open(feed, clock.watermark)
+
+    def _close(self, feed: str, start: int, end: int) -> None:
+        """Judge minutes ``start..end`` in order; runs with no data are a feed gap."""
+        if end < start:
+            return
+        rules = self._rules_by_feed[feed]
+        seen = self.series.received.get(feed, set())
+        gap_start: int | None = None
+        for minute in range(start, end + 1):
+            if minute in seen:
+                if gap_start is not None:
+                    self._feed_gap(feed, gap_start, minute - 1)
+                    gap_start = None
+                for rule in rules:
+                    self._judge(rule, minute)
+            elif gap_start is None:
+                gap_start = minute
+        if gap_start is not None:
+            self._feed_gap(feed, gap_start, end)
+        clock = self._feeds[feed]
+        clock.closed_through = max(end, clock.closed_through if clock.closed_through is not None else end)
+        self._changes.meta_dirty = True
+
+    def _judge(self, rule: Rule, minute: int) -> None:
+        state = self._states[rule.id]
+        judgement = rule.judge(self.series, minute)
+        if state.open_counted == minute:
+            # This minute already counted as a breach while it was open; a count only grows.
+            state.open_counted = None
+            self._changes.states.add(rule.id)
+            if judgement.breach:
+                self._note_breach(rule, state, judgement, minute)
+                return
+            state.breach = max(0, state.breach - 1)
+        alert = state.alert
+        if alert is None or alert.state == PENDING:
+            if judgement.breach:
+                self._breach(rule, state, judgement, minute)
+            elif alert is not None or state.breach:
+                if alert is not None:  # a pending breach that cleared is not an episode
+                    self._changes.deleted_alerts.append(alert.id)
+                    state.alert = None
+                state.breach = 0
+                self._changes.states.add(rule.id)
+            return
+        # firing
+        if judgement.breach:
+            self._note_breach(rule, state, judgement, minute)
+        if judgement.clean:
+            state.clean += 1
+            if state.clean >= rule.resolve_minutes:
+                alert.state = RESOLVED
+                alert.resolved_at = minute + 1
+                self._touch_alert(alert, RESOLVED)
+                state.alert, state.breach, state.clean = None, 0, 0
+        else:
+            state.clean = 0
+        self._changes.states.add(rule.id)
+
+    def _judge_open(self, feed: str, minute: int) -> None:
+        for rule in self._monotone_by_feed[feed]:
+            state = self._states[rule.id]
+            judgement = rule.judge(self.series, minute)
+            if not judgement.breach:
+                continue
+            if state.open_counted == minute or (state.alert is not None and state.alert.state == FIRING):
+                self._note_breach(rule, state, judgement, minute)
+                continue
+            state.open_counted = minute
+            self._breach(rule, state, judgement, minute)
+
+    def _breach(self, rule: Rule, state: _RuleState, judgement: Judgement, minute: int) -> None:
+        """A breaching minute while normal or pending."""
+        state.breach += 1
+        state.clean = 0
+        self._changes.states.add(rule.id)
+        if state.alert is None:
+            state.alert = Alert(
+                id=alert_id(rule.id, rule.metric, minute),
+                rule=rule.id,
+                rule_type=rule.type_name,
+                metric=rule.metric,
+                severity=rule.severity,
+                state=PENDING,
+                started_at=minute,
+                last_breach_at=minute,
+                value=judgement.value,
+                threshold=judgement.threshold,
+                expected=judgement.expected,
+                message=rule.message(judgement),
+            )
+            fires_now = state.breach >= rule.for_minutes
+            if not fires_now:
+                self._touch_alert(state.alert, PENDING)
+        else:
+            self._note_breach(rule, state, judgement, minute)
+        if state.breach >= rule.for_minutes:
+            state.alert.state = FIRING
+            state.alert.fired_at = minute
+            self._touch_alert(state.alert, FIRING)
+
+    def _note_breach(self, rule: Rule, state: _RuleState, judgement: Judgement, minute: int) -> None:
+        alert = state.alert
+        if alert is None:
+            return
+        changed = False
+        if alert.last_breach_at is None or minute > alert.last_breach_at:
+            alert.last_breach_at = minute
+            changed = True
+        if rule.worse(judgement.value, alert.value):
+            alert.value = judgement.value
+            alert.threshold = judgement.threshold
+            alert.expected = judgement.expected
+            alert.message = rule.message(judgement)
+            changed = True
+        if changed:
+            self._touch_alert(alert)
+
+    # ---------------------------------------------------------- feed alerts
+    def _feed_gap(self, feed: str, first: int, last: int) -> None:
+        minutes = last - first + 1
+        alert = Alert(
+            id=alert_id(FEED_GAP_RULE, feed_metric(feed), first),
+            rule=FEED_GAP_RULE,
+            rule_type=FEED_GAP_RULE,
+            metric=feed_metric(feed),
+            severity=self.thresholds.feed_gap_severity,
+            state=FIRING,
+            started_at=first,
+            fired_at=first,
+            last_breach_at=last,
+            value=minutes,
+            threshold=0,
+            message=(
+                f"feed gap: no {metric_label(feed_metric(feed))} data for {minutes} minute"
+                f"{'s' if minutes != 1 else ''} ({minute_to_iso(first)} to {minute_to_iso(last)})"
+            ),
+        )
+        self._touch_alert(alert, FIRING)
+        alert.state = RESOLVED
+        alert.resolved_at = last + 1
+        self._touch_alert(alert, RESOLVED)
+
+    def _open_no_data(self, feed: str, clock: _FeedClock, now: float) -> None:
+        start = (clock.watermark or 0) + 1
+        silent = round((now - clock.last_received_wall) / 60, 1)
+        clock.no_data = Alert(
+            id=alert_id(NO_DATA_RULE, feed_metric(feed), start),
+            rule=NO_DATA_RULE,
+            rule_type=NO_DATA_RULE,
+            metric=feed_metric(feed),
+            severity=self.thresholds.no_data_severity,
+            state=FIRING,
+            started_at=start,
+            fired_at=start,
+            value=silent,
+            threshold=self.thresholds.no_data_minutes,
+            message=_no_data_message(feed, silent, clock.watermark),
+        )
+        self._touch_alert(clock.no_data, FIRING)
+        self._changes.meta_dirty = True
+
+    def _resolve_no_data(self, feed: str, clock: _FeedClock) -> None:
+        alert = clock.no_data
+        assert alert is not None
+        alert.state = RESOLVED
+        alert.resolved_at = max(alert.started_at, clock.watermark or alert.started_at)
+        alert.message += "; data is arriving again"
+        self._touch_alert(alert, RESOLVED)
+        clock.no_data = None
+        self._changes.meta_dirty = True
+
+    # ------------------------------------------------------------- pruning
+    def _newest_minute(self) -> int | None:
+        marks = [c.watermark for c in self._feeds.values() if c.watermark is not None]
+        return max(marks) if marks else None
+
+    def _maybe_prune(self) -> None:
+        newest = self._newest_minute()
+        if newest is None:
+            return
+        keep_from = newest - self.settings.window_minutes + 1
+        if self._pruned_through is None:
+            self._pruned_through = keep_from - 1
+            return
+        if keep_from - 1 - self._pruned_through >= self.settings.prune_every_minutes:
+            self.series.prune_before(keep_from)
+            self._pruned_through = keep_from - 1
+            self._changes.prune_store = True
+
+    def prune_store(self) -> dict[str, int]:
+        """Delete minutes and finished alerts older than the retention, and expired idempotency keys."""
+        with self._lock:
+            newest = self._newest_minute()
+            if newest is None:
+                return {"minutes": 0, "alerts": 0, "idempotency_keys": 0}
+            return self.store.prune(
+                newest - self.settings.retention_minutes + 1, self._clock() - IDEMPOTENCY_SECONDS
+            )
+
+    # ------------------------------------------------------------- changes
+    def _begin_changes(self) -> None:
+        self._changes = _Changes()
+
+    def _touch_alert(self, alert: Alert, transition: str | None = None) -> None:
+        self._changes.alerts[alert.id] = alert
+        if transition is not None:
+            self._changes.transitions.append(Transition(transition, alert.copy()))
+
+    def _commit_changes(self, reload_on_error: bool = True) -> None:
+        changes = self._changes
+        write = changes.write
+        write.alerts = list(changes.alerts.values())
+        write.deleted_alerts = [i for i in changes.deleted_alerts if i not in changes.alerts]
+        write.rule_states = {rid: self._states[rid].to_dict() for rid in changes.states}
+        if changes.meta_dirty:
+            write.meta = {"feeds": {f: c.to_dict() for f, c in self._feeds.items()}}
+        write.counts = changes.counts
+        try:
+            self.store.write(write)
+        except StoreError:
+            # Memory may now be ahead of the disk: rebuild it from what was committed.
+            if reload_on_error:
+                self._load()
+            raise
+        finally:
+            self._begin_changes()
+        if changes.prune_store:
+            self.prune_store()
+
+    # ------------------------------------------------------------- reading
+    def snapshot(self, minutes: int = 60, recent_alerts: int = 50) -> Snapshot:
+        """Copy the last ``minutes`` minutes (up to the newest event time) and the alert state.
+
+        The lock is held only while copying; readers then work on immutable data.
+        """
+        minutes = max(1, min(int(minutes), self.settings.window_minutes))
+        with self._lock:
+            now = self._clock()
+            newest = self._newest_minute()
+            if newest is None:
+                start = end = None
+                counts: dict[str, tuple[int, ...]] = {}
+                received: dict[str, tuple[bool, ...]] = {}
+            else:
+                end = newest
+                start = newest - minutes + 1
+                counts = {m: self.series.column(m, start, end) for m in self.thresholds.metrics() if not m.startswith("rate:")}
+                received = {f: self.series.received_flags(f, start, end) for f in FEEDS}
+            open_alerts = [s.alert.copy() for s in self._states.values() if s.alert is not None]
+            open_alerts += [c.no_data.copy() for c in self._feeds.values() if c.no_data is not None]
+            feeds = {f: self._feed_status(f, c, now) for f, c in self._feeds.items()}
+        recent = tuple(self.store.alerts(None, limit=recent_alerts)) if recent_alerts else ()
+        return Snapshot(
+            start_minute=start,
+            end_minute=end,
+            counts=MappingProxyType(counts),
+            received=MappingProxyType(received),
+            open_alerts=tuple(sorted(open_alerts, key=lambda a: (a.state != FIRING, -a.started_at))),
+            recent_alerts=recent,
+            rules=tuple(rule.describe() for rule in self.thresholds.rules),
+            feeds=MappingProxyType(feeds),
+            statuses=self.thresholds.statuses,
+            auth_codes=self.thresholds.auth_codes,
+            taken_at=now,
+        )
+
+    def _feed_status(self, feed: str, clock: _FeedClock, now: float) -> FeedStatus:
+        has_data = clock.watermark is not None
+        return FeedStatus(
+            feed=feed,
+            newest_minute=clock.watermark,
+            closed_through=clock.closed_through,
+            last_received_wall=clock.last_received_wall if has_data else None,
+            silent_seconds=(now - clock.last_received_wall) if has_data else None,
+            no_data_alert=clock.no_data is not None,
+        )
+
+    def alerts(self, state: str = "all", limit: int = 100) -> list[Alert]:
+        """Alerts newest first, from the store (all of history that retention keeps)."""
+        states = None if state == "all" else [state]
+        return self.store.alerts(states, limit)
+
+    def newest_event_minute(self) -> int | None:
+        with self._lock:
+            return self._newest_minute()
+
+    def feed_statuses(self) -> dict[str, FeedStatus]:
+        with self._lock:
+            now = self._clock()
+            return {f: self._feed_status(f, c, now) for f, c in self._feeds.items()}
+
+    def uptime_seconds(self) -> float:
+        return self._clock() - self.started_wall
+
+
+@dataclass
+class _Changes:
+    """What the current ingest/tick changed, collected for one store transaction."""
+
+    alerts: dict[str, Alert] = field(default_factory=dict)
+    deleted_alerts: list[str] = field(default_factory=list)
+    states: set[str] = field(default_factory=set)
+    transitions: list[Transition] = field(default_factory=list)
+    counts: dict[tuple[str, int], int] = field(default_factory=dict)
+    meta_dirty: bool = False
+    prune_store: bool = False
+    write: PendingWrite = field(
+        default_factory=lambda: PendingWrite(counts={}, alerts=[], deleted_alerts=[], rule_states={}, meta={})
+    )
+
+
+def _no_data_message(feed: str, silent_minutes: float, watermark: int | None) -> str:
+    last = minute_to_iso(watermark) if watermark is not None else "never"
+    return f"no data: the {metric_label(feed_metric(feed))} has sent nothing for {silent_minutes:g} minutes (newest event {last})"
+
+
+def log_transitions(transitions: Sequence[Transition]) -> None:
+    """The console channel: each firing or resolving alert logged once, readably."""
+    for transition in transitions:
+        alert = transition.alert
+        if transition.kind == FIRING:
+            log.warning(
+                "FIRING [%s] %s: %s (since %s, rule %s)",
+                alert.severity.upper(), metric_label(alert.metric), alert.message,
+                minute_to_iso(alert.started_at), alert.rule,
+            )
+        elif transition.kind == RESOLVED:
+            duration = (alert.resolved_at or alert.started_at) - alert.started_at
+            log.warning(
+                "RESOLVED [%s] %s after %d min: %s (rule %s)",
+                alert.severity.upper(), metric_label(alert.metric), duration, alert.message, alert.rule,
+            )

@@ -1,0 +1,179 @@
+"""Validation of incoming count records: the one gate every way in (REST, buttons, demo, replay) goes through.
+
+A batch is all-or-nothing: ``validate_records`` either returns every record as a
+``CountRecord`` or raises ``RecordValidationError`` listing what is wrong, by
+record index and field, so a client can fix its request.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterable, Sequence
+
+from .metrics import AUTH_CODE_FEED, STATUS_FEED, auth_code_metric, status_metric
+
+# A platform's clock may run a little ahead of ours; more than this is a bug upstream.
+MAX_FUTURE_SECONDS = 300
+MAX_ERRORS_REPORTED = 20
+
+
+@dataclass(frozen=True, slots=True)
+class CountRecord:
+    """One validated record: ``count`` transactions of ``metric`` in ``minute`` (epoch minutes, UTC)."""
+
+    feed: str
+    metric: str
+    minute: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    index: int | None
+    field: str | None
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "field": self.field, "message": self.message}
+
+    def __str__(self) -> str:
+        where = []
+        if self.index is not None:
+            where.append(f"record {self.index}")
+        if self.field:
+            where.append(f"field '{self.field}'")
+        return f"{', '.join(where)}: {self.message}" if where else self.message
+
+
+class RecordValidationError(ValueError):
+    """Raised when any record of a batch is invalid; nothing of the batch is ingested."""
+
+    def __init__(self, errors: Sequence[FieldError], total_errors: int | None = None):
+        self.errors = list(errors)
+        self.total_errors = total_errors if total_errors is not None else len(self.errors)
+        first = str(self.errors[0]) if self.errors else "invalid records"
+        more = f" (and {self.total_errors - 1} more)" if self.total_errors > 1 else ""
+        super().__init__(first + more)
+
+
+def parse_timestamp(value: Any) -> int:
+    """Return the epoch minute of a timestamp; raise ValueError with a readable reason.
+
+    Accepts ``2025-07-12 13:45:00``, ISO 8601 with ``T``, a ``Z`` or a UTC
+    offset, and epoch seconds as a number. A naive timestamp is UTC.
+    """
+    if isinstance(value, bool):
+        raise ValueError("expected a timestamp such as '2025-07-12 13:45:00', got a boolean")
+    if isinstance(value, (int, float)):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("expected a finite number of epoch seconds")
+        return int(value // 60)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a timestamp string such as '2025-07-12 13:45:00', got {type(value).__name__}")
+    text = value.strip()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"could not parse {value!r}; expected 'YYYY-MM-DD HH:MM:SS' or ISO 8601 such as '2025-07-12T13:45:00Z'"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() // 60)
+
+
+def validate_records(
+    payload: Any,
+    feed: str,
+    allowed_keys: Iterable[str],
+    now: float | None = None,
+) -> list[CountRecord]:
+    """Validate one record (a dict) or a list of records of one feed.
+
+    ``feed`` is ``status`` or ``auth_code``; ``allowed_keys`` are the statuses or
+    codes the configuration knows. Raises ``RecordValidationError``.
+    """
+    if feed not in (STATUS_FEED, AUTH_CODE_FEED):
+        raise ValueError(f"unknown feed {feed!r}")
+    key_field = "status" if feed == STATUS_FEED else "auth_code"
+    to_metric = status_metric if feed == STATUS_FEED else auth_code_metric
+    allowed = allowed_keys if isinstance(allowed_keys, (set, frozenset, dict)) else frozenset(allowed_keys)
+    metric_of = {key: to_metric(key) for key in allowed}
+
+    if isinstance(payload, dict):
+        items: list[Any] = [payload]
+        single = True
+    elif isinstance(payload, list):
+        items = payload
+        single = False
+    else:
+        raise RecordValidationError([FieldError(None, None, "expected a JSON object or an array of objects")])
+    if not items:
+        raise RecordValidationError([FieldError(None, None, "the array is empty; send at least one record")])
+
+    latest_minute = int(((time.time() if now is None else now) + MAX_FUTURE_SECONDS) // 60)
+    minute_cache: dict[Any, int] = {}  # a batch repeats each timestamp once per status
+    records: list[CountRecord] = []
+    errors: list[FieldError] = []
+    error_count = 0
+
+    def fail(index: int, field: str | None, message: str) -> None:
+        nonlocal error_count
+        error_count += 1
+        if len(errors) < MAX_ERRORS_REPORTED:
+            errors.append(FieldError(None if single else index, field, message))
+
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            fail(index, None, f"expected an object with timestamp, {key_field} and count, got {type(item).__name__}")
+            continue
+        ok = True
+        raw_ts = item.get("timestamp")
+        minute = minute_cache.get(raw_ts) if isinstance(raw_ts, str) else None
+        if minute is None:
+            if raw_ts is None:
+                fail(index, "timestamp", "is required")
+                ok = False
+            else:
+                try:
+                    minute = parse_timestamp(raw_ts)
+                except ValueError as exc:
+                    fail(index, "timestamp", str(exc))
+                    ok = False
+                else:
+                    if minute > latest_minute:
+                        fail(index, "timestamp", f"{raw_ts!r} is more than {MAX_FUTURE_SECONDS // 60} minutes in the future")
+                        ok = False
+                    elif isinstance(raw_ts, str):
+                        minute_cache[raw_ts] = minute
+
+        key = item.get(key_field)
+        metric = metric_of.get(key) if isinstance(key, str) else None
+        if metric is None:
+            ok = False
+            if key is None:
+                fail(index, key_field, "is required")
+            elif not isinstance(key, str):
+                fail(index, key_field, f"must be a string such as {sorted(allowed)[0]!r}, got {type(key).__name__} {key!r}")
+            else:
+                fail(index, key_field, f"unknown {key_field} {key!r}; expected one of {', '.join(sorted(allowed))}")
+
+        count = item.get("count")
+        if type(count) is not int:
+            ok = False
+            if count is None:
+                fail(index, "count", "is required")
+            else:
+                fail(index, "count", f"must be a non-negative integer, got {count!r}")
+        elif count < 0:
+            ok = False
+            fail(index, "count", f"must be a non-negative integer, got {count}")
+
+        if ok:
+            records.append(CountRecord(feed, metric, minute, count))  # type: ignore[arg-type]
+
+    if error_count:
+        raise RecordValidationError(errors, error_count)
+    return records

@@ -1,0 +1,268 @@
+"""Durable store: SQLite (standard library) in WAL mode for minute counts, alerts and engine state.
+
+Every ingest is one transaction: counts, alert changes, rule state and the
+idempotency key land together or not at all, so a request answered 2xx is on
+disk and a crash never leaves half a batch. ``synchronous=NORMAL`` (default)
+survives a killed process; ``full`` also survives power loss, at a cost per commit.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator
+
+from .alerts import OPEN_STATES, Alert
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS minutes (
+    metric TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (metric, minute)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS minutes_by_minute ON minutes (minute);
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY,
+    rule TEXT NOT NULL,
+    rule_type TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    state TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    fired_at INTEGER,
+    resolved_at INTEGER,
+    last_breach_at INTEGER,
+    value REAL NOT NULL,
+    threshold REAL NOT NULL,
+    expected REAL,
+    message TEXT NOT NULL,
+    labels TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS alerts_by_start ON alerts (started_at);
+CREATE INDEX IF NOT EXISTS alerts_by_state ON alerts (state);
+CREATE TABLE IF NOT EXISTS rule_state (
+    key TEXT PRIMARY KEY,
+    state TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS idempotency (
+    key TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    created REAL NOT NULL,
+    response TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
+ALERT_COLUMNS = (
+    "id", "rule", "rule_type", "metric", "severity", "state", "started_at", "fired_at",
+    "resolved_at", "last_breach_at", "value", "threshold", "expected", "message", "labels",
+)
+
+
+class StoreError(RuntimeError):
+    """The store could not be read or written; the message says why (disk full, locked, ...)."""
+
+
+@dataclass
+class PendingWrite:
+    """Everything one ingest or tick changes, written in one transaction."""
+
+    counts: dict[tuple[str, int], int]
+    alerts: list[Alert]
+    deleted_alerts: list[str]
+    rule_states: dict[str, dict[str, Any]]
+    meta: dict[str, Any]
+    idempotency: tuple[str, str, float, str] | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.counts or self.alerts or self.deleted_alerts or self.rule_states or self.meta or self.idempotency)
+
+
+class Store:
+    """One writer connection (callers serialise writes), per-thread reader connections."""
+
+    def __init__(self, path: str = ":memory:", synchronous: str = "normal"):
+        if synchronous.lower() not in ("normal", "full", "off"):
+            raise ValueError(f"synchronous must be normal, full or off, got {synchronous!r}")
+        self.path = path
+        self.in_memory = path == ":memory:" or path == ""
+        self._synchronous = synchronous.upper()
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        try:
+            self._writer = self._connect()
+            with self._lock:
+                self._writer.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open store at {path!r}: {exc}") from None
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path or ":memory:", check_same_thread=False, isolation_level=None, timeout=30)
+        if not self.in_memory:
+            conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        return conn
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """Readers in WAL mode see the last commit without blocking the writer."""
+        if self.in_memory:
+            with self._lock:
+                yield self._writer
+            return
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        yield conn
+
+    def close(self) -> None:
+        with self._lock:
+            self._writer.close()
+
+    # -- writing --
+    def write(self, change: PendingWrite) -> None:
+        if change.is_empty():
+            return
+        with self._lock:
+            conn = self._writer
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                if change.counts:
+                    conn.executemany(
+                        "INSERT INTO minutes (metric, minute, count) VALUES (?, ?, ?) "
+                        "ON CONFLICT (metric, minute) DO UPDATE SET count = count + excluded.count",
+                        [(metric, minute, count) for (metric, minute), count in change.counts.items()],
+                    )
+                if change.deleted_alerts:
+                    conn.executemany("DELETE FROM alerts WHERE id = ?", [(i,) for i in change.deleted_alerts])
+                if change.alerts:
+                    conn.executemany(
+                        f"INSERT OR REPLACE INTO alerts ({', '.join(ALERT_COLUMNS)}) "
+                        f"VALUES ({', '.join('?' * len(ALERT_COLUMNS))})",
+                        [_alert_row(a) for a in change.alerts],
+                    )
+                if change.rule_states:
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO rule_state (key, state) VALUES (?, ?)",
+                        [(k, json.dumps(v)) for k, v in change.rule_states.items()],
+                    )
+                if change.meta:
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                        [(k, json.dumps(v)) for k, v in change.meta.items()],
+                    )
+                if change.idempotency:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO idempotency (key, fingerprint, created, response) VALUES (?, ?, ?, ?)",
+                        change.idempotency,
+                    )
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StoreError(f"store write failed: {exc}") from None
+
+    def prune(self, before_minute: int, idempotency_before: float) -> dict[str, int]:
+        """Delete minutes and finished alerts older than ``before_minute``, and expired idempotency keys."""
+        with self._lock:
+            conn = self._writer
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                minutes = conn.execute("DELETE FROM minutes WHERE minute < ?", (before_minute,)).rowcount
+                alerts = conn.execute(
+                    "DELETE FROM alerts WHERE state = 'resolved' AND resolved_at < ?", (before_minute,)
+                ).rowcount
+                keys = conn.execute("DELETE FROM idempotency WHERE created < ?", (idempotency_before,)).rowcount
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StoreError(f"store prune failed: {exc}") from None
+        return {"minutes": minutes, "alerts": alerts, "idempotency_keys": keys}
+
+    # -- reading --
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+        try:
+            with self._reader() as conn:
+                return conn.execute(sql, tuple(params)).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"store read failed: {exc}") from None
+
+    def counts_since(self, minute: int) -> list[tuple[str, int, int]]:
+        return self._query("SELECT metric, minute, count FROM minutes WHERE minute >= ?", (minute,))
+
+    def counts_between(self, metrics: Iterable[str], start: int, end: int) -> list[tuple[str, int, int]]:
+        names = list(metrics)
+        marks = ", ".join("?" * len(names))
+        return self._query(
+            f"SELECT metric, minute, count FROM minutes WHERE minute BETWEEN ? AND ? AND metric IN ({marks})",
+            [start, end, *names],
+        )
+
+    def newest_minute(self, metric_prefix: str) -> int | None:
+        rows = self._query(
+            "SELECT MAX(minute) FROM minutes WHERE metric >= ? AND metric < ?",
+            (metric_prefix, metric_prefix[:-1] + chr(ord(metric_prefix[-1]) + 1)),
+        )
+        return rows[0][0] if rows else None
+
+    def alerts(self, states: Iterable[str] | None = None, limit: int = 100) -> list[Alert]:
+        cols = ", ".join(ALERT_COLUMNS)
+        if states is None:
+            rows = self._query(f"SELECT {cols} FROM alerts ORDER BY started_at DESC, id LIMIT ?", (limit,))
+        else:
+            wanted = list(states)
+            marks = ", ".join("?" * len(wanted))
+            rows = self._query(
+                f"SELECT {cols} FROM alerts WHERE state IN ({marks}) ORDER BY started_at DESC, id LIMIT ?",
+                [*wanted, limit],
+            )
+        return [_row_alert(r) for r in rows]
+
+    def open_alerts(self) -> list[Alert]:
+        return self.alerts(OPEN_STATES, limit=1_000_000)
+
+    def rule_states(self) -> dict[str, dict[str, Any]]:
+        return {k: json.loads(v) for k, v in self._query("SELECT key, state FROM rule_state")}
+
+    def meta(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self._query("SELECT key, value FROM meta")}
+
+    def idempotent_response(self, key: str, since: float) -> tuple[str, str] | None:
+        rows = self._query(
+            "SELECT fingerprint, response FROM idempotency WHERE key = ? AND created >= ?", (key, since)
+        )
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def count_rows(self, table: str) -> int:
+        if table not in ("minutes", "alerts", "rule_state", "meta", "idempotency"):
+            raise ValueError(table)
+        return self._query(f"SELECT COUNT(*) FROM {table}")[0][0]
+
+    def ping(self) -> bool:
+        try:
+            self._query("SELECT 1")
+            return True
+        except StoreError:
+            return False
+
+
+def _alert_row(alert: Alert) -> tuple:
+    return (
+        alert.id, alert.rule, alert.rule_type, alert.metric, alert.severity, alert.state,
+        alert.started_at, alert.fired_at, alert.resolved_at, alert.last_breach_at,
+        alert.value, alert.threshold, alert.expected, alert.message, json.dumps(alert.labels),
+    )
+
+
+def _row_alert(row: tuple) -> Alert:
+    values = dict(zip(ALERT_COLUMNS, row))
+    values["labels"] = json.loads(values["labels"] or "{}")
+    return Alert(**values)

@@ -1,0 +1,156 @@
+"""The thresholds file: which rules are in force, read and validated on load.
+
+Format (version 1), documented in the README::
+
+    {"version": 1,
+     "provenance": {...},                       # who wrote it, from what data
+     "statuses": [...], "auth_codes": [...],    # optional: what the feeds may send
+     "no_data": {"after_minutes": 5, "severity": "critical"},
+     "feed_gap": {"severity": "warning"},
+     "rules": [{"id": "...", "type": "threshold", "metric": "status:failed", ...}]}
+
+Every error names the file and the field (``rules[2].for``), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .alerts import SEVERITIES
+from .metrics import (
+    DEFAULT_AUTH_CODES,
+    DEFAULT_STATUSES,
+    auth_code_metric,
+    rate_metric,
+    status_metric,
+)
+from .rules import RULE_TYPES, ConfigError, FieldReader, Rule
+
+FORMAT_VERSION = 1
+DEFAULT_THRESHOLDS_PATH = Path(__file__).with_name("default_thresholds.json")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    rules: tuple[Rule, ...]
+    statuses: tuple[str, ...] = DEFAULT_STATUSES
+    auth_codes: tuple[str, ...] = DEFAULT_AUTH_CODES
+    no_data_minutes: int = 5
+    no_data_severity: str = "critical"
+    feed_gap_severity: str = "warning"
+    provenance: dict[str, Any] = field(default_factory=dict)
+    source: str = "built-in defaults"
+
+    def metrics(self) -> list[str]:
+        return known_metrics(self.statuses, self.auth_codes)
+
+    def to_config(self) -> dict[str, Any]:
+        return {
+            "version": FORMAT_VERSION,
+            "provenance": self.provenance,
+            "statuses": list(self.statuses),
+            "auth_codes": list(self.auth_codes),
+            "no_data": {"after_minutes": self.no_data_minutes, "severity": self.no_data_severity},
+            "feed_gap": {"severity": self.feed_gap_severity},
+            "rules": [rule.to_config() for rule in self.rules],
+        }
+
+
+def known_metrics(statuses: tuple[str, ...], auth_codes: tuple[str, ...]) -> list[str]:
+    return (
+        [status_metric(s) for s in statuses]
+        + [auth_code_metric(c) for c in auth_codes]
+        + [rate_metric(s) for s in statuses]
+    )
+
+
+def parse_thresholds(data: Any, source: str) -> Thresholds:
+    """Build ``Thresholds`` from the parsed JSON of a thresholds file."""
+    top = FieldReader(data, source)
+    version = top.int("version", minimum=1)
+    if version != FORMAT_VERSION:
+        raise ConfigError(f"{source}.version: this monitor reads version {FORMAT_VERSION}, got {version}")
+    statuses = _names(data, "statuses", DEFAULT_STATUSES, source)
+    auth_codes = _names(data, "auth_codes", DEFAULT_AUTH_CODES, source)
+    metrics = known_metrics(statuses, auth_codes)
+
+    no_data = FieldReader(data.get("no_data", {}), f"{source}.no_data")
+    no_data_minutes = no_data.int("after_minutes", 5, minimum=0)  # 0 turns the no-data alert off
+    no_data_severity = no_data.str("severity", "critical", SEVERITIES)
+    no_data.reject_unknown()
+    feed_gap = FieldReader(data.get("feed_gap", {}), f"{source}.feed_gap")
+    feed_gap_severity = feed_gap.str("severity", "warning", SEVERITIES)
+    feed_gap.reject_unknown()
+
+    provenance = data.get("provenance", {})
+    if not isinstance(provenance, dict):
+        raise ConfigError(f"{source}.provenance: expected an object")
+
+    raw_rules = data.get("rules")
+    if not isinstance(raw_rules, list):
+        raise ConfigError(f"{source}.rules: expected an array of rules")
+    rules: list[Rule] = []
+    seen_ids: set[str] = set()
+    for index, raw in enumerate(raw_rules):
+        where = f"{source}.rules[{index}]"
+        reader = FieldReader(raw, where)
+        rule_type = reader.str("type")
+        rule_cls = RULE_TYPES.get(rule_type)
+        if rule_cls is None:
+            raise ConfigError(f"{where}.type: unknown rule type {rule_type!r}; expected one of {', '.join(sorted(RULE_TYPES))}")
+        rule = rule_cls.from_config(reader, metrics)
+        if rule.id in seen_ids:
+            raise ConfigError(f"{where}.id: duplicate rule id {rule.id!r}")
+        seen_ids.add(rule.id)
+        rules.append(rule)
+    top.used.update({"statuses", "auth_codes", "no_data", "feed_gap", "provenance", "rules", "description"})
+    top.reject_unknown()
+    return Thresholds(
+        rules=tuple(rules),
+        statuses=statuses,
+        auth_codes=auth_codes,
+        no_data_minutes=no_data_minutes,
+        no_data_severity=no_data_severity,
+        feed_gap_severity=feed_gap_severity,
+        provenance=provenance,
+        source=source,
+    )
+
+
+def _names(data: dict[str, Any], key: str, default: tuple[str, ...], source: str) -> tuple[str, ...]:
+    if key not in data:
+        return default
+    value = data[key]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{source}.{key}: expected a non-empty array of strings, got {value!r}")
+    if len(set(value)) != len(value):
+        raise ConfigError(f"{source}.{key}: has duplicates")
+    return tuple(value)
+
+
+def load_thresholds(path: str | Path | None = None) -> Thresholds:
+    """Read a thresholds file, or the built-in defaults when ``path`` is None."""
+    file = Path(path) if path is not None else DEFAULT_THRESHOLDS_PATH
+    name = str(path) if path is not None else "built-in defaults"
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: thresholds file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read thresholds file ({exc.strerror})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{file}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    return parse_thresholds(data, name)
+
+
+def write_thresholds(thresholds: Thresholds, path: str | Path) -> None:
+    """Write atomically, so a reader never sees half a file."""
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(thresholds.to_config(), indent=2) + "\n", encoding="utf-8")
+    tmp.replace(target)
