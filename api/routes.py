@@ -185,7 +185,7 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
     def get_openapi():
         return jsonify(openapi_document(settings.version, thresholds.statuses, thresholds.auth_codes))
 
-    @api.route("/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    @api.route("/<path:unknown>", methods=["GET", "POST"])
     def not_found(unknown: str):
         # Without this, Dash's catch-all page route would answer unknown API paths with HTML.
         raise ApiError(404, "not_found", f"no API route /api/{unknown}; see /api/openapi.json")
