@@ -132,6 +132,18 @@ class Rule(ABC):
         """Whether ``new`` is a worse value than ``old`` (an alert keeps its worst value)."""
         return new > old
 
+    def bounds(self, minute: int) -> tuple[float | None, float | None]:
+        """The (lower, upper) per-minute value this rule tolerates at ``minute``, for drawing bands.
+
+        ``None`` where the rule sets no bound on that side or the bound is not a
+        per-minute value (window rules may approximate).
+        """
+        return (None, None)
+
+    def expected(self, minute: int) -> float | None:
+        """What normal looks like at ``minute`` (a baseline), where the rule knows; for drawing."""
+        return None
+
     @abstractmethod
     def condition_text(self) -> str:
         """The condition in words, e.g. 'above 20 per minute'."""
@@ -240,6 +252,9 @@ class ThresholdRule(Rule):
 
     def worse(self, new: float, old: float) -> bool:
         return new < old if self.direction == "below" else new > old
+
+    def bounds(self, minute: int) -> tuple[float | None, float | None]:
+        return (self.threshold, None) if self.direction == "below" else (None, self.threshold)
 
     def condition_text(self) -> str:
         return f"{self.direction} {_fmt(self.threshold, self.metric)}"
