@@ -7,7 +7,7 @@ which are about the wall clock and carry wall-clock minutes.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .metrics import metric_label, minute_to_iso
@@ -50,7 +50,7 @@ class Alert:
         return self.state in OPEN_STATES
 
     def copy(self) -> "Alert":
-        return Alert(**{k: (dict(v) if isinstance(v, dict) else v) for k, v in asdict(self).items()})
+        return replace(self, labels=dict(self.labels))
 
     def to_dict(self) -> dict[str, Any]:
         """The public shape (REST API, notifications): times in ISO 8601 UTC."""
@@ -79,10 +79,6 @@ class Alert:
             "message": self.message,
             "labels": dict(self.labels),
         }
-
-    def to_row(self) -> dict[str, Any]:
-        """The stored shape: raw minutes, labels as a dict."""
-        return asdict(self)
 
 
 def _round(value: float) -> float | int:

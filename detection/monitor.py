@@ -22,7 +22,18 @@ from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .alerts import FIRING, OPEN_STATES, PENDING, RESOLVED, Alert, Transition, alert_id
-from .metrics import FEEDS, epoch_to_iso, feed_metric, feed_of, metric_label, minute_to_iso
+from .metrics import (
+    AUTH_CODE_FEED,
+    FEEDS,
+    STATUS_FEED,
+    auth_code_metric,
+    epoch_to_iso,
+    feed_metric,
+    feed_of,
+    metric_label,
+    minute_to_iso,
+    status_metric,
+)
 from .records import CountRecord
 from .rules import Judgement, Rule
 from .series import MinuteSeries
@@ -165,6 +176,10 @@ class Monitor:
         for rule in thresholds.rules:
             self._rules_by_feed[feed_of(rule.metric)].append(rule)
         self._monotone_by_feed = {f: [r for r in rules if r.monotone] for f, rules in self._rules_by_feed.items()}
+        self._feed_metrics = {
+            STATUS_FEED: tuple(status_metric(s) for s in thresholds.statuses),
+            AUTH_CODE_FEED: tuple(auth_code_metric(c) for c in thresholds.auth_codes),
+        }
         self._load()
 
     # ------------------------------------------------------------------ setup
@@ -267,24 +282,26 @@ class Monitor:
 
             deltas: dict[tuple[str, int], int] = {}
             spans: dict[str, list[int]] = {}
-            for record in records:
-                key = (record.metric, record.minute)
-                deltas[key] = deltas.get(key, 0) + record.count
-                span = spans.get(record.feed)
+            feed_of_metric: dict[str, str] = {}
+            for feed, metric, minute, count in records:
+                key = (metric, minute)
+                deltas[key] = deltas.get(key, 0) + count
+                span = spans.get(feed)
                 if span is None:
-                    spans[record.feed] = [record.minute, record.minute]
-                elif record.minute < span[0]:
-                    span[0] = record.minute
-                elif record.minute > span[1]:
-                    span[1] = record.minute
+                    spans[feed] = [minute, minute]
+                    feed_of_metric[metric] = feed
+                else:
+                    if minute < span[0]:
+                        span[0] = minute
+                    elif minute > span[1]:
+                        span[1] = minute
+                    if metric not in feed_of_metric:
+                        feed_of_metric[metric] = feed
 
             newest = max([s[1] for s in spans.values()] + [self._newest_minute() or 0])
             keep_from = newest - self.settings.window_minutes + 1
-            add = self.series.add
-            for (metric, minute), count in deltas.items():
-                if minute >= keep_from:  # older minutes go to the store only
-                    add(feed_of(metric), metric, minute, count)
-            self._changes.counts = deltas
+            self.series.add_many(deltas, feed_of_metric, keep_from)
+            self._stage_counts(deltas, feed_of_metric, keep_from)
 
             for feed, (first, last) in spans.items():
                 self._advance(feed, first, last, now)
@@ -299,6 +316,21 @@ class Monitor:
             self._commit_changes()
         self._notify(transitions)
         return result
+
+    def _stage_counts(self, deltas: dict[tuple[str, int], int], feed_of_metric: dict[str, str], keep_from: int) -> None:
+        """Queue the touched minutes for the store: whole rows from memory, deltas for minutes outside the window."""
+        rows = self._changes.write.counts
+        old = self._changes.write.count_deltas
+        counts = self.series.counts
+        for (metric, minute), count in deltas.items():
+            feed = feed_of_metric[metric]
+            if minute >= keep_from:
+                if (feed, minute) not in rows:
+                    rows[(feed, minute)] = {
+                        m: counts[m][minute] for m in self._feed_metrics[feed] if m in counts and minute in counts[m]
+                    }
+            else:
+                old.setdefault((feed, minute), {})[metric] = count
 
     def tick(self, now: float | None = None) -> list[Transition]:
         """Let the wall clock act: close open minutes whose time has passed, raise no-data alerts."""
@@ -345,23 +377,29 @@ class Monitor:
             self._judge_open(feed, clock.watermark)
 
     def _close(self, feed: str, start: int, end: int) -> None:
-        """Judge minutes ``start..end`` in order; runs with no data are a feed gap."""
+        """Judge minutes ``start..end`` in order; runs with no data are a feed gap, never judged."""
         if end < start:
             return
-        rules = self._rules_by_feed[feed]
         seen = self.series.received.get(feed, set())
-        gap_start: int | None = None
-        for minute in range(start, end + 1):
-            if minute in seen:
-                if gap_start is not None:
-                    self._feed_gap(feed, gap_start, minute - 1)
-                    gap_start = None
-                for rule in rules:
-                    self._judge(rule, minute)
-            elif gap_start is None:
-                gap_start = minute
-        if gap_start is not None:
-            self._feed_gap(feed, gap_start, end)
+        minutes = [m for m in range(start, end + 1) if m in seen]
+        expected = start
+        for minute in minutes + [end + 1]:
+            if minute > expected:
+                self._feed_gap(feed, expected, minute - 1)
+            expected = minute + 1
+        # Rules are independent of each other, so each walks the minutes on its own and
+        # skips quickly over the stretches where it is quiet and nothing can happen.
+        for rule in self._rules_by_feed[feed]:
+            state = self._states[rule.id]
+            index, count = 0, len(minutes)
+            while index < count:
+                if state.alert is None and not state.breach and state.open_counted is None:
+                    found = rule.first_breach(self.series, minutes, index)
+                    if found is None:
+                        break
+                    index = found
+                self._judge(rule, minutes[index])
+                index += 1
         clock = self._feeds[feed]
         clock.closed_through = max(end, clock.closed_through if clock.closed_through is not None else end)
         self._changes.meta_dirty = True
@@ -369,6 +407,8 @@ class Monitor:
     def _judge(self, rule: Rule, minute: int) -> None:
         state = self._states[rule.id]
         judgement = rule.judge(self.series, minute)
+        if not judgement.breach and state.alert is None and not state.breach and state.open_counted is None:
+            return  # the common case: all quiet, nothing to record
         if state.open_counted == minute:
             # This minute already counted as a breach while it was open; a count only grows.
             state.open_counted = None
@@ -529,7 +569,8 @@ class Monitor:
             self._pruned_through = keep_from - 1
             return
         if keep_from - 1 - self._pruned_through >= self.settings.prune_every_minutes:
-            self.series.prune_before(keep_from)
+            if self.series.oldest_minute() is not None and self.series.oldest_minute() < keep_from:
+                self.series.prune_before(keep_from)
             self._pruned_through = keep_from - 1
             self._changes.prune_store = True
 
@@ -560,7 +601,6 @@ class Monitor:
         write.rule_states = {rid: self._states[rid].to_dict() for rid in changes.states}
         if changes.meta_dirty:
             write.meta = {"feeds": {f: c.to_dict() for f, c in self._feeds.items()}}
-        write.counts = changes.counts
         try:
             self.store.write(write)
         except StoreError:
@@ -647,7 +687,6 @@ class _Changes:
     deleted_alerts: list[str] = field(default_factory=list)
     states: set[str] = field(default_factory=set)
     transitions: list[Transition] = field(default_factory=list)
-    counts: dict[tuple[str, int], int] = field(default_factory=dict)
     meta_dirty: bool = False
     prune_store: bool = False
     write: PendingWrite = field(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 from .metrics import AUTH_CODE_FEED, STATUS_FEED, auth_code_metric, status_metric
 
@@ -19,8 +19,7 @@ MAX_FUTURE_SECONDS = 300
 MAX_ERRORS_REPORTED = 20
 
 
-@dataclass(frozen=True, slots=True)
-class CountRecord:
+class CountRecord(NamedTuple):
     """One validated record: ``count`` transactions of ``metric`` in ``minute`` (epoch minutes, UTC)."""
 
     feed: str
@@ -125,7 +124,19 @@ def validate_records(
         if len(errors) < MAX_ERRORS_REPORTED:
             errors.append(FieldError(None if single else index, field, message))
 
+    append = records.append
+    make = tuple.__new__
     for index, item in enumerate(items):
+        # Fast path for a well-formed record with a timestamp seen earlier in the batch.
+        try:
+            minute = minute_cache.get(item["timestamp"])
+            metric = metric_of.get(item[key_field])
+            count = item["count"]
+        except (KeyError, TypeError):
+            minute = metric = count = None
+        if minute is not None and metric is not None and type(count) is int and count >= 0:
+            append(make(CountRecord, (feed, metric, minute, count)))
+            continue
         if not isinstance(item, dict):
             fail(index, None, f"expected an object with timestamp, {key_field} and count, got {type(item).__name__}")
             continue
@@ -172,7 +183,7 @@ def validate_records(
             fail(index, "count", f"must be a non-negative integer, got {count}")
 
         if ok:
-            records.append(CountRecord(feed, metric, minute, count))  # type: ignore[arg-type]
+            append(CountRecord(feed, metric, minute, count))  # type: ignore[arg-type]
 
     if error_count:
         raise RecordValidationError(errors, error_count)

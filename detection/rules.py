@@ -10,8 +10,7 @@ with ``@register_rule`` and are then usable from the thresholds file.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Any, ClassVar, Iterable
+from typing import Any, ClassVar, Iterable, NamedTuple, Sequence
 
 from .alerts import SEVERITIES
 from .metrics import AUTH_CODE_FEED, RATE_PREFIX, STATUS_FEED, metric_label, split_metric
@@ -22,8 +21,9 @@ class ConfigError(ValueError):
     """A thresholds or config file is wrong; the message names the file and field."""
 
 
-@dataclass(frozen=True, slots=True)
-class Judgement:
+class Judgement(NamedTuple):
+    """One rule's verdict on one minute (a NamedTuple: made for every rule every minute, so cheap)."""
+
     breach: bool
     value: float
     threshold: float
@@ -132,6 +132,17 @@ class Rule(ABC):
         """Whether ``new`` is a worse value than ``old`` (an alert keeps its worst value)."""
         return new > old
 
+    def first_breach(self, view: SeriesView, minutes: Sequence[int], start: int) -> int | None:
+        """Index of the first of ``minutes[start:]`` that breaches, or None.
+
+        The Monitor calls this while a rule is quiet to skip the minutes where
+        nothing happens; subclasses may override it with a faster scan.
+        """
+        for index in range(start, len(minutes)):
+            if self.judge(view, minutes[index]).breach:
+                return index
+        return None
+
     def bounds(self, minute: int) -> tuple[float | None, float | None]:
         """The (lower, upper) per-minute value this rule tolerates at ``minute``, for drawing bands.
 
@@ -234,6 +245,9 @@ class ThresholdRule(Rule):
         self.direction = direction
         self.threshold = threshold
         self.recovery = recovery
+        self._above = direction == "above"
+        self._clean_bound = recovery if recovery is not None else threshold
+        self._is_rate = self.metric.startswith(RATE_PREFIX)
 
     @property
     def monotone(self) -> bool:
@@ -241,17 +255,28 @@ class ThresholdRule(Rule):
         return self.direction == "above" and kind in (STATUS_FEED, AUTH_CODE_FEED)
 
     def judge(self, view: SeriesView, minute: int) -> Judgement:
-        value = view.value(self.metric, minute)
-        if self.direction == "above":
-            breach = value > self.threshold
-            clean = value <= (self.recovery if self.recovery is not None else self.threshold)
-        else:
-            breach = value < self.threshold
-            clean = value >= (self.recovery if self.recovery is not None else self.threshold)
-        return Judgement(breach, value, self.threshold, clean)
+        value = view.value(self.metric, minute) if self._is_rate else view.count(self.metric, minute)
+        if self._above:
+            return Judgement(value > self.threshold, value, self.threshold, value <= self._clean_bound)
+        return Judgement(value < self.threshold, value, self.threshold, value >= self._clean_bound)
 
     def worse(self, new: float, old: float) -> bool:
         return new < old if self.direction == "below" else new > old
+
+    def first_breach(self, view: SeriesView, minutes: Sequence[int], start: int) -> int | None:
+        if self._is_rate:
+            return super().first_breach(view, minutes, start)
+        get = view.counts_of(self.metric).get
+        threshold = self.threshold
+        if self._above:
+            for index in range(start, len(minutes)):
+                if get(minutes[index], 0) > threshold:
+                    return index
+        else:
+            for index in range(start, len(minutes)):
+                if get(minutes[index], 0) < threshold:
+                    return index
+        return None
 
     def bounds(self, minute: int) -> tuple[float | None, float | None]:
         return (self.threshold, None) if self.direction == "below" else (None, self.threshold)

@@ -7,15 +7,21 @@ Rules read it through the small ``SeriesView`` interface.
 
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+from types import MappingProxyType
+from typing import Iterable, Mapping, Protocol
 
 from .metrics import RATE_PREFIX, status_metric
+
+
+_EMPTY: Mapping[int, int] = MappingProxyType({})
 
 
 class SeriesView(Protocol):
     """What a rule may read: counts (missing minutes are zero) and derived values."""
 
     def count(self, metric: str, minute: int) -> int: ...
+
+    def counts_of(self, metric: str) -> Mapping[int, int]: ...
 
     def window_sum(self, metric: str, end_minute: int, minutes: int) -> int: ...
 
@@ -31,6 +37,7 @@ class MinuteSeries:
         self.status_metrics = tuple(status_metric(s) for s in statuses)
         self.counts: dict[str, dict[int, int]] = {}
         self.received: dict[str, set[int]] = {}
+        self._oldest: int | None = None  # lower bound of the minutes held, so pruning can skip work
 
     # -- writing (under the Monitor's lock) --
     def add(self, feed: str, metric: str, minute: int, count: int) -> None:
@@ -42,6 +49,31 @@ class MinuteSeries:
         if seen is None:
             seen = self.received[feed] = set()
         seen.add(minute)
+        if self._oldest is None or minute < self._oldest:
+            self._oldest = minute
+
+    def add_many(self, deltas: dict[tuple[str, int], int], feed_of_metric: dict[str, str], keep_from: int) -> None:
+        """Add summed counts; minutes before ``keep_from`` are outside the window and skipped."""
+        counts, received = self.counts, self.received
+        oldest = self._oldest
+        for (metric, minute), count in deltas.items():
+            if minute < keep_from:
+                continue
+            if oldest is None or minute < oldest:
+                oldest = minute
+            per_minute = counts.get(metric)
+            if per_minute is None:
+                per_minute = counts[metric] = {}
+            per_minute[minute] = per_minute.get(minute, 0) + count
+            feed = feed_of_metric[metric]
+            seen = received.get(feed)
+            if seen is None:
+                seen = received[feed] = set()
+            seen.add(minute)
+        self._oldest = oldest
+
+    def oldest_minute(self) -> int | None:
+        return self._oldest
 
     def prune_before(self, minute: int) -> None:
         """Forget minutes older than ``minute`` (they live on in the store)."""
@@ -51,8 +83,14 @@ class MinuteSeries:
         for seen in self.received.values():
             for old in [m for m in seen if m < minute]:
                 seen.discard(old)
+        if self._oldest is not None and self._oldest < minute:
+            self._oldest = minute
 
     # -- reading (SeriesView) --
+    def counts_of(self, metric: str) -> Mapping[int, int]:
+        """The metric's {minute: count}; read-only by contract (rules must not write)."""
+        return self.counts.get(metric) or _EMPTY
+
     def count(self, metric: str, minute: int) -> int:
         per_minute = self.counts.get(metric)
         return per_minute.get(minute, 0) if per_minute else 0

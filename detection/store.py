@@ -12,19 +12,20 @@ import json
 import sqlite3
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 from .alerts import OPEN_STATES, Alert
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS minutes (
-    metric TEXT NOT NULL,
+-- One row per feed and minute; counts is a JSON object {metric: count}. A row per
+-- minute rather than per metric keeps a batch's write to a sixth of the rows.
+CREATE TABLE IF NOT EXISTS minute_counts (
+    feed TEXT NOT NULL,
     minute INTEGER NOT NULL,
-    count INTEGER NOT NULL,
-    PRIMARY KEY (metric, minute)
+    counts TEXT NOT NULL,
+    PRIMARY KEY (feed, minute)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS minutes_by_minute ON minutes (minute);
 CREATE TABLE IF NOT EXISTS alerts (
     id TEXT PRIMARY KEY,
     rule TEXT NOT NULL,
@@ -74,15 +75,17 @@ class StoreError(RuntimeError):
 class PendingWrite:
     """Everything one ingest or tick changes, written in one transaction."""
 
-    counts: dict[tuple[str, int], int]
+    counts: dict[tuple[str, int], dict[str, int]]  # (feed, minute) -> the minute's full counts
     alerts: list[Alert]
     deleted_alerts: list[str]
     rule_states: dict[str, dict[str, Any]]
     meta: dict[str, Any]
     idempotency: tuple[str, str, float, str] | None = None
+    # (feed, minute) -> counts to add to what is stored: minutes outside the memory window.
+    count_deltas: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
 
     def is_empty(self) -> bool:
-        return not (self.counts or self.alerts or self.deleted_alerts or self.rule_states or self.meta or self.idempotency)
+        return not (self.counts or self.count_deltas or self.alerts or self.deleted_alerts or self.rule_states or self.meta or self.idempotency)
 
 
 class Store:
@@ -135,10 +138,21 @@ class Store:
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 if change.counts:
+                    dumps = json.dumps
                     conn.executemany(
-                        "INSERT INTO minutes (metric, minute, count) VALUES (?, ?, ?) "
-                        "ON CONFLICT (metric, minute) DO UPDATE SET count = count + excluded.count",
-                        [(metric, minute, count) for (metric, minute), count in change.counts.items()],
+                        "INSERT OR REPLACE INTO minute_counts (feed, minute, counts) VALUES (?, ?, ?)",
+                        [(feed, minute, dumps(counts)) for (feed, minute), counts in change.counts.items()],
+                    )
+                for (feed, minute), delta in change.count_deltas.items():
+                    row = conn.execute(
+                        "SELECT counts FROM minute_counts WHERE feed = ? AND minute = ?", (feed, minute)
+                    ).fetchone()
+                    merged = json.loads(row[0]) if row else {}
+                    for metric, count in delta.items():
+                        merged[metric] = merged.get(metric, 0) + count
+                    conn.execute(
+                        "INSERT OR REPLACE INTO minute_counts (feed, minute, counts) VALUES (?, ?, ?)",
+                        (feed, minute, json.dumps(merged)),
                     )
                 if change.deleted_alerts:
                     conn.executemany("DELETE FROM alerts WHERE id = ?", [(i,) for i in change.deleted_alerts])
@@ -175,7 +189,12 @@ class Store:
             conn = self._writer
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                minutes = conn.execute("DELETE FROM minutes WHERE minute < ?", (before_minute,)).rowcount
+                # Per feed, so the delete walks the (feed, minute) primary key instead of the table.
+                feeds = [f for (f,) in conn.execute("SELECT DISTINCT feed FROM minute_counts")]
+                minutes = sum(
+                    conn.execute("DELETE FROM minute_counts WHERE feed = ? AND minute < ?", (f, before_minute)).rowcount
+                    for f in feeds
+                )
                 alerts = conn.execute(
                     "DELETE FROM alerts WHERE state = 'resolved' AND resolved_at < ?", (before_minute,)
                 ).rowcount
@@ -196,22 +215,14 @@ class Store:
             raise StoreError(f"store read failed: {exc}") from None
 
     def counts_since(self, minute: int) -> list[tuple[str, int, int]]:
-        return self._query("SELECT metric, minute, count FROM minutes WHERE minute >= ?", (minute,))
-
-    def counts_between(self, metrics: Iterable[str], start: int, end: int) -> list[tuple[str, int, int]]:
-        names = list(metrics)
-        marks = ", ".join("?" * len(names))
-        return self._query(
-            f"SELECT metric, minute, count FROM minutes WHERE minute BETWEEN ? AND ? AND metric IN ({marks})",
-            [start, end, *names],
-        )
-
-    def newest_minute(self, metric_prefix: str) -> int | None:
-        rows = self._query(
-            "SELECT MAX(minute) FROM minutes WHERE metric >= ? AND metric < ?",
-            (metric_prefix, metric_prefix[:-1] + chr(ord(metric_prefix[-1]) + 1)),
-        )
-        return rows[0][0] if rows else None
+        """(metric, minute, count) for every stored minute from ``minute`` on."""
+        rows: list[tuple[str, int, int]] = []
+        for (feed,) in self._query("SELECT DISTINCT feed FROM minute_counts"):
+            for at, counts in self._query(
+                "SELECT minute, counts FROM minute_counts WHERE feed = ? AND minute >= ?", (feed, minute)
+            ):
+                rows += [(metric, at, count) for metric, count in json.loads(counts).items()]
+        return rows
 
     def alerts(self, states: Iterable[str] | None = None, limit: int = 100) -> list[Alert]:
         cols = ", ".join(ALERT_COLUMNS)
@@ -242,7 +253,7 @@ class Store:
         return (rows[0][0], rows[0][1]) if rows else None
 
     def count_rows(self, table: str) -> int:
-        if table not in ("minutes", "alerts", "rule_state", "meta", "idempotency"):
+        if table not in ("minute_counts", "alerts", "rule_state", "meta", "idempotency"):
             raise ValueError(table)
         return self._query(f"SELECT COUNT(*) FROM {table}")[0][0]
 

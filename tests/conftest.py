@@ -18,7 +18,7 @@ from detection import Monitor, MonitorSettings, Store, load_thresholds  # noqa: 
 class FakeClock:
     """A wall clock the test moves by hand."""
 
-    def __init__(self, start: float = 1_750_000_000.0):
+    def __init__(self, start: float = 1_790_000_000.0):  # 2026-09, after the replayed data
         self.now = start
 
     def __call__(self) -> float:

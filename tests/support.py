@@ -1,0 +1,86 @@
+"""Helpers for tests: seeded per-minute records with known incidents, and a real server in a thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from detection.metrics import minute_to_datetime
+
+STATUS_MEANS = {"approved": 117.0, "denied": 6.0, "failed": 0.02, "reversed": 1.0, "backend_reversed": 0.05, "refunded": 1.0}
+START_MINUTE = 29_204_640  # 2025-07-12 00:00 UTC: a replayed export from last year
+
+
+@dataclass
+class Burst:
+    status: str
+    first: int  # minute offset from the start
+    minutes: int
+    extra: int  # added to the status' count each minute
+
+
+DEFAULT_BURSTS = (
+    Burst("denied", 300, 20, 35),
+    Burst("failed", 900, 30, 5),
+    Burst("backend_reversed", 905, 20, 4),
+    Burst("denied", 1800, 25, 30),
+    Burst("failed", 3000, 15, 6),
+)
+
+
+def timestamp(minute: int) -> str:
+    return minute_to_datetime(minute).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def make_minutes(minutes: int, seed: int = 7, bursts=DEFAULT_BURSTS, start: int = START_MINUTE):
+    """Per minute: (status records, auth-code records), with count(00) == approved and 51 + 59 == denied."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(minutes):
+        counts = {s: int(rng.poisson(m)) for s, m in STATUS_MEANS.items()}
+        for burst in bursts:
+            if burst.first <= i < burst.first + burst.minutes:
+                counts[burst.status] += burst.extra
+        ts = timestamp(start + i)
+        c51 = int(rng.binomial(counts["denied"], 0.4))
+        out.append((
+            [{"timestamp": ts, "status": s, "count": c} for s, c in counts.items()],
+            [
+                {"timestamp": ts, "auth_code": "00", "count": counts["approved"]},
+                {"timestamp": ts, "auth_code": "51", "count": c51},
+                {"timestamp": ts, "auth_code": "59", "count": counts["denied"] - c51},
+            ],
+        ))
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerThread:
+    """The production server (waitress) serving a WSGI app on 127.0.0.1 in a thread."""
+
+    def __init__(self, wsgi_app, threads: int = 8):
+        from waitress.server import create_server
+
+        self.port = free_port()
+        self.server = create_server(wsgi_app, host="127.0.0.1", port=self.port, threads=threads)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "ServerThread":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.close()
+        self.thread.join(timeout=5)

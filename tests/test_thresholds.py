@@ -1,0 +1,119 @@
+"""The thresholds file: defaults load, every mistake names the file and field, rules behave as configured."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from detection import ConfigError, load_thresholds, parse_thresholds
+from detection.rules import ThresholdRule
+from detection.series import MinuteSeries
+from detection.metrics import DEFAULT_STATUSES
+from detection.thresholds import write_thresholds
+
+
+def test_built_in_defaults_cover_every_status_and_auth_code():
+    thresholds = load_thresholds()
+    metrics = {rule.metric for rule in thresholds.rules}
+    assert {f"status:{s}" for s in DEFAULT_STATUSES} <= metrics
+    assert {"auth_code:00", "auth_code:51", "auth_code:59"} <= metrics
+    assert thresholds.no_data_minutes > 0
+
+
+def test_a_written_file_reads_back_the_same(tmp_path):
+    thresholds = load_thresholds()
+    path = tmp_path / "t.json"
+    write_thresholds(thresholds, path)
+    again = load_thresholds(path)
+    assert [r.to_config() for r in again.rules] == [r.to_config() for r in thresholds.rules]
+    assert again.source == str(path)
+
+
+RULE = {"id": "r", "type": "threshold", "metric": "status:failed", "direction": "above", "threshold": 2}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"version": 2}, "t.json.version: this monitor reads version 1"),
+        ({"version": "1"}, "t.json.version: expected an integer"),
+        ({"rules": {}}, "t.json.rules: expected an array"),
+        ({"rules": [dict(RULE, type="magic")]}, "t.json.rules[0].type: unknown rule type 'magic'"),
+        ({"rules": [dict(RULE, metric="status:processing")]}, "t.json.rules[0].metric: unknown metric"),
+        ({"rules": [dict(RULE, **{"for": 0})]}, "t.json.rules[0].for: expected an integer >= 1"),
+        ({"rules": [dict(RULE, resolve=-2)]}, "t.json.rules[0].resolve: expected an integer >= 1"),
+        ({"rules": [dict(RULE, severity="page")]}, "t.json.rules[0].severity: expected one of info, warning, critical"),
+        ({"rules": [dict(RULE, direction="up")]}, "t.json.rules[0].direction: expected one of above, below"),
+        ({"rules": [dict(RULE, threshold="2")]}, "t.json.rules[0].threshold: expected a number"),
+        ({"rules": [dict(RULE, recovery=5)]}, "t.json.rules[0].recovery: must be <= threshold"),
+        ({"rules": [dict(RULE, colour="red")]}, "t.json.rules[0]: unknown field(s) colour"),
+        ({"rules": [RULE, RULE]}, "t.json.rules[1].id: duplicate rule id 'r'"),
+        ({"rules": [{k: v for k, v in RULE.items() if k != "id"}]}, "t.json.rules[0].id: is required"),
+        ({"no_data": {"after_minutes": -1}}, "t.json.no_data.after_minutes: expected an integer >= 0"),
+        ({"statuses": []}, "t.json.statuses: expected a non-empty array"),
+        ({"extra": 1}, "t.json: unknown field(s) extra"),
+    ],
+)
+def test_every_mistake_names_the_field(tmp_path, change, message):
+    data = {"version": 1, "rules": [RULE]}
+    data.update(change)
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError) as caught:
+        parse_thresholds(json.loads(path.read_text()), "t.json")
+    assert message in str(caught.value)
+
+
+def test_unreadable_files_get_one_line_errors(tmp_path):
+    with pytest.raises(ConfigError, match="thresholds file not found"):
+        load_thresholds(tmp_path / "missing.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"version": 1,\n "rules": [}')
+    with pytest.raises(ConfigError, match="not valid JSON at line 2"):
+        load_thresholds(broken)
+
+
+def test_extra_statuses_become_valid_metrics():
+    thresholds = parse_thresholds(
+        {"version": 1, "statuses": ["approved", "processing"], "rules": [dict(RULE, metric="status:processing")]}, "t"
+    )
+    assert thresholds.rules[0].metric == "status:processing"
+
+
+def _series(values, metric="status:failed"):
+    series = MinuteSeries(DEFAULT_STATUSES)
+    for minute, value in enumerate(values):
+        if value is not None:
+            series.add("status", metric, minute, value)
+    return series
+
+
+@pytest.mark.parametrize(
+    "direction, threshold, recovery, value, breach, clean",
+    [
+        ("above", 2, None, 3, True, False),
+        ("above", 2, None, 2, False, True),  # at the threshold is not above it
+        ("above", 2, 1, 2, False, False),  # between recovery and threshold: neither
+        ("above", 2, 1, 1, False, True),
+        ("below", 75, None, 74, True, False),
+        ("below", 75, None, 75, False, True),
+        ("below", 75, 90, 80, False, False),
+        ("below", 75, None, None, True, False),  # a missing minute counts as zero
+    ],
+)
+def test_threshold_rule_judgements(direction, threshold, recovery, value, breach, clean):
+    rule = ThresholdRule(rule_id="r", metric="status:approved", direction=direction, threshold=threshold, recovery=recovery)
+    judgement = rule.judge(_series([value], "status:approved"), 0)
+    assert (judgement.breach, judgement.clean) == (breach, clean)
+
+
+def test_first_breach_skips_quiet_minutes_and_matches_judge():
+    rule = ThresholdRule(rule_id="r", metric="status:failed", direction="above", threshold=2)
+    series = _series([0, 1, 0, 5, 0, 9])
+    minutes = list(range(6))
+    assert rule.first_breach(series, minutes, 0) == 3
+    assert rule.first_breach(series, minutes, 4) == 5
+    assert rule.first_breach(series, [0, 1, 2], 0) is None
+    rate = ThresholdRule(rule_id="x", metric="rate:failed", direction="above", threshold=0.5)
+    assert rate.first_breach(series, minutes, 0) == 1  # failed is the only status here: 100% of total
