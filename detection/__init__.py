@@ -12,11 +12,30 @@ from .store import Store, StoreError
 from .thresholds import Thresholds, load_thresholds, parse_thresholds
 
 __all__ = [
-    "FIRING", "PENDING", "RESOLVED", "Alert", "Transition",
-    "IdempotencyConflict", "IngestResult", "Monitor", "MonitorSettings", "Snapshot",
-    "CountRecord", "RecordValidationError", "validate_records",
-    "RULE_TYPES", "ConfigError", "Judgement", "Rule", "ThresholdRule", "register_rule",
-    "Store", "StoreError", "Thresholds", "load_thresholds", "parse_thresholds",
+    "FIRING",
+    "PENDING",
+    "RESOLVED",
+    "RULE_TYPES",
+    "Alert",
+    "ConfigError",
+    "CountRecord",
+    "IdempotencyConflict",
+    "IngestResult",
+    "Judgement",
+    "Monitor",
+    "MonitorSettings",
+    "RecordValidationError",
+    "Rule",
+    "Snapshot",
+    "Store",
+    "StoreError",
+    "ThresholdRule",
+    "Thresholds",
+    "Transition",
+    "load_thresholds",
+    "parse_thresholds",
+    "register_rule",
+    "validate_records",
 ]
 
 __version__ = "0.1.0"

@@ -49,7 +49,7 @@ class Alert:
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
 
-    def copy(self) -> "Alert":
+    def copy(self) -> Alert:
         return replace(self, labels=dict(self.labels))
 
     def to_dict(self) -> dict[str, Any]:

@@ -6,7 +6,7 @@ A metric is a string key used everywhere (rules, store, API, dashboard):
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 STATUS_FEED = "status"
 AUTH_CODE_FEED = "auth_code"
@@ -69,7 +69,7 @@ def metric_label(metric: str) -> str:
 # Time: every minute is an integer count of minutes since the Unix epoch, UTC.
 
 def minute_to_datetime(minute: int) -> datetime:
-    return datetime.fromtimestamp(minute * 60, tz=timezone.utc)
+    return datetime.fromtimestamp(minute * 60, tz=UTC)
 
 
 def minute_to_iso(minute: int | None) -> str | None:
@@ -81,10 +81,10 @@ def minute_to_iso(minute: int | None) -> str | None:
 def epoch_to_iso(seconds: float | None) -> str | None:
     if seconds is None:
         return None
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def datetime_to_minute(moment: datetime) -> int:
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() // 60)

@@ -17,11 +17,13 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
-from .alerts import FIRING, OPEN_STATES, PENDING, RESOLVED, Alert, Transition, alert_id
+from .alerts import FIRING, PENDING, RESOLVED, Alert, Transition, alert_id
+from .commit import CommitTicket, GroupCommitter
 from .metrics import (
     AUTH_CODE_FEED,
     FEEDS,
@@ -170,6 +172,7 @@ class Monitor:
         self.settings = settings or MonitorSettings()
         self._clock = clock
         self._lock = threading.RLock()
+        self._committer = GroupCommitter(self.store, self._after_failed_commit)
         self._listeners: list[Listener] = [log_transitions]
         self.started_wall = clock()
         self._rules_by_feed: dict[str, list[Rule]] = {feed: [] for feed in FEEDS}
@@ -188,6 +191,8 @@ class Monitor:
         self._feeds = {feed: _FeedClock() for feed in FEEDS}
         self._states = {rule.id: _RuleState() for rule in self.thresholds.rules}
         self._pruned_through: int | None = None
+        # Idempotency keys whose first request is staged but not yet committed.
+        self._pending_keys: dict[str, tuple[str, IngestResult, CommitTicket]] = {}
         self._begin_changes()
 
     def _load(self) -> None:
@@ -236,7 +241,7 @@ class Monitor:
                 orphan.resolved_at = max(orphan.started_at, newest or orphan.started_at)
                 orphan.message += " (closed: its rule is no longer configured)"
                 self._touch_alert(orphan)
-            self._commit_changes(reload_on_error=False)
+            self.store.write(self._collect_changes())
 
     # --------------------------------------------------------------- listeners
     def add_listener(self, listener: Listener) -> None:
@@ -270,15 +275,9 @@ class Monitor:
         with self._lock:
             now = self._clock()
             if idempotency_key is not None:
-                earlier = self.store.idempotent_response(idempotency_key, now - IDEMPOTENCY_SECONDS)
+                earlier = self._earlier_answer(idempotency_key, fingerprint, now)
                 if earlier is not None:
-                    saved_fingerprint, response = earlier
-                    if saved_fingerprint != fingerprint:
-                        raise IdempotencyConflict(
-                            "this Idempotency-Key was already used for a different request body"
-                        )
-                    body = json.loads(response)
-                    return IngestResult(body["accepted"], body["alerts"], replayed=True)
+                    return earlier
 
             deltas: dict[tuple[str, int], int] = {}
             spans: dict[str, list[int]] = {}
@@ -303,9 +302,10 @@ class Monitor:
             self.series.add_many(deltas, feed_of_metric, keep_from)
             self._stage_counts(deltas, feed_of_metric, keep_from)
 
+            touched = set(feed_of_metric)
             for feed, (first, last) in spans.items():
-                self._advance(feed, first, last, now)
-            self._maybe_prune()
+                self._advance(feed, first, last, now, touched)
+            prune = self._maybe_prune()
 
             transitions = self._changes.transitions
             result = IngestResult(len(records), [t.alert.to_dict() for t in transitions])
@@ -313,9 +313,40 @@ class Monitor:
                 self._changes.write.idempotency = (
                     idempotency_key, fingerprint, now, json.dumps(result.to_dict())
                 )
-            self._commit_changes()
+            ticket = self._committer.stage(self._collect_changes())
+            if idempotency_key is not None:
+                self._pending_keys[idempotency_key] = (fingerprint, result, ticket)
+        try:
+            self._committer.wait(ticket)  # the answer waits until the records are on disk
+        finally:
+            if idempotency_key is not None:
+                with self._lock:
+                    if self._pending_keys.get(idempotency_key, (None, None, None))[2] is ticket:
+                        del self._pending_keys[idempotency_key]
+        if prune:
+            self.prune_store()
         self._notify(transitions)
         return result
+
+    def _earlier_answer(self, key: str, fingerprint: str, now: float) -> IngestResult | None:
+        """The first answer for an Idempotency-Key seen in the last 24 h (stored or still committing)."""
+        pending = self._pending_keys.get(key)
+        if pending is not None:
+            saved_fingerprint, result, _ticket = pending
+            response = None
+        else:
+            earlier = self.store.idempotent_response(key, now - IDEMPOTENCY_SECONDS)
+            if earlier is None:
+                return None
+            saved_fingerprint, response = earlier
+        if saved_fingerprint != fingerprint:
+            raise IdempotencyConflict("this Idempotency-Key was already used for a different request body")
+        if response is None:
+            # The first request is still committing; its answer stands once it is durable. If that
+            # commit fails, the first request fails and this retry is answered as stored: safe.
+            return IngestResult(result.accepted, result.alerts, replayed=True)
+        body = json.loads(response)
+        return IngestResult(body["accepted"], body["alerts"], replayed=True)
 
     def _stage_counts(self, deltas: dict[tuple[str, int], int], feed_of_metric: dict[str, str], keep_from: int) -> None:
         """Queue the touched minutes for the store: whole rows from memory, deltas for minutes outside the window."""
@@ -354,12 +385,13 @@ class Monitor:
                         clock.no_data.message = _no_data_message(feed, silent, clock.watermark)
                         self._touch_alert(clock.no_data)
             transitions = self._changes.transitions
-            self._commit_changes()
+            ticket = self._committer.stage(self._collect_changes())
+        self._committer.wait(ticket)
         self._notify(transitions)
         return transitions
 
     # --------------------------------------------------------- time and rules
-    def _advance(self, feed: str, first: int, last: int, now: float) -> None:
+    def _advance(self, feed: str, first: int, last: int, now: float, touched: set[str]) -> None:
         clock = self._feeds[feed]
         clock.last_received_wall = now
         if clock.watermark is None:
@@ -374,7 +406,7 @@ class Monitor:
         if clock.no_data is not None:
             self._resolve_no_data(feed, clock)
         if clock.closed_through is not None and clock.closed_through < clock.watermark:
-            self._judge_open(feed, clock.watermark)
+            self._judge_open(feed, clock.watermark, touched)
 
     def _close(self, feed: str, start: int, end: int) -> None:
         """Judge minutes ``start..end`` in order; runs with no data are a feed gap, never judged."""
@@ -442,8 +474,11 @@ class Monitor:
             state.clean = 0
         self._changes.states.add(rule.id)
 
-    def _judge_open(self, feed: str, minute: int) -> None:
+    def _judge_open(self, feed: str, minute: int, touched: set[str]) -> None:
+        """Upper bounds on counts may fire before the minute closes; only touched metrics can have changed."""
         for rule in self._monotone_by_feed[feed]:
+            if rule.metric not in touched:
+                continue
             state = self._states[rule.id]
             judgement = rule.judge(self.series, minute)
             if not judgement.breach:
@@ -560,19 +595,21 @@ class Monitor:
         marks = [c.watermark for c in self._feeds.values() if c.watermark is not None]
         return max(marks) if marks else None
 
-    def _maybe_prune(self) -> None:
+    def _maybe_prune(self) -> bool:
+        """Forget minutes that left the memory window; True when the store is due a retention prune."""
         newest = self._newest_minute()
         if newest is None:
-            return
+            return False
         keep_from = newest - self.settings.window_minutes + 1
         if self._pruned_through is None:
             self._pruned_through = keep_from - 1
-            return
+            return False
         if keep_from - 1 - self._pruned_through >= self.settings.prune_every_minutes:
             if self.series.oldest_minute() is not None and self.series.oldest_minute() < keep_from:
                 self.series.prune_before(keep_from)
             self._pruned_through = keep_from - 1
-            self._changes.prune_store = True
+            return True
+        return False
 
     def prune_store(self) -> dict[str, int]:
         """Delete minutes and finished alerts older than the retention, and expired idempotency keys."""
@@ -593,25 +630,24 @@ class Monitor:
         if transition is not None:
             self._changes.transitions.append(Transition(transition, alert.copy()))
 
-    def _commit_changes(self, reload_on_error: bool = True) -> None:
+    def _collect_changes(self) -> PendingWrite:
+        """Turn what this call changed into one store write (copies, so later changes cannot leak in)."""
         changes = self._changes
         write = changes.write
-        write.alerts = list(changes.alerts.values())
+        write.alerts = [alert.copy() for alert in changes.alerts.values()]
         write.deleted_alerts = [i for i in changes.deleted_alerts if i not in changes.alerts]
         write.rule_states = {rid: self._states[rid].to_dict() for rid in changes.states}
         if changes.meta_dirty:
             write.meta = {"feeds": {f: c.to_dict() for f, c in self._feeds.items()}}
-        try:
-            self.store.write(write)
-        except StoreError:
-            # Memory may now be ahead of the disk: rebuild it from what was committed.
-            if reload_on_error:
-                self._load()
-            raise
-        finally:
-            self._begin_changes()
-        if changes.prune_store:
-            self.prune_store()
+        self._begin_changes()
+        return write
+
+    def _after_failed_commit(self, error: StoreError) -> None:
+        """Memory is ahead of the disk: drop what is queued and rebuild memory from what was committed."""
+        log.error("store write failed, reloading the engine from the store: %s", error)
+        with self._lock:
+            self._committer.fail_queued(error)
+            self._load()
 
     # ------------------------------------------------------------- reading
     def snapshot(self, minutes: int = 60, recent_alerts: int = 50) -> Snapshot:
@@ -688,7 +724,6 @@ class _Changes:
     states: set[str] = field(default_factory=set)
     transitions: list[Transition] = field(default_factory=list)
     meta_dirty: bool = False
-    prune_store: bool = False
     write: PendingWrite = field(
         default_factory=lambda: PendingWrite(counts={}, alerts=[], deleted_alerts=[], rule_states={}, meta={})
     )

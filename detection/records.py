@@ -7,16 +7,21 @@ record index and field, so a client can fix its request.
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterable, NamedTuple, Sequence
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from .metrics import AUTH_CODE_FEED, STATUS_FEED, auth_code_metric, status_metric
 
 # A platform's clock may run a little ahead of ours; more than this is a bug upstream.
 MAX_FUTURE_SECONDS = 300
 MAX_ERRORS_REPORTED = 20
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_MINUTE = timedelta(minutes=1)
 
 
 class CountRecord(NamedTuple):
@@ -66,21 +71,26 @@ def parse_timestamp(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("expected a timestamp such as '2025-07-12 13:45:00', got a boolean")
     if isinstance(value, (int, float)):
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise ValueError("expected a finite number of epoch seconds")
         return int(value // 60)
     if not isinstance(value, str):
         raise ValueError(f"expected a timestamp string such as '2025-07-12 13:45:00', got {type(value).__name__}")
-    text = value.strip()
     try:
-        moment = datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(value.strip())
     except ValueError:
         raise ValueError(
             f"could not parse {value!r}; expected 'YYYY-MM-DD HH:MM:SS' or ISO 8601 such as '2025-07-12T13:45:00Z'"
         ) from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        return (moment - _NAIVE_EPOCH) // _MINUTE  # naive means UTC
     return int(moment.timestamp() // 60)
+
+
+@lru_cache(maxsize=64)
+def _metric_names(feed: str, allowed: frozenset[str]) -> dict[str, str]:
+    to_metric = status_metric if feed == STATUS_FEED else auth_code_metric
+    return {key: to_metric(key) for key in allowed}
 
 
 def validate_records(
@@ -97,9 +107,8 @@ def validate_records(
     if feed not in (STATUS_FEED, AUTH_CODE_FEED):
         raise ValueError(f"unknown feed {feed!r}")
     key_field = "status" if feed == STATUS_FEED else "auth_code"
-    to_metric = status_metric if feed == STATUS_FEED else auth_code_metric
-    allowed = allowed_keys if isinstance(allowed_keys, (set, frozenset, dict)) else frozenset(allowed_keys)
-    metric_of = {key: to_metric(key) for key in allowed}
+    allowed = allowed_keys if isinstance(allowed_keys, frozenset) else frozenset(allowed_keys)
+    metric_of = _metric_names(feed, allowed)
 
     if isinstance(payload, dict):
         items: list[Any] = [payload]
@@ -127,13 +136,24 @@ def validate_records(
     append = records.append
     make = tuple.__new__
     for index, item in enumerate(items):
-        # Fast path for a well-formed record with a timestamp seen earlier in the batch.
+        # Fast path for a well-formed record; anything odd falls through to the checks below.
         try:
-            minute = minute_cache.get(item["timestamp"])
+            raw_ts = item["timestamp"]
             metric = metric_of.get(item[key_field])
             count = item["count"]
+            minute = minute_cache.get(raw_ts)
         except (KeyError, TypeError):
-            minute = metric = count = None
+            raw_ts = minute = metric = count = None
+        if minute is None and type(raw_ts) is str:
+            try:
+                minute = parse_timestamp(raw_ts)
+            except ValueError:
+                minute = None
+            else:
+                if minute <= latest_minute:
+                    minute_cache[raw_ts] = minute
+                else:
+                    minute = None
         if minute is not None and metric is not None and type(count) is int and count >= 0:
             append(make(CountRecord, (feed, metric, minute, count)))
             continue

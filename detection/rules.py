@@ -9,8 +9,10 @@ with ``@register_rule`` and are then usable from the thresholds file.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Iterable, NamedTuple, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar, NamedTuple
 
 from .alerts import SEVERITIES
 from .metrics import AUTH_CODE_FEED, RATE_PREFIX, STATUS_FEED, metric_label, split_metric
@@ -77,7 +79,7 @@ class FieldReader:
                 raise ConfigError(f"{self.where}.{key}: is required")
             return default
         value = self.obj[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
             raise self._fail(key, "a number")
         if minimum is not None and value < minimum:
             raise self._fail(key, f"a number >= {minimum}")
@@ -211,7 +213,7 @@ class Rule(ABC):
 
     @classmethod
     @abstractmethod
-    def from_config(cls, reader: FieldReader, metrics: Iterable[str]) -> "Rule": ...
+    def from_config(cls, reader: FieldReader, metrics: Iterable[str]) -> Rule: ...
 
 
 def _fmt(value: float, metric: str) -> str:
@@ -291,7 +293,7 @@ class ThresholdRule(Rule):
         return out
 
     @classmethod
-    def from_config(cls, reader: FieldReader, metrics: Iterable[str]) -> "ThresholdRule":
+    def from_config(cls, reader: FieldReader, metrics: Iterable[str]) -> ThresholdRule:
         common = cls.common_fields(reader, metrics)
         direction = reader.str("direction", choices=("above", "below"))
         threshold = reader.number("threshold", minimum=0)

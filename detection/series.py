@@ -7,11 +7,11 @@ Rules read it through the small ``SeriesView`` interface.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Iterable, Mapping, Protocol
+from typing import Protocol
 
 from .metrics import RATE_PREFIX, status_metric
-
 
 _EMPTY: Mapping[int, int] = MappingProxyType({})
 

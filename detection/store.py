@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from .alerts import OPEN_STATES, Alert
 
@@ -67,6 +68,10 @@ ALERT_COLUMNS = (
 )
 
 
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+AUTO_CHECKPOINT_PAGES = 50_000
+
+
 class StoreError(RuntimeError):
     """The store could not be read or written; the message says why (disk full, locked, ...)."""
 
@@ -95,7 +100,7 @@ class Store:
         if synchronous.lower() not in ("normal", "full", "off"):
             raise ValueError(f"synchronous must be normal, full or off, got {synchronous!r}")
         self.path = path
-        self.in_memory = path == ":memory:" or path == ""
+        self.in_memory = path in (":memory:", "")
         self._synchronous = synchronous.upper()
         self._lock = threading.RLock()
         self._local = threading.local()
@@ -110,6 +115,9 @@ class Store:
         conn = sqlite3.connect(self.path or ":memory:", check_same_thread=False, isolation_level=None, timeout=30)
         if not self.in_memory:
             conn.execute("PRAGMA journal_mode=WAL")
+            # Checkpoints (which fsync) run from checkpoint(), off the request path; this large
+            # automatic limit is only a safety net when nothing calls it.
+            conn.execute(f"PRAGMA wal_autocheckpoint={AUTO_CHECKPOINT_PAGES}")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         return conn
 
@@ -131,57 +139,77 @@ class Store:
 
     # -- writing --
     def write(self, change: PendingWrite) -> None:
-        if change.is_empty():
+        self.write_many([change])
+
+    def write_many(self, changes: list[PendingWrite]) -> None:
+        """Apply the changes in order, all in one transaction (group commit)."""
+        changes = [c for c in changes if not c.is_empty()]
+        if not changes:
             return
         with self._lock:
             conn = self._writer
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                if change.counts:
-                    dumps = json.dumps
-                    conn.executemany(
-                        "INSERT OR REPLACE INTO minute_counts (feed, minute, counts) VALUES (?, ?, ?)",
-                        [(feed, minute, dumps(counts)) for (feed, minute), counts in change.counts.items()],
-                    )
-                for (feed, minute), delta in change.count_deltas.items():
-                    row = conn.execute(
-                        "SELECT counts FROM minute_counts WHERE feed = ? AND minute = ?", (feed, minute)
-                    ).fetchone()
-                    merged = json.loads(row[0]) if row else {}
-                    for metric, count in delta.items():
-                        merged[metric] = merged.get(metric, 0) + count
-                    conn.execute(
-                        "INSERT OR REPLACE INTO minute_counts (feed, minute, counts) VALUES (?, ?, ?)",
-                        (feed, minute, json.dumps(merged)),
-                    )
-                if change.deleted_alerts:
-                    conn.executemany("DELETE FROM alerts WHERE id = ?", [(i,) for i in change.deleted_alerts])
-                if change.alerts:
-                    conn.executemany(
-                        f"INSERT OR REPLACE INTO alerts ({', '.join(ALERT_COLUMNS)}) "
-                        f"VALUES ({', '.join('?' * len(ALERT_COLUMNS))})",
-                        [_alert_row(a) for a in change.alerts],
-                    )
-                if change.rule_states:
-                    conn.executemany(
-                        "INSERT OR REPLACE INTO rule_state (key, state) VALUES (?, ?)",
-                        [(k, json.dumps(v)) for k, v in change.rule_states.items()],
-                    )
-                if change.meta:
-                    conn.executemany(
-                        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                        [(k, json.dumps(v)) for k, v in change.meta.items()],
-                    )
-                if change.idempotency:
-                    conn.execute(
-                        "INSERT OR REPLACE INTO idempotency (key, fingerprint, created, response) VALUES (?, ?, ?, ?)",
-                        change.idempotency,
-                    )
+                for change in changes:
+                    self._apply(conn, change)
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise StoreError(f"store write failed: {exc}") from None
+
+    @staticmethod
+    def _apply(conn: sqlite3.Connection, change: PendingWrite) -> None:
+        if change.counts:
+            dumps = _COMPACT_JSON.encode
+            conn.executemany(
+                "INSERT OR REPLACE INTO minute_counts (feed, minute, counts) VALUES (?, ?, ?)",
+                [(feed, minute, dumps(counts)) for (feed, minute), counts in change.counts.items()],
+            )
+        for (feed, minute), delta in change.count_deltas.items():
+            row = conn.execute(
+                "SELECT counts FROM minute_counts WHERE feed = ? AND minute = ?", (feed, minute)
+            ).fetchone()
+            merged = json.loads(row[0]) if row else {}
+            for metric, count in delta.items():
+                merged[metric] = merged.get(metric, 0) + count
+            conn.execute(
+                "INSERT OR REPLACE INTO minute_counts (feed, minute, counts) VALUES (?, ?, ?)",
+                (feed, minute, json.dumps(merged)),
+            )
+        if change.deleted_alerts:
+            conn.executemany("DELETE FROM alerts WHERE id = ?", [(i,) for i in change.deleted_alerts])
+        if change.alerts:
+            conn.executemany(
+                f"INSERT OR REPLACE INTO alerts ({', '.join(ALERT_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(ALERT_COLUMNS))})",
+                [_alert_row(a) for a in change.alerts],
+            )
+        if change.rule_states:
+            conn.executemany(
+                "INSERT OR REPLACE INTO rule_state (key, state) VALUES (?, ?)",
+                [(k, json.dumps(v)) for k, v in change.rule_states.items()],
+            )
+        if change.meta:
+            conn.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [(k, json.dumps(v)) for k, v in change.meta.items()],
+            )
+        if change.idempotency:
+            conn.execute(
+                "INSERT OR REPLACE INTO idempotency (key, fingerprint, created, response) VALUES (?, ?, ?, ?)",
+                change.idempotency,
+            )
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file without blocking writers (PASSIVE), from a reader connection."""
+        if self.in_memory:
+            return
+        try:
+            with self._reader() as conn:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:
+            raise StoreError(f"store checkpoint failed: {exc}") from None
 
     def prune(self, before_minute: int, idempotency_before: float) -> dict[str, int]:
         """Delete minutes and finished alerts older than ``before_minute``, and expired idempotency keys."""
@@ -274,6 +302,6 @@ def _alert_row(alert: Alert) -> tuple:
 
 
 def _row_alert(row: tuple) -> Alert:
-    values = dict(zip(ALERT_COLUMNS, row))
+    values = dict(zip(ALERT_COLUMNS, row, strict=True))
     values["labels"] = json.loads(values["labels"] or "{}")
     return Alert(**values)

@@ -1,4 +1,5 @@
-"""A background thread that lets the wall clock act on the Monitor (closing minutes, no-data alerts)."""
+"""A background thread that lets the wall clock act on the Monitor (closing minutes, no-data alerts)
+and checkpoints the store's write-ahead log off the request path."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ class Ticker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="monitor-ticker", daemon=True)
 
-    def start(self) -> "Ticker":
+    def start(self) -> Ticker:
         self._thread.start()
         return self
 
@@ -29,5 +30,6 @@ class Ticker:
         while not self._stop.wait(self.interval):
             try:
                 self.monitor.tick()
+                self.monitor.store.checkpoint()
             except Exception:  # keep ticking: one bad tick must not silence no-data alerts for good
                 log.exception("monitor tick failed")

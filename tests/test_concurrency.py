@@ -67,7 +67,7 @@ def test_eight_threads_posting_ten_thousand_records_each_give_exact_counts(db_pa
     on_disk = Counter()
     for metric, column in snap.counts.items():
         if metric.startswith("status:"):
-            for minute, value in zip(snap.minutes, column):
+            for minute, value in zip(snap.minutes, column, strict=True):
                 if value:
                     on_disk[(timestamp(minute), metric.split(":", 1)[1])] = value
     assert on_disk == expected

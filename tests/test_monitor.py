@@ -7,7 +7,8 @@ import pytest
 from detection import Monitor, MonitorSettings, Store, parse_thresholds, validate_records
 from detection.metrics import DEFAULT_STATUSES
 
-from .support import START_MINUTE as T0, timestamp
+from .support import START_MINUTE as T0
+from .support import timestamp
 
 FAILED = {"id": "failed_high", "type": "threshold", "metric": "status:failed", "direction": "above", "threshold": 2, "for": 3, "resolve": 2, "severity": "critical"}
 APPROVED = {"id": "approved_low", "type": "threshold", "metric": "status:approved", "direction": "below", "threshold": 50, "for": 2, "resolve": 2}
@@ -93,7 +94,7 @@ def test_counts_add_up_and_late_records_are_kept(clock):
 
 def test_missing_minutes_are_a_feed_gap_and_never_resolve_a_firing_alert(clock):
     monitor = make_monitor(clock)
-    for minute in range(0, 5):
+    for minute in range(5):
         post(monitor, minute, failed=5)
     assert [a.state for a in monitor.alerts("firing")] == ["firing"]
     alerts = post(monitor, 15, failed=5)  # ten silent minutes, then more failures
@@ -110,7 +111,7 @@ def timestamp_iso(offset):
 
 def test_a_silent_feed_raises_no_data_by_the_wall_clock_and_keeps_alerts_firing(clock):
     monitor = make_monitor(clock)
-    for minute in range(0, 5):
+    for minute in range(5):
         post(monitor, minute, failed=5)
     clock.advance(4 * 60)
     assert [t.alert.rule for t in monitor.tick()] == []
@@ -143,10 +144,10 @@ def test_the_wall_clock_closes_the_newest_minute_so_a_lower_bound_fires_without_
 def test_feeds_keep_their_own_clocks(clock):
     auth_rule = {"id": "a51", "type": "threshold", "metric": "auth_code:51", "direction": "above", "threshold": 10, "for": 2, "resolve": 2}
     monitor = make_monitor(clock, rules=(FAILED, auth_rule))
-    for minute in range(0, 30):
+    for minute in range(30):
         post(monitor, minute)
     # the auth-code feed arrives after the status feed: its minutes are judged all the same
-    for minute in range(0, 30):
+    for minute in range(30):
         records = [{"timestamp": timestamp(T0 + minute), "auth_code": "51", "count": 20 if minute >= 10 else 1}]
         monitor.ingest(validate_records(records, "auth_code", ("00", "51", "59"), now=NOW))
     assert [a.rule for a in monitor.alerts("firing")] == ["a51"]
@@ -156,7 +157,7 @@ def test_memory_keeps_a_window_back_from_the_newest_event_not_the_wall_clock(clo
     settings = MonitorSettings(window_minutes=60, retention_minutes=120, prune_every_minutes=10)
     store = Store(":memory:")
     monitor = make_monitor(clock, store=store, settings=settings)
-    for minute in range(0, 200):
+    for minute in range(200):
         post(monitor, minute)
     held = monitor.series.counts["status:approved"]
     assert min(held) >= T0 + 200 - 60 - 10 and max(held) == T0 + 199  # pruned in steps of 10 minutes
@@ -171,7 +172,7 @@ def test_retention_prune_removes_old_minutes_and_resolved_alerts_but_keeps_open_
     settings = MonitorSettings(window_minutes=60, retention_minutes=60)
     store = Store(":memory:")
     monitor = make_monitor(clock, store=store, settings=settings)
-    for minute in range(0, 10):
+    for minute in range(10):
         post(monitor, minute, failed=5 if minute < 5 else 0)
     for minute in range(10, 400):
         post(monitor, minute, failed=5 if minute > 390 else 0)
@@ -203,6 +204,6 @@ def test_a_broken_listener_never_breaks_ingestion(clock):
 
     monitor.add_listener(broken)
     monitor.add_listener(lambda transitions: seen.extend(t.kind for t in transitions))
-    for minute in range(0, 4):
+    for minute in range(4):
         post(monitor, minute, failed=5)
     assert seen == ["pending", "firing"]

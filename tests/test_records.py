@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from detection.metrics import DEFAULT_AUTH_CODES, DEFAULT_STATUSES, datetime_to_minute
 from detection.records import RecordValidationError, parse_timestamp, validate_records
-from datetime import datetime, timezone
 
-NOW = datetime(2025, 7, 12, 14, 0, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2025, 7, 12, 14, 0, tzinfo=UTC).timestamp()
 M1345 = datetime_to_minute(datetime(2025, 7, 12, 13, 45))
 
 

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from detection import ConfigError, load_thresholds, parse_thresholds
+from detection.metrics import DEFAULT_STATUSES
 from detection.rules import ThresholdRule
 from detection.series import MinuteSeries
-from detection.metrics import DEFAULT_STATUSES
 from detection.thresholds import write_thresholds
 
 

@@ -1,0 +1,183 @@
+"""HTTP ingest speed under waitress (the server `python app.py` uses), side by side with a bare Flask route.
+
+The bare route only parses JSON and appends to a list, under the same server and
+thread count; both run in their own process and are measured in alternating
+rounds by the same client. Targets: single-record POST /api/transaction at
+least 0.8 of the bare route's throughput (p99 latency reported); batches of
+1,000 records at least 100,000 records/s.
+Run: python benchmarks/bench_http.py [--requests 3000] [--rounds 3] [--clients 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import logging
+import multiprocessing
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+STATUSES = ("approved", "denied", "failed", "reversed", "backend_reversed", "refunded")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve_bare(port: int, threads: int) -> None:
+    from flask import Flask, jsonify, request
+    from waitress import serve
+
+    app = Flask("bare")
+    received: list = []
+
+    @app.post("/api/transaction")
+    def ingest():
+        payload = request.get_json()
+        received.append(payload)
+        return jsonify({"accepted": len(payload) if isinstance(payload, list) else 1}), 201
+
+    serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
+
+
+def serve_monitor(port: int, threads: int, db: str) -> None:
+    logging.disable(logging.WARNING)
+    from waitress import serve
+
+    from app import create_app
+
+    app = create_app({"db": db})
+    serve(app.server, host="127.0.0.1", port=port, threads=threads, _quiet=True)
+
+
+def wait_ready(port: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+def bodies(count: int, batch: int, seed: int) -> list[bytes]:
+    """Records for recent minutes, as a live feed would post them."""
+    now_minute = int(time.time() // 60)
+    out = []
+    for i in range(count):
+        records = []
+        for j in range(batch):
+            k = seed * 1_000_003 + i * batch + j
+            minute = now_minute - 30 + (k // 600) % 30
+            ts = time.strftime("%Y-%m-%d %H:%M:00", time.gmtime(minute * 60))
+            records.append({"timestamp": ts, "status": STATUSES[k % 6], "count": 1 + k % 3})
+        out.append(json.dumps(records[0] if batch == 1 else records).encode())
+    return out
+
+
+def load(port: int, payloads: list[bytes], clients: int) -> tuple[float, list[float]]:
+    """Post every payload over ``clients`` keep-alive connections; return (seconds, latencies)."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    chunks = [payloads[i::clients] for i in range(clients)]
+
+    def worker(chunk: list[bytes]) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine = []
+        headers = {"Content-Type": "application/json"}
+        for body in chunk:
+            started = time.perf_counter()
+            conn.request("POST", "/api/transaction", body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            if response.status != 201:
+                raise RuntimeError(f"HTTP {response.status}")
+            mine.append(time.perf_counter() - started)
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(c,)) for c in chunks]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started, latencies
+
+
+def p(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000, help="single-record requests per round and server")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=8, help="waitress threads (as python app.py)")
+    parser.add_argument("--batches", type=int, default=60, help="1,000-record batches per round")
+    args = parser.parse_args()
+
+    ctx = multiprocessing.get_context("spawn")
+    bare_port, ours_port = free_port(), free_port()
+    with tempfile.TemporaryDirectory() as directory:
+        servers = [
+            ctx.Process(target=serve_bare, args=(bare_port, args.threads), daemon=True),
+            ctx.Process(target=serve_monitor, args=(ours_port, args.threads, str(Path(directory) / "bench.db")), daemon=True),
+        ]
+        for server in servers:
+            server.start()
+        wait_ready(bare_port)
+        wait_ready(ours_port)
+        load(bare_port, bodies(200, 1, 99), args.clients)  # warm up both
+        load(ours_port, bodies(200, 1, 99), args.clients)
+
+        results: dict[str, list[tuple[float, list[float]]]] = {"bare": [], "ours": []}
+        for round_ in range(args.rounds):
+            payloads = bodies(args.requests, 1, round_)
+            for name, port in (("bare", bare_port), ("ours", ours_port)):
+                results[name].append(load(port, payloads, args.clients))
+
+        batch_rates = []
+        for round_ in range(args.rounds):
+            payloads = bodies(args.batches, 1000, 100 + round_)
+            seconds, _ = load(ours_port, payloads, 2)
+            batch_rates.append(args.batches * 1000 / seconds)
+
+        for server in servers:
+            server.terminate()
+
+    print(f"single-record POST /api/transaction, {args.requests} requests x {args.rounds} rounds, {args.clients} keep-alive clients, waitress {args.threads} threads")
+    summary = {}
+    for name, runs in results.items():
+        rates = [args.requests / seconds for seconds, _ in runs]
+        latencies = [x for _, lat in runs for x in lat]
+        summary[name] = statistics.median(rates)
+        print(
+            f"  {name:>4}: median {summary[name]:,.0f} req/s (runs {', '.join(f'{r:,.0f}' for r in rates)}); "
+            f"latency p50 {p(latencies, 50) * 1000:.2f} ms, p99 {p(latencies, 99) * 1000:.2f} ms"
+        )
+    ratio = summary["ours"] / summary["bare"]
+    print(f"  ratio ours/bare: {ratio:.2f} (target >= 0.80: {'met' if ratio >= 0.8 else 'NOT met'})")
+    median_batch = statistics.median(batch_rates)
+    print(
+        f"batch POST of 1,000 records, 2 clients: median {median_batch:,.0f} records/s "
+        f"(runs {', '.join(f'{r:,.0f}' for r in batch_rates)}; target >= 100,000: {'met' if median_batch >= 100_000 else 'NOT met'})"
+    )
+
+
+if __name__ == "__main__":
+    main()
