@@ -71,7 +71,15 @@ class ServerThread:
 
         self.port = free_port()
         self.server = create_server(wsgi_app, host="127.0.0.1", port=self.port, threads=threads)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except (OSError, ValueError):
+            if not self.stopping:  # closing sockets under a running loop makes it raise; only then is it expected
+                raise
 
     @property
     def url(self) -> str:
@@ -82,5 +90,10 @@ class ServerThread:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.server.close()
+        from waitress import wasyncore
+
+        # Closing every channel (keep-alive ones too) empties the loop's map, so run() returns.
+        self.stopping = True
+        wasyncore.close_all(self.server._map)
+        self.server.task_dispatcher.shutdown()
         self.thread.join(timeout=5)
