@@ -74,7 +74,8 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
         key = idempotency_key(feed)
         try:
             records = validate_records(payload, feed, allowed[feed], now=time.time())
-            result = monitor.ingest(records, key, hashlib.sha256(body).hexdigest())
+            fingerprint = hashlib.sha256(body).hexdigest() if key is not None else ""
+            result = monitor.ingest(records, key, fingerprint)
         except RecordValidationError as exc:
             raise ApiError(422, "invalid_records", str(exc), [e.to_dict() for e in exc.errors]) from None
         except IdempotencyConflict as exc:
