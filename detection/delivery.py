@@ -90,12 +90,14 @@ class ChannelSender:
             self._cond.notify_all()
 
     def holds(self, alert_id: str) -> bool:
-        return alert_id in self.held()
-
-    def held(self) -> set[str]:
-        """Alerts waiting in or being sent by this sender (their final outcome is not recorded yet)."""
+        """True while a notice of this alert waits in or is being sent by this sender."""
         with self._cond:
-            return {i.alert.id for i in (*self._pending, *self._busy)}
+            return any(i.alert.id == alert_id for i in (*self._pending, *self._busy))
+
+    def held(self) -> set[int]:
+        """Outbox rows waiting in or being sent by this sender (their final outcome is not recorded yet)."""
+        with self._cond:
+            return {i.outbox_id for i in (*self._pending, *self._busy) if i.outbox_id is not None}
 
     def depth(self) -> int:
         with self._cond:
@@ -290,7 +292,7 @@ class Delivery:
         # Read what the senders hold before reading the log: a sender records its outcome before it lets go.
         held = {name: sender.held() for name, sender in self._senders.items()}
         for entry, finished in self.log.open_entries():
-            channels = [c for c in self.channels if c.name not in finished and entry.alert.id not in held[c.name]]
+            channels = [c for c in self.channels if c.name not in finished and entry.id not in held[c.name]]
             if channels:
                 self._dispatch([entry], channels)
 

@@ -127,7 +127,7 @@ def _settings(reader: FieldReader) -> DeliverySettings:
     d = DeliverySettings()
     return DeliverySettings(
         group_wait_seconds=reader.number("group_wait_seconds", d.group_wait_seconds, minimum=0),
-        repeat_interval_seconds=reader.number("repeat_interval_seconds", d.repeat_interval_seconds, minimum=1),
+        repeat_interval_seconds=reader.number("repeat_interval_seconds", d.repeat_interval_seconds, minimum=0.1),
         timeout_seconds=reader.number("timeout_seconds", d.timeout_seconds, minimum=0.01),
         max_attempts=reader.int("max_attempts", d.max_attempts, minimum=1),
         backoff_seconds=reader.number("backoff_seconds", d.backoff_seconds, minimum=0),
