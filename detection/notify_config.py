@@ -236,7 +236,7 @@ def load_notification_config(path: str | Path | None, environ: Mapping[str, str]
         if not isinstance(data, dict):
             raise ConfigError(f"{file}: expected a JSON object, got {type(data).__name__}")
     from_env = channels_from_environment(environ)
-    if from_env:
+    if from_env and isinstance(data.get("channels", []), list):  # a non-list is reported by the parser
         data = {**data, "channels": [*data.get("channels", []), *from_env]}
     if environ.get(ENV_DASHBOARD_URL) and "dashboard_url" not in data:
         data = {**data, "dashboard_url": environ[ENV_DASHBOARD_URL]}
