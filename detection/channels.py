@@ -317,7 +317,7 @@ def describe_channel(channel: Channel) -> dict[str, Any]:
     info: dict[str, Any] = {"name": channel.name, "type": type(channel).__name__.removesuffix("Channel").lower(),
                             "send_resolved": channel.send_resolved}
     if isinstance(channel, WebhookChannel):
-        info["url"] = channel.url
+        info["url"] = channel.url.split("?")[0]  # a query string may carry a token
     elif isinstance(channel, EmailChannel):
         info.update(host=channel.host, port=channel.port, to=channel.recipients, starttls=channel.starttls)
     return info
