@@ -33,7 +33,7 @@ from pytest_httpserver import HTTPServer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app import create_app  # noqa: E402
+from app import create_app
 
 STATUSES = ("approved", "denied", "failed", "reversed", "backend_reversed", "refunded")
 
