@@ -281,9 +281,7 @@ class Monitor:
             newest = max([s[1] for s in spans.values()] + [self._newest_minute() or 0])
             keep_from = newest - self.settings.window_minutes + 1
             add = self.series.add
-            ingested = self._ingested
             for (metric, minute), count in deltas.items():
-                ingested[metric] = ingested.get(metric, 0) + count
                 if minute >= keep_from:  # older minutes go to the store only
                     add(feed_of(metric), metric, minute, count)
             self._changes.counts = deltas
@@ -299,6 +297,9 @@ class Monitor:
                     idempotency_key, fingerprint, now, json.dumps(result.to_dict())
                 )
             self._commit_changes()
+            ingested = self._ingested  # counted once committed: a failed write raised above
+            for (metric, _minute), count in deltas.items():
+                ingested[metric] = ingested.get(metric, 0) + count
         self._notify(transitions)
         return result
 
