@@ -11,16 +11,19 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from dash import Dash
 
-from api import ApiSettings, register_api
+from api import ApiSettings, register_api, register_metrics, register_notifications
 from callbacks import register_callbacks
 from components.page import page_layout
 from detection import ConfigError, Monitor, MonitorSettings, Store, StoreError, load_thresholds
 from detection import __version__ as VERSION
+from detection.delivery import Delivery
+from detection.notify_config import load_notification_config
+from detection.silences import Silences
 from detection.ticker import Ticker
 
 log = logging.getLogger("monitor")
@@ -41,6 +44,10 @@ class AppConfig:
     threads: int = 8
     title: str = "Transaction monitor"
     demo: bool = False
+    # Notifications (issue #5): a JSON file of channels and timings; MONITOR_WEBHOOK_URL, MONITOR_SLACK_WEBHOOK_URL,
+    # MONITOR_SMTP_* add channels; secrets are read from ``notify_environ`` (the process environment).
+    notifications: str | None = None
+    notify_environ: Mapping[str, str] | None = field(default=None, repr=False, compare=False)
 
 
 # Environment variable for each setting that can come from the environment.
@@ -55,6 +62,7 @@ ENVIRONMENT = {
     "retention_days": "MONITOR_RETENTION_DAYS",
     "refresh_ms": "MONITOR_REFRESH_MS",
     "threads": "MONITOR_THREADS",
+    "notifications": "MONITOR_NOTIFICATIONS",
 }
 
 
@@ -88,8 +96,10 @@ def config_from(argv: Sequence[str] | None = None, environ: Mapping[str, str] | 
     parser.add_argument("--port", help="port (default 8080; MONITOR_PORT)")
     parser.add_argument("--db", help="SQLite file, or :memory: (default monitor.db; MONITOR_DB)")
     parser.add_argument("--thresholds", help="thresholds JSON file (default: built-in; MONITOR_THRESHOLDS)")
+    parser.add_argument("--notifications", help="notification channels JSON file (MONITOR_NOTIFICATIONS)")
     args = parser.parse_args(argv)
-    for name in ("host", "port", "db", "thresholds"):
+    values["notify_environ"] = dict(environ)
+    for name in ("host", "port", "db", "thresholds", "notifications"):
         raw = getattr(args, name)
         if raw is not None:
             values[name] = _coerce(name, raw, f"--{name}")
@@ -121,6 +131,17 @@ def build_monitor(config: AppConfig) -> Monitor:
     return Monitor(thresholds, store, settings)
 
 
+def build_delivery(config: AppConfig, monitor: Monitor) -> tuple[Delivery, Silences]:
+    """Channels from the notifications file and environment; the worker listens to the Monitor but only
+    sends once started (a reconcile at start picks up what was committed before)."""
+    notify = load_notification_config(config.notifications, config.notify_environ or {})
+    silences = Silences(monitor.store)
+    dashboard = notify.dashboard_url or f"http://{config.host}:{config.port}/"
+    delivery = Delivery(monitor.store, notify.channels, notify.settings, silences, dashboard)
+    monitor.add_listener(delivery.listener)
+    return delivery, silences
+
+
 def create_app(config: AppConfig | Mapping[str, Any] | None = None, monitor: Monitor | None = None) -> Dash:
     """The app factory: one Monitor, handed to the REST API and the callbacks."""
     if config is None:
@@ -135,7 +156,15 @@ def create_app(config: AppConfig | Mapping[str, Any] | None = None, monitor: Mon
     server = app.server
     server.extensions["monitor"] = monitor
     server.extensions["monitor_config"] = config
-    register_api(server, monitor, ApiSettings(api_token=config.api_token, version=VERSION, store_path=config.db))
+    delivery, silences = build_delivery(config, monitor)
+    server.extensions["delivery"] = delivery  # started by serve(), or by a test
+    server.extensions["silences"] = silences
+    register_api(server, monitor, ApiSettings(
+        api_token=config.api_token, version=VERSION, store_path=config.db,
+        alert_marks=lambda alert: {"silenced": silences.is_silenced(alert)},
+    ))
+    register_notifications(server, delivery, silences, config.api_token)
+    register_metrics(server, monitor, delivery, silences)
     register_callbacks(app, monitor)
     return app
 
@@ -145,11 +174,14 @@ def serve(app: Dash, config: AppConfig) -> None:
 
     monitor: Monitor = app.server.extensions["monitor"]
     ticker = Ticker(monitor, config.tick_seconds).start()
+    delivery: Delivery = app.server.extensions["delivery"]
+    delivery.start()
     log.info("transaction monitor %s on http://%s:%d (store %s)", VERSION, config.host, config.port, config.db)
     try:
         waitress_serve(app.server, host=config.host, port=config.port, threads=config.threads, ident="monitor")
     finally:
         ticker.stop()
+        delivery.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,13 +3,22 @@
 from flask import Flask
 
 from detection import Monitor
+from detection.delivery import Delivery
+from detection.silences import Silences
 
 from .errors import ApiError, register_error_handlers
+from .metrics import register_metrics
+from .notifications import make_notifications_blueprint
 from .routes import ApiSettings, make_blueprint
 
-__all__ = ["ApiError", "ApiSettings", "register_api"]
+__all__ = ["ApiError", "ApiSettings", "register_api", "register_metrics", "register_notifications"]
 
 
 def register_api(server: Flask, monitor: Monitor, settings: ApiSettings) -> None:
     register_error_handlers(server)
     server.register_blueprint(make_blueprint(monitor, settings))
+
+
+def register_notifications(server: Flask, delivery: Delivery, silences: Silences, api_token: str | None = None) -> None:
+    """/api/silences and /api/notifications (issue #5); call after ``register_api``, which installs the JSON errors."""
+    server.register_blueprint(make_notifications_blueprint(delivery, silences, api_token))

@@ -99,6 +99,7 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
             "expected": {"type": "number", "nullable": True},
             "message": {"type": "string"},
             "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            "silenced": {"type": "boolean", "description": "An active silence matches it: shown, but no notification is sent."},
         },
     }
     series = {
@@ -162,6 +163,7 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
                     "responses": {"200": _json({"type": "object"}, "Healthy or degraded"), "503": _json({"type": "object"}, "The store is unavailable")},
                 }
             },
+            **notification_paths(),
             "/api/openapi.json": {
                 "get": {"summary": "This document", "responses": {"200": _json({"type": "object"}, "OpenAPI 3 document")}}
             },
@@ -176,6 +178,7 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
                     "type": "object",
                     "properties": {"accepted": {"type": "integer"}, "alerts": {"type": "array", "items": {"$ref": "#/components/schemas/Alert"}}},
                 },
+                **notification_schemas(),
                 "Error": {
                     "type": "object",
                     "required": ["error", "message"],
@@ -188,6 +191,130 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
                         },
                     },
                 },
+            },
+        },
+    }
+
+
+# --- silences, the delivery log and /metrics (issue #5) ---
+
+def notification_paths() -> dict[str, Any]:
+    silence = _json({"$ref": "#/components/schemas/Silence"}, "The silence")
+    not_found = _error("No silence with this id.")
+    return {
+        "/api/silences": {
+            "get": {
+                "summary": "Silences, newest first",
+                "parameters": [{"name": "status", "in": "query", "schema": {"type": "string", "enum": ["active", "pending", "expired"]}}],
+                "responses": {
+                    "200": _json({"type": "object", "properties": {"count": {"type": "integer"}, "silences": {"type": "array", "items": {"$ref": "#/components/schemas/Silence"}}}}, "Silences"),
+                    "400": _error("Bad query parameter."),
+                },
+            },
+            "post": {
+                "summary": "Silence alerts matching rule/metric/severity between two times",
+                "description": "A silenced alert still shows in /api/alerts and on the dashboard (silenced: true) but sends no notification. Times are wall-clock, ISO 8601 or epoch seconds.",
+                "security": [{}, {"bearer": []}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SilenceRequest"}}}},
+                "responses": {
+                    "201": silence,
+                    "400": _error("The body is not valid JSON."),
+                    "401": _error("MONITOR_API_TOKEN is set and the bearer token is missing or wrong."),
+                    "415": _error("Content-Type is not application/json."),
+                    "422": _error("A field is wrong; details name it."),
+                    "503": _error("The store could not be written."),
+                },
+            },
+        },
+        "/api/silences/{silence_id}": {
+            "parameters": [{"name": "silence_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "get": {"summary": "One silence", "responses": {"200": silence, "404": not_found}},
+            "delete": {
+                "summary": "Expire a silence now (it is kept, as expired)",
+                "security": [{}, {"bearer": []}],
+                "responses": {"200": silence, "401": _error("Bearer token missing or wrong."), "404": not_found},
+            },
+        },
+        "/api/notifications": {
+            "get": {
+                "summary": "The delivery log, newest first: channel, alert, attempt, outcome",
+                "description": "Delivery is at-least-once. Outcomes: delivered; error (an attempt that is retried); failed (gave up); silenced; skipped (send_resolved off).",
+                "parameters": [
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}},
+                    {"name": "channel", "in": "query", "schema": {"type": "string"}},
+                    {"name": "alert_id", "in": "query", "schema": {"type": "string"}},
+                    {"name": "outcome", "in": "query", "schema": {"type": "string", "enum": ["delivered", "error", "failed", "silenced", "skipped"]}},
+                ],
+                "responses": {
+                    "200": _json({"type": "object", "properties": {
+                        "delivery": {"type": "string"},
+                        "channels": {"type": "array", "items": {"type": "object"}},
+                        "queue_depth": {"type": "integer"},
+                        "pending": {"type": "object", "additionalProperties": {"type": "integer"}},
+                        "count": {"type": "integer"},
+                        "notifications": {"type": "array", "items": {"$ref": "#/components/schemas/NotificationAttempt"}},
+                    }}, "The log"),
+                    "400": _error("Bad query parameter."),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics (text exposition format)",
+                "responses": {"200": {"description": "Counters and gauges", "content": {"text/plain": {"schema": {"type": "string"}}}}},
+            }
+        },
+    }
+
+
+def notification_schemas() -> dict[str, Any]:
+    matchers = {
+        "type": "object",
+        "minProperties": 1,
+        "additionalProperties": False,
+        "properties": {
+            "rule": {"type": "string", "example": "failed_high"},
+            "metric": {"type": "string", "example": "status:failed"},
+            "severity": {"type": "string", "enum": ["info", "warning", "critical"]},
+        },
+    }
+    return {
+        "SilenceRequest": {
+            "type": "object",
+            "required": ["matchers", "ends_at"],
+            "properties": {
+                "matchers": matchers,
+                "starts_at": {"type": "string", "format": "date-time", "description": "Default: now."},
+                "ends_at": {"type": "string", "format": "date-time"},
+                "comment": {"type": "string", "maxLength": 1000},
+                "created_by": {"type": "string", "maxLength": 1000},
+            },
+        },
+        "Silence": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "matchers": matchers,
+                "starts_at": {"type": "string", "format": "date-time"},
+                "ends_at": {"type": "string", "format": "date-time"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "created_by": {"type": "string"},
+                "comment": {"type": "string"},
+                "status": {"type": "string", "enum": ["active", "pending", "expired"]},
+            },
+        },
+        "NotificationAttempt": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "at": {"type": "string", "format": "date-time"},
+                "at_epoch": {"type": "number"},
+                "channel": {"type": "string"},
+                "alert_id": {"type": "string"},
+                "kind": {"type": "string", "enum": ["firing", "resolved", "repeat"]},
+                "attempt": {"type": "integer", "description": "0 for silenced/skipped notices, which make no attempt."},
+                "outcome": {"type": "string", "enum": ["delivered", "error", "failed", "silenced", "skipped"]},
+                "detail": {"type": "string"},
             },
         },
     }

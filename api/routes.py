@@ -6,12 +6,13 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from detection import IdempotencyConflict, Monitor, RecordValidationError, StoreError, validate_records
+from detection import Alert, IdempotencyConflict, Monitor, RecordValidationError, StoreError, validate_records
 from detection.metrics import AUTH_CODE_FEED, STATUS_FEED, auth_code_metric, minute_to_iso, status_metric
 
 from .errors import ApiError
@@ -28,12 +29,20 @@ class ApiSettings:
     api_token: str | None = None
     version: str = "0.1.0"
     store_path: str = ":memory:"
+    # Extra fields for each alert in answers, e.g. {"silenced": true} from the silences (issue #5).
+    alert_marks: Callable[[Alert], dict[str, Any]] | None = None
 
 
 def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
     api = Blueprint("api", __name__, url_prefix="/api")
     thresholds = monitor.thresholds
     allowed = {STATUS_FEED: frozenset(thresholds.statuses), AUTH_CODE_FEED: frozenset(thresholds.auth_codes)}
+
+    def alert_json(alert: Alert) -> dict[str, Any]:
+        shaped = alert.to_dict()
+        if settings.alert_marks is not None:
+            shaped.update(settings.alert_marks(alert))
+        return shaped
 
     def require_token() -> None:
         if not settings.api_token:
@@ -149,7 +158,7 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
             "totals": totals,
             "rates": {s: (n / total if total else 0.0) for s, n in totals.items()},
             "auth_codes": codes,
-            "open_alerts": [a.to_dict() for a in snap.open_alerts],
+            "open_alerts": [alert_json(a) for a in snap.open_alerts],
             "rules": list(snap.rules),
             "no_data_after_minutes": thresholds.no_data_minutes,
             "thresholds": {"source": thresholds.source, "provenance": thresholds.provenance},
@@ -165,7 +174,7 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
             alerts = monitor.alerts(state, limit)
         except StoreError as exc:
             raise ApiError(503, "store_unavailable", str(exc)) from None
-        return jsonify({"state": state, "count": len(alerts), "alerts": [a.to_dict() for a in alerts]})
+        return jsonify({"state": state, "count": len(alerts), "alerts": [alert_json(a) for a in alerts]})
 
     @api.get("/health")
     def get_health():

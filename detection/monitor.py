@@ -42,8 +42,6 @@ from .series import MinuteSeries
 from .store import PendingWrite, Store, StoreError
 from .thresholds import Thresholds
 
-log = logging.getLogger("monitor.alerts")
-
 IDEMPOTENCY_SECONDS = 24 * 3600
 NO_DATA_RULE = "no_data"
 FEED_GAP_RULE = "feed_gap"
@@ -173,7 +171,9 @@ class Monitor:
         self._clock = clock
         self._lock = threading.RLock()
         self._committer = GroupCommitter(self.store, self._after_failed_commit)
-        self._listeners: list[Listener] = [log_transitions]
+        # Firing/resolved lines in the log come from the console channel (detection/channels.py).
+        self._listeners: list[Listener] = []
+        self._ingested: dict[str, int] = {}  # per metric, since this process started (Prometheus counters)
         self.started_wall = clock()
         self._rules_by_feed: dict[str, list[Rule]] = {feed: [] for feed in FEEDS}
         for rule in thresholds.rules:
@@ -319,10 +319,13 @@ class Monitor:
         try:
             self._committer.wait(ticket)  # the answer waits until the records are on disk
         finally:
-            if idempotency_key is not None:
-                with self._lock:
-                    if self._pending_keys.get(idempotency_key, (None, None, None))[2] is ticket:
-                        del self._pending_keys[idempotency_key]
+            with self._lock:
+                if idempotency_key is not None and self._pending_keys.get(idempotency_key, (None, None, None))[2] is ticket:
+                    del self._pending_keys[idempotency_key]
+                if ticket.error is None:  # counted once durable
+                    ingested = self._ingested
+                    for (metric, _minute), count in deltas.items():
+                        ingested[metric] = ingested.get(metric, 0) + count
         if prune:
             self.prune_store()
         self._notify(transitions)
@@ -644,7 +647,7 @@ class Monitor:
 
     def _after_failed_commit(self, error: StoreError) -> None:
         """Memory is ahead of the disk: drop what is queued and rebuild memory from what was committed."""
-        log.error("store write failed, reloading the engine from the store: %s", error)
+        logging.getLogger("monitor").error("store write failed, reloading the engine from the store: %s", error)
         with self._lock:
             self._committer.fail_queued(error)
             self._load()
@@ -711,6 +714,11 @@ class Monitor:
             now = self._clock()
             return {f: self._feed_status(f, c, now) for f, c in self._feeds.items()}
 
+    def ingested_totals(self) -> dict[str, int]:
+        """Counts accepted per metric since this process started (replayed idempotent requests excluded)."""
+        with self._lock:
+            return dict(self._ingested)
+
     def uptime_seconds(self) -> float:
         return self._clock() - self.started_wall
 
@@ -732,21 +740,3 @@ class _Changes:
 def _no_data_message(feed: str, silent_minutes: float, watermark: int | None) -> str:
     last = minute_to_iso(watermark) if watermark is not None else "never"
     return f"no data: the {metric_label(feed_metric(feed))} has sent nothing for {silent_minutes:g} minutes (newest event {last})"
-
-
-def log_transitions(transitions: Sequence[Transition]) -> None:
-    """The console channel: each firing or resolving alert logged once, readably."""
-    for transition in transitions:
-        alert = transition.alert
-        if transition.kind == FIRING:
-            log.warning(
-                "FIRING [%s] %s: %s (since %s, rule %s)",
-                alert.severity.upper(), metric_label(alert.metric), alert.message,
-                minute_to_iso(alert.started_at), alert.rule,
-            )
-        elif transition.kind == RESOLVED:
-            duration = (alert.resolved_at or alert.started_at) - alert.started_at
-            log.warning(
-                "RESOLVED [%s] %s after %d min: %s (rule %s)",
-                alert.severity.upper(), metric_label(alert.metric), duration, alert.message, alert.rule,
-            )

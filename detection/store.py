@@ -234,6 +234,29 @@ class Store:
                 raise StoreError(f"store prune failed: {exc}") from None
         return {"minutes": minutes, "alerts": alerts, "idempotency_keys": keys}
 
+    # -- for engine modules that keep their own tables in the same file (delivery log, silences) --
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction on the writer connection, serialised with ingests by the same lock."""
+        with self._lock:
+            conn = self._writer
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StoreError(f"store write failed: {exc}") from None
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+        """A read on this thread's reader connection (sees the last commit)."""
+        return self._query(sql, params)
+
     # -- reading --
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
         try:

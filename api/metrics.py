@@ -1,0 +1,140 @@
+"""GET /metrics in the Prometheus text format, from a registry that belongs to this app (never the global one).
+
+Engine numbers (ingested counts, firing alerts, notification outcomes) are read
+at scrape time by a custom collector; request counts come from Flask hooks
+around the two ingest routes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from flask import Flask, Response, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from detection import Monitor
+from detection.alerts import FIRING
+from detection.delivery import Delivery
+from detection.metrics import AUTH_CODE_FEED, STATUS_FEED, auth_code_metric, status_metric
+from detection.silences import Silences
+
+INGEST_ROUTES = {"/api/transaction": STATUS_FEED, "/api/auth_code": AUTH_CODE_FEED}
+
+
+class EngineCollector(Collector):
+    """Reads the Monitor and the delivery worker when Prometheus scrapes."""
+
+    def __init__(self, monitor: Monitor, delivery: Delivery | None, silences: Silences | None):
+        self.monitor = monitor
+        self.delivery = delivery
+        self.silences = silences
+
+    def collect(self) -> Iterator[Metric]:
+        thresholds = self.monitor.thresholds
+        totals = self.monitor.ingested_totals()
+        statuses = CounterMetricFamily(
+            "monitor_ingested_transactions", "Transactions accepted per status since the process started",
+            labels=["status"])
+        for status in thresholds.statuses:
+            statuses.add_metric([status], totals.get(status_metric(status), 0))
+        yield statuses
+        codes = CounterMetricFamily(
+            "monitor_ingested_auth_codes", "Transactions accepted per authorization code since the process started",
+            labels=["auth_code"])
+        for code in thresholds.auth_codes:
+            codes.add_metric([code], totals.get(auth_code_metric(code), 0))
+        yield codes
+
+        snap = self.monitor.snapshot(1, recent_alerts=0)
+        firing: dict[tuple[str, str, str], int] = {
+            (r.id, r.metric, r.severity): 0 for r in thresholds.rules
+        }
+        silenced: dict[tuple[str, str, str], int] = {}
+        for alert in snap.open_alerts:
+            if alert.state != FIRING:
+                continue
+            key = (alert.rule, alert.metric, alert.severity)
+            firing[key] = firing.get(key, 0) + 1
+            if self.silences is not None and self.silences.is_silenced(alert):
+                silenced[key] = silenced.get(key, 0) + 1
+        gauge = GaugeMetricFamily("monitor_alerts_firing", "Alerts firing now, per rule and metric",
+                                  labels=["rule", "metric", "severity"])
+        for key, n in sorted(firing.items()):
+            gauge.add_metric(list(key), n)
+        yield gauge
+        muted = GaugeMetricFamily("monitor_alerts_firing_silenced", "Firing alerts that a silence mutes",
+                                  labels=["rule", "metric", "severity"])
+        for key, n in sorted(silenced.items()):
+            muted.add_metric(list(key), n)
+        yield muted
+
+        newest = GaugeMetricFamily("monitor_newest_event_timestamp_seconds",
+                                   "Event time of the newest minute received, per feed", labels=["feed"])
+        for feed, status in snap.feeds.items():
+            if status.newest_minute is not None:
+                newest.add_metric([feed], status.newest_minute * 60)
+        yield newest
+
+        if self.silences is not None:
+            yield GaugeMetricFamily("monitor_silences_active", "Silences in force now", value=self.silences.active_count())
+        if self.delivery is not None:
+            stats = self.delivery.stats()
+            outcomes = CounterMetricFamily("monitor_notifications", "Notification attempts per channel and outcome "
+                                           "(delivered, error = retried, failed, silenced, skipped)",
+                                           labels=["channel", "outcome"])
+            for (channel, outcome), n in sorted(stats["outcomes"].items()):
+                outcomes.add_metric([channel, outcome], n)
+            yield outcomes
+            yield CounterMetricFamily("monitor_notification_transitions_dropped",
+                                      "Transitions the full queue turned away (a reconcile sends them later)",
+                                      value=stats["dropped"])
+            yield GaugeMetricFamily("monitor_notification_queue_depth", "Transition batches waiting for the dispatcher",
+                                    value=stats["queue_depth"])
+            pending = GaugeMetricFamily("monitor_notification_pending", "Alerts waiting for or being sent by a channel",
+                                        labels=["channel"])
+            for channel, n in sorted(stats["pending"].items()):
+                pending.add_metric([channel], n)
+            yield pending
+
+
+def register_metrics(server: Flask, monitor: Monitor, delivery: Delivery | None = None,
+                     silences: Silences | None = None) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(EngineCollector(monitor, delivery, silences))
+    requests_total = Counter("monitor_ingest_requests", "Requests to the ingest routes, per feed and HTTP status",
+                             ["feed", "code"], registry=registry)
+    errors_total = Counter("monitor_ingest_errors", "Rejected ingest requests, per feed and error code",
+                           ["feed", "error"], registry=registry)
+    duration = Histogram("monitor_ingest_request_duration_seconds", "Time to answer an ingest request", ["feed"],
+                         registry=registry, buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+    server.extensions["metrics_registry"] = registry
+
+    @server.before_request
+    def _start_timer() -> None:
+        if request.method == "POST" and request.path in INGEST_ROUTES:
+            g.metrics_started = time.perf_counter()
+
+    @server.after_request
+    def _count(response: Response) -> Response:
+        feed = INGEST_ROUTES.get(request.path) if request.method == "POST" else None
+        if feed is None:
+            return response
+        started = g.pop("metrics_started", None)
+        if started is not None:
+            duration.labels(feed).observe(time.perf_counter() - started)
+        requests_total.labels(feed, str(response.status_code)).inc()
+        if response.status_code >= 400:
+            body = response.get_json(silent=True) if response.is_json else None
+            code = body.get("error") if isinstance(body, dict) else None
+            errors_total.labels(feed, str(code or response.status_code)).inc()
+        return response
+
+    @server.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    return registry
+

@@ -1,0 +1,111 @@
+"""REST routes for silences and the notification delivery log: parse, call the engine, shape JSON."""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+from flask import Blueprint, jsonify, request
+
+from detection.channels import describe_channel
+from detection.delivery import Delivery
+from detection.delivery_log import OUTCOMES
+from detection.silences import SilenceError, Silences
+from detection.store import StoreError
+
+from .errors import ApiError
+
+
+def make_notifications_blueprint(delivery: Delivery, silences: Silences, api_token: str | None = None) -> Blueprint:
+    """Routes that change state (POST, DELETE) need the API's bearer token when one is set."""
+    bp = Blueprint("notifications", __name__, url_prefix="/api")
+
+    def require_token() -> None:
+        if not api_token:
+            return
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), api_token.encode()):
+            raise ApiError(401, "unauthorized", "this route needs 'Authorization: Bearer <token>' (MONITOR_API_TOKEN is set)")
+
+    def int_arg(name: str, default: int, low: int, high: int) -> int:
+        raw = request.args.get(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ApiError(400, "invalid_parameter", f"'{name}' must be an integer from {low} to {high}, got {raw!r}") from None
+        if not low <= value <= high:
+            raise ApiError(400, "invalid_parameter", f"'{name}' must be from {low} to {high}, got {value}")
+        return value
+
+    @bp.get("/silences")
+    def list_silences():
+        now = silences.now()
+        state = request.args.get("status")
+        if state is not None and state not in ("active", "pending", "expired"):
+            raise ApiError(400, "invalid_parameter", f"'status' must be active, pending or expired, got {state!r}")
+        items = [s.to_dict(now) for s in silences.all()]
+        if state is not None:
+            items = [s for s in items if s["status"] == state]
+        return jsonify({"count": len(items), "silences": items})
+
+    @bp.post("/silences")
+    def create_silence():
+        require_token()
+        if request.mimetype != "application/json":
+            raise ApiError(415, "unsupported_media_type", f"send Content-Type: application/json, got {request.mimetype or 'none'!r}")
+        try:
+            body = json.loads(request.get_data(cache=False) or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+        try:
+            silence = silences.create(body)
+        except SilenceError as exc:
+            raise ApiError(422, "invalid_silence", str(exc), [{"field": exc.field, "message": exc.message}]) from None
+        except StoreError as exc:
+            raise ApiError(503, "store_unavailable", f"the silence was not stored: {exc}") from None
+        return jsonify(silence.to_dict(silences.now())), 201
+
+    @bp.get("/silences/<silence_id>")
+    def get_silence(silence_id: str):
+        silence = silences.get(silence_id)
+        if silence is None:
+            raise ApiError(404, "not_found", f"no silence with id {silence_id!r}")
+        return jsonify(silence.to_dict(silences.now()))
+
+    @bp.delete("/silences/<silence_id>")
+    def delete_silence(silence_id: str):
+        require_token()
+        try:
+            silence = silences.expire(silence_id)
+        except StoreError as exc:
+            raise ApiError(503, "store_unavailable", f"the silence was not changed: {exc}") from None
+        if silence is None:
+            raise ApiError(404, "not_found", f"no silence with id {silence_id!r}")
+        return jsonify(silence.to_dict(silences.now()))
+
+    @bp.get("/notifications")
+    def list_notifications():
+        limit = int_arg("limit", 100, 1, 10_000)
+        outcome = request.args.get("outcome")
+        if outcome is not None and outcome not in OUTCOMES:
+            raise ApiError(400, "invalid_parameter", f"'outcome' must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
+        channel = request.args.get("channel")
+        try:
+            entries = delivery.log.entries(limit, channel, request.args.get("alert_id"), outcome)
+        except StoreError as exc:
+            raise ApiError(503, "store_unavailable", str(exc)) from None
+        stats = delivery.stats()
+        return jsonify({
+            "delivery": "at-least-once",
+            "channels": [describe_channel(c) for c in delivery.channels],
+            "queue_depth": stats["queue_depth"],
+            "pending": stats["pending"],
+            "dropped_from_queue": stats["dropped"],
+            "running": stats["running"],
+            "count": len(entries),
+            "notifications": entries,
+        })
+
+    return bp

@@ -1,0 +1,123 @@
+"""The notifications config: file and environment variables, with errors that name the file and field."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app import config_from, create_app
+from detection import ConfigError
+from detection.channels import EmailChannel, SlackChannel, WebhookChannel
+from detection.notify_config import load_notification_config, parse_notification_config
+
+HOOK = {"type": "webhook", "name": "ops", "url": "http://127.0.0.1:9/hook"}
+
+
+def test_defaults_give_the_console_channel_only():
+    config = load_notification_config(None, {})
+    assert [c.name for c in config.channels] == ["console"]
+    assert config.settings.repeat_interval_seconds == 4 * 3600
+    assert config.settings.group_wait_seconds == 10
+
+
+def test_a_full_file_is_read(tmp_path):
+    data = {
+        "version": 1,
+        "dashboard_url": "https://monitor.example/",
+        "group_wait_seconds": 5,
+        "repeat_interval_seconds": 3600,
+        "channels": [
+            {**HOOK, "send_resolved": False, "max_alerts": 10},
+            {"type": "slack", "name": "slack", "url_env": "SLACK_HOOK"},
+            {"type": "email", "name": "mail", "host": "smtp.example", "port": 587, "starttls": True,
+             "from": "monitor@example.com", "to": "oncall@example.com", "username": "u", "password_env": "SMTP_PW"},
+        ],
+    }
+    path = tmp_path / "notify.json"
+    path.write_text(json.dumps(data))
+    config = load_notification_config(str(path), {"SLACK_HOOK": "https://hooks.slack.test/x", "SMTP_PW": "pw"})
+    _console, hook, slack, mail = config.channels
+    assert isinstance(hook, WebhookChannel) and hook.send_resolved is False and hook.max_alerts == 10
+    assert isinstance(slack, SlackChannel) and slack.url == "https://hooks.slack.test/x"
+    assert isinstance(mail, EmailChannel) and mail.starttls and mail.recipients == ["oncall@example.com"]
+    assert config.settings.group_wait_seconds == 5 and config.dashboard_url == "https://monitor.example/"
+
+
+def test_environment_variables_add_channels():
+    environ = {
+        "MONITOR_WEBHOOK_URL": "http://127.0.0.1:9/hook",
+        "MONITOR_SLACK_WEBHOOK_URL": "https://hooks.slack.test/y",
+        "MONITOR_SMTP_HOST": "127.0.0.1",
+        "MONITOR_SMTP_PORT": "2525",
+        "MONITOR_SMTP_FROM": "monitor@example.com",
+        "MONITOR_SMTP_TO": "a@example.com, b@example.com",
+        "MONITOR_SMTP_USERNAME": "u",
+        "MONITOR_SMTP_PASSWORD": "pw",
+        "MONITOR_SMTP_STARTTLS": "true",
+        "MONITOR_DASHBOARD_URL": "https://monitor.example/",
+    }
+    config = load_notification_config(None, environ)
+    names = {c.name: c for c in config.channels}
+    assert set(names) == {"console", "webhook", "slack", "email"}
+    assert names["email"].port == 2525 and names["email"].recipients == ["a@example.com", "b@example.com"]
+    assert names["email"].starttls and names["email"].username == "u"
+    assert config.dashboard_url == "https://monitor.example/"
+
+
+def test_the_app_reads_the_file_named_by_the_environment(tmp_path):
+    path = tmp_path / "notify.json"
+    path.write_text(json.dumps({"channels": [HOOK]}))
+    config = config_from([], {"MONITOR_NOTIFICATIONS": str(path), "MONITOR_DB": str(tmp_path / "m.db")})
+    app = create_app(config)
+    assert [c.name for c in app.server.extensions["delivery"].channels] == ["console", "ops"]
+    listed = app.server.test_client().get("/api/notifications").get_json()
+    assert listed["delivery"] == "at-least-once"
+    assert [c["name"] for c in listed["channels"]] == ["console", "ops"]
+
+
+@pytest.mark.parametrize(("data", "environ", "message"), [
+    ({"channels": [{"type": "pager", "name": "p"}]}, {}, "channels[0].type: expected one of webhook, slack, email"),
+    ({"channels": [{"type": "webhook", "name": "ops"}]}, {}, "channels[0].url: is required"),
+    ({"channels": [{"type": "webhook", "name": "ops", "url": "ftp://x"}]}, {}, "channels[0].url: expected an http"),
+    ({"channels": [{"type": "slack", "name": "s", "url": "https://hooks.slack.test/x"}]}, {},
+     "channels[0].url: secrets are not read from the file"),
+    ({"channels": [{"type": "slack", "name": "s", "url_env": "NOPE"}]}, {}, "environment variable NOPE is not set"),
+    ({"channels": [{"type": "email", "name": "m", "host": "h", "from": "a@b", "to": []}]}, {}, "channels[0].to:"),
+    ({"channels": [{"type": "email", "name": "m", "host": "h", "from": "a@b", "to": "c@d", "username": "u"}]}, {},
+     "channels[0].password_env: is required"),
+    ({"channels": [{"type": "email", "name": "m", "host": "h", "from": "a@b", "to": "c@d", "port": 70000}]}, {},
+     "channels[0].port: expected 1 to 65535"),
+    ({"channels": [HOOK, HOOK]}, {}, "two channels are named 'ops'"),
+    ({"channels": [{**HOOK, "send_resolved": "yes"}]}, {}, "channels[0].send_resolved: expected true or false"),
+    ({"channels": [{**HOOK, "colour": "red"}]}, {}, "channels[0]: unknown field(s) colour"),
+    ({"group_wait_seconds": -1}, {}, "group_wait_seconds: expected a number >= 0"),
+    ({"max_attempts": 0}, {}, "max_attempts: expected an integer >= 1"),
+    ({"version": 2}, {}, "version: expected 1"),
+    ({"channels": {}}, {}, "channels: expected a list"),
+    ({"group_wiat_seconds": 1}, {}, "unknown field(s) group_wiat_seconds"),
+])
+def test_a_bad_config_names_the_field(data, environ, message):
+    with pytest.raises(ConfigError) as caught:
+        parse_notification_config(data, "notify.json", environ)
+    assert message in str(caught.value)
+    assert str(caught.value).startswith("notify.json")
+
+
+def test_file_errors_name_the_file_and_line(tmp_path):
+    path = tmp_path / "notify.json"
+    path.write_text('{\n  "channels": [,]\n}')
+    with pytest.raises(ConfigError, match=r"notify.json: not valid JSON at line 2"):
+        load_notification_config(str(path), {})
+    with pytest.raises(ConfigError, match="notifications config file not found"):
+        load_notification_config(str(tmp_path / "missing.json"), {})
+
+
+def test_main_reports_a_bad_notifications_file_without_a_traceback(tmp_path, capsys):
+    from app import main
+
+    path = tmp_path / "notify.json"
+    path.write_text(json.dumps({"channels": [{"type": "webhook", "name": "ops"}]}))
+    assert main(["--notifications", str(path), "--db", str(tmp_path / "m.db")]) == 2
+    err = capsys.readouterr().err
+    assert "channels[0].url: is required" in err and "Traceback" not in err
