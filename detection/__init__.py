@@ -5,9 +5,10 @@ Use ``Monitor(load_thresholds(path), Store(db_path))``, feed it records that
 """
 
 from .alerts import FIRING, PENDING, RESOLVED, Alert, Transition
-from .monitor import IdempotencyConflict, IngestResult, Monitor, MonitorSettings, Snapshot
+from .monitor import IdempotencyConflict, IngestResult, Monitor, MonitorSettings
 from .records import CountRecord, RecordValidationError, validate_records
 from .rules import RULE_TYPES, ConfigError, Judgement, Rule, ThresholdRule, register_rule
+from .snapshot import FeedStatus, Snapshot
 from .store import Store, StoreError
 from .thresholds import Thresholds, load_thresholds, parse_thresholds
 
@@ -27,6 +28,7 @@ __all__ = [
     "RecordValidationError",
     "Rule",
     "Snapshot",
+    "FeedStatus",
     "Store",
     "StoreError",
     "ThresholdRule",

@@ -17,7 +17,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -29,7 +29,6 @@ from .metrics import (
     FEEDS,
     STATUS_FEED,
     auth_code_metric,
-    epoch_to_iso,
     feed_metric,
     feed_of,
     metric_label,
@@ -39,6 +38,7 @@ from .metrics import (
 from .records import CountRecord
 from .rules import Judgement, Rule
 from .series import MinuteSeries
+from .snapshot import FeedStatus, Snapshot
 from .store import PendingWrite, Store, StoreError
 from .thresholds import Thresholds
 
@@ -105,53 +105,6 @@ class _FeedClock:
             "closed_through": self.closed_through,
             "no_data_id": self.no_data.id if self.no_data else None,
         }
-
-
-@dataclass(frozen=True)
-class FeedStatus:
-    feed: str
-    newest_minute: int | None
-    closed_through: int | None
-    last_received_wall: float | None
-    silent_seconds: float | None
-    no_data_alert: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "feed": self.feed,
-            "newest_event_time": minute_to_iso(self.newest_minute),
-            "closed_through": minute_to_iso(self.closed_through),
-            "last_received_at": epoch_to_iso(self.last_received_wall),
-            "silent_seconds": None if self.silent_seconds is None else round(self.silent_seconds, 1),
-            "no_data": self.no_data_alert,
-        }
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """An immutable copy for readers: minutes ``start..end`` (inclusive), open alerts, rules, feeds."""
-
-    start_minute: int | None
-    end_minute: int | None
-    counts: Mapping[str, tuple[int, ...]]
-    received: Mapping[str, tuple[bool, ...]]
-    open_alerts: tuple[Alert, ...]
-    recent_alerts: tuple[Alert, ...]
-    rules: tuple[dict[str, Any], ...]
-    feeds: Mapping[str, FeedStatus]
-    statuses: tuple[str, ...]
-    auth_codes: tuple[str, ...]
-    taken_at: float = field(default=0.0)
-
-    @property
-    def minutes(self) -> range:
-        if self.start_minute is None or self.end_minute is None:
-            return range(0)
-        return range(self.start_minute, self.end_minute + 1)
-
-    @property
-    def newest_minute(self) -> int | None:
-        return self.end_minute
 
 
 Listener = Callable[[Sequence[Transition]], None]
