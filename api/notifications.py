@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 
 from flask import Blueprint, jsonify, request
@@ -14,30 +13,14 @@ from detection.silences import SilenceError, Silences
 from detection.store import StoreError
 
 from .errors import ApiError
+from .params import int_arg, require_bearer
 
 
 def make_notifications_blueprint(delivery: Delivery, silences: Silences, api_token: str | None = None) -> Blueprint:
     """Routes that change state (POST, DELETE) need the API's bearer token when one is set."""
     bp = Blueprint("notifications", __name__, url_prefix="/api")
 
-    def require_token() -> None:
-        if not api_token:
-            return
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), api_token.encode()):
-            raise ApiError(401, "unauthorized", "this route needs 'Authorization: Bearer <token>' (MONITOR_API_TOKEN is set)")
 
-    def int_arg(name: str, default: int, low: int, high: int) -> int:
-        raw = request.args.get(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ApiError(400, "invalid_parameter", f"'{name}' must be an integer from {low} to {high}, got {raw!r}") from None
-        if not low <= value <= high:
-            raise ApiError(400, "invalid_parameter", f"'{name}' must be from {low} to {high}, got {value}")
-        return value
 
     @bp.get("/silences")
     def list_silences():
@@ -52,7 +35,7 @@ def make_notifications_blueprint(delivery: Delivery, silences: Silences, api_tok
 
     @bp.post("/silences")
     def create_silence():
-        require_token()
+        require_bearer(api_token)
         if request.mimetype != "application/json":
             raise ApiError(415, "unsupported_media_type", f"send Content-Type: application/json, got {request.mimetype or 'none'!r}")
         try:
@@ -76,7 +59,7 @@ def make_notifications_blueprint(delivery: Delivery, silences: Silences, api_tok
 
     @bp.delete("/silences/<silence_id>")
     def delete_silence(silence_id: str):
-        require_token()
+        require_bearer(api_token)
         try:
             silence = silences.expire(silence_id)
         except StoreError as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from detection.metrics import AUTH_CODE_FEED, STATUS_FEED, auth_code_metric, min
 
 from .errors import ApiError
 from .openapi import openapi_document
+from .params import int_arg, require_bearer
 
 MAX_BODY_BYTES = 1_000_000
 MAX_RECORDS = 10_000
@@ -44,13 +44,6 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
             shaped.update(settings.alert_marks(alert))
         return shaped
 
-    def require_token() -> None:
-        if not settings.api_token:
-            return
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), settings.api_token.encode()):
-            raise ApiError(401, "unauthorized", "POST routes need 'Authorization: Bearer <token>' (MONITOR_API_TOKEN is set)")
 
     def read_json_body() -> tuple[Any, bytes]:
         if request.mimetype != "application/json":
@@ -78,7 +71,7 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
         return f"{feed}:{key}"  # a key is scoped to its route
 
     def ingest(feed: str) -> tuple[Response, int]:
-        require_token()
+        require_bearer(settings.api_token)
         payload, body = read_json_body()
         key = idempotency_key(feed)
         try:
@@ -104,17 +97,6 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
     def post_auth_code():
         return ingest(AUTH_CODE_FEED)
 
-    def int_arg(name: str, default: int, low: int, high: int) -> int:
-        raw = request.args.get(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ApiError(400, "invalid_parameter", f"'{name}' must be an integer from {low} to {high}, got {raw!r}") from None
-        if not low <= value <= high:
-            raise ApiError(400, "invalid_parameter", f"'{name}' must be from {low} to {high}, got {value}")
-        return value
 
     def window_minutes() -> int:
         return int_arg("minutes", 60, 1, monitor.settings.window_minutes)

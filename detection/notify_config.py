@@ -9,13 +9,13 @@ name the file and the field, e.g. ``notify.json: channels[1].url: is required``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .channels import Channel, ConsoleChannel, EmailChannel, SlackChannel, WebhookChannel
+from .json_files import read_json_file
 from .rules import ConfigError, FieldReader
 
 CHANNEL_TYPES = ("webhook", "slack", "email")
@@ -223,16 +223,7 @@ def load_notification_config(path: str | Path | None, environ: Mapping[str, str]
     if path is not None:
         file = Path(path)
         source = str(path)
-        try:
-            text = file.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"{file}: notifications config file not found") from None
-        except OSError as exc:
-            raise ConfigError(f"{file}: cannot read notifications config file ({exc.strerror})") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{file}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        data = read_json_file(file, "notifications config file")
         if not isinstance(data, dict):
             raise ConfigError(f"{file}: expected a JSON object, got {type(data).__name__}")
     from_env = channels_from_environment(environ)

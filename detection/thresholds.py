@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .alerts import SEVERITIES
+from .json_files import read_json_file
 from .metrics import (
     DEFAULT_AUTH_CODES,
     DEFAULT_STATUSES,
@@ -135,16 +136,7 @@ def load_thresholds(path: str | Path | None = None) -> Thresholds:
     """Read a thresholds file, or the built-in defaults when ``path`` is None."""
     file = Path(path) if path is not None else DEFAULT_THRESHOLDS_PATH
     name = str(path) if path is not None else "built-in defaults"
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: thresholds file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{file}: cannot read thresholds file ({exc.strerror})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{file}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    data = read_json_file(file, "thresholds file")
     return parse_thresholds(data, name)
 
 

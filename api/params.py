@@ -1,0 +1,32 @@
+"""Request checks shared by the API's blueprints: the bearer token and integer query parameters."""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import request
+
+from .errors import ApiError
+
+
+def require_bearer(api_token: str | None) -> None:
+    """Refuse the request (401) unless it carries the token; no token configured means open."""
+    if not api_token:
+        return
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), api_token.encode()):
+        raise ApiError(401, "unauthorized", "this route needs 'Authorization: Bearer <token>' (MONITOR_API_TOKEN is set)")
+
+
+def int_arg(name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter within [low, high], or a 400 naming it."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", f"'{name}' must be an integer from {low} to {high}, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ApiError(400, "invalid_parameter", f"'{name}' must be from {low} to {high}, got {value}")
+    return value
