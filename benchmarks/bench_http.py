@@ -26,9 +26,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-STATUSES = ("approved", "denied", "failed", "reversed", "backend_reversed", "refunded")
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -73,18 +70,18 @@ def wait_ready(port: int) -> None:
 
 
 def bodies(count: int, batch: int, seed: int) -> list[bytes]:
-    """Records for recent minutes, as a live feed would post them."""
-    now_minute = int(time.time() // 60)
-    out = []
-    for i in range(count):
-        records = []
-        for j in range(batch):
-            k = seed * 1_000_003 + i * batch + j
-            minute = now_minute - 30 + (k // 600) % 30
-            ts = time.strftime("%Y-%m-%d %H:%M:00", time.gmtime(minute * 60))
-            records.append({"timestamp": ts, "status": STATUSES[k % 6], "count": 1 + k % 3})
-        out.append(json.dumps(records[0] if batch == 1 else records).encode())
-    return out
+    """Realistic records (DATA.md levels, a few incidents) for consecutive recent minutes, oldest first,
+    as a live feed posts them: one record per status and minute, or batches of ``batch`` records."""
+    from benchmarks._data import minute_records
+
+    per_minute = 6
+    minutes = count * batch // per_minute + 1
+    start = int(time.time() // 60) - minutes - 10
+    statuses, _auth = minute_records(start, minutes, seed=seed)
+    records = [r for minute in statuses for r in minute][: count * batch]
+    if batch == 1:
+        return [json.dumps(r).encode() for r in records]
+    return [json.dumps(records[i:i + batch]).encode() for i in range(0, len(records), batch)]
 
 
 def load(port: int, payloads: list[bytes], clients: int) -> tuple[float, list[float]]:
@@ -142,8 +139,8 @@ def main() -> None:
             server.start()
         wait_ready(bare_port)
         wait_ready(ours_port)
-        load(bare_port, bodies(200, 1, 99), args.clients)  # warm up both
-        load(ours_port, bodies(200, 1, 99), args.clients)
+        load(bare_port, bodies(300, 1, 99), args.clients)  # warm up both
+        load(ours_port, bodies(300, 1, 99), args.clients)
 
         results: dict[str, list[tuple[float, list[float]]]] = {"bare": [], "ours": []}
         for round_ in range(args.rounds):

@@ -188,7 +188,7 @@ class Monitor:
             # Open alerts whose rule is gone (thresholds changed) would stay open forever: close them.
             for orphan in open_alerts.values():
                 if orphan.state == PENDING:
-                    self._changes.deleted_alerts.append(orphan.id)
+                    self._forget_alert(orphan.id)
                     continue
                 orphan.state = RESOLVED
                 orphan.resolved_at = max(orphan.started_at, newest or orphan.started_at)
@@ -411,7 +411,7 @@ class Monitor:
                 self._breach(rule, state, judgement, minute)
             elif alert is not None or state.breach:
                 if alert is not None:  # a pending breach that cleared is not an episode
-                    self._changes.deleted_alerts.append(alert.id)
+                    self._forget_alert(alert.id)
                     state.alert = None
                 state.breach = 0
                 self._changes.states.add(rule.id)
@@ -581,6 +581,11 @@ class Monitor:
     def _begin_changes(self) -> None:
         self._changes = _Changes()
 
+    def _forget_alert(self, alert_id: str) -> None:
+        """A pending breach that cleared: not an episode, so it leaves the store (and this call's writes)."""
+        self._changes.alerts.pop(alert_id, None)
+        self._changes.deleted_alerts.append(alert_id)
+
     def _touch_alert(self, alert: Alert, transition: str | None = None) -> None:
         self._changes.alerts[alert.id] = alert
         if transition is not None:
@@ -591,7 +596,7 @@ class Monitor:
         changes = self._changes
         write = changes.write
         write.alerts = [alert.copy() for alert in changes.alerts.values()]
-        write.deleted_alerts = [i for i in changes.deleted_alerts if i not in changes.alerts]
+        write.deleted_alerts = list(changes.deleted_alerts)
         write.rule_states = {rid: self._states[rid].to_dict() for rid in changes.states}
         if changes.meta_dirty:
             write.meta = {"feeds": {f: c.to_dict() for f, c in self._feeds.items()}}

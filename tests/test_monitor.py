@@ -207,3 +207,19 @@ def test_a_broken_listener_never_breaks_ingestion(clock):
     for minute in range(4):
         post(monitor, minute, failed=5)
     assert seen == ["pending", "firing"]
+
+
+def test_a_pending_breach_opened_and_cleared_within_one_batch_leaves_nothing_behind(clock):
+    monitor = make_monitor(clock)
+    batch = []
+    for minute in range(10):
+        counts = {"approved": 100, "failed": 5 if minute == 4 else 0}
+        batch += [{"timestamp": timestamp(T0 + minute), "status": s, "count": c} for s, c in counts.items()]
+    monitor.ingest(validate_records(batch, "status", DEFAULT_STATUSES, now=NOW))
+    assert monitor.alerts("all") == []
+    # and a pending breach that outlives the batch is stored, then removed when it clears
+    post(monitor, 10, failed=5)
+    assert [a.state for a in monitor.alerts("all")] == ["pending"]
+    post(monitor, 11)
+    post(monitor, 12)
+    assert monitor.alerts("all") == []
