@@ -47,6 +47,7 @@ def register_callbacks(app: Dash, monitor: Monitor, writer: FeedWriter | None = 
     """Wire the page to ``monitor``; ``writer`` is shared with a demo or replay feed when one runs."""
     writer = writer if writer is not None else FeedWriter(monitor)
     rules = monitor.thresholds.rules
+    bands = view.RuleBands(rules)
 
     @app.callback(
         Output(ids.STATUS_CARDS, "children"),
@@ -81,9 +82,9 @@ def register_callbacks(app: Dash, monitor: Monitor, writer: FeedWriter | None = 
         alerts = list(snap.open_alerts) + recent
         axis = view.time_axis(snap)
         revision = f"{range_label}"
-        status_fig = timeseries_figure(axis, view.status_panels(snap, rules),
+        status_fig = timeseries_figure(axis, view.status_panels(snap, bands),
                                        view.episodes(alerts, STATUS_FEED, snap.end_minute), STATUS_CHART_HEIGHT, revision)
-        auth_fig = timeseries_figure(axis, view.auth_panels(snap, rules),
+        auth_fig = timeseries_figure(axis, view.auth_panels(snap, bands),
                                      view.episodes(alerts, AUTH_CODE_FEED, snap.end_minute), AUTH_CHART_HEIGHT, revision)
         new_signature = f"{range_label}|{len(status_fig['data'])}|{len(auth_fig['data'])}"
         shown = order_alerts([a.to_dict() for a in snap.open_alerts], [a.to_dict() for a in recent],

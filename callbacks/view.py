@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import numpy as np
+
 from components.cards import NORMAL, CardFigures
 from components.charts import Episode, Line, Panel, TimeAxis
 from components.tables import MinuteRow
@@ -43,17 +45,23 @@ def time_axis(snap: Snapshot) -> TimeAxis:
     return TimeAxis(snap.start_minute, len(snap.minutes), plotly_time(snap.start_minute))
 
 
-def rule_lines(rules: Sequence[Rule], metric: str, minutes: range) -> tuple[list | None, list | None, list | None]:
-    """Per-minute lower bound, upper bound and baseline of the rules on ``metric`` (tightest bound wins)."""
-    mine = [r for r in rules if r.metric == metric]
-    if not mine:
-        return None, None, None
-    lower: list[float | None] = []
-    upper: list[float | None] = []
-    expected: list[float | None] = []
-    for minute in minutes:
+class RuleBands:
+    """Per-minute lower bound, upper bound and baseline of the rules on each metric, remembered per minute.
+
+    A rule's ``bounds(minute)`` and ``expected(minute)`` are pure (rules are
+    fixed once loaded), so a refresh computes only the minutes it has not seen;
+    without this, a 24 h range asks every rule 1,440 times per refresh. One
+    instance belongs to one ``register_callbacks`` call, never to the module.
+    """
+
+    def __init__(self, rules: Sequence[Rule], keep_minutes: int = 3 * 4320):
+        self.rules = tuple(rules)
+        self.keep_minutes = keep_minutes
+        self._memo: dict[str, dict[int, tuple[float | None, float | None, float | None]]] = {}
+
+    def _at(self, rules: Sequence[Rule], minute: int) -> tuple[float | None, float | None, float | None]:
         lo = hi = base = None
-        for rule in mine:
+        for rule in rules:
             rule_lo, rule_hi = rule.bounds(minute)
             if rule_lo is not None and (lo is None or rule_lo > lo):
                 lo = rule_lo
@@ -61,27 +69,45 @@ def rule_lines(rules: Sequence[Rule], metric: str, minutes: range) -> tuple[list
                 hi = rule_hi
             if base is None:
                 base = rule.expected(minute)
-        lower.append(lo)
-        upper.append(hi)
-        expected.append(base)
-    return (lower if any(v is not None for v in lower) else None,
-            upper if any(v is not None for v in upper) else None,
-            expected if any(v is not None for v in expected) else None)
+        return lo, hi, base
+
+    def lines(self, metric: str, minutes: range) -> tuple[list | None, list | None, list | None]:
+        """(lower, upper, expected) aligned with ``minutes``; None for a side no rule bounds (tightest bound wins)."""
+        mine = [r for r in self.rules if r.metric == metric]
+        if not mine or not minutes:
+            return None, None, None
+        memo = self._memo.setdefault(metric, {})
+        if len(memo) > self.keep_minutes:
+            for old in [m for m in memo if m < minutes[0]]:
+                del memo[old]
+        at = self._at
+        values = [memo.get(m) or memo.setdefault(m, at(mine, m)) for m in minutes]
+        lower = [v[0] for v in values]
+        upper = [v[1] for v in values]
+        expected = [v[2] for v in values]
+        return (lower if any(v is not None for v in lower) else None,
+                upper if any(v is not None for v in upper) else None,
+                expected if any(v is not None for v in expected) else None)
 
 
-def _values(counts: Sequence[int], received: Sequence[bool]) -> list[int | None]:
-    """Counts with None where the feed sent nothing: a gap is drawn as a gap, not as zero traffic."""
-    if not received:
-        return list(counts)
-    return [c if r else None for c, r in zip(counts, received)]
+def _values(counts: Sequence[int], received: Sequence[bool]) -> np.ndarray:
+    """Counts as an array, NaN where the feed sent nothing: a gap is drawn as a gap, not as zero traffic.
+
+    Arrays, not lists: the JSON encoder writes them in one call instead of walking every element.
+    """
+    if not received or len(received) != len(counts) or all(received):
+        return np.asarray(counts, dtype=np.int64)
+    values = np.asarray(counts, dtype=np.float64)
+    values[~np.asarray(received, dtype=bool)] = np.nan
+    return values
 
 
-def status_panels(snap: Snapshot, rules: Sequence[Rule]) -> list[Panel]:
+def status_panels(snap: Snapshot, bands: RuleBands) -> list[Panel]:
     received = snap.received.get(STATUS_FEED, ())
     panels = []
     for i, status in enumerate(snap.statuses):
         metric = status_metric(status)
-        lower, upper, expected = rule_lines(rules, metric, snap.minutes)
+        lower, upper, expected = bands.lines(metric, snap.minutes)
         colour = STATUS_COLOURS.get(status, FALLBACK_COLOURS[i % len(FALLBACK_COLOURS)])
         panels.append(Panel(
             key=metric, title=status.replace("_", " "),
@@ -91,13 +117,13 @@ def status_panels(snap: Snapshot, rules: Sequence[Rule]) -> list[Panel]:
     return panels
 
 
-def auth_panels(snap: Snapshot, rules: Sequence[Rule]) -> list[Panel]:
+def auth_panels(snap: Snapshot, bands: RuleBands) -> list[Panel]:
     """One panel per code (00 first): each code's own bounds, so which code drives a denial spike shows at once."""
     received = snap.received.get(AUTH_CODE_FEED, ())
     panels = []
     for i, code in enumerate(snap.auth_codes):
         metric = auth_code_metric(code)
-        lower, upper, expected = rule_lines(rules, metric, snap.minutes)
+        lower, upper, expected = bands.lines(metric, snap.minutes)
         meaning = AUTH_CODE_MEANINGS.get(code)
         title = f"{code} {meaning}" if meaning else code
         colour = CODE_COLOURS.get(code, FALLBACK_COLOURS[i % len(FALLBACK_COLOURS)])

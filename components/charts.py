@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import dash_bootstrap_components as dbc
+import numpy as np
 from dash import dcc, html
 
 from . import ids
@@ -92,7 +93,7 @@ def _iso(minute: int) -> str:
 
 
 def _series_trace(values: Sequence[float | None], axis: TimeAxis, n: int, **style) -> dict:
-    return {"type": "scatter", "mode": "lines", "x0": axis.start_iso, "dx": MINUTE_MS, "y": list(values),
+    return {"type": "scatter", "mode": "lines", "x0": axis.start_iso, "dx": MINUTE_MS, "y": values,
             "xaxis": f"x{n}" if n > 1 else "x", "yaxis": f"y{n}" if n > 1 else "y", **style}
 
 
@@ -109,10 +110,15 @@ def _bound_trace(values: Sequence[float | None], axis: TimeAxis, n: int, **style
 def _peak(*series: Sequence[float | None] | None) -> float:
     peak = 0.0
     for values in series:
-        if values:
-            finite = [v for v in values if v is not None]
-            if finite:
-                peak = max(peak, max(finite))
+        if values is None or len(values) == 0:
+            continue
+        if isinstance(values, np.ndarray):  # counts arrive as arrays (NaN where no data): fast to scan and to encode
+            if not np.isnan(values).all():
+                peak = max(peak, float(np.nanmax(values)))
+            continue
+        finite = [v for v in values if v is not None]
+        if finite:
+            peak = max(peak, max(finite))
     return peak
 
 

@@ -49,7 +49,7 @@ def simulate_panel(scenarios: Sequence[ScenarioButton]) -> html.Div:
     """One button per scenario; each posts through the same ingestion path as the REST API."""
     buttons = [
         dbc.Button(s.label, id=ids.simulate_button(s.name), color=s.colour.removeprefix("outline-"),
-                   outline=s.colour.startswith("outline-"), size="sm", className="me-2 mb-2 simulate-button",
+                   outline=s.colour.startswith("outline-"), size="sm", className=f"me-2 mb-2 simulate-button simulate-{s.name}",
                    title=s.hint, n_clicks=0)
         for s in scenarios
     ]

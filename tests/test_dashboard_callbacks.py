@@ -58,12 +58,12 @@ def demo_app(monitor, clock):
 
 def test_refresh_fills_cards_charts_alerts_table_and_health(demo_app):
     client = demo_app.server.test_client()
-    out, size = call_refresh(client, demo_app, "6h")
+    out, _size = call_refresh(client, demo_app, "6h")
     cards = json.dumps(out[ids.STATUS_CARDS]["children"])
     assert ids.status_card("failed") in cards and ids.status_card("approved") in cards
     status_fig = out[ids.STATUS_CHART]["figure"]
     assert len(status_fig["data"]) >= 6 and status_fig["layout"]["height"] > 0
-    series = [t for t in status_fig["data"] if t.get("name") == "approved"][0]
+    series = next(t for t in status_fig["data"] if t.get("name") == "approved")
     assert len(series["y"]) == 360 and series["dx"] == 60_000
     auth_names = {t["name"] for t in out[ids.AUTH_CHART]["figure"]["data"]}
     assert {"00 approved", "51 insufficient funds", "59 suspected fraud"} <= auth_names
@@ -89,7 +89,7 @@ def test_an_unchanged_chart_shape_is_sent_as_a_patch(demo_app):
 @pytest.mark.parametrize("range_label, minutes", [("1h", 60), ("24h", 1440), ("3d", 4320)])
 def test_range_selector_sets_the_span_sent(demo_app, range_label, minutes):
     out, _ = call_refresh(demo_app.server.test_client(), demo_app, range_label)
-    series = [t for t in out[ids.STATUS_CHART]["figure"]["data"] if t.get("name") == "failed"][0]
+    series = next(t for t in out[ids.STATUS_CHART]["figure"]["data"] if t.get("name") == "failed")
     assert len(series["y"]) == min(minutes, demo_app.server.extensions["monitor"].settings.window_minutes)
 
 
@@ -103,7 +103,7 @@ def test_simulate_processing_failure_fires_and_turns_the_failed_card_red(demo_ap
     assert "1 firing" in panel or "2 firing" in panel
     assert "failed at" in panel
     cards = out[ids.STATUS_CARDS]["children"]["props"]["children"]
-    failed = [c["props"]["children"] for c in cards if c["props"]["children"]["props"]["id"] == ids.status_card("failed")][0]
+    failed = next(c["props"]["children"] for c in cards if c["props"]["children"]["props"]["id"] == ids.status_card("failed"))
     assert "card-firing" in failed["props"]["className"]
     shapes = out[ids.STATUS_CHART]["figure"]["layout"]["shapes"]
     assert any(s["fillcolor"].startswith("rgba(220, 53, 69, 0.2") for s in shapes)  # the episode is shaded
@@ -129,10 +129,48 @@ def test_view_bands_come_from_the_rules_in_force(monitor, clock):
     writer = FeedWriter(monitor)
     writer.backfill(90)
     snap = monitor.snapshot(60)
-    panels = {p.key: p for p in view.status_panels(snap, monitor.thresholds.rules)}
+    bands = view.RuleBands(monitor.thresholds.rules)
+    panels = {p.key: p for p in view.status_panels(snap, bands)}
     assert set(panels["status:approved"].lower) == {75.0} and panels["status:approved"].upper is None
     assert set(panels["status:failed"].upper) == {0.0}
     assert panels["status:reversed"].expected is None
+    again = {p.key: p for p in view.status_panels(monitor.snapshot(90), bands)}  # partly remembered, partly new
+    assert len(again["status:failed"].upper) == 90 and set(again["status:failed"].upper) == {0.0}
+
+
+class SeasonalRule:
+    """A stand-in rule whose bounds change every minute, as a learned seasonal rule's do."""
+
+    id, metric = "seasonal", "status:denied"
+
+    def bounds(self, minute):
+        return (None, float(minute % 7))
+
+    def expected(self, minute):
+        return float(minute % 5)
+
+
+def test_rule_bands_follow_minute_by_minute_bounds_and_pick_the_tightest():
+    class Flat(SeasonalRule):
+        def bounds(self, minute):
+            return (1.0, 4.0)
+
+        def expected(self, minute):
+            return None
+
+    bands = view.RuleBands([SeasonalRule(), Flat()])
+    lower, upper, expected = bands.lines("status:denied", range(700, 714))
+    assert upper == [min(4.0, float(m % 7)) for m in range(700, 714)]
+    assert lower == [1.0] * 14 and expected == [float(m % 5) for m in range(700, 714)]
+    assert bands.lines("status:failed", range(700, 714)) == (None, None, None)
+
+
+def test_counts_become_arrays_with_gaps_as_nan():
+    import math
+
+    assert view._values((1, 2, 3), (True, True, True)).tolist() == [1, 2, 3]
+    gapped = view._values((1, 0, 3), (True, False, True)).tolist()
+    assert gapped[0] == 1 and math.isnan(gapped[1]) and gapped[2] == 3
 
 
 def test_stale_pending_rows_are_not_shown_as_alerts(monitor, clock):

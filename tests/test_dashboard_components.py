@@ -169,7 +169,7 @@ def test_empty_figure_says_why():
 
 def test_range_selector_offers_1h_6h_24h_3d():
     selector = range_selector("24h")
-    radio = [c for c in walk(selector) if getattr(c, "id", None) == ids.RANGE][0]
+    radio = next(c for c in walk(selector) if getattr(c, "id", None) == ids.RANGE)
     assert isinstance(radio, dbc.RadioItems) and radio.value == "24h"
     assert [o["value"] for o in radio.options] == ["1h", "6h", "24h", "3d"]
     assert RANGES == {"1h": 60, "6h": 360, "24h": 1440, "3d": 4320}
@@ -201,7 +201,7 @@ def test_alerts_panel_shows_each_field_and_marks_silenced():
     for piece in ("1 firing", "0 pending", "silenced", "critical", "failed", "started 07-12 10:00", "3 min so far",
                   "4/min vs threshold 0/min", "31.0% vs threshold 20.0%, normal 5.0%", "3.0 h"):
         assert piece in text, piece
-    item = [c for c in walk(panel) if getattr(c, "id", None) == "alert-f1"][0]
+    item = next(c for c in walk(panel) if getattr(c, "id", None) == "alert-f1")
     assert "alert-firing" in item.className and "alert-silenced" in item.className
 
 
@@ -295,7 +295,7 @@ def test_page_layout_holds_every_id_the_callbacks_use():
                    ids.DEMO_BADGE, ids.STATUS_CARDS, ids.RANGE, ids.STATUS_CHART, ids.AUTH_CHART, ids.ALERTS_PANEL,
                    ids.RECENT_TABLE, ids.RULES_TABLE, ids.API_PANEL, ids.SIMULATE_RESULT):
         assert wanted in found, wanted
-    interval = [c for c in walk(layout) if getattr(c, "id", None) == ids.REFRESH][0]
+    interval = next(c for c in walk(layout) if getattr(c, "id", None) == ids.REFRESH)
     assert isinstance(interval, dcc.Interval) and interval.interval == 1234
     assert ids.DEMO_BADGE not in map(str, ids_in(page_layout(PageSpec(title="Ops", refresh_ms=5000))))
 
