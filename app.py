@@ -46,6 +46,7 @@ class AppConfig:
     replay: str | None = None
     auth_codes_csv: str | None = None
     speed: float | None = None  # streamed minutes per wall-clock minute; 0 = as fast as possible
+    simulate: bool = False  # dashboard simulate buttons write synthetic minutes; always on in demo mode
 
 
 # Environment variable for each setting that can come from the environment.
@@ -60,6 +61,7 @@ ENVIRONMENT = {
     "retention_days": "MONITOR_RETENTION_DAYS",
     "refresh_ms": "MONITOR_REFRESH_MS",
     "threads": "MONITOR_THREADS",
+    "simulate": "MONITOR_SIMULATE",
 }
 
 
@@ -174,14 +176,15 @@ def create_app(config: AppConfig | Mapping[str, Any] | None = None, monitor: Mon
     server = app.server
     app.config.external_stylesheets = [serve_bootstrap(server)]  # served from the installed package, no CDN
     mode = "DEMO" if config.demo else "REPLAY" if config.replay else None
-    app.layout = dashboard_layout(monitor, config.title, config.refresh_ms, mode=mode,
+    simulate = config.simulate or config.demo  # nothing synthetic unless asked for
+    app.layout = dashboard_layout(monitor, config.title, config.refresh_ms, mode=mode, simulate=simulate,
                                   base_url=f"http://{config.host}:{config.port}", token_required=bool(config.api_token))
     server.extensions["monitor"] = monitor
     server.extensions["monitor_config"] = config
     # One writer for the simulate buttons and the demo/replay feed, so they never post the same minute.
     writer = server.extensions["feed_writer"] = FeedWriter(monitor)
     register_api(server, monitor, ApiSettings(api_token=config.api_token, version=VERSION, store_path=config.db))
-    register_callbacks(app, monitor, writer)
+    register_callbacks(app, monitor, writer if simulate else None)
     return app
 
 

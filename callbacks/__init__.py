@@ -19,7 +19,7 @@ from components.alerts import alerts_panel, order_alerts
 from components.cards import status_cards
 from components.charts import RANGES, empty_figure, timeseries_figure
 from components.page import AUTH_CHART_HEIGHT, STATUS_CHART_HEIGHT
-from components.panels import health_badge, newest_event_text
+from components.panels import SIMULATE_OFF, health_badge, newest_event_text
 from components.tables import recent_transactions_table
 from detection import Monitor, RecordValidationError, StoreError
 from detection.metrics import AUTH_CODE_FEED, STATUS_FEED
@@ -44,8 +44,12 @@ def _chart_update(figure: dict, signature: str, previous: str | None):
 
 
 def register_callbacks(app: Dash, monitor: Monitor, writer: FeedWriter | None = None) -> None:
-    """Wire the page to ``monitor``; ``writer`` is shared with a demo or replay feed when one runs."""
-    writer = writer if writer is not None else FeedWriter(monitor)
+    """Wire the page to ``monitor``.
+
+    ``writer`` posts the simulate buttons' scenarios (shared with a demo or
+    replay feed when one runs); without one, simulation is off and the server
+    refuses it, so nothing synthetic reaches a store holding real data.
+    """
     rules = monitor.thresholds.rules
     bands = view.RuleBands(rules)
 
@@ -113,6 +117,8 @@ def register_callbacks(app: Dash, monitor: Monitor, writer: FeedWriter | None = 
         trigger = ctx.triggered_id
         if not isinstance(trigger, dict) or not any(_clicks or ()):
             return no_update, no_update
+        if writer is None:
+            return html.Span(SIMULATE_OFF, className="text-danger"), no_update
         try:
             result = writer.simulate(trigger["scenario"])
         except (RecordValidationError, StoreError, ValueError) as exc:

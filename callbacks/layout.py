@@ -11,7 +11,8 @@ from detection import Monitor
 
 
 def dashboard_layout(monitor: Monitor, title: str, refresh_ms: int, *, mode: str | None = None,
-                     base_url: str = "http://127.0.0.1:8080", token_required: bool = False) -> html.Div:
+                     base_url: str = "http://127.0.0.1:8080", token_required: bool = False,
+                     simulate: bool = False) -> html.Div:
     thresholds = monitor.thresholds
     spec = PageSpec(
         title=title,
@@ -24,5 +25,6 @@ def dashboard_layout(monitor: Monitor, title: str, refresh_ms: int, *, mode: str
         scenarios=[ScenarioButton(s.name, s.label, s.hint, s.colour) for s in SCENARIOS.values()],
         endpoints=api_endpoints(base_url, token_required, thresholds.statuses[0], thresholds.auth_codes[-1]),
         mode=mode,
+        simulate=simulate,
     )
     return page_layout(spec)

@@ -32,6 +32,7 @@ class PageSpec:
     scenarios: Sequence[ScenarioButton] = ()
     endpoints: Sequence[Endpoint] = ()
     mode: str | None = None  # "DEMO" or "REPLAY": shown as a badge so nobody mistakes it for production
+    simulate: bool = False  # simulate buttons write synthetic minutes: only on when asked for
 
 
 def banner(spec: PageSpec) -> dbc.Navbar:
@@ -79,7 +80,7 @@ def page_layout(spec: PageSpec) -> html.Div:
                         [
                             dbc.Col(panel("Authorization codes (00 approved, 51 insufficient funds, 59 suspected fraud)",
                                           chart(ids.AUTH_CHART, AUTH_CHART_HEIGHT)), lg=8),
-                            dbc.Col(panel("Simulate a scenario", simulate_panel(spec.scenarios)), lg=4),
+                            dbc.Col(panel("Simulate a scenario", simulate_panel(spec.scenarios, spec.simulate)), lg=4),
                         ],
                         className="g-3",
                     ),

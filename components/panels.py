@@ -45,19 +45,28 @@ class ScenarioButton:
     colour: str = "outline-secondary"
 
 
-def simulate_panel(scenarios: Sequence[ScenarioButton]) -> html.Div:
-    """One button per scenario; each posts through the same ingestion path as the REST API."""
+SIMULATE_HINT = "Each button posts minutes after the newest one, through the same validation as the API."
+SIMULATE_OFF = ("Simulation is off: this monitor holds real data. Start with --demo (or MONITOR_SIMULATE=1) "
+                "to write synthetic minutes.")
+
+
+def simulate_panel(scenarios: Sequence[ScenarioButton], enabled: bool = True) -> html.Div:
+    """One button per scenario; each posts through the same ingestion path as the REST API.
+
+    Disabled (greyed, and refused by the server) unless simulation is on, so
+    nothing synthetic is written into a store holding real data.
+    """
     buttons = [
         dbc.Button(s.label, id=ids.simulate_button(s.name), color=s.colour.removeprefix("outline-"),
                    outline=s.colour.startswith("outline-"), size="sm", className=f"me-2 mb-2 simulate-button simulate-{s.name}",
-                   title=s.hint, n_clicks=0)
+                   title=s.hint, n_clicks=0, disabled=not enabled)
         for s in scenarios
     ]
     return html.Div(
         [
             html.Div(buttons, className="simulate-buttons"),
             html.Div(id=ids.SIMULATE_RESULT, className="simulate-result small text-muted",
-                     children="Each button posts minutes after the newest one, through the same validation as the API."),
+                     children=SIMULATE_HINT if enabled else SIMULATE_OFF),
         ],
         id=ids.SIMULATE_PANEL,
     )

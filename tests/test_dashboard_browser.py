@@ -91,6 +91,8 @@ def test_processing_failure_fires_turns_the_card_red_and_range_changes_span(dash
                                            if "failed" in e.text], 10, "no firing 'failed' alert in the alerts panel")
     assert "critical" in firing[0] and "vs threshold" in firing[0] and "started" in firing[0]
     assert "Processing failure: posted" in text_of(dash_duo, f"#{ids.SIMULATE_RESULT}")
+    ARTIFACTS.mkdir(exist_ok=True)
+    dash_duo.driver.save_screenshot(str(ARTIFACTS / "dashboard-incident.png"))  # the README's picture
 
     assert chart_span_hours(dash_duo, ids.STATUS_CHART) == pytest.approx(6, abs=0.1)
     dash_duo.driver.find_element(By.XPATH, f"//*[@id='{ids.RANGE}']//label[text()='24h']").click()

@@ -51,7 +51,7 @@ def call_simulate(client, app, scenario: str) -> dict:
 @pytest.fixture
 def demo_app(monitor, clock):
     clock.now = (START + 24 * 60) * 60.0 + 10
-    app = create_app({"db": ":memory:", "refresh_ms": 1000}, monitor=monitor)
+    app = create_app({"db": ":memory:", "refresh_ms": 1000, "simulate": True}, monitor=monitor)
     app.server.extensions["feed_writer"].backfill(6 * 60)
     return app
 
@@ -115,6 +115,15 @@ def test_simulate_with_an_unknown_scenario_says_so_and_posts_nothing(demo_app):
     result = call_simulate(demo_app.server.test_client(), demo_app, "meteor_strike")
     assert "unknown scenario 'meteor_strike'" in json.dumps(result[ids.SIMULATE_RESULT]["children"])
     assert monitor.newest_event_minute() == before
+
+
+def test_simulation_is_refused_unless_switched_on(monitor):
+    app = create_app({"db": ":memory:"}, monitor=monitor)
+    result = call_simulate(app.server.test_client(), app, "processing_failure")
+    assert "Simulation is off" in json.dumps(result[ids.SIMULATE_RESULT]["children"])
+    assert monitor.newest_event_minute() is None  # nothing synthetic was written
+    layout = app.server.test_client().get("/_dash-layout").get_json()
+    assert '"disabled": true' in json.dumps(layout)
 
 
 def test_refresh_before_any_data_shows_waiting(monitor):

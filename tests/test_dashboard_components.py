@@ -272,6 +272,12 @@ def test_simulate_panel_has_one_button_per_scenario():
     assert [b.outline for b in buttons] == [True, False] and buttons[0].color == "danger"
 
 
+def test_simulate_panel_is_disabled_when_simulation_is_off():
+    panel = simulate_panel([ScenarioButton("normal", "Normal minute", "hint")], enabled=False)
+    assert all(b.disabled for b in walk(panel) if isinstance(b, dbc.Button))
+    assert "Simulation is off" in text_of(panel)
+
+
 def test_api_endpoints_have_a_curl_example_each():
     endpoints = api_endpoints("http://127.0.0.1:8080", token_required=True)
     paths = {e.path for e in endpoints}

@@ -166,6 +166,7 @@ def test_demo_flag_uses_a_memory_store_unless_told_otherwise():
     assert config_from(["--demo"], {}).db == ":memory:"
     assert config_from(["--demo", "--db", "demo.db"], {}).db == "demo.db"
     assert config_from([], {}).db == "monitor.db" and config_from([], {}).demo is False
+    assert config_from([], {}).simulate is False and config_from([], {"MONITOR_SIMULATE": "1"}).simulate is True
 
 
 def test_replay_flags(tmp_path):
