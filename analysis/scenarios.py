@@ -4,7 +4,8 @@ Rows come from the seeded ``SyntheticStream`` (so they look like the users'
 data), then each targeted count is pushed just past the bound of every rule on
 that metric, so a button makes the alert fire whatever thresholds file is
 loaded. A scenario spans the largest ``for`` of those rules plus one minute,
-which closes the last breaching minute for rules that judge closed minutes only.
+which closes the last breaching minute for rules that judge closed minutes only,
+or a window rule's whole window.
 """
 
 from __future__ import annotations
@@ -59,12 +60,21 @@ class MinuteRows:
 
 
 def scenario_length(scenario: Scenario, rules: Iterable[Rule]) -> int:
-    """Minutes to post so every targeted rule fires: its ``for`` plus one closing minute, at most MAX_MINUTES."""
+    """Minutes to post so every targeted rule fires, at most MAX_MINUTES.
+
+    A rule's ``for`` plus one closing minute; and for rules judged over a window
+    (a ``window`` parameter, as the Poisson-tail rules have), the whole window,
+    since a per-minute bound is the window's critical count spread over it.
+    """
     targets = set(scenario.raise_metrics) | set(scenario.lower_metrics)
     if not targets:
         return 1
-    needed = max((r.for_minutes for r in rules if r.metric in targets), default=1)
-    return min(needed + 1, MAX_MINUTES)
+    needed = 1
+    for rule in rules:
+        if rule.metric in targets:
+            window = rule.params().get("window", 1)
+            needed = max(needed, rule.for_minutes + 1, window if isinstance(window, int) else 1)
+    return min(needed, MAX_MINUTES)
 
 
 def _counts(status_rows: list[dict], auth_rows: list[dict]) -> dict[str, int]:

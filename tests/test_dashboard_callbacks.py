@@ -10,6 +10,7 @@ from analysis.demo_feed import FeedWriter
 from app import create_app
 from callbacks import view
 from components import ids
+from detection import Monitor, Store, parse_thresholds
 from detection.metrics import minute_to_iso
 
 START = 29_166_000  # epoch minute, a little before the FakeClock's wall time
@@ -133,7 +134,12 @@ def test_refresh_before_any_data_shows_waiting(monitor):
     assert "waiting for data" in json.dumps(out[ids.STATUS_CHART]["figure"])
 
 
-def test_view_bands_come_from_the_rules_in_force(monitor, clock):
+def test_view_bands_come_from_the_rules_in_force(clock):
+    config = {"version": 1, "rules": [
+        {"id": "a", "type": "threshold", "metric": "status:approved", "direction": "below", "threshold": 75},
+        {"id": "f", "type": "threshold", "metric": "status:failed", "direction": "above", "threshold": 0},
+    ]}
+    monitor = Monitor(parse_thresholds(config, "test"), Store(":memory:"), clock=clock)
     clock.now = (START + 120) * 60.0
     writer = FeedWriter(monitor)
     writer.backfill(90)
