@@ -3,15 +3,15 @@
 Two callbacks: ``refresh`` (every ``refresh_ms``, on a range change, and right
 after a simulate click) reads one snapshot and redraws the page; ``simulate``
 posts a scenario through the ingestion gate. Charts are sent whole when their
-shape changes (first load, new range) and as a ``Patch`` of data, shapes and
-axis ranges otherwise, so the layout is not resent every few seconds.
+shape changes (first load, new range) and otherwise as a ``Patch`` holding only
+the minutes that changed (``callbacks.patches``).
 """
 
 from __future__ import annotations
 
 import time
 
-from dash import ALL, Dash, Input, Output, Patch, State, ctx, html, no_update
+from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 
 from analysis.demo_feed import FeedWriter
 from components import ids
@@ -24,23 +24,10 @@ from components.tables import recent_transactions_table
 from detection import Monitor, RecordValidationError, StoreError
 from detection.metrics import AUTH_CODE_FEED, STATUS_FEED
 
-from . import view
+from . import patches, view
 
 RECENT_ALERTS = 60
 ALERTS_SHOWN = 12
-
-
-def _chart_update(figure: dict, signature: str, previous: str | None):
-    """The whole figure when its shape changed, else a Patch of what moves between refreshes."""
-    if signature != previous:
-        return figure
-    patch = Patch()
-    patch["data"] = figure["data"]
-    patch["layout"]["shapes"] = figure["layout"]["shapes"]
-    for key, axis in figure["layout"].items():
-        if key.startswith(("xaxis", "yaxis")) and "range" in axis:
-            patch["layout"][key]["range"] = axis["range"]
-    return patch
 
 
 def register_callbacks(app: Dash, monitor: Monitor, writer: FeedWriter | None = None) -> None:
@@ -90,20 +77,21 @@ def register_callbacks(app: Dash, monitor: Monitor, writer: FeedWriter | None = 
                                        view.episodes(alerts, STATUS_FEED, snap.end_minute), STATUS_CHART_HEIGHT, revision)
         auth_fig = timeseries_figure(axis, view.auth_panels(snap, bands),
                                      view.episodes(alerts, AUTH_CODE_FEED, snap.end_minute), AUTH_CHART_HEIGHT, revision)
-        new_signature = f"{range_label}|{len(status_fig['data'])}|{len(auth_fig['data'])}"
+        old_signature = patches.ChartSignature.parse(signature)
+        new_signature = patches.signature(range_label, snap.end_minute, status_fig, auth_fig)
         shown = order_alerts([a.to_dict() for a in snap.open_alerts], [a.to_dict() for a in recent],
                              ALERTS_SHOWN)
         return (
             status_cards(view.status_cards(snap, rules)),
-            _chart_update(status_fig, new_signature, signature),
-            _chart_update(auth_fig, new_signature, signature),
+            patches.chart_update(status_fig, old_signature, new_signature),
+            patches.chart_update(auth_fig, old_signature, new_signature),
             alerts_panel(shown),
             recent_transactions_table(snap.statuses, snap.auth_codes, view.recent_rows(snap)),
             badge.children,
             badge.className,
             newest_event_text(feeds),
             updated,
-            new_signature,
+            str(new_signature),
         )
 
     @app.callback(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -85,6 +86,63 @@ def test_an_unchanged_chart_shape_is_sent_as_a_patch(demo_app):
     # A new range changes the shape: the whole figure again.
     third, _ = call_refresh(client, demo_app, "1h", signature=signature, trigger=ids.RANGE)
     assert "layout" in third[ids.STATUS_CHART]["figure"]
+
+
+def apply_patch(figure: dict, patch: dict) -> dict:
+    """What the browser does with a Patch, for the operations the dashboard sends."""
+    figure = copy.deepcopy(figure)
+    for op in patch["operations"]:
+        *path, last = op["location"]
+        target = figure
+        for key in path:
+            target = target[key]
+        if op["operation"] == "Assign":
+            target[last] = op["params"]["value"]
+        elif op["operation"] == "Delete":
+            del target[last]
+        elif op["operation"] == "Extend":
+            target[last].extend(op["params"]["value"])
+        else:
+            raise AssertionError(f"unexpected operation {op['operation']}")
+    return figure
+
+
+@pytest.mark.parametrize("new_minutes", [0, 1, 3])
+def test_a_patch_turns_the_browsers_chart_into_the_new_one(demo_app, new_minutes):
+    client = demo_app.server.test_client()
+    writer = demo_app.server.extensions["feed_writer"]
+    first, _ = call_refresh(client, demo_app, "24h")
+    for _ in range(new_minutes):
+        writer.stream_next()
+    newest = demo_app.server.extensions["monitor"].newest_event_minute()
+    writer.post([{"timestamp": minute_to_iso(newest), "status": "failed", "count": 2}], [])  # the open minute grows
+    patched, patch_size = call_refresh(client, demo_app, "24h", signature=first[ids.CHART_SIGNATURE]["data"])
+    full, full_size = call_refresh(client, demo_app, "24h")
+    for chart in (ids.STATUS_CHART, ids.AUTH_CHART):
+        patch = patched[chart]["figure"]
+        assert patch["__dash_patch_update"] == "__dash_patch_update"
+        result = apply_patch(first[chart]["figure"], patch)
+        expected = full[chart]["figure"]
+        assert [t.get("y") for t in result["data"]] == [t.get("y") for t in expected["data"]]
+        assert [t.get("x0") for t in result["data"]] == [t.get("x0") for t in expected["data"]]
+        assert result["layout"]["shapes"] == expected["layout"]["shapes"]
+        assert result["layout"]["xaxis"]["range"] == expected["layout"]["xaxis"]["range"]
+        assert len(json.dumps(patch)) < len(json.dumps(expected)) / 3  # only the changed minutes travel
+    assert patch_size < full_size
+
+
+def test_a_long_absence_or_a_new_range_sends_the_whole_figure(demo_app):
+    client = demo_app.server.test_client()
+    first, _ = call_refresh(client, demo_app, "1h")
+    old = first[ids.CHART_SIGNATURE]["data"]
+    range_label, end, kinds = old.split("|")
+    far_behind = f"{range_label}|{int(end) - 58}|{kinds}"  # more new minutes than the patch would keep
+    out, _ = call_refresh(client, demo_app, "1h", signature=far_behind)
+    assert "layout" in out[ids.STATUS_CHART]["figure"]
+    out, _ = call_refresh(client, demo_app, "1h", signature=f"{range_label}|{end}|changed")
+    assert "layout" in out[ids.STATUS_CHART]["figure"]
+    out, _ = call_refresh(client, demo_app, "1h", signature="garbage")
+    assert "layout" in out[ids.STATUS_CHART]["figure"]
 
 
 @pytest.mark.parametrize("range_label, minutes", [("1h", 60), ("24h", 1440), ("3d", 4320)])
