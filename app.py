@@ -188,26 +188,33 @@ def create_app(config: AppConfig | Mapping[str, Any] | None = None, monitor: Mon
     return app
 
 
-def start_feed(app: Dash, config: AppConfig) -> FeedRunner | None:
+def read_replay(app: Dash, config: AppConfig) -> ReplaySource | None:
+    """The --replay exports, read and checked before serving: a bad file is an error message, not a dead thread."""
+    if not config.replay:
+        return None
+    thresholds = app.server.extensions["monitor"].thresholds
+    return ReplaySource(config.replay, config.auth_codes_csv, thresholds.statuses, thresholds.auth_codes)
+
+
+def start_feed(app: Dash, config: AppConfig, replay: ReplaySource | None = None) -> FeedRunner | None:
     """The demo or replay feed thread, if asked for (never at import, never from create_app)."""
     writer: FeedWriter = app.server.extensions["feed_writer"]
     if config.demo:
         writer.backfill()
         return FeedRunner(writer, 20.0 if config.speed is None else config.speed).start()
     if config.replay:
-        thresholds = writer.monitor.thresholds
-        source = ReplaySource(config.replay, config.auth_codes_csv, thresholds.statuses, thresholds.auth_codes)
+        source = replay if replay is not None else read_replay(app, config)
         log.info("replay: %d minutes from %s", len(source.minutes), config.replay)
         return FeedRunner(writer, 60.0 if config.speed is None else config.speed, replay=source).start()
     return None
 
 
-def serve(app: Dash, config: AppConfig) -> None:
+def serve(app: Dash, config: AppConfig, replay: ReplaySource | None = None) -> None:
     from waitress import serve as waitress_serve
 
     monitor: Monitor = app.server.extensions["monitor"]
     ticker = Ticker(monitor, config.tick_seconds).start()
-    feed = start_feed(app, config)
+    feed = start_feed(app, config, replay)
     log.info("transaction monitor %s on http://%s:%d (store %s)", VERSION, config.host, config.port, config.db)
     try:
         waitress_serve(app.server, host=config.host, port=config.port, threads=config.threads, ident="monitor")
@@ -222,13 +229,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = config_from(argv)
         app = create_app(config)
-        if config.replay:  # read the exports before serving, so a bad file is an error message, not a dead thread
-            ReplaySource(config.replay, config.auth_codes_csv, app.server.extensions["monitor"].thresholds.statuses,
-                         app.server.extensions["monitor"].thresholds.auth_codes)
+        replay = read_replay(app, config)
     except (ConfigError, StoreError, ReplayError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    serve(app, config)
+    serve(app, config, replay)
     return 0
 
 

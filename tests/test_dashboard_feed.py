@@ -7,7 +7,7 @@ import pytest
 from analysis.demo_feed import FeedRunner, FeedWriter, ReplayError, ReplaySource, read_export
 from analysis.scenarios import SCENARIOS, scenario_length, scenario_minutes
 from analysis.synthetic import SyntheticStream
-from app import config_from, create_app, start_feed
+from app import config_from, create_app, main, start_feed
 from detection import ConfigError, Monitor, Store, load_thresholds, parse_thresholds
 from detection.metrics import minute_to_iso
 
@@ -167,6 +167,13 @@ def test_replay_errors_name_the_file_and_line(tmp_path, text, message):
     with pytest.raises(ReplayError) as error:
         read_export(path, "status", ("approved", "failed"))
     assert str(path) in str(error.value) and message in str(error.value)
+
+
+def test_a_bad_replay_file_stops_start_up_with_one_line(tmp_path, capsys):
+    path = write(tmp_path, "transactions.csv", "timestamp,status,count\n2025-07-12 13:45:00,pending,1\n")
+    assert main(["--replay", str(path), "--db", ":memory:"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}, line 2: unknown status 'pending'") and "Traceback" not in err
 
 
 def test_replay_of_a_missing_file_is_a_clear_error(tmp_path):
