@@ -11,7 +11,7 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from components import ids
-from components.alerts import alerts_panel, duration_text, format_value, order_alerts, short_time
+from components.alerts import alert_item, alerts_panel, duration_text, format_value, order_alerts, short_time
 from components.cards import CardFigures, change_text, status_card, status_cards
 from components.charts import (
     RANGES,
@@ -25,7 +25,7 @@ from components.charts import (
     range_selector,
     timeseries_figure,
 )
-from components.page import PageSpec, page_layout
+from components.page import PageSpec, banner, page_layout, panel
 from components.panels import (
     ScenarioButton,
     api_endpoints,
@@ -203,6 +203,20 @@ def test_alerts_panel_shows_each_field_and_marks_silenced():
         assert piece in text, piece
     item = next(c for c in walk(panel) if getattr(c, "id", None) == "alert-f1")
     assert "alert-firing" in item.className and "alert-silenced" in item.className
+
+
+def test_alert_item_is_one_div_per_alert():
+    item = alert_item(alert("p9", "pending", "2025-07-12T10:00:00Z", metric="feed:status", value=6.5, threshold=5))
+    assert isinstance(item, html.Div) and item.id == "alert-p9" and "alert-pending" in item.className
+    assert "6.5 min vs threshold 5 min" in text_of(item) and "silenced" not in text_of(item)
+
+
+def test_banner_and_panel():
+    top = banner(PageSpec(title="Ops desk", refresh_ms=5000, mode="REPLAY"))
+    assert isinstance(top, dbc.Navbar) and "Ops desk" in text_of(top) and "REPLAY" in text_of(top)
+    assert {ids.HEALTH_BADGE, ids.NEWEST_EVENT, ids.LAST_REFRESH, ids.DEMO_BADGE} <= set(ids_in(top))
+    card = panel("Alerts", html.Div(id="inside"), extra=html.Span("x"))
+    assert isinstance(card, dbc.Card) and "inside" in ids_in(card) and "Alerts" in text_of(card)
 
 
 def test_alerts_panel_when_calm():
