@@ -21,7 +21,9 @@ def format_value(metric: str, value: float | None) -> str:
         return f"{value * 100:.1f}%"
     if metric.startswith("feed:"):
         return f"{value:g} min"
-    return f"{value:g}/min"
+    if float(value).is_integer():
+        return f"{int(value)}/min"
+    return f"{value:.1f}/min" if abs(value) >= 10 else f"{value:.2f}/min"
 
 
 def short_time(iso: str | None) -> str:

@@ -224,6 +224,7 @@ def test_alerts_panel_when_calm():
 
 
 @pytest.mark.parametrize("metric, value, text", [("status:failed", 4, "4/min"), ("rate:denied", 0.125, "12.5%"),
+                                                 ("status:denied", 21.4123, "21.4/min"), ("status:denied", 5.3531, "5.35/min"),
                                                  ("feed:status", 6.5, "6.5 min"), ("status:x", None, "–")])
 def test_format_value(metric, value, text):
     assert format_value(metric, value) == text
