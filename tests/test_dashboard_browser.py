@@ -7,6 +7,7 @@ range). Everything else about the page is tested without a browser.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,20 @@ def test_demo_page_loads_with_numbers_charts_and_no_console_errors(dash_duo, dem
     assert "curl" in text_of(dash_duo, f"#{ids.API_PANEL}")
     ARTIFACTS.mkdir(exist_ok=True)
     dash_duo.driver.save_screenshot(str(ARTIFACTS / "dashboard.png"))
+
+    # Later refreshes send Patches of the new minutes only; the drawn series must still be the engine's.
+    first = text_of(dash_duo, f"#{ids.NEWEST_EVENT}").split(" · ")[0]
+    wait_until(dash_duo, lambda: text_of(dash_duo, f"#{ids.NEWEST_EVENT}").split(" · ")[0] != first, 15,
+               "no new minute arrived")
+    drawn = dash_duo.driver.execute_script(
+        f"const gd = document.querySelector('#{ids.STATUS_CHART} .js-plotly-plot');"
+        "const t = gd.data.find(d => d.name === 'approved'); return [t.x0, Array.from(t.y)];")
+    start = int(datetime.fromisoformat(drawn[0]).replace(tzinfo=UTC).timestamp() // 60)
+    snap = demo_app.server.extensions["monitor"].snapshot(24 * 60)
+    engine = dict(zip(snap.minutes, snap.counts["status:approved"]))
+    assert len(drawn[1]) == 360
+    older = drawn[1][:-5]  # the newest minutes may have moved on since the last refresh
+    assert older == [engine[start + i] for i in range(len(older))]
     assert dash_duo.get_logs() == []
 
 
