@@ -16,9 +16,11 @@ from typing import Any
 
 from dash import Dash
 
+from analysis.demo_feed import FeedRunner, FeedWriter, ReplayError, ReplaySource
 from api import ApiSettings, register_api, register_metrics, register_notifications
 from callbacks import register_callbacks
-from components.page import page_layout
+from callbacks.layout import dashboard_layout
+from components.vendor import serve_bootstrap
 from detection import ConfigError, Monitor, MonitorSettings, Store, StoreError, load_thresholds
 from detection import __version__ as VERSION
 from detection.delivery import Delivery
@@ -44,10 +46,15 @@ class AppConfig:
     threads: int = 8
     title: str = "Transaction monitor"
     demo: bool = False
-    # Notifications (issue #5): a JSON file of channels and timings; MONITOR_WEBHOOK_URL, MONITOR_SLACK_WEBHOOK_URL,
+    # Notifications: a JSON file of channels and timings; MONITOR_WEBHOOK_URL, MONITOR_SLACK_WEBHOOK_URL,
     # MONITOR_SMTP_* add channels; secrets are read from ``notify_environ`` (the process environment).
     notifications: str | None = None
     notify_environ: Mapping[str, str] | None = field(default=None, repr=False, compare=False)
+    # Demo and replay feeds (python app.py --demo | --replay CSV [--auth-codes CSV] [--speed N])
+    replay: str | None = None
+    auth_codes_csv: str | None = None
+    speed: float | None = None  # streamed minutes per wall-clock minute; 0 = as fast as possible
+    simulate: bool = False  # dashboard simulate buttons write synthetic minutes; always on in demo mode
 
 
 # Environment variable for each setting that can come from the environment.
@@ -63,6 +70,7 @@ ENVIRONMENT = {
     "refresh_ms": "MONITOR_REFRESH_MS",
     "threads": "MONITOR_THREADS",
     "notifications": "MONITOR_NOTIFICATIONS",
+    "simulate": "MONITOR_SIMULATE",
 }
 
 
@@ -97,15 +105,48 @@ def config_from(argv: Sequence[str] | None = None, environ: Mapping[str, str] | 
     parser.add_argument("--db", help="SQLite file, or :memory: (default monitor.db; MONITOR_DB)")
     parser.add_argument("--thresholds", help="thresholds JSON file (default: built-in; MONITOR_THRESHOLDS)")
     parser.add_argument("--notifications", help="notification channels JSON file (MONITOR_NOTIFICATIONS)")
+    add_feed_arguments(parser)
     args = parser.parse_args(argv)
     values["notify_environ"] = dict(environ)
     for name in ("host", "port", "db", "thresholds", "notifications"):
         raw = getattr(args, name)
         if raw is not None:
             values[name] = _coerce(name, raw, f"--{name}")
+    values.update(feed_values(args, values))
     config = replace(AppConfig(), **values)
     validate_config(config)
     return config
+
+
+def add_feed_arguments(parser: argparse.ArgumentParser) -> None:
+    feed = parser.add_mutually_exclusive_group()
+    feed.add_argument("--demo", action="store_true",
+                      help="backfill 24 h of synthetic history and stream live synthetic minutes (store: memory unless --db)")
+    feed.add_argument("--replay", metavar="CSV", help="replay a transactions.csv export through the ingestion path")
+    parser.add_argument("--auth-codes", metavar="CSV", help="with --replay: the matching transactions_auth_codes.csv")
+    parser.add_argument("--speed", metavar="N",
+                        help="streamed minutes per wall-clock minute (default: demo 20, replay 60; 0 = no pause)")
+
+
+def feed_values(args: argparse.Namespace, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The demo/replay settings; a demo never writes into the default store file unless --db says so."""
+    out: dict[str, Any] = {}
+    if args.demo:
+        out["demo"] = True
+        if "db" not in values:
+            out["db"] = ":memory:"
+    if args.replay is not None:
+        out["replay"] = args.replay
+    if args.auth_codes is not None:
+        if args.replay is None:
+            raise ConfigError("--auth-codes: only used with --replay")
+        out["auth_codes_csv"] = args.auth_codes
+    if args.speed is not None:
+        try:
+            out["speed"] = float(args.speed)
+        except ValueError:
+            raise ConfigError(f"--speed: expected a number of minutes per minute, got {args.speed!r}") from None
+    return out
 
 
 def validate_config(config: AppConfig) -> None:
@@ -119,6 +160,8 @@ def validate_config(config: AppConfig) -> None:
         raise ConfigError(f"db_sync: expected normal, full or off, got {config.db_sync!r}")
     if config.refresh_ms < 250:
         raise ConfigError(f"refresh_ms: expected at least 250, got {config.refresh_ms}")
+    if config.speed is not None and not 0 <= config.speed <= 100_000:
+        raise ConfigError(f"speed: expected 0 to 100000 minutes per minute, got {config.speed}")
 
 
 def build_monitor(config: AppConfig) -> Monitor:
@@ -152,8 +195,12 @@ def create_app(config: AppConfig | Mapping[str, Any] | None = None, monitor: Mon
     monitor = monitor if monitor is not None else build_monitor(config)
 
     app = Dash(__name__, title=config.title, serve_locally=True, update_title=None)
-    app.layout = page_layout(config.title, config.refresh_ms, demo=config.demo)
     server = app.server
+    app.config.external_stylesheets = [serve_bootstrap(server)]  # served from the installed package, no CDN
+    mode = "DEMO" if config.demo else "REPLAY" if config.replay else None
+    simulate = config.simulate or config.demo  # nothing synthetic unless asked for
+    app.layout = dashboard_layout(monitor, config.title, config.refresh_ms, mode=mode, simulate=simulate,
+                                  base_url=f"http://{config.host}:{config.port}", token_required=bool(config.api_token))
     server.extensions["monitor"] = monitor
     server.extensions["monitor_config"] = config
     delivery, silences = build_delivery(config, monitor)
@@ -165,21 +212,47 @@ def create_app(config: AppConfig | Mapping[str, Any] | None = None, monitor: Mon
     ))
     register_notifications(server, delivery, silences, config.api_token)
     register_metrics(server, monitor, delivery, silences)
-    register_callbacks(app, monitor)
+    # One writer for the simulate buttons and the demo/replay feed, so they never post the same minute.
+    writer = server.extensions["feed_writer"] = FeedWriter(monitor)
+    register_callbacks(app, monitor, writer if simulate else None)
     return app
 
 
-def serve(app: Dash, config: AppConfig) -> None:
+def read_replay(app: Dash, config: AppConfig) -> ReplaySource | None:
+    """The --replay exports, read and checked before serving: a bad file is an error message, not a dead thread."""
+    if not config.replay:
+        return None
+    thresholds = app.server.extensions["monitor"].thresholds
+    return ReplaySource(config.replay, config.auth_codes_csv, thresholds.statuses, thresholds.auth_codes)
+
+
+def start_feed(app: Dash, config: AppConfig, replay: ReplaySource | None = None) -> FeedRunner | None:
+    """The demo or replay feed thread, if asked for (never at import, never from create_app)."""
+    writer: FeedWriter = app.server.extensions["feed_writer"]
+    if config.demo:
+        writer.backfill()
+        return FeedRunner(writer, 20.0 if config.speed is None else config.speed).start()
+    if config.replay:
+        source = replay if replay is not None else read_replay(app, config)
+        log.info("replay: %d minutes from %s", len(source.minutes), config.replay)
+        return FeedRunner(writer, 60.0 if config.speed is None else config.speed, replay=source).start()
+    return None
+
+
+def serve(app: Dash, config: AppConfig, replay: ReplaySource | None = None) -> None:
     from waitress import serve as waitress_serve
 
     monitor: Monitor = app.server.extensions["monitor"]
     ticker = Ticker(monitor, config.tick_seconds).start()
     delivery: Delivery = app.server.extensions["delivery"]
     delivery.start()
+    feed = start_feed(app, config, replay)
     log.info("transaction monitor %s on http://%s:%d (store %s)", VERSION, config.host, config.port, config.db)
     try:
         waitress_serve(app.server, host=config.host, port=config.port, threads=config.threads, ident="monitor")
     finally:
+        if feed is not None:
+            feed.stop()
         ticker.stop()
         delivery.stop()
 
@@ -189,10 +262,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = config_from(argv)
         app = create_app(config)
-    except (ConfigError, StoreError) as exc:
+        replay = read_replay(app, config)
+    except (ConfigError, StoreError, ReplayError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    serve(app, config)
+    serve(app, config, replay)
     return 0
 
 

@@ -1,33 +1,114 @@
-"""Dash callbacks, registered with ``register_callbacks(app, monitor)``: thin readers of a Monitor snapshot."""
+"""Dash callbacks, registered with ``register_callbacks(app, monitor)``: thin readers of a Monitor snapshot.
+
+Two callbacks: ``refresh`` (every ``refresh_ms``, on a range change, and right
+after a simulate click) reads one snapshot and redraws the page; ``simulate``
+posts a scenario through the ingestion gate. Charts are sent whole when their
+shape changes (first load, new range) and otherwise as a ``Patch`` holding only
+the minutes that changed (``callbacks.patches``).
+"""
 
 from __future__ import annotations
 
-from dash import Dash, Input, Output
+import time
 
+from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
+
+from analysis.demo_feed import FeedWriter
 from components import ids
-from components.page import health_badge, live_counts_table, open_alerts_list
-from detection import Monitor
-from detection.metrics import minute_to_iso, status_metric
+from components.alerts import alerts_panel, order_alerts
+from components.cards import status_cards
+from components.charts import RANGES, empty_figure, timeseries_figure
+from components.page import AUTH_CHART_HEIGHT, STATUS_CHART_HEIGHT
+from components.panels import SIMULATE_OFF, health_badge, newest_event_text
+from components.tables import recent_transactions_table
+from detection import Monitor, RecordValidationError, StoreError
+from detection.metrics import AUTH_CODE_FEED, STATUS_FEED
+
+from . import patches, view
+
+RECENT_ALERTS = 60
+ALERTS_SHOWN = 12
 
 
-def register_callbacks(app: Dash, monitor: Monitor) -> None:
+def register_callbacks(app: Dash, monitor: Monitor, writer: FeedWriter | None = None) -> None:
+    """Wire the page to ``monitor``.
+
+    ``writer`` posts the simulate buttons' scenarios (shared with a demo or
+    replay feed when one runs); without one, simulation is off and the server
+    refuses it, so nothing synthetic reaches a store holding real data.
+    """
+    rules = monitor.thresholds.rules
+    bands = view.RuleBands(rules)
+
     @app.callback(
+        Output(ids.STATUS_CARDS, "children"),
+        Output(ids.STATUS_CHART, "figure"),
+        Output(ids.AUTH_CHART, "figure"),
+        Output(ids.ALERTS_PANEL, "children"),
+        Output(ids.RECENT_TABLE, "children"),
         Output(ids.HEALTH_BADGE, "children"),
         Output(ids.HEALTH_BADGE, "className"),
         Output(ids.NEWEST_EVENT, "children"),
-        Output(ids.LIVE_COUNTS, "children"),
-        Output(ids.OPEN_ALERTS, "children"),
+        Output(ids.LAST_REFRESH, "children"),
+        Output(ids.CHART_SIGNATURE, "data"),
         Input(ids.REFRESH, "n_intervals"),
+        Input(ids.RANGE, "value"),
+        Input(ids.SIMULATED, "data"),
+        State(ids.CHART_SIGNATURE, "data"),
     )
-    def refresh(_n: int):
-        snap = monitor.snapshot(2, recent_alerts=0)
-        badge = health_badge({name: f.to_dict() for name, f in snap.feeds.items()})
-        current = {s: (snap.counts.get(status_metric(s)) or (0, 0))[-1] for s in snap.statuses}
-        previous = {s: (snap.counts.get(status_metric(s)) or (0, 0))[0] if len(snap.minutes) > 1 else 0 for s in snap.statuses}
+    def refresh(_n: int, range_label: str, _simulated: int, signature: str | None):
+        minutes = RANGES.get(range_label, RANGES["6h"])
+        snap = monitor.snapshot(minutes, recent_alerts=RECENT_ALERTS)
+        feeds = {name: f.to_dict() for name, f in snap.feeds.items()}
+        badge = health_badge(feeds)
+        updated = "updated " + time.strftime("%H:%M:%S", time.gmtime(snap.taken_at)) + " UTC"
+        if snap.end_minute is None:
+            waiting = "waiting for data: POST to /api/transaction or press a simulate button"
+            return (html.Div("No data yet.", className="text-muted mb-3"),
+                    empty_figure(waiting, STATUS_CHART_HEIGHT), empty_figure(waiting, AUTH_CHART_HEIGHT),
+                    alerts_panel([]), recent_transactions_table(snap.statuses, snap.auth_codes, []),
+                    badge.children, badge.className, newest_event_text(feeds), updated, None)
+
+        recent = view.recent_alerts(snap)
+        alerts = list(snap.open_alerts) + recent
+        axis = view.time_axis(snap)
+        revision = f"{range_label}"
+        status_fig = timeseries_figure(axis, view.status_panels(snap, bands),
+                                       view.episodes(alerts, STATUS_FEED, snap.end_minute), STATUS_CHART_HEIGHT, revision)
+        auth_fig = timeseries_figure(axis, view.auth_panels(snap, bands),
+                                     view.episodes(alerts, AUTH_CODE_FEED, snap.end_minute), AUTH_CHART_HEIGHT, revision)
+        old_signature = patches.ChartSignature.parse(signature)
+        new_signature = patches.signature(range_label, snap.end_minute, status_fig, auth_fig)
+        shown = order_alerts([a.to_dict() for a in snap.open_alerts], [a.to_dict() for a in recent],
+                             ALERTS_SHOWN)
         return (
+            status_cards(view.status_cards(snap, rules)),
+            patches.chart_update(status_fig, old_signature, new_signature),
+            patches.chart_update(auth_fig, old_signature, new_signature),
+            alerts_panel(shown),
+            recent_transactions_table(snap.statuses, snap.auth_codes, view.recent_rows(snap)),
             badge.children,
             badge.className,
-            minute_to_iso(snap.end_minute) or "-",
-            live_counts_table(snap.statuses, current, previous),
-            open_alerts_list([a.to_dict() for a in snap.open_alerts]),
+            newest_event_text(feeds),
+            updated,
+            str(new_signature),
         )
+
+    @app.callback(
+        Output(ids.SIMULATE_RESULT, "children"),
+        Output(ids.SIMULATED, "data"),
+        Input(ids.simulate_button(ALL), "n_clicks"),
+        State(ids.SIMULATED, "data"),
+        prevent_initial_call=True,
+    )
+    def simulate(_clicks: list[int], counter: int):
+        trigger = ctx.triggered_id
+        if not isinstance(trigger, dict) or not any(_clicks or ()):
+            return no_update, no_update
+        if writer is None:
+            return html.Span(SIMULATE_OFF, className="text-danger"), no_update
+        try:
+            result = writer.simulate(trigger["scenario"])
+        except (RecordValidationError, StoreError, ValueError) as exc:
+            return html.Span(f"Not posted: {exc}", className="text-danger"), no_update
+        return html.Span(result.summary(), className="text-body"), (counter or 0) + 1

@@ -1,61 +1,105 @@
-"""The page frame and the small pieces the core page shows: health, live counts, open alerts."""
+"""The page frame: banner, cards, charts, alerts, simulate buttons, tables and API help, laid out on a grid."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from . import ids
+from .charts import DEFAULT_RANGE, chart, range_selector
+from .panels import Endpoint, ScenarioButton, api_panel, simulate_panel
+from .tables import rules_table
+
+STATUS_CHART_HEIGHT = 560
+AUTH_CHART_HEIGHT = 300
 
 
-def health_badge(feeds: Mapping[str, Mapping[str, Any]]) -> html.Span:
-    """'feed live' when every feed that ever sent data is live, 'feed silent' otherwise."""
-    active = {name: f for name, f in feeds.items() if f.get("newest_event_time")}
-    if not active:
-        return html.Span("waiting for data", className="badge badge-idle", id=ids.HEALTH_BADGE)
-    silent = [name for name, f in active.items() if f.get("no_data")]
-    if silent:
-        text = "feed silent: " + ", ".join(n.replace("_", " ") for n in silent)
-        return html.Span(text, className="badge badge-silent", id=ids.HEALTH_BADGE)
-    return html.Span("feed live", className="badge badge-live", id=ids.HEALTH_BADGE)
+@dataclass(frozen=True)
+class PageSpec:
+    """Everything the static part of the page needs, handed in by the composition root."""
+
+    title: str
+    refresh_ms: int
+    rules: Sequence[Mapping[str, Any]] = ()
+    thresholds_source: str = "built-in defaults"
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+    no_data_minutes: int = 5
+    no_data_severity: str = "critical"
+    scenarios: Sequence[ScenarioButton] = ()
+    endpoints: Sequence[Endpoint] = ()
+    mode: str | None = None  # "DEMO" or "REPLAY": shown as a badge so nobody mistakes it for production
+    simulate: bool = False  # simulate buttons write synthetic minutes: only on when asked for
 
 
-def live_counts_table(statuses: Sequence[str], current: Mapping[str, int], previous: Mapping[str, int]) -> html.Table:
-    """Counts per status in the newest (still open) minute and the minute before."""
-    header = html.Thead(html.Tr([html.Th("status"), html.Th("this minute"), html.Th("last minute")]))
-    rows = [
-        html.Tr([html.Td(s), html.Td(str(current.get(s, 0))), html.Td(str(previous.get(s, 0)))], id=f"count-row-{s}")
-        for s in statuses
+def banner(spec: PageSpec) -> dbc.Navbar:
+    left = [html.Span(spec.title, className="navbar-brand mb-0 h1")]
+    if spec.mode:
+        left.append(html.Span(spec.mode, id=ids.DEMO_BADGE, className="badge badge-demo ms-2"))
+    right = [
+        html.Span(id=ids.HEALTH_BADGE, className="badge badge-idle", children="waiting for data"),
+        html.Span("no events yet", id=ids.NEWEST_EVENT, className="newest ms-3"),
+        html.Span("", id=ids.LAST_REFRESH, className="last-refresh ms-3"),
     ]
-    return html.Table([header, html.Tbody(rows)], className="counts-table")
+    return dbc.Navbar(
+        dbc.Container([html.Div(left, className="d-flex align-items-center"),
+                       html.Div(right, className="d-flex align-items-center")], fluid=True),
+        color="dark", dark=True, className="banner mb-3",
+    )
 
 
-def open_alerts_list(alerts: Sequence[Mapping[str, Any]]) -> html.Div:
-    if not alerts:
-        return html.Div("no open alerts", className="no-alerts")
-    items = [
-        html.Li(
-            f"{a['state'].upper()} [{a['severity']}] {a['metric_label']}: {a['message']} (since {a['started_at']})",
-            className=f"alert-item alert-{a['state']}",
-        )
-        for a in alerts
-    ]
-    return html.Ul(items, className="alert-list")
+def panel(title: str, body: Any, extra: Any = None, class_name: str = "") -> dbc.Card:
+    """A titled card holding one part of the page."""
+    header = [html.Span(title, className="panel-title")]
+    if extra is not None:
+        header.append(extra)
+    return dbc.Card([dbc.CardHeader(header, className="panel-header"), dbc.CardBody(body)],
+                    className=f"panel mb-3 {class_name}".strip())
 
 
-def page_layout(title: str, refresh_ms: int, demo: bool = False) -> html.Div:
-    banner = [html.H1(title), html.Span(id=ids.HEALTH_BADGE, className="badge badge-idle", children="waiting for data")]
-    if demo:
-        banner.append(html.Span("DEMO", className="badge badge-demo"))
+def page_layout(spec: PageSpec) -> html.Div:
+    """The whole page; the dynamic parts start empty and the first refresh (at load) fills them."""
     return html.Div(
         [
-            html.Header(banner, className="banner"),
-            html.Div(["newest event: ", html.Span("-", id=ids.NEWEST_EVENT)], className="newest"),
-            html.Section([html.H2("Live counts"), html.Div(id=ids.LIVE_COUNTS)]),
-            html.Section([html.H2("Open alerts"), html.Div(id=ids.OPEN_ALERTS)]),
-            dcc.Interval(id=ids.REFRESH, interval=refresh_ms, n_intervals=0),
+            banner(spec),
+            dbc.Container(
+                [
+                    html.Div(id=ids.STATUS_CARDS, className="cards-row"),
+                    dbc.Row(
+                        [
+                            dbc.Col(panel("Transactions per minute, by status", chart(ids.STATUS_CHART, STATUS_CHART_HEIGHT),
+                                          range_selector(DEFAULT_RANGE)), lg=8),
+                            dbc.Col(panel("Alerts", html.Div(id=ids.ALERTS_PANEL), class_name="alerts-card"), lg=4),
+                        ],
+                        className="g-3",
+                    ),
+                    dbc.Row(
+                        [
+                            dbc.Col(panel("Authorization codes (00 approved, 51 insufficient funds, 59 suspected fraud)",
+                                          chart(ids.AUTH_CHART, AUTH_CHART_HEIGHT)), lg=8),
+                            dbc.Col(panel("Simulate a scenario", simulate_panel(spec.scenarios, spec.simulate)), lg=4),
+                        ],
+                        className="g-3",
+                    ),
+                    dbc.Row(
+                        [
+                            dbc.Col(panel("Recent minutes", html.Div(id=ids.RECENT_TABLE)), lg=6),
+                            dbc.Col(panel("Rules in force", html.Div(
+                                rules_table(spec.rules, spec.thresholds_source, spec.provenance, spec.no_data_minutes,
+                                            spec.no_data_severity), id=ids.RULES_TABLE)), lg=6),
+                        ],
+                        className="g-3",
+                    ),
+                    dbc.Row(dbc.Col(panel("REST API", api_panel(spec.endpoints))), className="g-3"),
+                ],
+                fluid=True,
+            ),
+            dcc.Interval(id=ids.REFRESH, interval=spec.refresh_ms, n_intervals=0),
+            dcc.Store(id=ids.SIMULATED, data=0),
+            dcc.Store(id=ids.CHART_SIGNATURE, data=None),
         ],
         className="page",
     )

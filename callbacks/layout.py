@@ -1,0 +1,30 @@
+"""The page for one Monitor: reads its thresholds once at start and hands plain data to ``page_layout``."""
+
+from __future__ import annotations
+
+from dash import html
+
+from analysis.scenarios import SCENARIOS
+from components.page import PageSpec, page_layout
+from components.panels import ScenarioButton, api_endpoints
+from detection import Monitor
+
+
+def dashboard_layout(monitor: Monitor, title: str, refresh_ms: int, *, mode: str | None = None,
+                     base_url: str = "http://127.0.0.1:8080", token_required: bool = False,
+                     simulate: bool = False) -> html.Div:
+    thresholds = monitor.thresholds
+    spec = PageSpec(
+        title=title,
+        refresh_ms=refresh_ms,
+        rules=[rule.describe() for rule in thresholds.rules],
+        thresholds_source=thresholds.source,
+        provenance=thresholds.provenance,
+        no_data_minutes=thresholds.no_data_minutes,
+        no_data_severity=thresholds.no_data_severity,
+        scenarios=[ScenarioButton(s.name, s.label, s.hint, s.colour) for s in SCENARIOS.values()],
+        endpoints=api_endpoints(base_url, token_required, thresholds.statuses[0], thresholds.auth_codes[-1]),
+        mode=mode,
+        simulate=simulate,
+    )
+    return page_layout(spec)

@@ -1,0 +1,233 @@
+"""Turns a Monitor snapshot into the arguments of the pure component functions (cards, panels, rows).
+
+This is where rules meet the page: bands come from each rule's ``bounds(minute)``
+and ``expected(minute)``, card colours from the open alerts on each metric.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from components.cards import NORMAL, CardFigures
+from components.charts import Episode, Line, Panel, TimeAxis
+from components.tables import MinuteRow
+from detection import Alert, Snapshot
+from detection.metrics import (
+    AUTH_CODE_FEED,
+    AUTH_CODE_MEANINGS,
+    STATUS_FEED,
+    auth_code_metric,
+    minute_to_datetime,
+    split_metric,
+    status_metric,
+)
+from detection.rules import Rule
+
+STATUS_COLOURS = {
+    "approved": "#198754", "denied": "#fd7e14", "failed": "#dc3545", "reversed": "#6f42c1",
+    "backend_reversed": "#d63384", "refunded": "#0d6efd",
+}
+CODE_COLOURS = {"00": "#198754", "51": "#fd7e14", "59": "#6f42c1"}
+FALLBACK_COLOURS = ("#20c997", "#0dcaf0", "#6610f2", "#adb5bd")
+PANEL_WEIGHTS = {"approved": 1.5, "denied": 1.2}
+BASELINE_WINDOW = 60
+STATE_RANK = {"firing": 0, "pending": 1}
+
+
+def plotly_time(minute: int) -> str:
+    return minute_to_datetime(minute).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def time_axis(snap: Snapshot) -> TimeAxis:
+    assert snap.start_minute is not None
+    return TimeAxis(snap.start_minute, len(snap.minutes), plotly_time(snap.start_minute))
+
+
+class RuleBands:
+    """Per-minute lower bound, upper bound and baseline of the rules on each metric, remembered per minute.
+
+    A rule's ``bounds(minute)`` and ``expected(minute)`` are pure (rules are
+    fixed once loaded), so a refresh computes only the minutes it has not seen;
+    without this, a 24 h range asks every rule 1,440 times per refresh. One
+    instance belongs to one ``register_callbacks`` call, never to the module.
+    """
+
+    def __init__(self, rules: Sequence[Rule], keep_minutes: int = 3 * 4320):
+        self.rules = tuple(rules)
+        self.keep_minutes = keep_minutes
+        self._memo: dict[str, dict[int, tuple[float | None, float | None, float | None]]] = {}
+
+    def _at(self, rules: Sequence[Rule], minute: int) -> tuple[float | None, float | None, float | None]:
+        lo = hi = base = None
+        for rule in rules:
+            rule_lo, rule_hi = rule.bounds(minute)
+            if rule_lo is not None and (lo is None or rule_lo > lo):
+                lo = rule_lo
+            if rule_hi is not None and (hi is None or rule_hi < hi):
+                hi = rule_hi
+            if base is None:
+                base = rule.expected(minute)
+        return lo, hi, base
+
+    def lines(self, metric: str, minutes: range) -> tuple[list | None, list | None, list | None]:
+        """(lower, upper, expected) aligned with ``minutes``; None for a side no rule bounds (tightest bound wins)."""
+        mine = [r for r in self.rules if r.metric == metric]
+        if not mine or not minutes:
+            return None, None, None
+        memo = self._memo.setdefault(metric, {})
+        if len(memo) > self.keep_minutes:
+            for old in [m for m in memo if m < minutes[0]]:
+                del memo[old]
+        at = self._at
+        values = [memo.get(m) or memo.setdefault(m, at(mine, m)) for m in minutes]
+        lower = [v[0] for v in values]
+        upper = [v[1] for v in values]
+        expected = [v[2] for v in values]
+        return (lower if any(v is not None for v in lower) else None,
+                upper if any(v is not None for v in upper) else None,
+                expected if any(v is not None for v in expected) else None)
+
+
+def _values(counts: Sequence[int], received: Sequence[bool]) -> np.ndarray:
+    """Counts as an array, NaN where the feed sent nothing: a gap is drawn as a gap, not as zero traffic.
+
+    Arrays, not lists: the JSON encoder writes them in one call instead of walking every element.
+    """
+    if not received or len(received) != len(counts) or all(received):
+        return np.asarray(counts, dtype=np.int64)
+    values = np.asarray(counts, dtype=np.float64)
+    values[~np.asarray(received, dtype=bool)] = np.nan
+    return values
+
+
+def status_panels(snap: Snapshot, bands: RuleBands) -> list[Panel]:
+    received = snap.received.get(STATUS_FEED, ())
+    panels = []
+    for i, status in enumerate(snap.statuses):
+        metric = status_metric(status)
+        lower, upper, expected = bands.lines(metric, snap.minutes)
+        colour = STATUS_COLOURS.get(status, FALLBACK_COLOURS[i % len(FALLBACK_COLOURS)])
+        panels.append(Panel(
+            key=metric, title=status.replace("_", " "),
+            lines=(Line(status.replace("_", " "), _values(snap.counts.get(metric, ()), received), colour),),
+            lower=lower, upper=upper, expected=expected, weight=PANEL_WEIGHTS.get(status, 1.0),
+        ))
+    return panels
+
+
+def auth_panels(snap: Snapshot, bands: RuleBands) -> list[Panel]:
+    """One panel per code (00 first): each code's own bounds, so which code drives a denial spike shows at once."""
+    received = snap.received.get(AUTH_CODE_FEED, ())
+    panels = []
+    for i, code in enumerate(snap.auth_codes):
+        metric = auth_code_metric(code)
+        lower, upper, expected = bands.lines(metric, snap.minutes)
+        meaning = AUTH_CODE_MEANINGS.get(code)
+        title = f"{code} {meaning}" if meaning else code
+        colour = CODE_COLOURS.get(code, FALLBACK_COLOURS[i % len(FALLBACK_COLOURS)])
+        panels.append(Panel(key=metric, title=title, lines=(Line(title, _values(snap.counts.get(metric, ()), received), colour),),
+                            lower=lower, upper=upper, expected=expected, weight=1.4 if i == 0 else 1.0))
+    return panels
+
+
+def _panel_key(metric: str) -> str:
+    kind, key = split_metric(metric)
+    if kind == "rate":
+        return status_metric(key)  # a share is drawn on its status's panel
+    return metric
+
+
+def episodes(alerts: Iterable[Alert], feed: str, newest: int) -> list[Episode]:
+    """Alert episodes of one figure's feed; feed alerts (gap, no data) shade every panel."""
+    out = []
+    seen: set[str] = set()
+    for alert in alerts:
+        if alert.id in seen:
+            continue
+        seen.add(alert.id)
+        kind, key = split_metric(alert.metric)
+        if kind == "feed":
+            if key != feed:
+                continue
+            panel = None
+        elif (kind == AUTH_CODE_FEED) != (feed == AUTH_CODE_FEED):
+            continue
+        else:
+            panel = _panel_key(alert.metric)
+        end = alert.resolved_at if alert.resolved_at is not None else max(newest + 1, alert.started_at + 1)
+        out.append(Episode(panel, alert.started_at, end, alert.state, alert.message))
+    return out
+
+
+def recent_alerts(snap: Snapshot) -> list[Alert]:
+    """Stored alerts without stale "pending" ones: a pending breach that is not open any more never fired,
+    so it is no episode (the store can hold such rows when one ingest both opened and cleared it)."""
+    open_ids = {a.id for a in snap.open_alerts}
+    return [a for a in snap.recent_alerts if a.state != "pending" or a.id in open_ids]
+
+
+def worst_states(alerts: Iterable[Alert]) -> dict[str, str]:
+    """Worst open state per panel key (status:X for both status:X and rate:X)."""
+    worst: dict[str, str] = {}
+    for alert in alerts:
+        if alert.state not in STATE_RANK:
+            continue
+        key = _panel_key(alert.metric)
+        if key not in worst or STATE_RANK[alert.state] < STATE_RANK[worst[key]]:
+            worst[key] = alert.state
+    return worst
+
+
+def status_cards(snap: Snapshot, rules: Sequence[Rule]) -> list[CardFigures]:
+    """Numbers for each card: the open minute, the last full minute, its share and how it compares with normal."""
+    states = worst_states(snap.open_alerts)
+    n = len(snap.minutes)
+    received = snap.received.get(STATUS_FEED, ())
+    previous_total = 0
+    if n >= 2:
+        previous_total = sum(snap.counts.get(status_metric(s), (0,) * n)[-2] for s in snap.statuses)
+    cards = []
+    for status in snap.statuses:
+        metric = status_metric(status)
+        column = snap.counts.get(metric, ())
+        current = column[-1] if column else 0
+        previous = column[-2] if len(column) >= 2 else 0
+        baseline, name = None, "1 h avg"
+        if n >= 2:
+            for rule in rules:
+                if rule.metric == metric:
+                    expected = rule.expected(snap.minutes[-2])
+                    if expected is not None:
+                        baseline, name = expected, "baseline"
+                        break
+            if baseline is None:
+                window = [c for c, r in zip(column[-2 - BASELINE_WINDOW:-2], received[-2 - BASELINE_WINDOW:-2], strict=False) if r]
+                if window:
+                    baseline = sum(window) / len(window)
+        cards.append(CardFigures(
+            status=status, current=current, previous=previous,
+            rate=(previous / previous_total) if previous_total else None,
+            baseline=baseline, baseline_name=name, state=states.get(metric, NORMAL),
+        ))
+    return cards
+
+
+def recent_rows(snap: Snapshot, limit: int = 10) -> list[MinuteRow]:
+    """The newest minutes, newest first; a minute past the feed's closed point is marked open."""
+    if snap.end_minute is None:
+        return []
+    closed = snap.feeds[STATUS_FEED].closed_through if STATUS_FEED in snap.feeds else None
+    status_seen = snap.received.get(STATUS_FEED, ())
+    code_seen = snap.received.get(AUTH_CODE_FEED, ())
+    rows = []
+    n = len(snap.minutes)
+    for back in range(1, min(limit, n) + 1):
+        i = n - back
+        minute = snap.minutes[i]
+        counts = {s: snap.counts[status_metric(s)][i] for s in snap.statuses} if status_seen and status_seen[i] else None
+        codes = {c: snap.counts[auth_code_metric(c)][i] for c in snap.auth_codes} if code_seen and code_seen[i] else None
+        rows.append(MinuteRow(plotly_time(minute).replace(" ", "T") + "Z", counts, codes,
+                              open=closed is None or minute > closed))
+    return rows

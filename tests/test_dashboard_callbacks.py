@@ -1,0 +1,256 @@
+"""The dashboard's callbacks through Dash's real HTTP endpoint (no browser), on a real Monitor and store."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from analysis.demo_feed import FeedWriter
+from app import create_app
+from callbacks import view
+from components import ids
+from detection import Monitor, Store, parse_thresholds
+from detection.metrics import minute_to_iso
+
+START = 29_166_000  # epoch minute, a little before the FakeClock's wall time
+
+
+def refresh_key(app) -> str:
+    return next(k for k in app.callback_map if f"{ids.STATUS_CHART}.figure" in k)
+
+
+def call_refresh(client, app, range_label: str = "6h", signature=None, trigger: str = ids.REFRESH) -> tuple[dict, int]:
+    key = refresh_key(app)
+    spec = app.callback_map[key]
+    outputs = [{"id": part.split(".")[0], "property": part.split(".")[1]} for part in key.strip(".").split("...")]
+    values = {ids.REFRESH: 1, ids.RANGE: range_label, ids.SIMULATED: 0}
+    inputs = [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in spec["inputs"]]
+    prop = {ids.REFRESH: "n_intervals", ids.RANGE: "value", ids.SIMULATED: "data"}[trigger]
+    body = {"output": key, "outputs": outputs, "inputs": inputs, "changedPropIds": [f"{trigger}.{prop}"],
+            "state": [{"id": ids.CHART_SIGNATURE, "property": "data", "value": signature}]}
+    response = client.post("/_dash-update-component", json=body)
+    assert response.status_code == 200, response.data[:500]
+    return response.get_json()["response"], len(response.data)
+
+
+def call_simulate(client, app, scenario: str) -> dict:
+    key = next(k for k in app.callback_map if ids.SIMULATE_RESULT in k)
+    button = json.dumps(ids.simulate_button(scenario), separators=(",", ":"), sort_keys=True)
+    body = {
+        "output": key,
+        "outputs": [{"id": ids.SIMULATE_RESULT, "property": "children"}, {"id": ids.SIMULATED, "property": "data"}],
+        "inputs": [[{"id": ids.simulate_button(scenario), "property": "n_clicks", "value": 1}]],
+        "changedPropIds": [f"{button}.n_clicks"],
+        "state": [{"id": ids.SIMULATED, "property": "data", "value": 0}],
+    }
+    response = client.post("/_dash-update-component", json=body)
+    assert response.status_code == 200, response.data[:500]
+    return response.get_json()["response"]
+
+
+@pytest.fixture
+def demo_app(monitor, clock):
+    clock.now = (START + 24 * 60) * 60.0 + 10
+    app = create_app({"db": ":memory:", "refresh_ms": 1000, "simulate": True}, monitor=monitor)
+    app.server.extensions["feed_writer"].backfill(6 * 60)
+    return app
+
+
+def test_refresh_fills_cards_charts_alerts_table_and_health(demo_app):
+    client = demo_app.server.test_client()
+    out, _size = call_refresh(client, demo_app, "6h")
+    cards = json.dumps(out[ids.STATUS_CARDS]["children"])
+    assert ids.status_card("failed") in cards and ids.status_card("approved") in cards
+    status_fig = out[ids.STATUS_CHART]["figure"]
+    assert len(status_fig["data"]) >= 6 and status_fig["layout"]["height"] > 0
+    series = next(t for t in status_fig["data"] if t.get("name") == "approved")
+    assert len(series["y"]) == 360 and series["dx"] == 60_000
+    auth_names = {t["name"] for t in out[ids.AUTH_CHART]["figure"]["data"]}
+    assert {"00 approved", "51 insufficient funds", "59 suspected fraud"} <= auth_names
+    assert out[ids.HEALTH_BADGE]["children"] == "feed live"
+    assert "newest event" in out[ids.NEWEST_EVENT]["children"]
+    assert "open" in json.dumps(out[ids.RECENT_TABLE]["children"])
+    assert out[ids.CHART_SIGNATURE]["data"].startswith("6h|")
+
+
+def test_an_unchanged_chart_shape_is_sent_as_a_patch(demo_app):
+    client = demo_app.server.test_client()
+    first, first_size = call_refresh(client, demo_app, "6h")
+    signature = first[ids.CHART_SIGNATURE]["data"]
+    second, second_size = call_refresh(client, demo_app, "6h", signature=signature)
+    patch = second[ids.STATUS_CHART]["figure"]
+    assert patch.get("__dash_patch_update") == "__dash_patch_update"
+    assert second_size < first_size
+    # A new range changes the shape: the whole figure again.
+    third, _ = call_refresh(client, demo_app, "1h", signature=signature, trigger=ids.RANGE)
+    assert "layout" in third[ids.STATUS_CHART]["figure"]
+
+
+def apply_patch(figure: dict, patch: dict) -> dict:
+    """What the browser does with a Patch, for the operations the dashboard sends."""
+    figure = copy.deepcopy(figure)
+    for op in patch["operations"]:
+        *path, last = op["location"]
+        target = figure
+        for key in path:
+            target = target[key]
+        if op["operation"] == "Assign":
+            target[last] = op["params"]["value"]
+        elif op["operation"] == "Delete":
+            del target[last]
+        elif op["operation"] == "Extend":
+            target[last].extend(op["params"]["value"])
+        else:
+            raise AssertionError(f"unexpected operation {op['operation']}")
+    return figure
+
+
+@pytest.mark.parametrize("new_minutes", [0, 1, 3])
+def test_a_patch_turns_the_browsers_chart_into_the_new_one(demo_app, new_minutes):
+    client = demo_app.server.test_client()
+    writer = demo_app.server.extensions["feed_writer"]
+    first, _ = call_refresh(client, demo_app, "24h")
+    for _ in range(new_minutes):
+        writer.stream_next()
+    newest = demo_app.server.extensions["monitor"].newest_event_minute()
+    writer.post([{"timestamp": minute_to_iso(newest), "status": "failed", "count": 2}], [])  # the open minute grows
+    patched, patch_size = call_refresh(client, demo_app, "24h", signature=first[ids.CHART_SIGNATURE]["data"])
+    full, full_size = call_refresh(client, demo_app, "24h")
+    for chart in (ids.STATUS_CHART, ids.AUTH_CHART):
+        patch = patched[chart]["figure"]
+        assert patch["__dash_patch_update"] == "__dash_patch_update"
+        result = apply_patch(first[chart]["figure"], patch)
+        expected = full[chart]["figure"]
+        assert [t.get("y") for t in result["data"]] == [t.get("y") for t in expected["data"]]
+        assert [t.get("x0") for t in result["data"]] == [t.get("x0") for t in expected["data"]]
+        assert result["layout"]["shapes"] == expected["layout"]["shapes"]
+        assert result["layout"]["xaxis"]["range"] == expected["layout"]["xaxis"]["range"]
+        assert len(json.dumps(patch)) < len(json.dumps(expected)) / 3  # only the changed minutes travel
+    assert patch_size < full_size
+
+
+def test_a_long_absence_or_a_new_range_sends_the_whole_figure(demo_app):
+    client = demo_app.server.test_client()
+    first, _ = call_refresh(client, demo_app, "1h")
+    old = first[ids.CHART_SIGNATURE]["data"]
+    range_label, end, kinds = old.split("|")
+    far_behind = f"{range_label}|{int(end) - 58}|{kinds}"  # more new minutes than the patch would keep
+    out, _ = call_refresh(client, demo_app, "1h", signature=far_behind)
+    assert "layout" in out[ids.STATUS_CHART]["figure"]
+    out, _ = call_refresh(client, demo_app, "1h", signature=f"{range_label}|{end}|changed")
+    assert "layout" in out[ids.STATUS_CHART]["figure"]
+    out, _ = call_refresh(client, demo_app, "1h", signature="garbage")
+    assert "layout" in out[ids.STATUS_CHART]["figure"]
+
+
+@pytest.mark.parametrize("range_label, minutes", [("1h", 60), ("24h", 1440), ("3d", 4320)])
+def test_range_selector_sets_the_span_sent(demo_app, range_label, minutes):
+    out, _ = call_refresh(demo_app.server.test_client(), demo_app, range_label)
+    series = next(t for t in out[ids.STATUS_CHART]["figure"]["data"] if t.get("name") == "failed")
+    assert len(series["y"]) == min(minutes, demo_app.server.extensions["monitor"].settings.window_minutes)
+
+
+def test_simulate_processing_failure_fires_and_turns_the_failed_card_red(demo_app):
+    client = demo_app.server.test_client()
+    result = call_simulate(client, demo_app, "processing_failure")
+    assert "Processing failure" in json.dumps(result[ids.SIMULATE_RESULT]["children"])
+    assert result[ids.SIMULATED]["data"] == 1
+    out, _ = call_refresh(client, demo_app, "1h", trigger=ids.SIMULATED)
+    panel = json.dumps(out[ids.ALERTS_PANEL]["children"])
+    assert "1 firing" in panel or "2 firing" in panel
+    assert "failed at" in panel
+    cards = out[ids.STATUS_CARDS]["children"]["props"]["children"]
+    failed = next(c["props"]["children"] for c in cards if c["props"]["children"]["props"]["id"] == ids.status_card("failed"))
+    assert "card-firing" in failed["props"]["className"]
+    shapes = out[ids.STATUS_CHART]["figure"]["layout"]["shapes"]
+    assert any(s["fillcolor"].startswith("rgba(220, 53, 69, 0.2") for s in shapes)  # the episode is shaded
+
+
+def test_simulate_with_an_unknown_scenario_says_so_and_posts_nothing(demo_app):
+    monitor = demo_app.server.extensions["monitor"]
+    before = monitor.newest_event_minute()
+    result = call_simulate(demo_app.server.test_client(), demo_app, "meteor_strike")
+    assert "unknown scenario 'meteor_strike'" in json.dumps(result[ids.SIMULATE_RESULT]["children"])
+    assert monitor.newest_event_minute() == before
+
+
+def test_simulation_is_refused_unless_switched_on(monitor):
+    app = create_app({"db": ":memory:"}, monitor=monitor)
+    result = call_simulate(app.server.test_client(), app, "processing_failure")
+    assert "Simulation is off" in json.dumps(result[ids.SIMULATE_RESULT]["children"])
+    assert monitor.newest_event_minute() is None  # nothing synthetic was written
+    layout = app.server.test_client().get("/_dash-layout").get_json()
+    assert '"disabled": true' in json.dumps(layout)
+
+
+def test_refresh_before_any_data_shows_waiting(monitor):
+    app = create_app({"db": ":memory:"}, monitor=monitor)
+    out, _ = call_refresh(app.server.test_client(), app)
+    assert out[ids.HEALTH_BADGE]["children"] == "waiting for data"
+    assert "waiting for data" in json.dumps(out[ids.STATUS_CHART]["figure"])
+
+
+def test_view_bands_come_from_the_rules_in_force(clock):
+    config = {"version": 1, "rules": [
+        {"id": "a", "type": "threshold", "metric": "status:approved", "direction": "below", "threshold": 75},
+        {"id": "f", "type": "threshold", "metric": "status:failed", "direction": "above", "threshold": 0},
+    ]}
+    monitor = Monitor(parse_thresholds(config, "test"), Store(":memory:"), clock=clock)
+    clock.now = (START + 120) * 60.0
+    writer = FeedWriter(monitor)
+    writer.backfill(90)
+    snap = monitor.snapshot(60)
+    bands = view.RuleBands(monitor.thresholds.rules)
+    panels = {p.key: p for p in view.status_panels(snap, bands)}
+    assert set(panels["status:approved"].lower) == {75.0} and panels["status:approved"].upper is None
+    assert set(panels["status:failed"].upper) == {0.0}
+    assert panels["status:reversed"].expected is None
+    again = {p.key: p for p in view.status_panels(monitor.snapshot(90), bands)}  # partly remembered, partly new
+    assert len(again["status:failed"].upper) == 90 and set(again["status:failed"].upper) == {0.0}
+
+
+class SeasonalRule:
+    """A stand-in rule whose bounds change every minute, as a learned seasonal rule's do."""
+
+    id, metric = "seasonal", "status:denied"
+
+    def bounds(self, minute):
+        return (None, float(minute % 7))
+
+    def expected(self, minute):
+        return float(minute % 5)
+
+
+def test_rule_bands_follow_minute_by_minute_bounds_and_pick_the_tightest():
+    class Flat(SeasonalRule):
+        def bounds(self, minute):
+            return (1.0, 4.0)
+
+        def expected(self, minute):
+            return None
+
+    bands = view.RuleBands([SeasonalRule(), Flat()])
+    lower, upper, expected = bands.lines("status:denied", range(700, 714))
+    assert upper == [min(4.0, float(m % 7)) for m in range(700, 714)]
+    assert lower == [1.0] * 14 and expected == [float(m % 5) for m in range(700, 714)]
+    assert bands.lines("status:failed", range(700, 714)) == (None, None, None)
+
+
+def test_counts_become_arrays_with_gaps_as_nan():
+    import math
+
+    assert view._values((1, 2, 3), (True, True, True)).tolist() == [1, 2, 3]
+    gapped = view._values((1, 0, 3), (True, False, True)).tolist()
+    assert gapped[0] == 1 and math.isnan(gapped[1]) and gapped[2] == 3
+
+
+def test_stale_pending_rows_are_not_shown_as_alerts(monitor, clock):
+    """A pending breach that cleared inside one ingest batch can be left in the store; it never fired."""
+    clock.now = (START + 30) * 60.0
+    writer = FeedWriter(monitor)
+    rows = [{"timestamp": minute_to_iso(START + i), "status": "failed", "count": 1 if i == 3 else 0} for i in range(10)]
+    writer.post(rows, [])
+    snap = monitor.snapshot(30, recent_alerts=10)
+    assert all(a.state != "pending" for a in view.recent_alerts(snap))
