@@ -21,7 +21,7 @@ from api import ApiSettings, register_api, register_metrics, register_notificati
 from callbacks import register_callbacks
 from callbacks.layout import dashboard_layout
 from components.vendor import serve_bootstrap
-from detection import ConfigError, Monitor, MonitorSettings, Store, StoreError, load_thresholds
+from detection import Alert, ConfigError, Monitor, MonitorSettings, Store, StoreError, load_thresholds
 from detection import __version__ as VERSION
 from detection.delivery import Delivery
 from detection.notify_config import load_notification_config
@@ -206,15 +206,17 @@ def create_app(config: AppConfig | Mapping[str, Any] | None = None, monitor: Mon
     delivery, silences = build_delivery(config, monitor)
     server.extensions["delivery"] = delivery  # started by serve(), or by a test
     server.extensions["silences"] = silences
+    def alert_marks(alert: Alert) -> dict[str, Any]:
+        return {"silenced": silences.is_silenced(alert)}
+
     register_api(server, monitor, ApiSettings(
-        api_token=config.api_token, version=VERSION, store_path=config.db,
-        alert_marks=lambda alert: {"silenced": silences.is_silenced(alert)},
+        api_token=config.api_token, version=VERSION, store_path=config.db, alert_marks=alert_marks,
     ))
     register_notifications(server, delivery, silences, config.api_token)
     register_metrics(server, monitor, delivery, silences)
     # One writer for the simulate buttons and the demo/replay feed, so they never post the same minute.
     writer = server.extensions["feed_writer"] = FeedWriter(monitor)
-    register_callbacks(app, monitor, writer if simulate else None)
+    register_callbacks(app, monitor, writer if simulate else None, alert_marks)
     return app
 
 

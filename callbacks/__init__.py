@@ -10,6 +10,8 @@ the minutes that changed (``callbacks.patches``).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 
@@ -21,7 +23,7 @@ from components.charts import RANGES, empty_figure, timeseries_figure
 from components.page import AUTH_CHART_HEIGHT, STATUS_CHART_HEIGHT
 from components.panels import SIMULATE_OFF, health_badge, newest_event_text
 from components.tables import recent_transactions_table
-from detection import Monitor, RecordValidationError, StoreError
+from detection import Alert, Monitor, RecordValidationError, StoreError
 from detection.metrics import AUTH_CODE_FEED, STATUS_FEED
 
 from . import patches, view
@@ -30,13 +32,27 @@ RECENT_ALERTS = 60
 ALERTS_SHOWN = 12
 
 
-def register_callbacks(app: Dash, monitor: Monitor, writer: FeedWriter | None = None) -> None:
+def register_callbacks(
+    app: Dash,
+    monitor: Monitor,
+    writer: FeedWriter | None = None,
+    alert_marks: Callable[[Alert], dict[str, Any]] | None = None,
+) -> None:
     """Wire the page to ``monitor``.
 
     ``writer`` posts the simulate buttons' scenarios (shared with a demo or
     replay feed when one runs); without one, simulation is off and the server
     refuses it, so nothing synthetic reaches a store holding real data.
+    ``alert_marks`` adds fields to each alert shown, e.g. ``{"silenced": True}``
+    from the silences, the same marks the REST API adds.
     """
+
+    def shaped(alert: Alert) -> dict[str, Any]:
+        fields = alert.to_dict()
+        if alert_marks is not None:
+            fields.update(alert_marks(alert))
+        return fields
+
     rules = monitor.thresholds.rules
     bands = view.RuleBands(rules)
 
@@ -79,7 +95,7 @@ def register_callbacks(app: Dash, monitor: Monitor, writer: FeedWriter | None = 
                                      view.episodes(alerts, AUTH_CODE_FEED, snap.end_minute), AUTH_CHART_HEIGHT, revision)
         old_signature = patches.ChartSignature.parse(signature)
         new_signature = patches.signature(range_label, snap.end_minute, status_fig, auth_fig)
-        shown = order_alerts([a.to_dict() for a in snap.open_alerts], [a.to_dict() for a in recent],
+        shown = order_alerts([shaped(a) for a in snap.open_alerts], [shaped(a) for a in recent],
                              ALERTS_SHOWN)
         return (
             status_cards(view.status_cards(snap, rules)),

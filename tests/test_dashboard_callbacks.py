@@ -254,3 +254,17 @@ def test_stale_pending_rows_are_not_shown_as_alerts(monitor, clock):
     writer.post(rows, [])
     snap = monitor.snapshot(30, recent_alerts=10)
     assert all(a.state != "pending" for a in view.recent_alerts(snap))
+
+
+def test_a_silenced_alert_is_shown_marked_silenced(demo_app):
+    client = demo_app.server.test_client()
+    made = client.post("/api/silences", json={"matchers": {"metric": "status:failed"}, "ends_at": "2099-01-01T00:00:00Z",
+                                             "comment": "gateway maintenance", "created_by": "ana"})
+    assert made.status_code == 201
+    call_simulate(client, demo_app, "processing_failure")
+    out, _ = call_refresh(client, demo_app, "1h", trigger=ids.SIMULATED)
+    panel = json.dumps(out[ids.ALERTS_PANEL]["children"])
+    assert "failed at" in panel and "silenced-badge" in panel
+    client.delete(f"/api/silences/{made.get_json()['id']}")
+    out, _ = call_refresh(client, demo_app, "1h")
+    assert "silenced-badge" not in json.dumps(out[ids.ALERTS_PANEL]["children"])
