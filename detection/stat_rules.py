@@ -1,0 +1,372 @@
+"""Statistical rule types: a Poisson / negative-binomial tail for sparse counts, a seasonal
+(hour-of-day) rule for high counts, and a rate rule on a status's share of all transactions.
+
+Each is a small pure object like ``ThresholdRule``: its thresholds are worked out once when it
+is built (from the thresholds file), so ``judge`` only sums a short window and looks a number up.
+All three judge closed minutes only: their expectation depends on the rest of the minute's data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .metrics import AUTH_CODE_FEED, RATE_PREFIX, STATUS_FEED, split_metric, status_metric
+from .rules import ConfigError, FieldReader, Judgement, Rule, register_rule
+from .series import SeriesView
+
+HOURS = 24
+MAX_WINDOW = 60
+
+
+def hour_of_day(minute: int) -> int:
+    """UTC hour of an epoch minute: the index into a 24-value profile."""
+    return (minute % 1440) // 60
+
+
+def read_profile(reader: FieldReader, key: str, minimum: float = 0.0) -> tuple[float, ...]:
+    """A per-minute level: one number (flat) or 24 numbers, one per UTC hour of day."""
+    reader.used.add(key)
+    if key not in reader.obj:
+        raise ConfigError(f"{reader.where}.{key}: is required")
+    value = reader.obj[key]
+    values = value if isinstance(value, list) else [value]
+    ok = len(values) in (1, HOURS) and all(
+        not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) and v >= minimum for v in values
+    )
+    if not ok:
+        raise ConfigError(
+            f"{reader.where}.{key}: expected a number >= {minimum:g} or a list of 24 such numbers "
+            f"(one per UTC hour), got {value!r}"
+        )
+    return tuple(float(v) for v in values)
+
+
+def profile_config(profile: Sequence[float]) -> float | list[float]:
+    return profile[0] if len(profile) == 1 else [round(v, 6) for v in profile]
+
+
+def _at(profile: Sequence[float], minute: int) -> float:
+    return profile[0] if len(profile) == 1 else profile[hour_of_day(minute)]
+
+
+def _denominator(metric: str, metrics: Iterable[str]) -> tuple[str, ...]:
+    """The metrics whose sum is 'all transactions' for this metric: every status, or every auth code.
+
+    Auth-code rules divide by auth codes so they never depend on the other feed's clock.
+    """
+    kind, _ = split_metric(metric)
+    feed = AUTH_CODE_FEED if kind == AUTH_CODE_FEED else STATUS_FEED
+    return tuple(m for m in metrics if split_metric(m)[0] == feed)
+
+
+def _window(reader: FieldReader, default: int) -> int:
+    window = reader.int("window", default, minimum=1)
+    if window > MAX_WINDOW:
+        raise ConfigError(f"{reader.where}.window: expected an integer from 1 to {MAX_WINDOW}, got {window}")
+    return window
+
+
+def _probability(reader: FieldReader, key: str) -> float:
+    value = reader.number(key)
+    if not 0 < value < 0.5:
+        raise ConfigError(f"{reader.where}.{key}: expected a probability between 0 and 0.5, got {value!r}")
+    return value
+
+
+class _TailTable:
+    """Smallest window count whose upper-tail probability is at most ``p``, for a grid of expected counts.
+
+    The grid is geometric (4% steps); a lookup rounds the expectation up to the next grid point,
+    so the threshold errs on the side of fewer alerts. Built once per rule with scipy.
+    """
+
+    LOW = 1e-3
+    STEP = 1.04
+    POINTS = 360  # up to about 1e3 * 1.3e3: beyond any per-window count of one status
+
+    def __init__(self, p_value: float, dispersion: float | None):
+        from scipy import stats  # imported here: only needed when a statistical rule is built
+
+        grid = [self.LOW * self.STEP**i for i in range(self.POINTS)]
+        if dispersion is None:
+            crit = stats.poisson.isf(p_value, grid)
+        else:
+            size = dispersion
+            crit = stats.nbinom.isf(p_value, size, [size / (size + mu) for mu in grid])
+        # isf gives the largest c with P(X > c) > p... so the first count with P(X >= c) <= p is c + 1.
+        self.critical = [int(c) + 1 for c in crit]
+        self.grid = grid
+        self._log_low = math.log(self.LOW)
+        self._log_step = math.log(self.STEP)
+
+    def critical_count(self, expected: float) -> int:
+        if expected <= self.LOW:
+            return self.critical[0]
+        index = math.ceil((math.log(expected) - self._log_low) / self._log_step - 1e-9)
+        if index >= self.POINTS:
+            # Far beyond the grid: a normal approximation is exact enough for such counts.
+            return int(expected + 4.0 * math.sqrt(expected)) + 1
+        return self.critical[index]
+
+
+@register_rule
+class PoissonTailRule(Rule):
+    """Sparse counts: too many in a short window for the metric's usual share of all transactions.
+
+    Expected window count = ``share`` x (all transactions in the window), so volume swings (a
+    daily cycle) move the expectation with them. A breach needs the window count to be at least
+    ``min_count`` and to have an upper-tail probability of at most ``p_value`` under a Poisson
+    (``dispersion`` null) or negative binomial (size ``dispersion``) law.
+    """
+
+    type_name = "poisson_tail"
+
+    def __init__(self, *, share: float, window: int, p_value: float, min_count: int,
+                 dispersion: float | None = None, volume: Sequence[float] = (125.0,),
+                 denominator: Sequence[str] = (), **common: Any):
+        super().__init__(**common)
+        self.share = share
+        self.window = window
+        self.p_value = p_value
+        self.min_count = min_count
+        self.dispersion = dispersion
+        self.volume = tuple(volume)
+        self.denominator = tuple(denominator) or (self.metric,)
+        self._table = _TailTable(p_value, dispersion)
+
+    def _expected_window(self, view: SeriesView, minute: int) -> float:
+        total = 0
+        for metric in self.denominator:
+            total += view.window_sum(metric, minute, self.window)
+        return self.share * total
+
+    def judge(self, view: SeriesView, minute: int) -> Judgement:
+        observed = view.window_sum(self.metric, minute, self.window)
+        expected = self._expected_window(view, minute)
+        critical = max(self.min_count, self._table.critical_count(expected))
+        breach = observed >= critical
+        per_minute = self.window
+        return Judgement(breach, observed / per_minute, critical / per_minute, not breach, expected / per_minute)
+
+    def expected(self, minute: int) -> float | None:
+        return self.share * _at(self.volume, minute)
+
+    def bounds(self, minute: int) -> tuple[float | None, float | None]:
+        expected_window = self.share * _at(self.volume, minute) * self.window
+        return (None, max(self.min_count, self._table.critical_count(expected_window)) / self.window)
+
+    def condition_text(self) -> str:
+        return (f"{self.min_count}+ in {self.window} min and above the {self.p_value:.0e} tail "
+                f"for its usual {self.share * 100:.2f}% share")
+
+    def params(self) -> dict[str, Any]:
+        return {"share": self.share, "window": self.window, "p_value": self.p_value,
+                "min_count": self.min_count, "dispersion": self.dispersion,
+                "volume": profile_config(self.volume)}
+
+    @classmethod
+    def from_config(cls, reader: FieldReader, metrics: Iterable[str]) -> PoissonTailRule:
+        known = list(metrics)
+        common = cls.common_fields(reader, known)
+        if common["metric"].startswith(RATE_PREFIX):
+            raise ConfigError(f"{reader.where}.metric: a poisson_tail rule counts a status or auth code, "
+                              f"not a rate; got {common['metric']!r}")
+        share = reader.number("share", minimum=0)
+        if share > 1:
+            raise ConfigError(f"{reader.where}.share: expected a fraction from 0 to 1, got {share!r}")
+        rule = cls(
+            share=share,
+            window=_window(reader, 5),
+            p_value=_probability(reader, "p_value"),
+            min_count=reader.int("min_count", 3, minimum=1),
+            dispersion=_dispersion(reader),
+            volume=read_profile(reader, "volume") if reader.has("volume") else (125.0,),
+            denominator=_denominator(common["metric"], known),
+            **common,
+        )
+        reader.reject_unknown(("type", "description"))
+        return rule
+
+
+def _dispersion(reader: FieldReader) -> float | None:
+    value = reader.optional_number("dispersion")
+    if value is not None and value <= 0:
+        raise ConfigError(f"{reader.where}.dispersion: expected a positive negative-binomial size or null, got {value!r}")
+    return value
+
+
+@register_rule
+class SeasonalRule(Rule):
+    """High counts against an hour-of-day baseline, judged over a window (drops in approvals).
+
+    The window sum is compared with the baseline's window sum; the tolerance is ``z`` standard
+    deviations (Poisson noise plus ``relative_sd`` of the level) and at least ``min_change``
+    of the expected level, so small dips on a busy hour never page.
+    """
+
+    type_name = "seasonal"
+
+    def __init__(self, *, direction: str, profile: Sequence[float], window: int, z: float,
+                 relative_sd: float, min_change: float, **common: Any):
+        super().__init__(**common)
+        self.direction = direction
+        self.profile = tuple(profile)
+        self.window = window
+        self.z = z
+        self.relative_sd = relative_sd
+        self.min_change = min_change
+
+    @property
+    def monotone(self) -> bool:
+        kind, _ = split_metric(self.metric)
+        return self.direction == "above" and kind in (STATUS_FEED, AUTH_CODE_FEED)
+
+    def _limit(self, expected: float) -> float:
+        margin = max(self.z * math.sqrt(expected + (self.relative_sd * expected) ** 2), self.min_change * expected)
+        return expected - margin if self.direction == "below" else expected + margin
+
+    def _expected_window(self, minute: int) -> float:
+        if len(self.profile) == 1:
+            return self.profile[0] * self.window
+        profile = self.profile
+        return sum(profile[((m % 1440) // 60)] for m in range(minute - self.window + 1, minute + 1))
+
+    def judge(self, view: SeriesView, minute: int) -> Judgement:
+        observed = view.window_sum(self.metric, minute, self.window)
+        expected = self._expected_window(minute)
+        limit = self._limit(expected)
+        breach = observed < limit if self.direction == "below" else observed > limit
+        w = self.window
+        return Judgement(breach, observed / w, limit / w, not breach, expected / w)
+
+    def worse(self, new: float, old: float) -> bool:
+        return new < old if self.direction == "below" else new > old
+
+    def expected(self, minute: int) -> float | None:
+        return _at(self.profile, minute)
+
+    def bounds(self, minute: int) -> tuple[float | None, float | None]:
+        limit = self._limit(_at(self.profile, minute) * self.window) / self.window
+        return (limit, None) if self.direction == "below" else (None, limit)
+
+    def condition_text(self) -> str:
+        return (f"{self.direction} its hour-of-day baseline by more than {self.z:g} sd "
+                f"(and {self.min_change * 100:.0f}%) over {self.window} min")
+
+    def params(self) -> dict[str, Any]:
+        return {"direction": self.direction, "profile": profile_config(self.profile), "window": self.window,
+                "z": self.z, "relative_sd": self.relative_sd, "min_change": self.min_change}
+
+    @classmethod
+    def from_config(cls, reader: FieldReader, metrics: Iterable[str]) -> SeasonalRule:
+        common = cls.common_fields(reader, metrics)
+        if common["metric"].startswith(RATE_PREFIX):
+            raise ConfigError(f"{reader.where}.metric: a seasonal rule watches a count, use a 'rate' rule "
+                              f"for {common['metric']!r}")
+        rule = cls(
+            direction=reader.str("direction", choices=("above", "below")),
+            profile=read_profile(reader, "profile"),
+            window=_window(reader, 5),
+            z=reader.number("z", minimum=0),
+            relative_sd=reader.number("relative_sd", 0.0, minimum=0),
+            min_change=reader.number("min_change", 0.0, minimum=0),
+            **common,
+        )
+        if rule.min_change >= 1 and rule.direction == "below":
+            raise ConfigError(f"{reader.where}.min_change: expected a fraction below 1 for a 'below' rule")
+        reader.reject_unknown(("type", "description"))
+        return rule
+
+
+@register_rule
+class RateRule(Rule):
+    """A status's share of all transactions over a window, against its usual share.
+
+    Volume cancels out, so a daily cycle by itself never alerts. A breach needs the share to be
+    ``z`` standard deviations (binomial, times ``overdispersion``) from ``baseline`` and, for an
+    upper bound, at least ``min_count`` transactions of that status in the window.
+    """
+
+    type_name = "rate"
+
+    def __init__(self, *, direction: str, baseline: float, window: int, z: float, overdispersion: float,
+                 min_count: int, volume: Sequence[float] = (125.0,), statuses: Sequence[str] = (), **common: Any):
+        super().__init__(**common)
+        self.direction = direction
+        self.baseline = baseline
+        self.window = window
+        self.z = z
+        self.overdispersion = overdispersion
+        self.min_count = min_count
+        self.volume = tuple(volume)
+        self.count_metric = status_metric(self.metric[len(RATE_PREFIX):])
+        self.statuses = tuple(statuses) or (self.count_metric,)
+
+    def _limit(self, total: float) -> float:
+        p = self.baseline
+        sd = math.sqrt(self.overdispersion * p * (1 - p) / total) if total > 0 else 0.0
+        return p + self.z * sd if self.direction == "above" else p - self.z * sd
+
+    def judge(self, view: SeriesView, minute: int) -> Judgement:
+        observed = view.window_sum(self.count_metric, minute, self.window)
+        total = 0
+        for metric in self.statuses:
+            total += view.window_sum(metric, minute, self.window)
+        share = observed / total if total else 0.0
+        limit = self._limit(total)
+        if total == 0:
+            breach = False
+        elif self.direction == "above":
+            breach = share > limit and observed >= self.min_count
+        else:
+            breach = share < limit
+        return Judgement(breach, share, limit, not breach, self.baseline)
+
+    def worse(self, new: float, old: float) -> bool:
+        return new < old if self.direction == "below" else new > old
+
+    def expected(self, minute: int) -> float | None:
+        return self.baseline
+
+    def bounds(self, minute: int) -> tuple[float | None, float | None]:
+        limit = self._limit(_at(self.volume, minute) * self.window)
+        return (limit, None) if self.direction == "below" else (None, limit)
+
+    def condition_text(self) -> str:
+        return (f"{self.direction} its usual {self.baseline * 100:.1f}% share by more than {self.z:g} sd "
+                f"over {self.window} min")
+
+    def params(self) -> dict[str, Any]:
+        return {"direction": self.direction, "baseline": self.baseline, "window": self.window, "z": self.z,
+                "overdispersion": self.overdispersion, "min_count": self.min_count,
+                "volume": profile_config(self.volume)}
+
+    @classmethod
+    def from_config(cls, reader: FieldReader, metrics: Iterable[str]) -> RateRule:
+        known = list(metrics)
+        common = cls.common_fields(reader, known)
+        if not common["metric"].startswith(RATE_PREFIX):
+            raise ConfigError(f"{reader.where}.metric: a rate rule watches a share such as 'rate:denied', "
+                              f"got {common['metric']!r}")
+        baseline = reader.number("baseline", minimum=0)
+        if baseline >= 1:
+            raise ConfigError(f"{reader.where}.baseline: expected a share below 1, got {baseline!r}")
+        overdispersion = reader.number("overdispersion", 1.0, minimum=0)
+        if overdispersion <= 0:
+            raise ConfigError(f"{reader.where}.overdispersion: expected a positive number, got {overdispersion!r}")
+        rule = cls(
+            direction=reader.str("direction", choices=("above", "below")),
+            baseline=baseline,
+            window=_window(reader, 5),
+            z=reader.number("z", minimum=0),
+            overdispersion=overdispersion,
+            min_count=reader.int("min_count", 1, minimum=0),
+            volume=read_profile(reader, "volume") if reader.has("volume") else (125.0,),
+            statuses=_denominator(status_metric("x"), known),
+            **common,
+        )
+        reader.reject_unknown(("type", "description"))
+        return rule
+
