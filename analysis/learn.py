@@ -28,6 +28,7 @@ from detection.stat_rules import PoissonTailRule, RateRule, SeasonalRule
 from detection.thresholds import Thresholds
 
 MINUTES_PER_WEEK = 7 * 1440
+MODEL_ERROR_MARGIN = 4.0
 CLEANING_P = 1e-3
 CLEANING_PAD = 5
 CLEANING_ROUNDS = 3
@@ -38,7 +39,9 @@ SPARSE_STATUSES = (
     ("reversed", 5, 4, "warning"),
     ("refunded", 5, 4, "warning"),
 )
-DENIAL_CODES = (("51", 3, 5), ("59", 3, 5))
+# Short windows: a denial spike is large, and analysts want it within a minute or two.
+DENIAL_CODES = (("51", 2, 5), ("59", 2, 5))
+DENIED_WINDOW = 2
 DEFAULT_NO_DATA_MINUTES = 2
 
 
@@ -50,7 +53,9 @@ class LearnOptions:
 
     @property
     def p_value(self) -> float:
-        return self.false_alerts_per_week / MINUTES_PER_WEEK
+        """Per judged minute. The margin covers model error: a tail fitted on days of history is
+        lighter than the truth, and several rules share the same traffic."""
+        return self.false_alerts_per_week / MINUTES_PER_WEEK / MODEL_ERROR_MARGIN
 
 
 @dataclass
@@ -144,7 +149,7 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
         if status in history.status.keys:
             watched.append((status_metric(status), history.series(status_metric(status)), total, window))
     if "denied" in history.status.keys:
-        watched.append((status_metric("denied"), history.series(status_metric("denied")), total, 3))
+        watched.append((status_metric("denied"), history.series(status_metric("denied")), total, DENIED_WINDOW))
     if history.auth is not None and auth_total is not None:
         for code, window, _ in DENIAL_CODES:
             if code in history.auth.keys:
@@ -219,17 +224,19 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
     if "denied" in history.status.keys:
         denied = history.series(status_metric("denied")).astype(np.float64)
         share = float(denied[clean].sum() / max(total[clean].sum(), 1.0))
-        window = 3
-        phi = _overdispersion(denied, total, share, window, clean)
+        window = DENIED_WINDOW
+        size = sizes.get(status_metric("denied"))
         rule = RateRule(
             rule_id="denied_share_high", metric=rate_metric("denied"), severity="warning", for_minutes=1,
-            resolve_minutes=5, direction="above", baseline=round(share, 5), window=window, z=round(z, 2),
-            overdispersion=round(phi, 3), min_count=5, volume=volume, statuses=_statuses(history),
-            description="denied share of all transactions above normal",
+            resolve_minutes=5, direction="above", baseline=round(share, 5), window=window,
+            p_value=_round_p(p_value), dispersion=_round(size), min_count=5, volume=volume,
+            statuses=_statuses(history), description="denied share of all transactions above normal",
         )
-        baseline(rate_metric("denied"), denied, share, None, rule,
-                 f"usual share {share * 100:.2f}%, binomial noise x{phi:.2f}; alert when the {window}-minute share "
-                 f"is {z:.1f} sd above it (false-alarm budget {options.false_alerts_per_week:g}/week)")
+        baseline(rate_metric("denied"), denied, share, size, rule,
+                 f"usual share {share * 100:.2f}% of all transactions; "
+                 + ("Poisson" if size is None else f"negative binomial (size {size:.1f})")
+                 + f"; alert when the {window}-minute count has a tail probability below {p_value:.1e} "
+                 f"(false-alarm budget {options.false_alerts_per_week:g}/week)")
     if history.auth is not None and auth_total is not None:
         auth_metrics = tuple(auth_code_metric(c) for c in history.auth.keys)
         auth_volume = _profile_or_flat(_hourly(auth_total, minute_axis, clean),
@@ -319,18 +326,6 @@ def _relative_sd(x: np.ndarray, minutes: np.ndarray, profile: tuple[float, ...],
     residual = (xs[ok] - es[ok]) / es[ok]
     robust_var = (1.4826 * np.median(np.abs(residual - np.median(residual)))) ** 2
     return float(math.sqrt(max(robust_var - float(np.mean(1.0 / es[ok])), 0.0)))
-
-
-def _overdispersion(x: np.ndarray, total: np.ndarray, share: float, window: int, clean: np.ndarray) -> float:
-    """Variance of window counts over the binomial variance for the same totals (at least 1)."""
-    n = len(x) // window * window
-    xs = x[:n].reshape(-1, window).sum(axis=1)
-    ns = total[:n].reshape(-1, window).sum(axis=1)
-    ok = clean[:n].reshape(-1, window).all(axis=1) & (ns > 0)
-    if ok.sum() < 30:
-        return 1.5
-    binomial = ns[ok] * share * (1 - share)
-    return max(float(((xs[ok] - ns[ok] * share) ** 2).sum() / binomial.sum()), 1.0)
 
 
 def _tail_reason(share: float, size: float | None, window: int, min_count: int, p_value: float) -> str:

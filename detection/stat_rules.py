@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .metrics import AUTH_CODE_FEED, RATE_PREFIX, STATUS_FEED, split_metric, status_metric
+from .metrics import AUTH_CODE_FEED, RATE_PREFIX, STATUS_FEED, feed_of, split_metric, status_metric
 from .rules import ConfigError, FieldReader, Judgement, Rule, register_rule
 from .series import SeriesView
 
@@ -86,17 +86,19 @@ class _TailTable:
     STEP = 1.04
     POINTS = 360  # up to about 1e3 * 1.3e3: beyond any per-window count of one status
 
-    def __init__(self, p_value: float, dispersion: float | None):
+    def __init__(self, p_value: float, dispersion: float | None, lower: bool = False):
         from scipy import stats  # imported here: only needed when a statistical rule is built
 
         grid = [self.LOW * self.STEP**i for i in range(self.POINTS)]
-        if dispersion is None:
-            crit = stats.poisson.isf(p_value, grid)
+        law = stats.poisson(grid) if dispersion is None else stats.nbinom(
+            dispersion, [dispersion / (dispersion + mu) for mu in grid])
+        self.lower = lower
+        if lower:
+            # ppf gives the smallest c with P(X <= c) >= p; one below it is the last count with P(X <= c) < p.
+            self.critical = [int(c) - 1 for c in law.ppf(p_value)]
         else:
-            size = dispersion
-            crit = stats.nbinom.isf(p_value, size, [size / (size + mu) for mu in grid])
-        # isf gives the largest c with P(X > c) > p... so the first count with P(X >= c) <= p is c + 1.
-        self.critical = [int(c) + 1 for c in crit]
+            # isf gives the smallest c with P(X > c) <= p, so the first count with P(X >= c) <= p is c + 1.
+            self.critical = [int(c) + 1 for c in law.isf(p_value)]
         self.grid = grid
         self._log_low = math.log(self.LOW)
         self._log_step = math.log(self.STEP)
@@ -107,7 +109,10 @@ class _TailTable:
         index = math.ceil((math.log(expected) - self._log_low) / self._log_step - 1e-9)
         if index >= self.POINTS:
             # Far beyond the grid: a normal approximation is exact enough for such counts.
-            return int(expected + 4.0 * math.sqrt(expected)) + 1
+            margin = 4.0 * math.sqrt(expected)
+            return int(expected - margin) - 1 if self.lower else int(expected + margin) + 1
+        if self.lower:
+            index = max(index - 1, 0)  # round the expectation down instead: a lower bound errs low
         return self.critical[index]
 
 
@@ -217,6 +222,7 @@ class SeasonalRule(Rule):
         self.z = z
         self.relative_sd = relative_sd
         self.min_change = min_change
+        self._feed = feed_of(self.metric)
 
     @property
     def monotone(self) -> bool:
@@ -227,19 +233,27 @@ class SeasonalRule(Rule):
         margin = max(self.z * math.sqrt(expected + (self.relative_sd * expected) ** 2), self.min_change * expected)
         return expected - margin if self.direction == "below" else expected + margin
 
-    def _expected_window(self, minute: int) -> float:
-        if len(self.profile) == 1:
-            return self.profile[0] * self.window
-        profile = self.profile
-        return sum(profile[((m % 1440) // 60)] for m in range(minute - self.window + 1, minute + 1))
-
     def judge(self, view: SeriesView, minute: int) -> Judgement:
-        observed = view.window_sum(self.metric, minute, self.window)
-        expected = self._expected_window(minute)
+        # Only minutes the feed sent data for count: after a feed gap (or at start-up) the window
+        # would otherwise look like a drop in approvals, which the feed-gap alert already reports.
+        has_data = getattr(view, "has_data", None)
+        feed = self._feed
+        profile = self.profile
+        flat = len(profile) == 1
+        observed = 0
+        expected = 0.0
+        minutes = 0
+        for m in range(minute - self.window + 1, minute + 1):
+            if has_data is not None and not has_data(feed, m):
+                continue
+            observed += view.count(self.metric, m)
+            expected += profile[0] if flat else profile[(m % 1440) // 60]
+            minutes += 1
+        if minutes * 2 < self.window:
+            return Judgement(False, observed / max(minutes, 1), 0.0, True, None)
         limit = self._limit(expected)
         breach = observed < limit if self.direction == "below" else observed > limit
-        w = self.window
-        return Judgement(breach, observed / w, limit / w, not breach, expected / w)
+        return Judgement(breach, observed / minutes, limit / minutes, not breach, expected / minutes)
 
     def worse(self, new: float, old: float) -> bool:
         return new < old if self.direction == "below" else new > old
@@ -284,45 +298,46 @@ class SeasonalRule(Rule):
 class RateRule(Rule):
     """A status's share of all transactions over a window, against its usual share.
 
-    Volume cancels out, so a daily cycle by itself never alerts. A breach needs the share to be
-    ``z`` standard deviations (binomial, times ``overdispersion``) from ``baseline`` and, for an
-    upper bound, at least ``min_count`` transactions of that status in the window.
+    Volume cancels out, so a daily cycle by itself never alerts. The window count of the status
+    is compared with ``baseline`` x (all transactions in the window) using a Poisson or negative
+    binomial (size ``dispersion``) tail of probability ``p_value``; an upper bound also needs at
+    least ``min_count`` transactions of that status in the window.
     """
 
     type_name = "rate"
 
-    def __init__(self, *, direction: str, baseline: float, window: int, z: float, overdispersion: float,
-                 min_count: int, volume: Sequence[float] = (125.0,), statuses: Sequence[str] = (), **common: Any):
+    def __init__(self, *, direction: str, baseline: float, window: int, p_value: float, min_count: int,
+                 dispersion: float | None = None, volume: Sequence[float] = (125.0,),
+                 statuses: Sequence[str] = (), **common: Any):
         super().__init__(**common)
         self.direction = direction
         self.baseline = baseline
         self.window = window
-        self.z = z
-        self.overdispersion = overdispersion
+        self.p_value = p_value
+        self.dispersion = dispersion
         self.min_count = min_count
         self.volume = tuple(volume)
         self.count_metric = status_metric(self.metric[len(RATE_PREFIX):])
         self.statuses = tuple(statuses) or (self.count_metric,)
+        self._table = _TailTable(p_value, dispersion, lower=direction == "below")
 
-    def _limit(self, total: float) -> float:
-        p = self.baseline
-        sd = math.sqrt(self.overdispersion * p * (1 - p) / total) if total > 0 else 0.0
-        return p + self.z * sd if self.direction == "above" else p - self.z * sd
+    def _limit_count(self, total: float) -> int:
+        return self._table.critical_count(self.baseline * total)
 
     def judge(self, view: SeriesView, minute: int) -> Judgement:
         observed = view.window_sum(self.count_metric, minute, self.window)
         total = 0
         for metric in self.statuses:
             total += view.window_sum(metric, minute, self.window)
-        share = observed / total if total else 0.0
-        limit = self._limit(total)
         if total == 0:
-            breach = False
-        elif self.direction == "above":
-            breach = share > limit and observed >= self.min_count
+            return Judgement(False, 0.0, self.baseline, True, self.baseline)
+        critical = self._limit_count(total)
+        if self.direction == "above":
+            critical = max(critical, self.min_count)
+            breach = observed >= critical
         else:
-            breach = share < limit
-        return Judgement(breach, share, limit, not breach, self.baseline)
+            breach = observed <= critical
+        return Judgement(breach, observed / total, critical / total, not breach, self.baseline)
 
     def worse(self, new: float, old: float) -> bool:
         return new < old if self.direction == "below" else new > old
@@ -331,16 +346,17 @@ class RateRule(Rule):
         return self.baseline
 
     def bounds(self, minute: int) -> tuple[float | None, float | None]:
-        limit = self._limit(_at(self.volume, minute) * self.window)
+        total = _at(self.volume, minute) * self.window
+        limit = self._limit_count(total) / total if total else None
         return (limit, None) if self.direction == "below" else (None, limit)
 
     def condition_text(self) -> str:
-        return (f"{self.direction} its usual {self.baseline * 100:.1f}% share by more than {self.z:g} sd "
-                f"over {self.window} min")
+        return (f"{self.direction} its usual {self.baseline * 100:.1f}% share over {self.window} min "
+                f"(tail probability below {self.p_value:.0e})")
 
     def params(self) -> dict[str, Any]:
-        return {"direction": self.direction, "baseline": self.baseline, "window": self.window, "z": self.z,
-                "overdispersion": self.overdispersion, "min_count": self.min_count,
+        return {"direction": self.direction, "baseline": self.baseline, "window": self.window,
+                "p_value": self.p_value, "dispersion": self.dispersion, "min_count": self.min_count,
                 "volume": profile_config(self.volume)}
 
     @classmethod
@@ -353,20 +369,16 @@ class RateRule(Rule):
         baseline = reader.number("baseline", minimum=0)
         if baseline >= 1:
             raise ConfigError(f"{reader.where}.baseline: expected a share below 1, got {baseline!r}")
-        overdispersion = reader.number("overdispersion", 1.0, minimum=0)
-        if overdispersion <= 0:
-            raise ConfigError(f"{reader.where}.overdispersion: expected a positive number, got {overdispersion!r}")
         rule = cls(
             direction=reader.str("direction", choices=("above", "below")),
             baseline=baseline,
             window=_window(reader, 5),
-            z=reader.number("z", minimum=0),
-            overdispersion=overdispersion,
+            p_value=_probability(reader, "p_value"),
             min_count=reader.int("min_count", 1, minimum=0),
+            dispersion=_dispersion(reader),
             volume=read_profile(reader, "volume") if reader.has("volume") else (125.0,),
             statuses=_denominator(status_metric("x"), known),
             **common,
         )
         reader.reject_unknown(("type", "description"))
         return rule
-
