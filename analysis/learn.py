@@ -144,16 +144,22 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
     if history.auth is not None:
         auth_total = sum(history.series(auth_code_metric(c)) for c in history.auth.keys).astype(np.float64)
 
-    watched: list[tuple[str, np.ndarray, np.ndarray, int]] = []  # metric, counts, denominator, window
+    # Sparse counts are judged against approvals (auth codes against code 00): one reference count of
+    # the same feed keeps the engine's per-minute work small and moves with the volume.
+    approved_ref = history.series(status_metric("approved")).astype(np.float64) \
+        if "approved" in history.status.keys else total
+    code00_ref = history.series(auth_code_metric("00")).astype(np.float64) \
+        if history.auth is not None and "00" in history.auth.keys else None
+    watched: list[tuple[str, np.ndarray, np.ndarray, int]] = []  # metric, counts, reference, window
     for status, window, _, _ in SPARSE_STATUSES:
         if status in history.status.keys:
-            watched.append((status_metric(status), history.series(status_metric(status)), total, window))
+            watched.append((status_metric(status), history.series(status_metric(status)), approved_ref, window))
     if "denied" in history.status.keys:
         watched.append((status_metric("denied"), history.series(status_metric("denied")), total, DENIED_WINDOW))
-    if history.auth is not None and auth_total is not None:
+    if history.auth is not None and code00_ref is not None:
         for code, window, _ in DENIAL_CODES:
             if code in history.auth.keys:
-                watched.append((auth_code_metric(code), history.series(auth_code_metric(code)), auth_total, window))
+                watched.append((auth_code_metric(code), history.series(auth_code_metric(code)), code00_ref, window))
 
     # Iterative cleaning: estimate, mark improbable windows, re-estimate without them.
     clean = received.copy()
@@ -181,6 +187,8 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
     volume_hourly = _hourly(total, minute_axis, clean)
     volume = _profile_or_flat(volume_hourly, float(total[clean].mean()) if clean.any() else 125.0, whole_days)
 
+    approved_level = _profile_or_flat(_hourly(approved_ref, minute_axis, clean),
+                                      float(approved_ref[clean].mean()) if clean.any() else 117.0, whole_days)
     baselines: dict[str, MetricBaseline] = {}
     rules: list[Rule] = []
 
@@ -237,24 +245,24 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
                  + ("Poisson" if size is None else f"negative binomial (size {size:.1f})")
                  + f"; alert when the {window}-minute count has a tail probability below {p_value:.1e} "
                  f"(false-alarm budget {options.false_alerts_per_week:g}/week)")
-    if history.auth is not None and auth_total is not None:
-        auth_metrics = tuple(auth_code_metric(c) for c in history.auth.keys)
-        auth_volume = _profile_or_flat(_hourly(auth_total, minute_axis, clean),
-                                       float(auth_total[clean].mean()) if clean.any() else 125.0, whole_days)
+    if history.auth is not None and auth_total is not None and code00_ref is not None:
+        level_00 = _profile_or_flat(_hourly(code00_ref, minute_axis, clean),
+                                    float(code00_ref[clean].mean()) if clean.any() else 117.0, whole_days)
         for code, window, min_count in DENIAL_CODES:
             metric = auth_code_metric(code)
             if code not in history.auth.keys:
                 continue
             x = history.series(metric)
+            ratio = float(x[clean].sum() / max(code00_ref[clean].sum(), 1.0))
             share = float(x[clean].sum() / max(auth_total[clean].sum(), 1.0))
             rule = PoissonTailRule(
                 rule_id=f"auth_{code}_high", metric=metric, severity="warning", for_minutes=1,
-                resolve_minutes=2 * window, share=round(share, 6), window=window, p_value=_round_p(p_value),
-                min_count=min_count, dispersion=_round(sizes.get(metric)), volume=auth_volume,
-                denominator=auth_metrics, description=f"auth code {code} declines above normal",
+                resolve_minutes=2 * window, ratio=round(ratio, 6), per=auth_code_metric("00"), window=window,
+                p_value=_round_p(p_value), min_count=min_count, dispersion=_round(sizes.get(metric)),
+                per_level=level_00, description=f"auth code {code} declines above normal",
             )
-            baseline(metric, x, share, sizes.get(metric), rule, _tail_reason(share, sizes.get(metric), window,
-                                                                             min_count, p_value))
+            baseline(metric, x, share, sizes.get(metric), rule, _tail_reason(ratio, "code 00", sizes.get(metric),
+                                                                             window, min_count, p_value))
         if "00" in history.auth.keys:
             x = history.series(auth_code_metric("00"))
             baseline(auth_code_metric("00"), x, float(x[clean].sum() / max(auth_total[clean].sum(), 1.0)),
@@ -266,14 +274,15 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
         metric = status_metric(status)
         x = history.series(metric)
         share = float(x[clean].sum() / max(total[clean].sum(), 1.0))
+        ratio = float(x[clean].sum() / max(approved_ref[clean].sum(), 1.0))
         size = sizes.get(metric)
         rule = PoissonTailRule(
             rule_id=f"{status}_high", metric=metric, severity=severity, for_minutes=1, resolve_minutes=2 * window,
-            share=round(share, 7), window=window, p_value=_round_p(p_value), min_count=min_count,
-            dispersion=_round(size), volume=volume, denominator=_statuses(history),
+            ratio=round(ratio, 7), per=status_metric("approved"), window=window, p_value=_round_p(p_value),
+            min_count=min_count, dispersion=_round(size), per_level=approved_level,
             description=f"{status.replace('_', ' ')} transactions above normal",
         )
-        baseline(metric, x, share, size, rule, _tail_reason(share, size, window, min_count, p_value))
+        baseline(metric, x, share, size, rule, _tail_reason(ratio, "approval", size, window, min_count, p_value))
     if "denied" in history.status.keys:
         x = history.series(status_metric("denied"))
         baselines[status_metric("denied")] = MetricBaseline(
@@ -328,9 +337,9 @@ def _relative_sd(x: np.ndarray, minutes: np.ndarray, profile: tuple[float, ...],
     return float(math.sqrt(max(robust_var - float(np.mean(1.0 / es[ok])), 0.0)))
 
 
-def _tail_reason(share: float, size: float | None, window: int, min_count: int, p_value: float) -> str:
+def _tail_reason(ratio: float, per: str, size: float | None, window: int, min_count: int, p_value: float) -> str:
     law = "Poisson" if size is None else f"negative binomial (size {size:.1f})"
-    return (f"usual share {share * 100:.3f}% of all transactions; {law}; alert at {min_count}+ in {window} min "
+    return (f"usually {ratio:.4g} per {per} (so it follows volume); {law}; alert at {min_count}+ in {window} min "
             f"when the tail probability is below {p_value:.1e}")
 
 

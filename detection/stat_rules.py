@@ -51,14 +51,9 @@ def _at(profile: Sequence[float], minute: int) -> float:
     return profile[0] if len(profile) == 1 else profile[hour_of_day(minute)]
 
 
-def _denominator(metric: str, metrics: Iterable[str]) -> tuple[str, ...]:
-    """The metrics whose sum is 'all transactions' for this metric: every status, or every auth code.
-
-    Auth-code rules divide by auth codes so they never depend on the other feed's clock.
-    """
-    kind, _ = split_metric(metric)
-    feed = AUTH_CODE_FEED if kind == AUTH_CODE_FEED else STATUS_FEED
-    return tuple(m for m in metrics if split_metric(m)[0] == feed)
+def _all_statuses(metrics: Iterable[str]) -> tuple[str, ...]:
+    """The status counts whose sum is 'all transactions' (the denominator of a rate)."""
+    return tuple(m for m in metrics if split_metric(m)[0] == STATUS_FEED)
 
 
 def _window(reader: FieldReader, default: int) -> int:
@@ -118,77 +113,75 @@ class _TailTable:
 
 @register_rule
 class PoissonTailRule(Rule):
-    """Sparse counts: too many in a short window for the metric's usual share of all transactions.
+    """Sparse counts: too many in a short window for the metric's usual ratio to a reference count.
 
-    Expected window count = ``share`` x (all transactions in the window), so volume swings (a
-    daily cycle) move the expectation with them. A breach needs the window count to be at least
-    ``min_count`` and to have an upper-tail probability of at most ``p_value`` under a Poisson
-    (``dispersion`` null) or negative binomial (size ``dispersion``) law.
+    Expected window count = ``ratio`` x (the ``per`` metric's count in the same window), where
+    ``per`` is a high-volume count of the same feed (approvals, or auth code 00), so volume swings
+    (a daily cycle) move the expectation with them. A breach needs the window count to be at
+    least ``min_count`` and to have an upper-tail probability of at most ``p_value`` under a
+    Poisson (``dispersion`` null) or negative binomial (size ``dispersion``) law.
     """
 
     type_name = "poisson_tail"
 
-    def __init__(self, *, share: float, window: int, p_value: float, min_count: int,
-                 dispersion: float | None = None, volume: Sequence[float] = (125.0,),
-                 denominator: Sequence[str] = (), **common: Any):
+    def __init__(self, *, ratio: float, per: str, window: int, p_value: float, min_count: int,
+                 dispersion: float | None = None, per_level: Sequence[float] = (117.0,), **common: Any):
         super().__init__(**common)
-        self.share = share
+        self.ratio = ratio
+        self.per = per
         self.window = window
         self.p_value = p_value
         self.min_count = min_count
         self.dispersion = dispersion
-        self.volume = tuple(volume)
-        self.denominator = tuple(denominator) or (self.metric,)
+        self.per_level = tuple(per_level)
         self._table = _TailTable(p_value, dispersion)
-
-    def _expected_window(self, view: SeriesView, minute: int) -> float:
-        total = 0
-        for metric in self.denominator:
-            total += view.window_sum(metric, minute, self.window)
-        return self.share * total
 
     def judge(self, view: SeriesView, minute: int) -> Judgement:
         observed = view.window_sum(self.metric, minute, self.window)
-        expected = self._expected_window(view, minute)
+        expected = self.ratio * view.window_sum(self.per, minute, self.window)
         critical = max(self.min_count, self._table.critical_count(expected))
         breach = observed >= critical
-        per_minute = self.window
-        return Judgement(breach, observed / per_minute, critical / per_minute, not breach, expected / per_minute)
+        w = self.window
+        return Judgement(breach, observed / w, critical / w, not breach, expected / w)
 
     def expected(self, minute: int) -> float | None:
-        return self.share * _at(self.volume, minute)
+        return self.ratio * _at(self.per_level, minute)
 
     def bounds(self, minute: int) -> tuple[float | None, float | None]:
-        expected_window = self.share * _at(self.volume, minute) * self.window
+        expected_window = self.ratio * _at(self.per_level, minute) * self.window
         return (None, max(self.min_count, self._table.critical_count(expected_window)) / self.window)
 
     def condition_text(self) -> str:
-        return (f"{self.min_count}+ in {self.window} min and above the {self.p_value:.0e} tail "
-                f"for its usual {self.share * 100:.2f}% share")
+        return (f"{self.min_count}+ in {self.window} min and beyond the {self.p_value:.0e} tail "
+                f"of its usual {self.ratio:.4g} per {self.per.partition(':')[2]}")
 
     def params(self) -> dict[str, Any]:
-        return {"share": self.share, "window": self.window, "p_value": self.p_value,
+        return {"ratio": self.ratio, "per": self.per, "window": self.window, "p_value": self.p_value,
                 "min_count": self.min_count, "dispersion": self.dispersion,
-                "volume": profile_config(self.volume)}
+                "per_level": profile_config(self.per_level)}
 
     @classmethod
     def from_config(cls, reader: FieldReader, metrics: Iterable[str]) -> PoissonTailRule:
         known = list(metrics)
         common = cls.common_fields(reader, known)
-        if common["metric"].startswith(RATE_PREFIX):
+        metric = common["metric"]
+        if metric.startswith(RATE_PREFIX):
             raise ConfigError(f"{reader.where}.metric: a poisson_tail rule counts a status or auth code, "
-                              f"not a rate; got {common['metric']!r}")
-        share = reader.number("share", minimum=0)
-        if share > 1:
-            raise ConfigError(f"{reader.where}.share: expected a fraction from 0 to 1, got {share!r}")
+                              f"not a rate; got {metric!r}")
+        same_feed = [m for m in known if not m.startswith(RATE_PREFIX) and feed_of(m) == feed_of(metric)]
+        per = reader.str("per")
+        if per not in same_feed:
+            # The reference must come from the same feed, so judging never waits on the other feed's clock.
+            raise ConfigError(f"{reader.where}.per: expected a count of the same feed as {metric!r} "
+                              f"(one of {', '.join(same_feed)}), got {per!r}")
         rule = cls(
-            share=share,
+            ratio=reader.number("ratio", minimum=0),
+            per=per,
             window=_window(reader, 5),
             p_value=_probability(reader, "p_value"),
             min_count=reader.int("min_count", 3, minimum=1),
             dispersion=_dispersion(reader),
-            volume=read_profile(reader, "volume") if reader.has("volume") else (125.0,),
-            denominator=_denominator(common["metric"], known),
+            per_level=read_profile(reader, "per_level") if reader.has("per_level") else (117.0,),
             **common,
         )
         reader.reject_unknown(("type", "description"))
@@ -377,7 +370,7 @@ class RateRule(Rule):
             min_count=reader.int("min_count", 1, minimum=0),
             dispersion=_dispersion(reader),
             volume=read_profile(reader, "volume") if reader.has("volume") else (125.0,),
-            statuses=_denominator(status_metric("x"), known),
+            statuses=_all_statuses(known),
             **common,
         )
         reader.reject_unknown(("type", "description"))
