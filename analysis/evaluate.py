@@ -19,17 +19,15 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from analysis.learn import LearnOptions, learn, naive_thresholds
-from analysis.loading import load_history
-from analysis.replay import Episode, replay, rows_by_minute
-from analysis.synthetic import INCIDENT_KINDS, Incident, generate, write_csvs
-from detection.metrics import minute_to_iso
+from analysis.loading import history_from_rows
+from analysis.replay import Episode, replay, rows_by_minute, validate_minutes
+from analysis.synthetic import INCIDENT_KINDS, Incident, generate
 from detection.thresholds import Thresholds, load_thresholds, parse_thresholds
 
 MATCH_BEFORE = 3
@@ -136,10 +134,8 @@ def evaluate_one(daily_cycle: bool, days: int = 14, train_days: int = 7, seed: i
     start = DEFAULT_START
     data = generate(start, days * 1440, seed, daily_cycle=daily_cycle, incidents_per_day=incidents_per_day)
     split = start + train_days * 1440
-    with tempfile.TemporaryDirectory() as tmp:
-        transactions, auth_codes, _ = write_csvs(data, Path(tmp))
-        train = load_history(transactions, auth_codes, until=minute_to_iso(split - 1))
-        everything = load_history(transactions, auth_codes) if "learned-all" in sets else None
+    train = history_from_rows(data.status_rows, data.auth_rows, until=split - 1)
+    everything = history_from_rows(data.status_rows, data.auth_rows) if "learned-all" in sets else None
     candidates: dict[str, Thresholds] = {}
     if "learned-first" in sets:
         candidates[f"learned on first {train_days} days"] = learn(train, options).thresholds
@@ -150,7 +146,9 @@ def evaluate_one(daily_cycle: bool, days: int = 14, train_days: int = 7, seed: i
     if "naive" in sets:
         candidates["naive mean+2 sigma (first days)"] = naive_thresholds(train)
     test_minutes = (days - train_days) * 1440
-    minutes = rows_by_minute(data.status_rows, data.auth_rows, split, test_minutes)
+    first = next(iter(candidates.values()))
+    minutes = validate_minutes(rows_by_minute(data.status_rows, data.auth_rows, split, test_minutes),
+                               first.statuses, first.auth_codes)
     test_incidents = [i for i in data.incidents if i.start_minute >= split]
     scores = []
     for name, thresholds in candidates.items():

@@ -297,8 +297,9 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
         "time_range": {"from": start, "to": end},
         "minutes": int(history.minutes),
         "clean_minutes": int(clean.sum()),
-        "method": "iterative cleaning (windows with tail p < 1e-3 left out, 3 rounds); shares of all "
-                  "transactions; negative-binomial dispersion from clean windows; "
+        "method": "iterative cleaning (windows with tail p < 1e-3 left out, up to 3 rounds); sparse counts as "
+                  "ratios to approvals (auth codes to code 00), denials as a share of all transactions; "
+                  "negative-binomial dispersion from clean windows; "
                   + ("hour-of-day (UTC) profile for approvals" if whole_days else "no hour-of-day profile"),
         "budget": {"false_alerts_per_metric_per_week": options.false_alerts_per_week,
                    "p_value_per_minute": _round_p(p_value)},

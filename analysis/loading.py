@@ -8,7 +8,7 @@ order. Anything else stops with one ``LoadError`` naming the file, the line and 
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,7 +91,6 @@ def read_feed(path: str | Path, key_field: str, keys: Sequence[str], until: int 
     """Read one export. ``until`` (epoch minute) keeps only rows up to and including it."""
     path = Path(path)
     name = str(path)
-    allowed = set(keys)
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
     except FileNotFoundError:
@@ -99,56 +98,78 @@ def read_feed(path: str | Path, key_field: str, keys: Sequence[str], until: int 
     except OSError as exc:
         raise LoadError(f"{name}: cannot read ({exc.strerror})") from None
     columns = ("timestamp", key_field, "count")
-    cells: dict[tuple[int, str], tuple[int, int]] = {}  # (minute, key) -> (count, line)
-    minute_of: dict[str, int] = {}
     with handle:
         reader = csv.reader(handle)
         try:
             header = next(reader, None)
             if header is None or not any(cell.strip() for cell in header):
                 raise LoadError(f"{name}: the file is empty; expected a header line '{','.join(columns)}' and rows")
-            names = [cell.strip().lower() for cell in header]
-            missing = [c for c in columns if c not in names]
-            if missing:
-                raise LoadError(f"{name}, line 1: missing column(s) {', '.join(missing)}; "
-                                f"expected a header with {', '.join(columns)}, got {','.join(header)!r}")
-            ts_col, key_col, count_col = (names.index(c) for c in columns)
-            width = max(ts_col, key_col, count_col) + 1
-            for row in reader:
-                line = reader.line_num
-                if not row or not any(cell.strip() for cell in row):
-                    continue  # blank lines (often a trailing one) carry nothing
-                if len(row) < width:
-                    raise LoadError(f"{name}, line {line}: expected {len(names)} fields "
-                                    f"({','.join(columns)}), got {len(row)}: {','.join(row)!r}")
-                stamp = row[ts_col].strip()
-                minute = minute_of.get(stamp)
-                if minute is None:
-                    try:
-                        minute = parse_minute(stamp)
-                    except ValueError:
-                        raise LoadError(f"{name}, line {line}: timestamp: expected {TIMESTAMP_HINT}, "
-                                        f"got {stamp!r}") from None
-                    minute_of[stamp] = minute
-                key = row[key_col].strip()
-                if key not in allowed:
-                    raise LoadError(f"{name}, line {line}: {key_field}: unknown {key_field} {key!r}; expected one of "
-                                    f"{', '.join(keys)} (list extra ones with --{key_field.replace('_', '-')}s)")
-                text = row[count_col].strip()
-                if not text.isdigit():
-                    what = "a negative number" if text.lstrip("-").isdigit() else repr(text)
-                    raise LoadError(f"{name}, line {line}: count: expected a non-negative integer, got {what}")
-                if until is not None and minute > until:
-                    continue
-                earlier = cells.get((minute, key))
-                if earlier is not None:
-                    raise LoadError(f"{name}, line {line}: duplicate row for {stamp} {key_field} {key!r} "
-                                    f"(first on line {earlier[1]})")
-                cells[(minute, key)] = (int(text), line)
+            cells = _parse(name, header, ((reader.line_num, row) for row in reader), key_field, keys, until)
         except csv.Error as exc:
             raise LoadError(f"{name}, line {reader.line_num}: not valid CSV ({exc})") from None
         except UnicodeDecodeError:
             raise LoadError(f"{name}: not a UTF-8 text file; expected a CSV export") from None
+    return _feed(name, key_field, keys, cells, until)
+
+
+def feed_from_rows(name: str, rows: Iterable[dict], key_field: str, keys: Sequence[str],
+                   until: int | None = None) -> Feed:
+    """The same checks for rows already in memory (dicts in the CSV schema), e.g. synthetic data."""
+    header = ["timestamp", key_field, "count"]
+    numbered = ((index + 2, [str(row["timestamp"]), str(row[key_field]), str(row["count"])])
+                for index, row in enumerate(rows))
+    return _feed(name, key_field, keys, _parse(name, header, numbered, key_field, keys, until), until)
+
+
+def _parse(name: str, header: list[str], rows: Iterable[tuple[int, list[str]]], key_field: str,
+           keys: Sequence[str], until: int | None) -> dict[tuple[int, str], tuple[int, int]]:
+    columns = ("timestamp", key_field, "count")
+    allowed = set(keys)
+    cells: dict[tuple[int, str], tuple[int, int]] = {}  # (minute, key) -> (count, line)
+    minute_of: dict[str, int] = {}
+    names = [cell.strip().lower() for cell in header]
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise LoadError(f"{name}, line 1: missing column(s) {', '.join(missing)}; "
+                        f"expected a header with {', '.join(columns)}, got {','.join(header)!r}")
+    ts_col, key_col, count_col = (names.index(c) for c in columns)
+    width = max(ts_col, key_col, count_col) + 1
+    for line, row in rows:
+        if not row or not any(cell.strip() for cell in row):
+            continue  # blank lines (often a trailing one) carry nothing
+        if len(row) < width:
+            raise LoadError(f"{name}, line {line}: expected {len(names)} fields "
+                            f"({','.join(columns)}), got {len(row)}: {','.join(row)!r}")
+        stamp = row[ts_col].strip()
+        minute = minute_of.get(stamp)
+        if minute is None:
+            try:
+                minute = parse_minute(stamp)
+            except ValueError:
+                raise LoadError(f"{name}, line {line}: timestamp: expected {TIMESTAMP_HINT}, "
+                                f"got {stamp!r}") from None
+            minute_of[stamp] = minute
+        key = row[key_col].strip()
+        if key not in allowed:
+            raise LoadError(f"{name}, line {line}: {key_field}: unknown {key_field} {key!r}; expected one of "
+                            f"{', '.join(keys)} (list extra ones with --{key_field.replace('_', '-')}s)")
+        text = row[count_col].strip()
+        if not text.isdigit():
+            what = "a negative number" if text.lstrip("-").isdigit() else repr(text)
+            raise LoadError(f"{name}, line {line}: count: expected a non-negative integer, got {what}")
+        if until is not None and minute > until:
+            continue
+        earlier = cells.get((minute, key))
+        if earlier is not None:
+            raise LoadError(f"{name}, line {line}: duplicate row for {stamp} {key_field} {key!r} "
+                            f"(first on line {earlier[1]})")
+        cells[(minute, key)] = (int(text), line)
+    return cells
+
+
+def _feed(name: str, key_field: str, keys: Sequence[str], cells: dict[tuple[int, str], tuple[int, int]],
+          until: int | None) -> Feed:
+    columns = ("timestamp", key_field, "count")
     if not cells:
         raise LoadError(f"{name}: no data rows" + (" up to --until" if until is not None else "")
                         + f"; expected rows of {','.join(columns)}")
@@ -175,6 +196,19 @@ def load_history(transactions: str | Path, auth_codes: str | Path | None = None,
             raise LoadError(f"--until: expected {TIMESTAMP_HINT}, got {until!r}") from None
     status = read_feed(transactions, "status", statuses, until_minute)
     auth = read_feed(auth_codes, "auth_code", codes, until_minute) if auth_codes is not None else None
+    return _combine(status, auth)
+
+
+def history_from_rows(status_rows: Iterable[dict], auth_rows: Iterable[dict] | None, *,
+                      statuses: Sequence[str] = DEFAULT_STATUSES, codes: Sequence[str] = DEFAULT_AUTH_CODES,
+                      until: int | None = None, name: str = "synthetic") -> History:
+    """Like ``load_history`` for rows in memory; ``until`` is an epoch minute."""
+    status = feed_from_rows(f"{name} transactions", status_rows, "status", statuses, until)
+    auth = feed_from_rows(f"{name} auth codes", auth_rows, "auth_code", codes, until) if auth_rows is not None else None
+    return _combine(status, auth)
+
+
+def _combine(status: Feed, auth: Feed | None) -> History:
     start = status.start if auth is None else min(status.start, auth.start)
     end = status.start + status.minutes if auth is None else max(status.start + status.minutes,
                                                                  auth.start + auth.minutes)

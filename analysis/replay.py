@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from detection import FIRING, RESOLVED, Monitor, MonitorSettings, Store, Thresholds, validate_records
+from detection import FIRING, RESOLVED, CountRecord, Monitor, MonitorSettings, Store, Thresholds, validate_records
 from detection.alerts import Transition
 
 ARRIVAL_SECONDS = 5  # a platform posts a minute's counts a few seconds after it ends
@@ -50,10 +50,29 @@ class _ReplayClock:
 
 
 MinuteRows = tuple[int, Sequence[dict], Sequence[dict]]
+MinuteRecords = tuple[int, list[CountRecord]]
 
 
-def replay(thresholds: Thresholds, minutes: Iterable[MinuteRows]) -> list[Episode]:
-    """Feed ``(minute, status_rows, auth_rows)`` in order; return every episode that fired."""
+def validate_minutes(minutes: Iterable[MinuteRows], statuses: Sequence[str],
+                     codes: Sequence[str]) -> list[MinuteRecords]:
+    """Each minute's rows through ``validate_records`` (the one way in), done once for many replays."""
+    out: list[MinuteRecords] = []
+    for minute, status_rows, auth_rows in minutes:
+        now = (minute + 1) * 60 + ARRIVAL_SECONDS
+        records: list[CountRecord] = []
+        if status_rows:
+            records += validate_records(list(status_rows), "status", statuses, now=now)
+        if auth_rows:
+            records += validate_records(list(auth_rows), "auth_code", codes, now=now)
+        out.append((minute, records))
+    return out
+
+
+def replay(thresholds: Thresholds, minutes: Iterable[MinuteRows] | list[MinuteRecords]) -> list[Episode]:
+    """Feed ``(minute, status_rows, auth_rows)`` (or validated ``(minute, records)``) in order.
+
+    Returns every episode that fired.
+    """
     clock = _ReplayClock()
     monitor = Monitor(thresholds, Store(":memory:"), MonitorSettings(window_minutes=24 * 60,
                                                                      retention_minutes=24 * 60), clock=clock)
@@ -71,9 +90,11 @@ def replay(thresholds: Thresholds, minutes: Iterable[MinuteRows]) -> list[Episod
                 episodes[alert.id].message = alert.message
 
     monitor.add_listener(on_transitions)
-    statuses, codes = thresholds.statuses, thresholds.auth_codes
+    minute_list = list(minutes)
+    if minute_list and len(minute_list[0]) == 3:
+        minute_list = validate_minutes(minute_list, thresholds.statuses, thresholds.auth_codes)  # type: ignore[arg-type]
     with _quiet_console():
-        _feed(monitor, clock, minutes, statuses, codes)
+        _feed(monitor, clock, minute_list)  # type: ignore[arg-type]
     return sorted(episodes.values(), key=lambda e: (e.fired_wall, e.rule))
 
 
@@ -89,15 +110,9 @@ def _quiet_console() -> Iterator[None]:
         logger.disabled = was
 
 
-def _feed(monitor: Monitor, clock: _ReplayClock, minutes: Iterable[MinuteRows],
-          statuses: Sequence[str], codes: Sequence[str]) -> None:
-    for minute, status_rows, auth_rows in minutes:
+def _feed(monitor: Monitor, clock: _ReplayClock, minutes: list[MinuteRecords]) -> None:
+    for minute, records in minutes:
         clock.now = (minute + 1) * 60 + ARRIVAL_SECONDS
-        records = []
-        if status_rows:
-            records += validate_records(list(status_rows), "status", statuses, now=clock.now)
-        if auth_rows:
-            records += validate_records(list(auth_rows), "auth_code", codes, now=clock.now)
         if records:
             monitor.ingest(records)
         clock.now = (minute + 1) * 60 + TICK_SECONDS
