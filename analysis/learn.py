@@ -42,6 +42,7 @@ SPARSE_STATUSES = (
 # Short windows: a denial spike is large, and analysts want it within a minute or two.
 DENIAL_CODES = (("51", 2, 5), ("59", 2, 5))
 DENIED_WINDOW = 2
+SUSTAINED_DENIAL_WINDOW = 5
 DEFAULT_NO_DATA_MINUTES = 2
 
 
@@ -284,11 +285,19 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
         )
         baseline(metric, x, share, size, rule, _tail_reason(ratio, "approval", size, window, min_count, p_value))
     if "denied" in history.status.keys:
+        # A longer window for slow or night-time denial rises that are too small for 2 minutes to show.
         x = history.series(status_metric("denied"))
-        baselines[status_metric("denied")] = MetricBaseline(
-            status_metric("denied"), float(x[clean].mean()), float(x[clean].std()),
-            _hourly(x.astype(np.float64), minute_axis, clean), baselines[rate_metric("denied")].share,
-            baselines[rate_metric("denied")].dispersion, None, "watched through its share of all transactions")
+        ratio = float(x[clean].sum() / max(approved_ref[clean].sum(), 1.0))
+        window, min_count = SUSTAINED_DENIAL_WINDOW, 8
+        size = _nb_size(x.astype(np.float64), approved_ref, ratio, window, clean)
+        rule = PoissonTailRule(
+            rule_id="denied_high_sustained", metric=status_metric("denied"), severity="warning", for_minutes=1,
+            resolve_minutes=window, ratio=round(ratio, 6), per=status_metric("approved"), window=window,
+            p_value=_round_p(p_value), min_count=min_count, dispersion=_round(size), per_level=approved_level,
+            description="denials above normal over a longer window",
+        )
+        baseline(status_metric("denied"), x, baselines[rate_metric("denied")].share, size, rule,
+                 _tail_reason(ratio, "approval", size, window, min_count, p_value))
 
     start, end = history.time_range()
     provenance: dict[str, Any] = {
