@@ -93,13 +93,13 @@ def replay(thresholds: Thresholds, minutes: Iterable[MinuteRows] | list[MinuteRe
     minute_list = list(minutes)
     if minute_list and len(minute_list[0]) == 3:
         minute_list = validate_minutes(minute_list, thresholds.statuses, thresholds.auth_codes)  # type: ignore[arg-type]
-    with _quiet_console():
+    with quiet_console():
         _feed(monitor, clock, minute_list)  # type: ignore[arg-type]
     return sorted(episodes.values(), key=lambda e: (e.fired_wall, e.rule))
 
 
 @contextmanager
-def _quiet_console() -> Iterator[None]:
+def quiet_console() -> Iterator[None]:
     """The engine logs every firing alert (its console channel); a replay of days would flood it."""
     logger = logging.getLogger("monitor.alerts")
     was = logger.disabled
