@@ -194,7 +194,7 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
     rules: list[Rule] = []
 
     def baseline(metric: str, x: np.ndarray, share: float | None, size: float | None, rule: Rule | None,
-                 reasoning: str) -> None:
+                 reasoning: str, dispersion: str | None = None) -> None:
         values = x[clean].astype(np.float64)
         baselines[metric] = MetricBaseline(
             metric=metric,
@@ -202,7 +202,7 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
             std=float(values.std()) if len(values) else 0.0,
             hourly=_hourly(x.astype(np.float64), minute_axis, clean),
             share=share,
-            dispersion="Poisson" if size is None else f"negative binomial (size {size:.1f})",
+            dispersion=dispersion or ("Poisson" if size is None else f"negative binomial (size {size:.1f})"),
             rule=rule,
             reasoning=reasoning,
         )
@@ -227,7 +227,8 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
                  f"about {level:.0f}/min; alert when a {window}-minute window is {z:.1f} sd "
                  f"(Poisson plus {rel * 100:.1f}% level noise) and 15% below the hour-of-day profile"
                  if rule else "no hour-of-day profile (too little history or volume-free defaults): "
-                 "approval drops are caught by the denied share")
+                 "approval drops are caught by the denied share",
+                 f"Poisson plus {rel * 100:.1f}% level noise over {window} min")
 
     # Denials: the denied share of all transactions (volume cancels out), then each code's tail.
     if "denied" in history.status.keys:

@@ -122,6 +122,8 @@ def _series_figure(analysis: Analysis, metric: str, incidents: list[FoundInciden
         values = np.divide(count, total, out=np.zeros_like(count), where=total > 0)
     else:
         values = history.series(metric).astype(float)
+    feed = "auth_code" if metric.startswith("auth_code:") else "status"
+    values[~history.received(feed)] = np.nan  # a gap in the line, not a fall to zero, where no data came
     traces = []
     expected: np.ndarray | None = None
     if rule is not None:
