@@ -17,6 +17,7 @@ import numpy as np
 
 from detection.metrics import DEFAULT_AUTH_CODES, DEFAULT_STATUSES, minute_to_iso
 
+EXTRA_FLAG = {"status": "--statuses", "auth_code": "--auth-code-list"}
 TIMESTAMP_HINT = "a timestamp such as '2025-07-12 13:45:00' or '2025-07-12T13:45:00Z'"
 
 
@@ -152,7 +153,7 @@ def _parse(name: str, header: list[str], rows: Iterable[tuple[int, list[str]]], 
         key = row[key_col].strip()
         if key not in allowed:
             raise LoadError(f"{name}, line {line}: {key_field}: unknown {key_field} {key!r}; expected one of "
-                            f"{', '.join(keys)} (list extra ones with --{key_field.replace('_', '-')}s)")
+                            f"{', '.join(keys)} (list extra ones with {EXTRA_FLAG[key_field]})")
         text = row[count_col].strip()
         if not text.isdigit():
             what = "a negative number" if text.lstrip("-").isdigit() else repr(text)
