@@ -138,6 +138,9 @@ class PoissonTailRule(Rule):
 
     def judge(self, view: SeriesView, minute: int) -> Judgement:
         observed = view.window_sum(self.metric, minute, self.window)
+        if observed < self.min_count:
+            # The usual case for sparse counts: no tail can breach below the minimum count.
+            return Judgement(False, observed / self.window, self.min_count / self.window, True, None)
         expected = self.ratio * view.window_sum(self.per, minute, self.window)
         critical = max(self.min_count, self._table.critical_count(expected))
         breach = observed >= critical
