@@ -64,3 +64,20 @@ def test_the_command_reports_and_exits_by_the_targets(capsys, tmp_path):
     assert len(saved) == 4
     learned = next(s for s in saved if s["thresholds"].startswith("learned on first"))
     assert code == (0 if learned["meets_targets"] else 1)
+
+
+def test_thresholds_learned_on_one_export_catch_another_exports_incidents_without_flooding():
+    from analysis.learn import learn
+    from analysis.loading import history_from_rows
+    from analysis.replay import replay, rows_by_minute
+    from analysis.synthetic import generate
+
+    export_a = generate(START, 3 * 1440, seed=101, incidents_per_day=5)
+    export_b = generate(START + 30 * 1440, 3 * 1440, seed=202, incidents_per_day=6)  # a month later, other seed
+    thresholds = learn(history_from_rows(export_a.status_rows, export_a.auth_rows)).thresholds
+    episodes = replay(thresholds, rows_by_minute(export_b.status_rows, export_b.auth_rows, START + 30 * 1440, 3 * 1440))
+    result = score("learned on export A", False, export_b.incidents, episodes, days=3)
+    assert all(k.recall == 1.0 for k in result.kinds.values() if k.incidents), result.missed
+    assert result.false_per_day <= 1.0
+    # Alert episodes, not per-minute rows: a few per incident (one per alerting rule and metric).
+    assert len(episodes) <= 4 * len(export_b.incidents)
