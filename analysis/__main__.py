@@ -69,12 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     start, end = history.time_range()
     print(f"Learned from {history.minutes:,} minutes ({start} to {end}), "
           f"{int(analysis.clean.sum()):,} of them normal; budget {args.budget:g} false alert/metric/week.")
-    print(f"{'metric':<34} {'baseline':>16}  {'dispersion':<32} rule")
+    print(f"{'metric':<34} {'baseline':>16}  {'dispersion':<38} rule")
     for metric, baseline in analysis.baselines.items():
         level = (f"{(baseline.share or 0) * 100:.2f}%" if metric.startswith("rate:")
                  else f"{baseline.mean:.2f}/min")
         rule = baseline.rule
-        print(f"{metric_label(metric):<34} {level:>16}  {baseline.dispersion:<32} "
+        print(f"{metric_label(metric):<34} {level:>16}  {baseline.dispersion:<38} "
               f"{rule.condition_text() + f' (for {rule.for_minutes}, resolve {rule.resolve_minutes})' if rule else '-'}")
     print(f"Incidents found in the history: {len(incidents)}")
     for incident in incidents:

@@ -302,6 +302,20 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
         baseline(status_metric("denied"), x, baselines[rate_metric("denied")].share, size, rule,
                  _tail_reason(ratio, "approval", size, window, min_count, p_value))
 
+    # The derived rates of the other statuses, for the summary and report (their counts carry the rules).
+    for status in history.status.keys:
+        metric = rate_metric(status)
+        if metric in baselines:
+            continue
+        x = history.series(status_metric(status)).astype(np.float64)
+        rate = np.divide(x, total, out=np.zeros_like(x), where=total > 0)
+        share = float(x[clean].sum() / max(total[clean].sum(), 1.0))
+        baselines[metric] = MetricBaseline(
+            metric, float(rate[clean].mean()) if clean.any() else 0.0, float(rate[clean].std()) if clean.any() else 0.0,
+            _hourly(rate, minute_axis, clean), share, "binomial", None,
+            f"share of all transactions; watched through the {status} count" if status_metric(status) in baselines
+            else "share of all transactions")
+
     start, end = history.time_range()
     provenance: dict[str, Any] = {
         "tool": "python -m analysis",
