@@ -35,7 +35,7 @@ CLEANING_ROUNDS = 3
 # Sparse statuses watched with a tail rule: (status, window, min_count, severity).
 SPARSE_STATUSES = (
     ("failed", 5, 3, "critical"),
-    ("backend_reversed", 5, 4, "warning"),
+    ("backend_reversed", 3, 4, "warning"),
     # Isolated 5-7 reversals or refunds are normal (DATA.md): no tail can breach below 8 in 5 min at
     # usual volume, and the minimum count lets the engine skip the tail for most minutes.
     ("reversed", 5, 8, "warning"),
