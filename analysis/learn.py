@@ -1,21 +1,23 @@
 """Learn what normal looks like from history and recommend rules with thresholds from a false-alarm budget.
 
 Method (stated in the thresholds file's provenance and the report):
-- Robust baselines by iterative cleaning: each metric's usual share of all transactions is
-  estimated, windows that are improbably high (tail probability below 1e-3) are marked as
-  incident minutes (with padding) and left out, and the estimate is repeated until stable, so
-  incidents inside the history do not drag the baseline up.
+- Robust baselines by iterative cleaning: each metric's usual ratio to a reference count
+  (approvals, or auth code 00; the denied share of all transactions) is estimated, windows that
+  are improbably high (tail probability below 1e-3) and approval drops are marked as incident
+  minutes (with padding) and left out, and the estimate is repeated until stable (up to 3
+  rounds), so incidents inside the history do not drag the baseline up.
 - Dispersion: on clean windows, the variance of window counts against their expectation gives a
   negative-binomial size (overdispersed) or Poisson (no excess variance).
 - Approvals get an hour-of-day profile (UTC) when the history spans whole days.
 - Thresholds: each rule's per-minute false-breach probability is the budget of false alerts per
-  metric per week divided by the minutes in a week (default 1 per week -> about 1e-4).
+  metric per week divided by the minutes in a week and by a model-error margin of 4
+  (default 1 per week -> about 2.5e-5).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -82,7 +84,6 @@ class Analysis:
     clean: np.ndarray  # bool per minute: used for the baselines
     baselines: dict[str, MetricBaseline]
     thresholds: Thresholds
-    notes: list[str] = field(default_factory=list)
 
 
 def _rolling(values: np.ndarray, window: int) -> np.ndarray:
@@ -125,6 +126,15 @@ def _nb_size(x: np.ndarray, total: np.ndarray, share: float, window: int, clean:
     if excess <= 0:
         return None
     return max(float((mus**2).sum() / excess), 0.5)
+
+
+def _hourly_median(values: np.ndarray, minutes: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Each minute's expected value: the median of its UTC hour over the masked minutes."""
+    hours = (minutes % 1440) // 60
+    fallback = float(np.median(values[mask]))
+    medians = np.array([float(np.median(values[(hours == h) & mask])) if ((hours == h) & mask).any() else fallback
+                        for h in range(24)])
+    return medians[hours]
 
 
 def _hourly(values: np.ndarray, minutes: np.ndarray, mask: np.ndarray) -> list[float]:
@@ -173,12 +183,15 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
             share = x[clean].sum() / max(denominator[clean].sum(), 1.0)
             incident |= _spread(_tail_flags(x, denominator, share, window, sizes[metric]), window)
             sizes[metric] = _nb_size(x, denominator, share, window, clean)
-        if "approved" in history.status.keys:
+        if "approved" in history.status.keys and clean.any():
+            # Approval drops against the median of the same hour of day (a quiet night is no drop).
             approved = history.series(status_metric("approved")).astype(np.float64)
-            level = np.nanmedian(approved[clean]) if clean.any() else 0.0
-            mad = 1.4826 * np.nanmedian(np.abs(approved[clean] - level)) if clean.any() else 0.0
+            level = _hourly_median(approved, minute_axis, clean) if history.minutes >= 1440 \
+                else np.full(history.minutes, np.median(approved[clean]))
+            residual = approved - level
+            mad = 1.4826 * float(np.median(np.abs(residual[clean])))
             if mad > 0:
-                incident |= _spread(_rolling(approved - level, 5) / (5 * mad) < -4.0, 5)
+                incident |= _spread(_rolling(residual, 5) / (5 * mad) < -4.0, 5)
         new_clean = received & ~incident
         if new_clean.sum() < 0.5 * received.sum():
             break  # more than half flagged: the history is mostly unusual; keep the last estimate
