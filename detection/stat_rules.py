@@ -158,8 +158,10 @@ class PoissonTailRule(Rule):
         return (None, max(self.min_count, self._table.critical_count(expected_window)) / self.window)
 
     def condition_text(self) -> str:
-        return (f"{self.min_count}+ in {self.window} min and beyond the {self.p_value:.0e} tail "
-                f"of its usual {self.ratio:.4g} per {self.per.partition(':')[2]}")
+        kind, key = split_metric(self.per)
+        per = f"code {key}" if kind == AUTH_CODE_FEED else key
+        return (f"{self.min_count}+ in {self.window} min and more than chance allows (p < {self.p_value:.0e}) "
+                f"for its usual {self.ratio * 100:.3g} per 100 {per}")
 
     def params(self) -> dict[str, Any]:
         return {"ratio": self.ratio, "per": self.per, "window": self.window, "p_value": self.p_value,
@@ -351,7 +353,7 @@ class RateRule(Rule):
 
     def condition_text(self) -> str:
         return (f"{self.direction} its usual {self.baseline * 100:.1f}% share over {self.window} min "
-                f"(tail probability below {self.p_value:.0e})")
+                f"by more than chance allows (p < {self.p_value:.0e})")
 
     def params(self) -> dict[str, Any]:
         return {"direction": self.direction, "baseline": self.baseline, "window": self.window,
