@@ -57,7 +57,7 @@ def history_rows(analysis: Analysis) -> list[MinuteRows]:
 
 
 def find_incidents(analysis: Analysis) -> list[FoundIncident]:
-    episodes = replay(analysis.thresholds, history_rows(analysis))
+    episodes = replay(analysis.thresholds, history_rows(analysis), ticks=False)
     return merge_episodes(analysis, episodes)
 
 

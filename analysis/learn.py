@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from analysis.loading import History
 from detection.metrics import DEFAULT_AUTH_CODES, auth_code_metric, rate_metric, status_metric
 from detection.rules import Rule, ThresholdRule
-from detection.stat_rules import PoissonTailRule, RateRule, SeasonalRule
+from detection.stat_rules import PoissonTailRule, RateRule, SeasonalRule, TailTable
 from detection.thresholds import Thresholds
 
 MINUTES_PER_WEEK = 7 * 1440
@@ -96,12 +96,10 @@ def _rolling(values: np.ndarray, window: int) -> np.ndarray:
 def _tail_flags(x: np.ndarray, total: np.ndarray, share: float, window: int, size: float | None) -> np.ndarray:
     """Minutes whose window count is improbably high (used for cleaning, so a loose p)."""
     observed = _rolling(x, window)
-    mu = np.maximum(share * _rolling(total, window), 1e-9)
-    if size is None:
-        tail = stats.poisson.sf(observed - 1, mu)
-    else:
-        tail = stats.nbinom.sf(observed - 1, size, size / (size + mu))
-    return (tail < CLEANING_P) & (observed >= 3)
+    expected = share * _rolling(total, window)
+    table = TailTable(CLEANING_P, size)
+    limits = np.array([table.critical_count(float(mu)) for mu in expected])
+    return (observed >= limits) & (observed >= 3)
 
 
 def _spread(flags: np.ndarray, window: int) -> np.ndarray:
@@ -149,7 +147,7 @@ def _hourly(values: np.ndarray, minutes: np.ndarray, mask: np.ndarray) -> list[f
 def learn(history: History, options: LearnOptions | None = None) -> Analysis:
     options = options or LearnOptions()
     p_value = options.p_value
-    z = float(stats.norm.isf(p_value))
+    z = NormalDist().inv_cdf(1 - p_value)
     minute_axis = np.arange(history.start, history.start + history.minutes)
     received = history.received("status")
     total = history.status_total().astype(np.float64)

@@ -68,10 +68,13 @@ def validate_minutes(minutes: Iterable[MinuteRows], statuses: Sequence[str],
     return out
 
 
-def replay(thresholds: Thresholds, minutes: Iterable[MinuteRows] | list[MinuteRecords]) -> list[Episode]:
+def replay(thresholds: Thresholds, minutes: Iterable[MinuteRows] | list[MinuteRecords],
+           ticks: bool = True) -> list[Episode]:
     """Feed ``(minute, status_rows, auth_rows)`` (or validated ``(minute, records)``) in order.
 
-    Returns every episode that fired.
+    Returns every episode that fired. ``ticks=False`` skips the wall-clock ticks: minutes are then
+    closed by the next minute's data and outages show only as feed gaps, which is enough to find
+    incidents in history and twice as fast.
     """
     clock = _ReplayClock()
     monitor = Monitor(thresholds, Store(":memory:"), MonitorSettings(window_minutes=24 * 60,
@@ -94,7 +97,7 @@ def replay(thresholds: Thresholds, minutes: Iterable[MinuteRows] | list[MinuteRe
     if minute_list and len(minute_list[0]) == 3:
         minute_list = validate_minutes(minute_list, thresholds.statuses, thresholds.auth_codes)  # type: ignore[arg-type]
     with quiet_console():
-        _feed(monitor, clock, minute_list)  # type: ignore[arg-type]
+        _feed(monitor, clock, minute_list, ticks)  # type: ignore[arg-type]
     return sorted(episodes.values(), key=lambda e: (e.fired_wall, e.rule))
 
 
@@ -110,13 +113,14 @@ def quiet_console() -> Iterator[None]:
         logger.disabled = was
 
 
-def _feed(monitor: Monitor, clock: _ReplayClock, minutes: list[MinuteRecords]) -> None:
+def _feed(monitor: Monitor, clock: _ReplayClock, minutes: list[MinuteRecords], ticks: bool) -> None:
     for minute, records in minutes:
         clock.now = (minute + 1) * 60 + ARRIVAL_SECONDS
         if records:
             monitor.ingest(records)
-        clock.now = (minute + 1) * 60 + TICK_SECONDS
-        monitor.tick()
+        if ticks:
+            clock.now = (minute + 1) * 60 + TICK_SECONDS
+            monitor.tick()
 
 
 def rows_by_minute(status_rows: Sequence[dict], auth_rows: Sequence[dict], start: int, minutes: int,

@@ -70,11 +70,46 @@ def _probability(reader: FieldReader, key: str) -> float:
     return value
 
 
-class _TailTable:
-    """Smallest window count whose upper-tail probability is at most ``p``, for a grid of expected counts.
+def count_limits(p_value: float, dispersion: float | None, means: Sequence[float], lower: bool = False) -> list[int]:
+    """For each expected count, the count at which a tail of probability ``p_value`` starts.
 
-    The grid is geometric (4% steps); a lookup rounds the expectation up to the next grid point,
-    so the threshold errs on the side of fewer alerts. Built once per rule with scipy.
+    Upper (default): the smallest c with P(X >= c) <= p. Lower: the largest c with P(X <= c) <= p
+    (-1 when even 0 is not that unlikely). X is Poisson(mean), or negative binomial with size
+    ``dispersion`` (variance mean + mean^2 / size). Each law's probabilities are summed in log space
+    by their ratio recursion, so small tails keep their precision (no scipy needed at run time).
+    """
+    import numpy as np  # only when a statistical rule is built
+
+    out = []
+    for mean in means:
+        spread = math.sqrt(mean * (1 + (mean / dispersion if dispersion else 0.0)))
+        top = int(mean + 14 * spread + 40)
+        k = np.arange(1, top + 1, dtype=np.float64)
+        if dispersion is None:
+            first = -mean
+            steps = math.log(mean) - np.log(k)
+        else:
+            q = mean / (dispersion + mean)  # the failure probability of the NB law
+            first = dispersion * math.log1p(-q)
+            steps = np.log(k - 1 + dispersion) - np.log(k) + math.log(q)
+        log_pmf = np.concatenate(([first], first + np.cumsum(steps)))
+        pmf = np.exp(log_pmf - log_pmf.max()) * math.exp(log_pmf.max())
+        if lower:
+            cdf = np.cumsum(pmf)
+            out.append(int(np.searchsorted(cdf, p_value, side="right")) - 1)
+        else:
+            upper_tail = np.cumsum(pmf[::-1])[::-1]  # P(X >= c), summed from the far end for precision
+            out.append(int(np.argmax(upper_tail <= p_value)) if (upper_tail <= p_value).any() else top + 1)
+    return out
+
+
+class TailTable:
+    """Tail limits (``count_limits``) on a geometric grid of expected counts, filled in as needed.
+
+    The grid has 4% steps; a lookup rounds the expectation up to the next grid point (down for a
+    lower bound), so the threshold errs on the side of fewer alerts. A rule meets only a narrow
+    band of expectations, so each grid point is worked out the first time it is needed (about
+    60 us) and then looked up.
     """
 
     LOW = 1e-3
@@ -82,28 +117,23 @@ class _TailTable:
     POINTS = 360  # up to about 1e3 * 1.3e3: beyond any per-window count of one status
 
     def __init__(self, p_value: float, dispersion: float | None, lower: bool = False):
-        from scipy import stats  # imported here: only needed when a statistical rule is built
-
-        grid = [self.LOW * self.STEP**i for i in range(self.POINTS)]
-        # Unfrozen calls: freezing a distribution over the grid costs ten times more.
-        if dispersion is None:
-            law, args = stats.poisson, (grid,)
-        else:
-            law, args = stats.nbinom, (dispersion, [dispersion / (dispersion + mu) for mu in grid])
+        self.p_value = p_value
+        self.dispersion = dispersion
         self.lower = lower
-        if lower:
-            # ppf gives the smallest c with P(X <= c) >= p; one below it is the last count with P(X <= c) < p.
-            self.critical = [int(c) - 1 for c in law.ppf(p_value, *args)]
-        else:
-            # isf gives the smallest c with P(X > c) <= p, so the first count with P(X >= c) <= p is c + 1.
-            self.critical = [int(c) + 1 for c in law.isf(p_value, *args)]
-        self.grid = grid
+        self.critical: list[int | None] = [None] * self.POINTS
         self._log_low = math.log(self.LOW)
         self._log_step = math.log(self.STEP)
 
+    def _at(self, index: int) -> int:
+        value = self.critical[index]
+        if value is None:
+            mean = self.LOW * self.STEP**index
+            value = self.critical[index] = count_limits(self.p_value, self.dispersion, [mean], self.lower)[0]
+        return value
+
     def critical_count(self, expected: float) -> int:
         if expected <= self.LOW:
-            return self.critical[0]
+            return self._at(0)
         index = math.ceil((math.log(expected) - self._log_low) / self._log_step - 1e-9)
         if index >= self.POINTS:
             # Far beyond the grid: a normal approximation is exact enough for such counts.
@@ -111,7 +141,7 @@ class _TailTable:
             return int(expected - margin) - 1 if self.lower else int(expected + margin) + 1
         if self.lower:
             index = max(index - 1, 0)  # round the expectation down instead: a lower bound errs low
-        return self.critical[index]
+        return self._at(index)
 
 
 @register_rule
@@ -137,7 +167,7 @@ class PoissonTailRule(Rule):
         self.min_count = min_count
         self.dispersion = dispersion
         self.per_level = tuple(per_level)
-        self._table = _TailTable(p_value, dispersion)
+        self._table = TailTable(p_value, dispersion)
 
     def judge(self, view: SeriesView, minute: int) -> Judgement:
         observed = view.window_sum(self.metric, minute, self.window)
@@ -320,7 +350,7 @@ class RateRule(Rule):
         self.volume = tuple(volume)
         self.count_metric = status_metric(self.metric[len(RATE_PREFIX):])
         self.statuses = tuple(statuses) or (self.count_metric,)
-        self._table = _TailTable(p_value, dispersion, lower=direction == "below")
+        self._table = TailTable(p_value, dispersion, lower=direction == "below")
 
     def _limit_count(self, total: float) -> int:
         return self._table.critical_count(self.baseline * total)

@@ -214,3 +214,22 @@ def test_statistical_rule_fires_and_resolves_through_the_monitor(clock):
     assert alerts[0].resolved_at is not None
     assert fired == ["firing", "resolved"]
     assert set(known_metrics(thresholds.statuses, thresholds.auth_codes)) >= {"status:failed", "rate:denied"}
+
+
+@pytest.mark.parametrize("dispersion", [None, 30.0, 500.0], ids=["poisson", "nb-30", "nb-500"])
+@pytest.mark.parametrize("p_value", [2.5e-5, 1e-3])
+def test_tail_limits_agree_with_scipy(p_value, dispersion):
+    from scipy import stats
+
+    from detection.stat_rules import count_limits
+
+    means = [1e-3 * 1.04**i for i in range(0, 300, 7)]
+    if dispersion is None:
+        upper = [int(c) + 1 for c in stats.poisson.isf(p_value, means)]
+        lower = [int(c) - 1 for c in stats.poisson.ppf(p_value, means)]
+    else:
+        probs = [dispersion / (dispersion + m) for m in means]
+        upper = [int(c) + 1 for c in stats.nbinom.isf(p_value, dispersion, probs)]
+        lower = [int(c) - 1 for c in stats.nbinom.ppf(p_value, dispersion, probs)]
+    assert count_limits(p_value, dispersion, means) == upper
+    assert count_limits(p_value, dispersion, means, lower=True) == lower
