@@ -124,24 +124,24 @@ class TailTable:
         self._log_low = math.log(self.LOW)
         self._log_step = math.log(self.STEP)
 
-    def _at(self, index: int) -> int:
-        value = self.critical[index]
-        if value is None:
-            mean = self.LOW * self.STEP**index
-            value = self.critical[index] = count_limits(self.p_value, self.dispersion, [mean], self.lower)[0]
+    def _fill(self, index: int) -> int:
+        mean = self.LOW * self.STEP**index
+        value = self.critical[index] = count_limits(self.p_value, self.dispersion, [mean], self.lower)[0]
         return value
 
     def critical_count(self, expected: float) -> int:
         if expected <= self.LOW:
-            return self._at(0)
-        index = math.ceil((math.log(expected) - self._log_low) / self._log_step - 1e-9)
-        if index >= self.POINTS:
-            # Far beyond the grid: a normal approximation is exact enough for such counts.
-            margin = 4.0 * math.sqrt(expected)
-            return int(expected - margin) - 1 if self.lower else int(expected + margin) + 1
-        if self.lower:
-            index = max(index - 1, 0)  # round the expectation down instead: a lower bound errs low
-        return self._at(index)
+            index = 0
+        else:
+            index = math.ceil((math.log(expected) - self._log_low) / self._log_step - 1e-9)
+            if index >= self.POINTS:
+                # Far beyond the grid: a normal approximation is exact enough for such counts.
+                margin = 4.0 * math.sqrt(expected)
+                return int(expected - margin) - 1 if self.lower else int(expected + margin) + 1
+            if self.lower:
+                index = max(index - 1, 0)  # round the expectation down instead: a lower bound errs low
+        value = self.critical[index]
+        return self._fill(index) if value is None else value
 
 
 @register_rule
