@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from analysis.incidents import find_incidents
-from analysis.learn import LearnOptions, learn
+from analysis.learn import LearnError, LearnOptions, learn
 from analysis.loading import LoadError, load_history
 from analysis.report import write_report
 from detection.metrics import DEFAULT_AUTH_CODES, DEFAULT_STATUSES, metric_label, minute_to_iso
@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         incidents = find_incidents(analysis)
         write_thresholds(analysis.thresholds, args.out)
         report = write_report(analysis, incidents, args.report) if args.report else None
-    except (LoadError, ConfigError) as exc:
+    except (LoadError, LearnError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -48,6 +48,7 @@ DENIAL_CODES = (("51", 2, 8), ("59", 2, 8))
 DENIED_WINDOW = 2
 SUSTAINED_DENIAL_WINDOW = 5
 DEFAULT_NO_DATA_MINUTES = 2
+MIN_MINUTES = 120  # two hours: enough windows to see a level and its noise
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,8 @@ def _tail_flags(x: np.ndarray, total: np.ndarray, share: float, window: int, siz
 def _spread(flags: np.ndarray, window: int) -> np.ndarray:
     """Mark the whole window behind each flagged minute, plus padding on both sides."""
     marked = _rolling(flags.astype(np.float64), window + CLEANING_PAD) > 0
-    before = np.concatenate((marked[CLEANING_PAD:], np.zeros(CLEANING_PAD, dtype=bool)))
+    ahead = marked[CLEANING_PAD:]
+    before = np.concatenate((ahead, np.zeros(len(marked) - len(ahead), dtype=bool)))
     return marked | before
 
 
@@ -144,8 +146,18 @@ def _hourly(values: np.ndarray, minutes: np.ndarray, mask: np.ndarray) -> list[f
     return out
 
 
+class LearnError(ValueError):
+    """The history cannot support a baseline (too short); the message says what is needed."""
+
+
 def learn(history: History, options: LearnOptions | None = None) -> Analysis:
+    """Baselines and recommended rules for every metric of ``history``; raises ``LearnError``."""
     options = options or LearnOptions()
+    with_data = int(history.received("status").sum())
+    if with_data < MIN_MINUTES:
+        start, end = history.time_range()
+        raise LearnError(f"{history.sources[0]}: {with_data} minutes with data ({start} to {end}); "
+                         f"expected at least {MIN_MINUTES} minutes to learn a baseline (3 days or more is best)")
     p_value = options.p_value
     z = NormalDist().inv_cdf(1 - p_value)
     minute_axis = np.arange(history.start, history.start + history.minutes)

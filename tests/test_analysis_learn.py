@@ -112,3 +112,18 @@ def test_built_in_defaults_are_the_analysis_of_the_generators_data():
     regenerated = default_thresholds()
     assert [r.to_config() for r in shipped.rules] == [r.to_config() for r in regenerated.rules]
     assert shipped.provenance["tool"] == "python -m analysis.defaults"
+
+
+def test_too_short_or_all_zero_histories_get_a_clear_answer(tmp_path, capsys):
+    short = tmp_path / "short.csv"
+    short.write_text("timestamp,status,count\n2025-07-12 13:45:00,approved,5\n2025-07-12 13:46:00,failed,1\n")
+    assert main([str(short), "--out", str(tmp_path / "s.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {short}: 2 minutes with data") and "at least 120 minutes" in err
+    zeros = tmp_path / "zeros.csv"
+    statuses = ("approved", "denied", "failed", "reversed", "backend_reversed", "refunded")
+    zeros.write_text("timestamp,status,count\n" + "".join(
+        f"2025-07-12 {m // 60:02d}:{m % 60:02d}:00,{s},0\n" for m in range(180) for s in statuses))
+    assert main([str(zeros), "--out", str(tmp_path / "z.json"), "--report", str(tmp_path / "z.html")]) == 0
+    assert load_thresholds(tmp_path / "z.json").rules  # a quiet history still gives loadable rules
+    assert "Incidents found in the history: 0" in capsys.readouterr().out
