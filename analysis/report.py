@@ -185,7 +185,7 @@ def write_report(analysis: Analysis, incidents: list[FoundIncident], path: str |
     history = analysis.history
     times = _times(history.start, history.minutes)
     plotted = [m for m in analysis.baselines if analysis.baselines[m].rule is not None]
-    plotted += [m for m in ("auth_code:00", "status:denied") if m in analysis.baselines]
+    plotted += [m for m in ("auth_code:00", "status:denied") if m in analysis.baselines and m not in plotted]
     figures = [_series_figure(analysis, m, incidents, times) for m in plotted]
     sparse = [m for m in ("status:failed", "status:backend_reversed", "status:reversed", "status:refunded")
               if m in analysis.baselines]
