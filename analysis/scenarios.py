@@ -43,7 +43,7 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "processing_failure", 5.0, raise_metrics=("status:failed",), colour="outline-danger"),
     Scenario("reversal_burst", "Reversal burst", "backend reversals without failures", "reversal_burst", 4.0,
              raise_metrics=("status:backend_reversed",), colour="outline-danger"),
-    Scenario("approval_drop", "Approval drop", "approvals fall to about half without more denials",
+    Scenario("approval_drop", "Approval drop", "approvals fall to about 40% without more denials",
              lower_metrics=("status:approved", "auth_code:00"), colour="outline-danger"),
     Scenario("feed_outage", "Feed outage", f"no rows for {OUTAGE_MINUTES} minutes, then one minute: a feed gap",
              colour="outline-dark"),
@@ -73,7 +73,9 @@ def scenario_length(scenario: Scenario, rules: Iterable[Rule]) -> int:
     for rule in rules:
         if rule.metric in targets:
             window = rule.params().get("window", 1)
-            needed = max(needed, rule.for_minutes + 1, window if isinstance(window, int) else 1)
+            window = window if isinstance(window, int) else 1
+            # a rule that judges closed minutes only needs one more minute to close its last one
+            needed = max(needed, rule.for_minutes + 1, window + (0 if rule.monotone else 1))
     return min(needed, MAX_MINUTES)
 
 
@@ -91,7 +93,7 @@ def _bounds(rules: Sequence[Rule], metric: str, minute: int) -> tuple[float | No
 
 def _push(scenario: Scenario, counts: dict[str, int], rules: Sequence[Rule], minute: int) -> None:
     if scenario.name == "approval_drop":
-        approved = counts.get("status:approved", 0) * 55 // 100
+        approved = counts.get("status:approved", 0) * 40 // 100
         counts["status:approved"] = counts["auth_code:00"] = approved
     for metric in scenario.raise_metrics:
         _, upper = _bounds(rules, metric, minute)

@@ -193,7 +193,7 @@ def random_incidents(start_minute: int, minutes: int, seed: int, incidents_per_d
     incidents = []
     offset = start_minute + lead
     previous_cut = 0.0
-    for kind, duration, cut in zip(kinds, durations, cuts):
+    for kind, duration, cut in zip(kinds, durations, cuts, strict=True):
         offset += int(cut - previous_cut)
         previous_cut = cut
         incidents.append(Incident(kind, offset, duration, _magnitude(rng, kind)))

@@ -29,6 +29,8 @@ class SeriesView(Protocol):
 
     def status_total(self, minute: int) -> int: ...
 
+    def has_data(self, feed: str, minute: int) -> bool: ...
+
 
 class MinuteSeries:
     """Counts keyed by metric then minute, plus which minutes each feed sent data for."""

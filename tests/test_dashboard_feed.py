@@ -54,7 +54,7 @@ WINDOW_RULES = {"version": 1, "rules": [
 
 def test_window_rules_get_their_whole_window():
     class WindowRule:
-        metric, for_minutes = "status:backend_reversed", 1
+        metric, for_minutes, monotone = "status:backend_reversed", 1, True
 
         def params(self):
             return {"window": 5}

@@ -13,11 +13,14 @@ from detection.series import MinuteSeries
 from detection.thresholds import write_thresholds
 
 
-def test_built_in_defaults_cover_every_status_and_auth_code():
+def test_built_in_defaults_watch_every_bad_outcome_and_approvals():
     thresholds = load_thresholds()
     metrics = {rule.metric for rule in thresholds.rules}
-    assert {f"status:{s}" for s in DEFAULT_STATUSES} <= metrics
-    assert {"auth_code:00", "auth_code:51", "auth_code:59"} <= metrics
+    for status in ("failed", "reversed", "backend_reversed", "refunded"):
+        assert f"status:{status}" in metrics
+    assert metrics & {"status:denied", "rate:denied"}
+    assert metrics & {"status:approved", "rate:approved"}  # approvals falling below normal
+    assert {"auth_code:51", "auth_code:59"} <= metrics  # which code drives a denial spike
     assert thresholds.no_data_minutes > 0
 
 

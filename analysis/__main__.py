@@ -1,0 +1,88 @@
+"""``python -m analysis TRANSACTIONS_CSV [--auth-codes CSV] [--out thresholds.json] [--report report.html] [--until T]``.
+
+Learns what normal looks like from the exports, prints a short summary, and writes the thresholds
+file the monitor reads (with provenance) and, if asked, a self-contained HTML report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from analysis.incidents import find_incidents
+from analysis.learn import LearnError, LearnOptions, learn
+from analysis.loading import LoadError, load_history
+from analysis.report import write_report
+from detection.metrics import DEFAULT_AUTH_CODES, DEFAULT_STATUSES, metric_label, minute_to_iso
+from detection.rules import ConfigError
+from detection.thresholds import write_thresholds
+
+
+def _names(text: str | None, default: Sequence[str]) -> tuple[str, ...]:
+    if not text:
+        return tuple(default)
+    extra = [name.strip() for name in text.split(",") if name.strip()]
+    return tuple(dict.fromkeys([*default, *extra]))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis",
+        description="Learn baselines and alert thresholds from transactions.csv (and transactions_auth_codes.csv).")
+    parser.add_argument("transactions", type=Path, help="transactions.csv: timestamp,status,count")
+    parser.add_argument("--auth-codes", type=Path, help="transactions_auth_codes.csv: timestamp,auth_code,count")
+    parser.add_argument("--out", type=Path, default=Path("thresholds.json"),
+                        help="thresholds file to write (default thresholds.json)")
+    parser.add_argument("--report", type=Path, help="also write this self-contained HTML report")
+    parser.add_argument("--until", help="learn only from rows up to this timestamp (inclusive)")
+    parser.add_argument("--budget", type=float, default=1.0,
+                        help="false alerts allowed per metric per week on normal data (default 1)")
+    parser.add_argument("--no-profile", action="store_true",
+                        help="no hour-of-day levels: volume-free rules only (how the built-in defaults are made)")
+    parser.add_argument("--statuses", help="extra statuses the export may contain, comma-separated")
+    parser.add_argument("--auth-code-list", dest="extra_codes", help="extra auth codes, comma-separated")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.budget <= 0:
+        parser.error("--budget: expected a positive number of false alerts per week")
+    try:
+        history = load_history(args.transactions, args.auth_codes,
+                               statuses=_names(args.statuses, DEFAULT_STATUSES),
+                               codes=_names(args.extra_codes, DEFAULT_AUTH_CODES), until=args.until)
+        analysis = learn(history, LearnOptions(false_alerts_per_week=args.budget, hourly_profile=not args.no_profile))
+        incidents = find_incidents(analysis)
+        write_thresholds(analysis.thresholds, args.out)
+        report = write_report(analysis, incidents, args.report) if args.report else None
+    except (LoadError, LearnError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc.filename or ''}: {exc.strerror}", file=sys.stderr)
+        return 2
+
+    start, end = history.time_range()
+    print(f"Learned from {history.minutes:,} minutes ({start} to {end}), "
+          f"{int(analysis.clean.sum()):,} of them normal; budget {args.budget:g} false alert/metric/week.")
+    print(f"{'metric':<34} {'baseline':>16}  {'dispersion':<38} rule")
+    for metric, baseline in analysis.baselines.items():
+        level = (f"{(baseline.share or 0) * 100:.2f}%" if metric.startswith("rate:")
+                 else f"{baseline.mean:.2f}/min")
+        rule = baseline.rule
+        print(f"{metric_label(metric):<34} {level:>16}  {baseline.dispersion:<38} "
+              f"{rule.condition_text() + f' (for {rule.for_minutes}, resolve {rule.resolve_minutes})' if rule else '-'}")
+    print(f"Incidents found in the history: {len(incidents)}")
+    for incident in incidents:
+        drive = {None: "", "both": ", driven by both 51 and 59"}.get(incident.driver, f", driven by code {incident.driver}")
+        print(f"  {minute_to_iso(incident.start)}  {incident.minutes:>4} min  {incident.kind}{drive} ({incident.peak})")
+    print(f"Wrote {args.out}" + (f" and {report}" if report else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

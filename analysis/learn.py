@@ -1,0 +1,429 @@
+"""Learn what normal looks like from history and recommend rules with thresholds from a false-alarm budget.
+
+Method (stated in the thresholds file's provenance and the report):
+- Robust baselines by iterative cleaning: each metric's usual ratio to a reference count
+  (approvals, or auth code 00; the denied share of all transactions) is estimated, windows that
+  are improbably high (tail probability below 1e-3) and approval drops are marked as incident
+  minutes (with padding) and left out, and the estimate is repeated until stable (up to 3
+  rounds), so incidents inside the history do not drag the baseline up.
+- Dispersion: on clean windows, the variance of window counts against their expectation gives a
+  negative-binomial size (overdispersed) or Poisson (no excess variance).
+- Approvals get an hour-of-day profile (UTC) when the history spans whole days.
+- Thresholds: each rule's per-minute false-breach probability is the budget of false alerts per
+  metric per week divided by the minutes in a week and by a model-error margin of 4
+  (default 1 per week -> about 2.5e-5).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+
+from analysis.loading import History
+from detection.drop_rule import DropRule
+from detection.metrics import DEFAULT_AUTH_CODES, auth_code_metric, rate_metric, status_metric
+from detection.rules import Rule, ThresholdRule
+from detection.stat_rules import PoissonTailRule, RateRule, SeasonalRule, TailTable
+from detection.thresholds import Thresholds
+
+MINUTES_PER_WEEK = 7 * 1440
+MODEL_ERROR_MARGIN = 4.0
+CLEANING_P = 1e-3
+CLEANING_PAD = 5
+CLEANING_ROUNDS = 3
+# Sparse statuses watched with a tail rule: (status, window, min_count, severity).
+SPARSE_STATUSES = (
+    ("failed", 5, 3, "critical"),
+    ("backend_reversed", 3, 4, "warning"),
+    # Isolated 5-7 reversals or refunds are normal (DATA.md): no tail can breach below 8 in 5 min at
+    # usual volume, and the minimum count lets the engine skip the tail for most minutes.
+    ("reversed", 5, 8, "warning"),
+    ("refunded", 5, 8, "warning"),
+)
+# Short windows: a denial spike is large, and analysts want it within a minute or two.
+DENIAL_CODES = (("51", 2, 8), ("59", 2, 8))
+DENIED_WINDOW = 2
+SUSTAINED_DENIAL_WINDOW = 5
+DEFAULT_NO_DATA_MINUTES = 2
+MIN_MINUTES = 120  # two hours: enough windows to see a level and its noise
+
+
+@dataclass(frozen=True)
+class LearnOptions:
+    false_alerts_per_week: float = 1.0  # per metric, on normal data
+    hourly_profile: bool = True  # False: volume-free rules only, for defaults that fit any traffic shape
+    no_data_minutes: int = DEFAULT_NO_DATA_MINUTES
+
+    @property
+    def p_value(self) -> float:
+        """Per judged minute. The margin covers model error: a tail fitted on days of history is
+        lighter than the truth, and several rules share the same traffic."""
+        return self.false_alerts_per_week / MINUTES_PER_WEEK / MODEL_ERROR_MARGIN
+
+
+@dataclass
+class MetricBaseline:
+    """What normal looks like for one metric, and the rule recommended for it."""
+
+    metric: str
+    mean: float  # per minute, clean minutes
+    std: float
+    hourly: list[float]  # per-minute mean for each UTC hour (clean minutes)
+    share: float | None  # of all transactions of its feed
+    dispersion: str  # "Poisson" or "negative binomial (size k)"
+    rule: Rule | None
+    reasoning: str
+
+
+@dataclass
+class Analysis:
+    history: History
+    options: LearnOptions
+    clean: np.ndarray  # bool per minute: used for the baselines
+    baselines: dict[str, MetricBaseline]
+    thresholds: Thresholds
+
+
+def _rolling(values: np.ndarray, window: int) -> np.ndarray:
+    """Sum of the ``window`` minutes ending at each minute (fewer at the start)."""
+    cumulative = np.concatenate(([0], np.cumsum(values, dtype=np.float64)))
+    ends = np.arange(1, len(values) + 1)
+    return cumulative[ends] - cumulative[np.maximum(ends - window, 0)]
+
+
+def _tail_flags(x: np.ndarray, total: np.ndarray, share: float, window: int, size: float | None) -> np.ndarray:
+    """Minutes whose window count is improbably high (used for cleaning, so a loose p)."""
+    observed = _rolling(x, window)
+    expected = share * _rolling(total, window)
+    table = TailTable(CLEANING_P, size)
+    limits = np.array([table.critical_count(float(mu)) for mu in expected])
+    return (observed >= limits) & (observed >= 3)
+
+
+def _spread(flags: np.ndarray, window: int) -> np.ndarray:
+    """Mark the whole window behind each flagged minute, plus padding on both sides."""
+    marked = _rolling(flags.astype(np.float64), window + CLEANING_PAD) > 0
+    ahead = marked[CLEANING_PAD:]
+    before = np.concatenate((ahead, np.zeros(len(marked) - len(ahead), dtype=bool)))
+    return marked | before
+
+
+def _nb_size(x: np.ndarray, total: np.ndarray, share: float, window: int, clean: np.ndarray) -> float | None:
+    """Negative-binomial size of non-overlapping clean window counts; None when Poisson fits."""
+    n = len(x) // window * window
+    if n == 0:
+        return None
+    xs = x[:n].reshape(-1, window).sum(axis=1)
+    mus = share * total[:n].reshape(-1, window).sum(axis=1)
+    ok = clean[:n].reshape(-1, window).all(axis=1)
+    xs, mus = xs[ok], mus[ok]
+    if len(xs) < 30 or mus.mean() < 1.0:
+        return None  # too little signal to tell overdispersion from noise
+    excess = float(((xs - mus) ** 2 - mus).sum())
+    if excess <= 0:
+        return None
+    return max(float((mus**2).sum() / excess), 0.5)
+
+
+def _hourly_median(values: np.ndarray, minutes: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Each minute's expected value: the median of its UTC hour over the masked minutes."""
+    hours = (minutes % 1440) // 60
+    fallback = float(np.median(values[mask]))
+    medians = np.array([float(np.median(values[(hours == h) & mask])) if ((hours == h) & mask).any() else fallback
+                        for h in range(24)])
+    return medians[hours]
+
+
+def _hourly(values: np.ndarray, minutes: np.ndarray, mask: np.ndarray) -> list[float]:
+    hours = (minutes % 1440) // 60
+    out = []
+    for hour in range(24):
+        chosen = values[(hours == hour) & mask]
+        out.append(float(chosen.mean()) if len(chosen) else float("nan"))
+    return out
+
+
+class LearnError(ValueError):
+    """The history cannot support a baseline (too short); the message says what is needed."""
+
+
+def learn(history: History, options: LearnOptions | None = None) -> Analysis:
+    """Baselines and recommended rules for every metric of ``history``; raises ``LearnError``."""
+    options = options or LearnOptions()
+    with_data = int(history.received("status").sum())
+    if with_data < MIN_MINUTES:
+        start, end = history.time_range()
+        raise LearnError(f"{history.sources[0]}: {with_data} minutes with data ({start} to {end}); "
+                         f"expected at least {MIN_MINUTES} minutes to learn a baseline (3 days or more is best)")
+    p_value = options.p_value
+    z = NormalDist().inv_cdf(1 - p_value)
+    minute_axis = np.arange(history.start, history.start + history.minutes)
+    received = history.received("status")
+    total = history.status_total().astype(np.float64)
+    auth_total = None
+    if history.auth is not None:
+        auth_total = sum(history.series(auth_code_metric(c)) for c in history.auth.keys).astype(np.float64)
+
+    # Sparse counts are judged against approvals (auth codes against code 00): one reference count of
+    # the same feed keeps the engine's per-minute work small and moves with the volume.
+    approved_ref = history.series(status_metric("approved")).astype(np.float64) \
+        if "approved" in history.status.keys else total
+    code00_ref = history.series(auth_code_metric("00")).astype(np.float64) \
+        if history.auth is not None and "00" in history.auth.keys else None
+    watched: list[tuple[str, np.ndarray, np.ndarray, int]] = []  # metric, counts, reference, window
+    for status, window, _, _ in SPARSE_STATUSES:
+        if status in history.status.keys:
+            watched.append((status_metric(status), history.series(status_metric(status)), approved_ref, window))
+    if "denied" in history.status.keys:
+        watched.append((status_metric("denied"), history.series(status_metric("denied")), total, DENIED_WINDOW))
+    if history.auth is not None and code00_ref is not None:
+        for code, window, _ in DENIAL_CODES:
+            if code in history.auth.keys:
+                watched.append((auth_code_metric(code), history.series(auth_code_metric(code)), code00_ref, window))
+
+    # Iterative cleaning: estimate, mark improbable windows, re-estimate without them.
+    clean = received.copy()
+    sizes: dict[str, float | None] = {m: None for m, *_ in watched}
+    for _ in range(CLEANING_ROUNDS):
+        incident = np.zeros(history.minutes, dtype=bool)
+        for metric, x, denominator, window in watched:
+            share = x[clean].sum() / max(denominator[clean].sum(), 1.0)
+            incident |= _spread(_tail_flags(x, denominator, share, window, sizes[metric]), window)
+            sizes[metric] = _nb_size(x, denominator, share, window, clean)
+        if "approved" in history.status.keys and clean.any():
+            # Approval drops against the median of the same hour of day (a quiet night is no drop).
+            approved = history.series(status_metric("approved")).astype(np.float64)
+            level = _hourly_median(approved, minute_axis, clean) if history.minutes >= 1440 \
+                else np.full(history.minutes, np.median(approved[clean]))
+            residual = approved - level
+            mad = 1.4826 * float(np.median(np.abs(residual[clean])))
+            if mad > 0:
+                incident |= _spread(_rolling(residual, 5) / (5 * mad) < -4.0, 5)
+        new_clean = received & ~incident
+        if new_clean.sum() < 0.5 * received.sum():
+            break  # more than half flagged: the history is mostly unusual; keep the last estimate
+        if np.array_equal(new_clean, clean):
+            break
+        clean = new_clean
+
+    whole_days = history.minutes >= 1440 and options.hourly_profile
+    volume_hourly = _hourly(total, minute_axis, clean)
+    volume = _profile_or_flat(volume_hourly, float(total[clean].mean()) if clean.any() else 125.0, whole_days)
+
+    approved_level = _profile_or_flat(_hourly(approved_ref, minute_axis, clean),
+                                      float(approved_ref[clean].mean()) if clean.any() else 117.0, whole_days)
+    baselines: dict[str, MetricBaseline] = {}
+    rules: list[Rule] = []
+
+    def baseline(metric: str, x: np.ndarray, share: float | None, size: float | None, rule: Rule | None,
+                 reasoning: str, dispersion: str | None = None) -> None:
+        values = x[clean].astype(np.float64)
+        baselines[metric] = MetricBaseline(
+            metric=metric,
+            mean=float(values.mean()) if len(values) else 0.0,
+            std=float(values.std()) if len(values) else 0.0,
+            hourly=_hourly(x.astype(np.float64), minute_axis, clean),
+            share=share,
+            dispersion=dispersion or ("Poisson" if size is None else f"negative binomial (size {size:.1f})"),
+            rule=rule,
+            reasoning=reasoning,
+        )
+        if rule is not None:
+            rules.append(rule)
+
+    # Approvals: a seasonal rule against the hour-of-day profile, or (defaults) the approved share.
+    if "approved" in history.status.keys:
+        approved = history.series(status_metric("approved")).astype(np.float64)
+        level = float(approved[clean].mean()) if clean.any() else 0.0
+        profile = _profile_or_flat(_hourly(approved, minute_axis, clean), level, whole_days)
+        window = 10
+        rel = _relative_sd(approved, minute_axis, profile, window, clean)
+        rule = SeasonalRule(
+            rule_id="approved_drop", metric=status_metric("approved"), severity="critical", for_minutes=2,
+            resolve_minutes=5, direction="below", profile=profile, window=window, z=round(z, 2),
+            relative_sd=round(rel, 4), min_change=0.15,
+            description="approvals well below the usual level for the hour of day",
+        ) if whole_days else None
+        # Whatever the history, a sudden fall against the last hour's own level: volume-relative, so
+        # it fits any traffic shape and catches an approval drop that the denied share does not explain.
+        rules.append(DropRule(
+            rule_id="approved_sudden_drop", metric=status_metric("approved"), severity="critical", for_minutes=1,
+            resolve_minutes=3, window=3, reference=60, max_ratio=0.5, min_level=40.0,
+            description="approvals fell to half their level of the previous hour within minutes",
+        ))
+        share_approved = float(approved[clean].sum() / max(total[clean].sum(), 1.0))
+        baseline(status_metric("approved"), approved, share_approved, None, rule,
+                 f"about {level:.0f}/min; alert when a {window}-minute window is {z:.1f} sd "
+                 f"(Poisson plus {rel * 100:.1f}% level noise) and 15% below the hour-of-day profile"
+                 if rule else "no hour-of-day profile (too little history or volume-free defaults): "
+                 "a fall to half the previous hour's level within 3 minutes alerts (approved_sudden_drop)",
+                 f"Poisson plus {rel * 100:.1f}% level noise over {window} min")
+
+    # Denials: the denied share of all transactions (volume cancels out), then each code's tail.
+    if "denied" in history.status.keys:
+        denied = history.series(status_metric("denied")).astype(np.float64)
+        share = float(denied[clean].sum() / max(total[clean].sum(), 1.0))
+        window = DENIED_WINDOW
+        size = sizes.get(status_metric("denied"))
+        rule = RateRule(
+            rule_id="denied_share_high", metric=rate_metric("denied"), severity="warning", for_minutes=1,
+            resolve_minutes=5, direction="above", baseline=round(share, 5), window=window,
+            p_value=_round_p(p_value), dispersion=_round(size), min_count=5, volume=volume,
+            statuses=_statuses(history), description="denied share of all transactions above normal",
+        )
+        baseline(rate_metric("denied"), denied, share, size, rule,
+                 f"usual share {share * 100:.2f}% of all transactions; "
+                 + ("Poisson" if size is None else f"negative binomial (size {size:.1f})")
+                 + f"; alert when the {window}-minute count has a tail probability below {p_value:.1e} "
+                 f"(false-alarm budget {options.false_alerts_per_week:g}/week)")
+    if history.auth is not None and auth_total is not None and code00_ref is not None:
+        level_00 = _profile_or_flat(_hourly(code00_ref, minute_axis, clean),
+                                    float(code00_ref[clean].mean()) if clean.any() else 117.0, whole_days)
+        for code, window, min_count in DENIAL_CODES:
+            metric = auth_code_metric(code)
+            if code not in history.auth.keys:
+                continue
+            x = history.series(metric)
+            ratio = float(x[clean].sum() / max(code00_ref[clean].sum(), 1.0))
+            share = float(x[clean].sum() / max(auth_total[clean].sum(), 1.0))
+            rule = PoissonTailRule(
+                rule_id=f"auth_{code}_high", metric=metric, severity="warning", for_minutes=1,
+                resolve_minutes=2 * window, ratio=round(ratio, 6), per=auth_code_metric("00"), window=window,
+                p_value=_round_p(p_value), min_count=min_count, dispersion=_round(sizes.get(metric)),
+                per_level=level_00, description=f"auth code {code} declines above normal",
+            )
+            baseline(metric, x, share, sizes.get(metric), rule, _tail_reason(ratio, "code 00", sizes.get(metric),
+                                                                             window, min_count, p_value))
+        if "00" in history.auth.keys:
+            x = history.series(auth_code_metric("00"))
+            baseline(auth_code_metric("00"), x, float(x[clean].sum() / max(auth_total[clean].sum(), 1.0)),
+                     None, None, "equals approved in every minute: watched through the approvals rule")
+
+    for status, window, min_count, severity in SPARSE_STATUSES:
+        if status not in history.status.keys:
+            continue
+        metric = status_metric(status)
+        x = history.series(metric)
+        share = float(x[clean].sum() / max(total[clean].sum(), 1.0))
+        ratio = float(x[clean].sum() / max(approved_ref[clean].sum(), 1.0))
+        size = sizes.get(metric)
+        rule = PoissonTailRule(
+            rule_id=f"{status}_high", metric=metric, severity=severity, for_minutes=1, resolve_minutes=2 * window,
+            ratio=round(ratio, 7), per=status_metric("approved"), window=window, p_value=_round_p(p_value),
+            min_count=min_count, dispersion=_round(size), per_level=approved_level,
+            description=f"{status.replace('_', ' ')} transactions above normal",
+        )
+        baseline(metric, x, share, size, rule, _tail_reason(ratio, "approval", size, window, min_count, p_value))
+    if "denied" in history.status.keys:
+        # A longer window for slow or night-time denial rises that are too small for 2 minutes to show.
+        x = history.series(status_metric("denied"))
+        ratio = float(x[clean].sum() / max(approved_ref[clean].sum(), 1.0))
+        window, min_count = SUSTAINED_DENIAL_WINDOW, 8
+        size = _nb_size(x.astype(np.float64), approved_ref, ratio, window, clean)
+        rule = PoissonTailRule(
+            rule_id="denied_high_sustained", metric=status_metric("denied"), severity="warning", for_minutes=1,
+            resolve_minutes=window, ratio=round(ratio, 6), per=status_metric("approved"), window=window,
+            p_value=_round_p(p_value), min_count=min_count, dispersion=_round(size), per_level=approved_level,
+            description="denials above normal over a longer window",
+        )
+        baseline(status_metric("denied"), x, baselines[rate_metric("denied")].share, size, rule,
+                 _tail_reason(ratio, "approval", size, window, min_count, p_value))
+
+    # The derived rates of the other statuses, for the summary and report (their counts carry the rules).
+    for status in history.status.keys:
+        metric = rate_metric(status)
+        if metric in baselines:
+            continue
+        x = history.series(status_metric(status)).astype(np.float64)
+        rate = np.divide(x, total, out=np.zeros_like(x), where=total > 0)
+        share = float(x[clean].sum() / max(total[clean].sum(), 1.0))
+        baselines[metric] = MetricBaseline(
+            metric, float(rate[clean].mean()) if clean.any() else 0.0, float(rate[clean].std()) if clean.any() else 0.0,
+            _hourly(rate, minute_axis, clean), share, "binomial", None,
+            f"share of all transactions; watched through the {status} count" if status_metric(status) in baselines
+            else "share of all transactions")
+
+    start, end = history.time_range()
+    provenance: dict[str, Any] = {
+        "tool": "python -m analysis",
+        "inputs": history.sources,
+        "time_range": {"from": start, "to": end},
+        "minutes": int(history.minutes),
+        "clean_minutes": int(clean.sum()),
+        "method": "iterative cleaning (windows with tail p < 1e-3 left out, up to 3 rounds); sparse counts as "
+                  "ratios to approvals (auth codes to code 00), denials as a share of all transactions; "
+                  "negative-binomial dispersion from clean windows; "
+                  + ("hour-of-day (UTC) profile for approvals" if whole_days else "no hour-of-day profile"),
+        "budget": {"false_alerts_per_metric_per_week": options.false_alerts_per_week,
+                   "p_value_per_minute": _round_p(p_value)},
+    }
+    thresholds = Thresholds(
+        rules=tuple(rules), statuses=history.status.keys,
+        auth_codes=history.auth.keys if history.auth is not None else DEFAULT_AUTH_CODES,
+        no_data_minutes=options.no_data_minutes, provenance=provenance, source="learned",
+    )
+    return Analysis(history, options, clean, baselines, thresholds)
+
+
+def _statuses(history: History) -> tuple[str, ...]:
+    return tuple(status_metric(s) for s in history.status.keys)
+
+
+def _profile_or_flat(hourly: list[float], level: float, use_profile: bool) -> tuple[float, ...]:
+    if not use_profile or any(math.isnan(v) for v in hourly):
+        return (round(level, 4),)
+    return tuple(round(v, 4) for v in hourly)
+
+
+def _relative_sd(x: np.ndarray, minutes: np.ndarray, profile: tuple[float, ...], window: int,
+                 clean: np.ndarray) -> float:
+    """Level noise beyond Poisson, as a fraction of the expected window sum (robust: MAD-based)."""
+    hours = (minutes % 1440) // 60
+    expected = np.array(profile)[hours] if len(profile) == 24 else np.full(len(x), profile[0])
+    n = len(x) // window * window
+    xs = x[:n].reshape(-1, window).sum(axis=1)
+    es = expected[:n].reshape(-1, window).sum(axis=1)
+    ok = clean[:n].reshape(-1, window).all(axis=1) & (es > 0)
+    if ok.sum() < 30:
+        return 0.1
+    residual = (xs[ok] - es[ok]) / es[ok]
+    robust_var = (1.4826 * np.median(np.abs(residual - np.median(residual)))) ** 2
+    return float(math.sqrt(max(robust_var - float(np.mean(1.0 / es[ok])), 0.0)))
+
+
+def _tail_reason(ratio: float, per: str, size: float | None, window: int, min_count: int, p_value: float) -> str:
+    law = "Poisson" if size is None else f"negative binomial (size {size:.1f})"
+    return (f"usually {ratio:.4g} per {per} (so it follows volume); {law}; alert at {min_count}+ in {window} min "
+            f"when the tail probability is below {p_value:.1e}")
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _round_p(p: float) -> float:
+    return float(f"{p:.3g}")
+
+
+def naive_thresholds(history: History) -> Thresholds:
+    """What a naive analysis gives: one static mean +/- 2 sigma bound per metric, incidents included."""
+    rules: list[Rule] = []
+    metrics = [status_metric(s) for s in history.status.keys]
+    if history.auth is not None:
+        metrics += [auth_code_metric(c) for c in history.auth.keys]
+    for metric in metrics:
+        x = history.series(metric)[history.received("status" if metric.startswith("status") else "auth_code")]
+        mean, sd = float(x.mean()), float(x.std())
+        low = metric in (status_metric("approved"), auth_code_metric("00"))
+        threshold = max(mean - 2 * sd, 0.0) if low else mean + 2 * sd
+        rules.append(ThresholdRule(
+            rule_id=f"naive_{metric.replace(':', '_')}", metric=metric, direction="below" if low else "above",
+            threshold=round(threshold, 2), for_minutes=1, resolve_minutes=1,
+        ))
+    return Thresholds(rules=tuple(rules), statuses=history.status.keys,
+                      auth_codes=history.auth.keys if history.auth is not None else DEFAULT_AUTH_CODES,
+                      provenance={"method": "naive static mean +/- 2 sigma per metric"}, source="naive")

@@ -1,0 +1,415 @@
+"""Statistical rule types: a Poisson / negative-binomial tail for sparse counts, a seasonal
+(hour-of-day) rule for high counts, and a rate rule on a status's share of all transactions.
+
+Each is a small pure object like ``ThresholdRule``: its thresholds are worked out once when it
+is built (from the thresholds file), so ``judge`` only sums a short window and looks a number up.
+All three judge closed minutes only: their expectation depends on the rest of the minute's data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .metrics import AUTH_CODE_FEED, RATE_PREFIX, STATUS_FEED, feed_of, split_metric, status_metric
+from .rules import ConfigError, FieldReader, Judgement, Rule, register_rule
+from .series import SeriesView
+
+HOURS = 24
+MAX_WINDOW = 60
+
+
+def hour_of_day(minute: int) -> int:
+    """UTC hour of an epoch minute: the index into a 24-value profile."""
+    return (minute % 1440) // 60
+
+
+def read_profile(reader: FieldReader, key: str, minimum: float = 0.0) -> tuple[float, ...]:
+    """A per-minute level: one number (flat) or 24 numbers, one per UTC hour of day."""
+    reader.used.add(key)
+    if key not in reader.obj:
+        raise ConfigError(f"{reader.where}.{key}: is required")
+    value = reader.obj[key]
+    values = value if isinstance(value, list) else [value]
+    ok = len(values) in (1, HOURS) and all(
+        not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) and v >= minimum for v in values
+    )
+    if not ok:
+        raise ConfigError(
+            f"{reader.where}.{key}: expected a number >= {minimum:g} or a list of 24 such numbers "
+            f"(one per UTC hour), got {value!r}"
+        )
+    return tuple(float(v) for v in values)
+
+
+def profile_config(profile: Sequence[float]) -> float | list[float]:
+    return profile[0] if len(profile) == 1 else [round(v, 6) for v in profile]
+
+
+def _at(profile: Sequence[float], minute: int) -> float:
+    return profile[0] if len(profile) == 1 else profile[hour_of_day(minute)]
+
+
+def _all_statuses(metrics: Iterable[str]) -> tuple[str, ...]:
+    """The status counts whose sum is 'all transactions' (the denominator of a rate)."""
+    return tuple(m for m in metrics if split_metric(m)[0] == STATUS_FEED)
+
+
+def _window(reader: FieldReader, default: int) -> int:
+    window = reader.int("window", default, minimum=1)
+    if window > MAX_WINDOW:
+        raise ConfigError(f"{reader.where}.window: expected an integer from 1 to {MAX_WINDOW}, got {window}")
+    return window
+
+
+def _probability(reader: FieldReader, key: str) -> float:
+    value = reader.number(key)
+    if not 0 < value < 0.5:
+        raise ConfigError(f"{reader.where}.{key}: expected a probability between 0 and 0.5, got {value!r}")
+    return value
+
+
+def count_limits(p_value: float, dispersion: float | None, means: Sequence[float], lower: bool = False) -> list[int]:
+    """For each expected count, the count at which a tail of probability ``p_value`` starts.
+
+    Upper (default): the smallest c with P(X >= c) <= p. Lower: the largest c with P(X <= c) <= p
+    (-1 when even 0 is not that unlikely). X is Poisson(mean), or negative binomial with size
+    ``dispersion`` (variance mean + mean^2 / size). Each law's probabilities are summed in log space
+    by their ratio recursion, so small tails keep their precision (no scipy needed at run time).
+    """
+    import numpy as np  # only when a statistical rule is built
+
+    out = []
+    for mean in means:
+        spread = math.sqrt(mean * (1 + (mean / dispersion if dispersion else 0.0)))
+        top = int(mean + 14 * spread + 40)
+        k = np.arange(1, top + 1, dtype=np.float64)
+        if dispersion is None:
+            first = -mean
+            steps = math.log(mean) - np.log(k)
+        else:
+            q = mean / (dispersion + mean)  # the failure probability of the NB law
+            first = dispersion * math.log1p(-q)
+            steps = np.log(k - 1 + dispersion) - np.log(k) + math.log(q)
+        log_pmf = np.concatenate(([first], first + np.cumsum(steps)))
+        pmf = np.exp(log_pmf - log_pmf.max()) * math.exp(log_pmf.max())
+        if lower:
+            cdf = np.cumsum(pmf)
+            out.append(int(np.searchsorted(cdf, p_value, side="right")) - 1)
+        else:
+            upper_tail = np.cumsum(pmf[::-1])[::-1]  # P(X >= c), summed from the far end for precision
+            out.append(int(np.argmax(upper_tail <= p_value)) if (upper_tail <= p_value).any() else top + 1)
+    return out
+
+
+class TailTable:
+    """Tail limits (``count_limits``) on a geometric grid of expected counts, filled in as needed.
+
+    The grid has 4% steps; a lookup rounds the expectation up to the next grid point (down for a
+    lower bound), so the threshold errs on the side of fewer alerts. A rule meets only a narrow
+    band of expectations, so each grid point is worked out the first time it is needed (about
+    60 us) and then looked up.
+    """
+
+    LOW = 1e-3
+    STEP = 1.04
+    POINTS = 360  # up to about 1e3 * 1.3e3: beyond any per-window count of one status
+
+    def __init__(self, p_value: float, dispersion: float | None, lower: bool = False):
+        self.p_value = p_value
+        self.dispersion = dispersion
+        self.lower = lower
+        self.critical: list[int | None] = [None] * self.POINTS
+        self._log_low = math.log(self.LOW)
+        self._log_step = math.log(self.STEP)
+
+    def _fill(self, index: int) -> int:
+        mean = self.LOW * self.STEP**index
+        value = self.critical[index] = count_limits(self.p_value, self.dispersion, [mean], self.lower)[0]
+        return value
+
+    def critical_count(self, expected: float) -> int:
+        if expected <= self.LOW:
+            index = 0
+        else:
+            index = math.ceil((math.log(expected) - self._log_low) / self._log_step - 1e-9)
+            if index >= self.POINTS:
+                # Far beyond the grid: a normal approximation is exact enough for such counts.
+                margin = 4.0 * math.sqrt(expected)
+                return int(expected - margin) - 1 if self.lower else int(expected + margin) + 1
+            if self.lower:
+                index = max(index - 1, 0)  # round the expectation down instead: a lower bound errs low
+        value = self.critical[index]
+        return self._fill(index) if value is None else value
+
+
+@register_rule
+class PoissonTailRule(Rule):
+    """Sparse counts: too many in a short window for the metric's usual ratio to a reference count.
+
+    Expected window count = ``ratio`` x (the ``per`` metric's count in the same window), where
+    ``per`` is a high-volume count of the same feed (approvals, or auth code 00), so volume swings
+    (a daily cycle) move the expectation with them. A breach needs the window count to be at
+    least ``min_count`` and to have an upper-tail probability of at most ``p_value`` under a
+    Poisson (``dispersion`` null) or negative binomial (size ``dispersion``) law.
+    """
+
+    type_name = "poisson_tail"
+
+    def __init__(self, *, ratio: float, per: str, window: int, p_value: float, min_count: int,
+                 dispersion: float | None = None, per_level: Sequence[float] = (117.0,), **common: Any):
+        super().__init__(**common)
+        self.ratio = ratio
+        self.per = per
+        self.window = window
+        self.p_value = p_value
+        self.min_count = min_count
+        self.dispersion = dispersion
+        self.per_level = tuple(per_level)
+        self._table = TailTable(p_value, dispersion)
+
+    def judge(self, view: SeriesView, minute: int) -> Judgement:
+        observed = view.window_sum(self.metric, minute, self.window)
+        if observed < self.min_count:
+            # The usual case for sparse counts: no tail can breach below the minimum count.
+            return Judgement(False, observed / self.window, self.min_count / self.window, True, None)
+        expected = self.ratio * view.window_sum(self.per, minute, self.window)
+        critical = max(self.min_count, self._table.critical_count(expected))
+        breach = observed >= critical
+        w = self.window
+        return Judgement(breach, observed / w, critical / w, not breach, expected / w)
+
+    def expected(self, minute: int) -> float | None:
+        return self.ratio * _at(self.per_level, minute)
+
+    def bounds(self, minute: int) -> tuple[float | None, float | None]:
+        expected_window = self.ratio * _at(self.per_level, minute) * self.window
+        return (None, max(self.min_count, self._table.critical_count(expected_window)) / self.window)
+
+    def condition_text(self) -> str:
+        kind, key = split_metric(self.per)
+        per = f"code {key}" if kind == AUTH_CODE_FEED else key
+        return (f"{self.min_count}+ in {self.window} min and more than chance allows (p < {self.p_value:.0e}) "
+                f"for its usual {self.ratio * 100:.3g} per 100 {per}")
+
+    def params(self) -> dict[str, Any]:
+        return {"ratio": self.ratio, "per": self.per, "window": self.window, "p_value": self.p_value,
+                "min_count": self.min_count, "dispersion": self.dispersion,
+                "per_level": profile_config(self.per_level)}
+
+    @classmethod
+    def from_config(cls, reader: FieldReader, metrics: Iterable[str]) -> PoissonTailRule:
+        known = list(metrics)
+        common = cls.common_fields(reader, known)
+        metric = common["metric"]
+        if metric.startswith(RATE_PREFIX):
+            raise ConfigError(f"{reader.where}.metric: a poisson_tail rule counts a status or auth code, "
+                              f"not a rate; got {metric!r}")
+        same_feed = [m for m in known if not m.startswith(RATE_PREFIX) and feed_of(m) == feed_of(metric)]
+        per = reader.str("per")
+        if per not in same_feed:
+            # The reference must come from the same feed, so judging never waits on the other feed's clock.
+            raise ConfigError(f"{reader.where}.per: expected a count of the same feed as {metric!r} "
+                              f"(one of {', '.join(same_feed)}), got {per!r}")
+        rule = cls(
+            ratio=reader.number("ratio", minimum=0),
+            per=per,
+            window=_window(reader, 5),
+            p_value=_probability(reader, "p_value"),
+            min_count=reader.int("min_count", 3, minimum=1),
+            dispersion=_dispersion(reader),
+            per_level=read_profile(reader, "per_level") if reader.has("per_level") else (117.0,),
+            **common,
+        )
+        reader.reject_unknown(("type", "description"))
+        return rule
+
+
+def _dispersion(reader: FieldReader) -> float | None:
+    value = reader.optional_number("dispersion")
+    if value is not None and value <= 0:
+        raise ConfigError(f"{reader.where}.dispersion: expected a positive negative-binomial size or null, got {value!r}")
+    return value
+
+
+@register_rule
+class SeasonalRule(Rule):
+    """High counts against an hour-of-day baseline, judged over a window (drops in approvals).
+
+    The window sum is compared with the baseline's window sum; the tolerance is ``z`` standard
+    deviations (Poisson noise plus ``relative_sd`` of the level) and at least ``min_change``
+    of the expected level, so small dips on a busy hour never page.
+    """
+
+    type_name = "seasonal"
+
+    def __init__(self, *, direction: str, profile: Sequence[float], window: int, z: float,
+                 relative_sd: float, min_change: float, **common: Any):
+        super().__init__(**common)
+        self.direction = direction
+        self.profile = tuple(profile)
+        self.window = window
+        self.z = z
+        self.relative_sd = relative_sd
+        self.min_change = min_change
+        self._feed = feed_of(self.metric)
+
+    @property
+    def monotone(self) -> bool:
+        kind, _ = split_metric(self.metric)
+        return self.direction == "above" and kind in (STATUS_FEED, AUTH_CODE_FEED)
+
+    def _limit(self, expected: float) -> float:
+        margin = max(self.z * math.sqrt(expected + (self.relative_sd * expected) ** 2), self.min_change * expected)
+        return expected - margin if self.direction == "below" else expected + margin
+
+    def judge(self, view: SeriesView, minute: int) -> Judgement:
+        # Only minutes the feed sent data for count: after a feed gap (or at start-up) the window
+        # would otherwise look like a drop in approvals, which the feed-gap alert already reports.
+        has_data = getattr(view, "has_data", None)
+        feed = self._feed
+        profile = self.profile
+        flat = len(profile) == 1
+        observed = 0
+        expected = 0.0
+        minutes = 0
+        for m in range(minute - self.window + 1, minute + 1):
+            if has_data is not None and not has_data(feed, m):
+                continue
+            observed += view.count(self.metric, m)
+            expected += profile[0] if flat else profile[(m % 1440) // 60]
+            minutes += 1
+        if minutes * 2 < self.window:
+            return Judgement(False, observed / max(minutes, 1), 0.0, True, None)
+        limit = self._limit(expected)
+        breach = observed < limit if self.direction == "below" else observed > limit
+        return Judgement(breach, observed / minutes, limit / minutes, not breach, expected / minutes)
+
+    def worse(self, new: float, old: float) -> bool:
+        return new < old if self.direction == "below" else new > old
+
+    def expected(self, minute: int) -> float | None:
+        return _at(self.profile, minute)
+
+    def bounds(self, minute: int) -> tuple[float | None, float | None]:
+        limit = self._limit(_at(self.profile, minute) * self.window) / self.window
+        return (limit, None) if self.direction == "below" else (None, limit)
+
+    def condition_text(self) -> str:
+        return (f"{self.direction} its hour-of-day baseline by more than {self.z:g} sd "
+                f"(and {self.min_change * 100:.0f}%) over {self.window} min")
+
+    def params(self) -> dict[str, Any]:
+        return {"direction": self.direction, "profile": profile_config(self.profile), "window": self.window,
+                "z": self.z, "relative_sd": self.relative_sd, "min_change": self.min_change}
+
+    @classmethod
+    def from_config(cls, reader: FieldReader, metrics: Iterable[str]) -> SeasonalRule:
+        common = cls.common_fields(reader, metrics)
+        if common["metric"].startswith(RATE_PREFIX):
+            raise ConfigError(f"{reader.where}.metric: a seasonal rule watches a count, use a 'rate' rule "
+                              f"for {common['metric']!r}")
+        rule = cls(
+            direction=reader.str("direction", choices=("above", "below")),
+            profile=read_profile(reader, "profile"),
+            window=_window(reader, 5),
+            z=reader.number("z", minimum=0),
+            relative_sd=reader.number("relative_sd", 0.0, minimum=0),
+            min_change=reader.number("min_change", 0.0, minimum=0),
+            **common,
+        )
+        if rule.min_change >= 1 and rule.direction == "below":
+            raise ConfigError(f"{reader.where}.min_change: expected a fraction below 1 for a 'below' rule")
+        reader.reject_unknown(("type", "description"))
+        return rule
+
+
+@register_rule
+class RateRule(Rule):
+    """A status's share of all transactions over a window, against its usual share.
+
+    Volume cancels out, so a daily cycle by itself never alerts. The window count of the status
+    is compared with ``baseline`` x (all transactions in the window) using a Poisson or negative
+    binomial (size ``dispersion``) tail of probability ``p_value``; an upper bound also needs at
+    least ``min_count`` transactions of that status in the window.
+    """
+
+    type_name = "rate"
+
+    def __init__(self, *, direction: str, baseline: float, window: int, p_value: float, min_count: int,
+                 dispersion: float | None = None, volume: Sequence[float] = (125.0,),
+                 statuses: Sequence[str] = (), **common: Any):
+        super().__init__(**common)
+        self.direction = direction
+        self.baseline = baseline
+        self.window = window
+        self.p_value = p_value
+        self.dispersion = dispersion
+        self.min_count = min_count
+        self.volume = tuple(volume)
+        self.count_metric = status_metric(self.metric[len(RATE_PREFIX):])
+        self.statuses = tuple(statuses) or (self.count_metric,)
+        self._table = TailTable(p_value, dispersion, lower=direction == "below")
+
+    def _limit_count(self, total: float) -> int:
+        return self._table.critical_count(self.baseline * total)
+
+    def judge(self, view: SeriesView, minute: int) -> Judgement:
+        observed = view.window_sum(self.count_metric, minute, self.window)
+        total = 0
+        for metric in self.statuses:
+            total += view.window_sum(metric, minute, self.window)
+        if total == 0:
+            return Judgement(False, 0.0, self.baseline, True, self.baseline)
+        critical = self._limit_count(total)
+        if self.direction == "above":
+            critical = max(critical, self.min_count)
+            breach = observed >= critical
+        else:
+            breach = observed <= critical
+        return Judgement(breach, observed / total, critical / total, not breach, self.baseline)
+
+    def worse(self, new: float, old: float) -> bool:
+        return new < old if self.direction == "below" else new > old
+
+    def expected(self, minute: int) -> float | None:
+        return self.baseline
+
+    def bounds(self, minute: int) -> tuple[float | None, float | None]:
+        total = _at(self.volume, minute) * self.window
+        limit = self._limit_count(total) / total if total else None
+        return (limit, None) if self.direction == "below" else (None, limit)
+
+    def condition_text(self) -> str:
+        return (f"{self.direction} its usual {self.baseline * 100:.1f}% share over {self.window} min "
+                f"by more than chance allows (p < {self.p_value:.0e})")
+
+    def params(self) -> dict[str, Any]:
+        return {"direction": self.direction, "baseline": self.baseline, "window": self.window,
+                "p_value": self.p_value, "dispersion": self.dispersion, "min_count": self.min_count,
+                "volume": profile_config(self.volume)}
+
+    @classmethod
+    def from_config(cls, reader: FieldReader, metrics: Iterable[str]) -> RateRule:
+        known = list(metrics)
+        common = cls.common_fields(reader, known)
+        if not common["metric"].startswith(RATE_PREFIX):
+            raise ConfigError(f"{reader.where}.metric: a rate rule watches a share such as 'rate:denied', "
+                              f"got {common['metric']!r}")
+        baseline = reader.number("baseline", minimum=0)
+        if baseline >= 1:
+            raise ConfigError(f"{reader.where}.baseline: expected a share below 1, got {baseline!r}")
+        rule = cls(
+            direction=reader.str("direction", choices=("above", "below")),
+            baseline=baseline,
+            window=_window(reader, 5),
+            p_value=_probability(reader, "p_value"),
+            min_count=reader.int("min_count", 1, minimum=0),
+            dispersion=_dispersion(reader),
+            volume=read_profile(reader, "volume") if reader.has("volume") else (125.0,),
+            statuses=_all_statuses(known),
+            **common,
+        )
+        reader.reject_unknown(("type", "description"))
+        return rule

@@ -1,0 +1,129 @@
+"""Learning normal from history: robust baselines, the thresholds file with provenance, the report."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from analysis.__main__ import main
+from analysis.defaults import default_thresholds
+from analysis.learn import LearnOptions, learn
+from analysis.loading import history_from_rows
+from analysis.replay import replay, rows_by_minute
+from analysis.synthetic import Incident, generate, write_csvs
+from detection import load_thresholds
+
+START = 29_188_800  # 2025-07-01 00:00 UTC
+
+
+@pytest.fixture(scope="module")
+def export_dir(tmp_path_factory):
+    """Three days with a daily cycle and a known set of incidents, written as the users' CSVs."""
+    incidents = [
+        Incident("denial_59", START + 600, 25, 6.0),
+        Incident("processing_failure", START + 1700, 40, 4.0),
+        Incident("denial_51", START + 2500, 20, 5.0),
+        Incident("reversal_burst", START + 3100, 45, 3.5),
+        Incident("feed_outage", START + 3900, 12, 0.0),
+    ]
+    data = generate(START, 3 * 1440, seed=21, daily_cycle=True, incidents=incidents)
+    directory = tmp_path_factory.mktemp("export")
+    write_csvs(data, directory)
+    return directory
+
+
+def _rule(thresholds, rule_id):
+    return next(r for r in thresholds.rules if r.id == rule_id)
+
+
+def test_baselines_are_not_dragged_up_by_incidents():
+    quiet = generate(START, 3 * 1440, seed=8, incidents=[])
+    busy = generate(START, 3 * 1440, seed=8, incidents_per_day=6)
+    learned_quiet = learn(history_from_rows(quiet.status_rows, quiet.auth_rows)).thresholds
+    learned_busy = learn(history_from_rows(busy.status_rows, busy.auth_rows)).thresholds
+    for rule_id in ("failed_high", "backend_reversed_high", "auth_51_high", "auth_59_high"):
+        q, b = _rule(learned_quiet, rule_id).ratio, _rule(learned_busy, rule_id).ratio
+        assert b < 1.5 * q + 1e-4, rule_id
+    assert _rule(learned_busy, "denied_share_high").baseline < 1.1 * _rule(learned_quiet, "denied_share_high").baseline
+    # What a naive mean would say of the same history: far above normal for the sparse counts.
+    failed = sum(r["count"] for r in busy.status_rows if r["status"] == "failed")
+    approved = sum(r["count"] for r in busy.status_rows if r["status"] == "approved")
+    assert failed / approved > 5 * _rule(learned_busy, "failed_high").ratio
+
+
+def test_hour_of_day_profile_and_volume_free_defaults():
+    data = generate(START, 3 * 1440, seed=9, daily_cycle=True, incidents=[])
+    history = history_from_rows(data.status_rows, data.auth_rows)
+    profile = _rule(learn(history).thresholds, "approved_drop").profile
+    assert len(profile) == 24 and profile[3] < 0.3 * profile[15]
+    portable = learn(history, LearnOptions(hourly_profile=False)).thresholds
+    assert "approved_drop" not in {r.id for r in portable.rules}
+    assert all(len(getattr(r, "per_level", (0,))) == 1 for r in portable.rules)
+
+
+def test_learned_thresholds_keep_the_false_alarm_budget_on_normal_data():
+    train = generate(START, 7 * 1440, seed=31, incidents_per_day=4)
+    thresholds = learn(history_from_rows(train.status_rows, train.auth_rows)).thresholds
+    quiet = generate(START + 7 * 1440, 7 * 1440, seed=32, incidents=[])
+    episodes = replay(thresholds, rows_by_minute(quiet.status_rows, quiet.auth_rows, START + 7 * 1440, 7 * 1440))
+    per_rule: dict[str, int] = {}
+    for episode in episodes:
+        per_rule[episode.rule] = per_rule.get(episode.rule, 0) + 1
+    assert all(count <= 1 for count in per_rule.values()), per_rule  # at most 1 per metric per week
+    assert len(episodes) <= 7  # and at most one a day over all metrics
+
+
+def test_cli_writes_thresholds_with_provenance_and_an_offline_report(export_dir, tmp_path, capsys):
+    out, report = tmp_path / "thresholds.json", tmp_path / "report.html"
+    code = main([str(export_dir / "transactions.csv"), "--auth-codes", str(export_dir / "transactions_auth_codes.csv"),
+                 "--out", str(out), "--report", str(report)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    thresholds = load_thresholds(out)  # the engine reads what the CLI wrote
+    assert {r.type_name for r in thresholds.rules} == {"seasonal", "rate", "poisson_tail", "drop"}
+    provenance = json.loads(out.read_text())["provenance"]
+    assert provenance["inputs"] == [str(export_dir / "transactions.csv"), str(export_dir / "transactions_auth_codes.csv")]
+    assert provenance["time_range"] == {"from": "2025-07-01T00:00:00Z", "to": "2025-07-03T23:59:00Z"}
+    assert provenance["budget"]["false_alerts_per_metric_per_week"] == 1.0
+    assert "iterative cleaning" in provenance["method"]
+    # The summary: baselines, thresholds and the incidents found, with the driving auth code.
+    assert "Incidents found in the history: 5" in printed
+    assert "denial spike, driven by code 59" in printed and "denial spike, driven by code 51" in printed
+    assert "processing failure" in printed and "reversal burst" in printed and "feed outage" in printed
+    html = report.read_text()
+    assert not re.search(r"<script[^>]+src=", html)  # nothing fetched: opens offline
+    assert "plotly.js v" in html and html.count("Plotly.newPlot") >= 8
+    for section in ("Findings", "Incidents found in the history", "Thresholds and reasoning",
+                    "Series, baselines and alert bands", "driving auth code", "strong daily cycle"):
+        assert section in html
+
+
+def test_until_learns_only_from_earlier_rows(export_dir, tmp_path, capsys):
+    out = tmp_path / "t.json"
+    assert main([str(export_dir / "transactions.csv"), "--out", str(out), "--until", "2025-07-01T23:59:00Z"]) == 0
+    assert json.loads(out.read_text())["provenance"]["time_range"]["to"] == "2025-07-01T23:59:00Z"
+    assert "Learned from 1,440 minutes" in capsys.readouterr().out
+
+
+def test_built_in_defaults_are_the_analysis_of_the_generators_data():
+    shipped = load_thresholds()
+    regenerated = default_thresholds()
+    assert [r.to_config() for r in shipped.rules] == [r.to_config() for r in regenerated.rules]
+    assert shipped.provenance["tool"] == "python -m analysis.defaults"
+
+
+def test_too_short_or_all_zero_histories_get_a_clear_answer(tmp_path, capsys):
+    short = tmp_path / "short.csv"
+    short.write_text("timestamp,status,count\n2025-07-12 13:45:00,approved,5\n2025-07-12 13:46:00,failed,1\n")
+    assert main([str(short), "--out", str(tmp_path / "s.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {short}: 2 minutes with data") and "at least 120 minutes" in err
+    zeros = tmp_path / "zeros.csv"
+    statuses = ("approved", "denied", "failed", "reversed", "backend_reversed", "refunded")
+    zeros.write_text("timestamp,status,count\n" + "".join(
+        f"2025-07-12 {m // 60:02d}:{m % 60:02d}:00,{s},0\n" for m in range(180) for s in statuses))
+    assert main([str(zeros), "--out", str(tmp_path / "z.json"), "--report", str(tmp_path / "z.html")]) == 0
+    assert load_thresholds(tmp_path / "z.json").rules  # a quiet history still gives loadable rules
+    assert "Incidents found in the history: 0" in capsys.readouterr().out

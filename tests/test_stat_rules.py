@@ -1,0 +1,235 @@
+"""Statistical rule types: table-driven judgements on awkward series, the thresholds file, the engine."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from detection import RULE_TYPES, ConfigError, Monitor, MonitorSettings, Store, parse_thresholds, validate_records
+from detection.metrics import DEFAULT_STATUSES
+from detection.series import MinuteSeries
+from detection.stat_rules import PoissonTailRule, RateRule, SeasonalRule
+from detection.thresholds import known_metrics
+
+T0 = 29_188_800  # 2025-07-01 00:00 UTC
+N = 60  # minutes per test series
+JUDGED = T0 + N - 1
+
+
+def series_of(**columns: list[int | None]) -> MinuteSeries:
+    """Build a MinuteSeries from per-minute lists; None = the feed sent nothing that minute."""
+    series = MinuteSeries(DEFAULT_STATUSES)
+    length = max(len(c) for c in columns.values())
+    for i in range(length):
+        for name, column in columns.items():
+            value = column[i] if i < len(column) else 0
+            if value is None:
+                continue
+            feed, _, key = name.partition("__")
+            metric = f"{'auth_code' if feed == 'auth' else 'status'}:{key}"
+            series.add("auth_code" if feed == "auth" else "status", metric, T0 + i, value)
+    return series
+
+
+def flat(value: int) -> list[int | None]:
+    return [value] * N
+
+
+def with_tail(base: list[int | None], tail: list[int | None]) -> list[int | None]:
+    return base[: N - len(tail)] + tail
+
+
+def _failed_rule(**kw) -> PoissonTailRule:
+    defaults = {"rule_id": "failed_high", "metric": "status:failed", "ratio": 0.0001, "per": "status:approved", "window": 5,
+                    "p_value": 2.5e-5, "min_count": 3, "dispersion": None, "per_level": (117.0,)}
+    defaults.update(kw)
+    return PoissonTailRule(**defaults)
+
+
+APPROVED = flat(117)
+DRIFT_UP = [117 + i // 4 for i in range(N)]  # approvals creep up 15/min over an hour
+
+POISSON_CASES = [
+    # (case, failed series, approved series, breach at the last minute)
+    ("all zeros", flat(0), flat(0), False),
+    ("no failures, normal volume", flat(0), APPROVED, False),
+    ("a single failed transaction never pages", with_tail(flat(0), [1]), APPROVED, False),
+    ("a single spike of 5 in one minute", with_tail(flat(0), [5]), APPROVED, True),
+    ("a spike that left the window", with_tail(flat(0), [5, 0, 0, 0, 0, 0]), APPROVED, False),
+    ("slow drift of volume alone", flat(0), DRIFT_UP, False),
+    ("a missing minute (outage) in the window", flat(0), with_tail(APPROVED, [None, 117, 117]), False),
+    ("sustained burst of 1/min", with_tail(flat(0), [1, 1, 1, 1, 1]), APPROVED, True),
+    ("burst below min_count", with_tail(flat(0), [1, 0, 1, 0, 0]), APPROVED, False),
+]
+
+
+@pytest.mark.parametrize("case,failed,approved,breach", POISSON_CASES, ids=[c[0] for c in POISSON_CASES])
+def test_poisson_tail_judgements(case, failed, approved, breach):
+    rule = _failed_rule()
+    judgement = rule.judge(series_of(status__failed=failed, status__approved=approved), JUDGED)
+    assert judgement.breach is breach, case
+    assert judgement.clean is (not breach)
+
+
+def test_poisson_tail_follows_volume_and_dispersion():
+    # 30 declines of code 51 in 2 minutes is a spike at 100/min approvals, normal at 1000/min.
+    rule = PoissonTailRule(rule_id="r", metric="auth_code:51", ratio=0.022, per="auth_code:00", window=2,
+                           p_value=2.5e-5, min_count=5, dispersion=40.0)
+    low = series_of(auth__51=with_tail(flat(2), [15, 15]), auth__00=flat(100))
+    high = series_of(auth__51=with_tail(flat(20), [15, 15]), auth__00=flat(1000))
+    assert rule.judge(low, JUDGED).breach
+    assert not rule.judge(high, JUDGED).breach
+    poisson = PoissonTailRule(rule_id="p", metric="auth_code:51", ratio=0.022, per="auth_code:00", window=2,
+                              p_value=2.5e-5, min_count=5)
+    assert poisson.bounds(T0)[1] <= rule.bounds(T0)[1]  # overdispersion widens the band
+
+
+PROFILE = [20.0] * 6 + [117.0] * 18  # quiet night hours 00-05 UTC
+SEASONAL_CASES = [
+    ("all zeros, no data at all", {}, False),
+    ("normal level", {"status__approved": flat(117)}, False),
+    ("single low minute", {"status__approved": with_tail(flat(117), [60])}, False),
+    ("slow downward drift of 10%", {"status__approved": [117 - i // 5 for i in range(N)]}, False),
+    ("missing minutes are not a drop", {"status__approved": with_tail(flat(117), [None, None, None, 117]),
+                                        "status__refunded": with_tail(flat(1), [None, None, None, 1])}, False),
+    ("sustained drop of half", {"status__approved": with_tail(flat(117), [55] * 10)}, True),
+    ("zeros while the feed sends", {"status__approved": with_tail(flat(117), [0] * 10)}, True),
+]
+
+
+@pytest.mark.parametrize("case,columns,breach", SEASONAL_CASES, ids=[c[0] for c in SEASONAL_CASES])
+def test_seasonal_judgements(case, columns, breach):
+    rule = SeasonalRule(rule_id="approved_drop", metric="status:approved", direction="below",
+                        profile=[117.0], window=10, z=4.0, relative_sd=0.04, min_change=0.15)
+    # Zeros "while the feed sends": another status keeps the feed present.
+    columns = {"status__refunded": flat(1), **columns} if columns else columns
+    judgement = rule.judge(series_of(**columns) if columns else MinuteSeries(DEFAULT_STATUSES), JUDGED)
+    assert judgement.breach is breach, case
+
+
+def test_seasonal_uses_the_hour_of_day_profile():
+    rule = SeasonalRule(rule_id="a", metric="status:approved", direction="below", profile=PROFILE, window=10,
+                        z=4.0, relative_sd=0.04, min_change=0.15)
+    night = series_of(status__approved=flat(20))  # T0 .. T0+59 is 00:00-00:59 UTC: night
+    assert not rule.judge(night, JUDGED).breach
+    assert rule.expected(T0) == 20.0 and rule.expected(T0 + 12 * 60) == 117.0
+    lower, upper = rule.bounds(T0 + 12 * 60)
+    assert upper is None and 80 < lower < 117 * 0.85 + 1e-9
+
+
+DENIED = flat(6)
+RATE_CASES = [
+    ("all zeros", {}, False),
+    ("normal share", {"status__approved": flat(117), "status__denied": DENIED}, False),
+    ("daily-cycle volume swing alone", {"status__approved": [117 - i for i in range(N)],
+                                        "status__denied": [max(6 - i // 10, 0) for i in range(N)]}, False),
+    ("single denied spike minute", {"status__approved": flat(117), "status__denied": with_tail(DENIED, [40])}, True),
+    ("slow drift of denials 6 -> 8", {"status__approved": flat(117),
+                                      "status__denied": [6 + i // 30 for i in range(N)]}, False),
+    ("missing minute in the window", {"status__approved": with_tail(flat(117), [None, 117]),
+                                      "status__denied": with_tail(DENIED, [None, 6])}, False),
+    ("sustained burst x4", {"status__approved": with_tail(flat(117), [99] * 5),
+                            "status__denied": with_tail(DENIED, [24] * 5)}, True),
+    ("few transactions at night", {"status__approved": flat(3), "status__denied": with_tail(flat(0), [2])}, False),
+]
+
+
+@pytest.mark.parametrize("case,columns,breach", RATE_CASES, ids=[c[0] for c in RATE_CASES])
+def test_rate_judgements(case, columns, breach):
+    rule = RateRule(rule_id="denied_share_high", metric="rate:denied", direction="above", baseline=0.049, window=2,
+                    p_value=2.5e-5, min_count=5, dispersion=100.0,
+                    statuses=[f"status:{s}" for s in DEFAULT_STATUSES])
+    view = series_of(**columns) if columns else MinuteSeries(DEFAULT_STATUSES)
+    judgement = rule.judge(view, JUDGED)
+    assert judgement.breach is breach, case
+    assert judgement.expected == 0.049
+
+
+def _config(rule: dict) -> dict:
+    return {"version": 1, "rules": [rule]}
+
+
+TAIL = {"id": "f", "type": "poisson_tail", "metric": "status:failed", "ratio": 0.0001, "per": "status:approved",
+        "window": 5, "p_value": 2.5e-5, "min_count": 3, "dispersion": None, "per_level": 117, "for": 1, "resolve": 10}
+SEASONAL = {"id": "a", "type": "seasonal", "metric": "status:approved", "direction": "below", "profile": PROFILE,
+            "window": 10, "z": 4.06, "relative_sd": 0.03, "min_change": 0.15, "for": 2, "resolve": 5}
+RATE = {"id": "d", "type": "rate", "metric": "rate:denied", "direction": "above", "baseline": 0.047, "window": 2,
+        "p_value": 2.5e-5, "dispersion": 100.0, "min_count": 5, "volume": 125, "for": 1, "resolve": 5}
+
+
+@pytest.mark.parametrize("config", [TAIL, SEASONAL, RATE], ids=["poisson_tail", "seasonal", "rate"])
+def test_rules_round_trip_through_the_thresholds_file(config):
+    assert config["type"] in RULE_TYPES
+    first = parse_thresholds(_config(config), "t.json")
+    again = parse_thresholds(json.loads(json.dumps(first.to_config())), "t.json")
+    assert first.rules[0].to_config() == again.rules[0].to_config()
+    assert again.rules[0].to_config()["type"] == config["type"]
+    described = again.rules[0].describe()
+    assert described["condition"] and described["metric_label"]
+    lower, upper = again.rules[0].bounds(T0)
+    assert (lower is not None) or (upper is not None)
+    assert again.rules[0].expected(T0) is not None
+
+
+BAD = [
+    (TAIL, "p_value", 0.7, "t.json.rules[0].p_value"),
+    (TAIL, "per", "auth_code:00", "t.json.rules[0].per"),
+    (TAIL, "metric", "rate:failed", "t.json.rules[0].metric"),
+    (TAIL, "window", 500, "t.json.rules[0].window"),
+    (TAIL, "dispersion", -1, "t.json.rules[0].dispersion"),
+    (TAIL, "min_count", "three", "t.json.rules[0].min_count"),
+    (SEASONAL, "profile", [1, 2, 3], "t.json.rules[0].profile"),
+    (SEASONAL, "direction", "sideways", "t.json.rules[0].direction"),
+    (SEASONAL, "z", None, "t.json.rules[0].z"),
+    (RATE, "metric", "status:denied", "t.json.rules[0].metric"),
+    (RATE, "baseline", 1.5, "t.json.rules[0].baseline"),
+    (RATE, "volume", "lots", "t.json.rules[0].volume"),
+    (RATE, "surprise", 1, "unknown field(s) surprise"),
+]
+
+
+@pytest.mark.parametrize("base,field,value,named", BAD, ids=[f"{b['type']}-{f}" for b, f, _, _ in BAD])
+def test_config_errors_name_the_field(base, field, value, named):
+    config = dict(base)
+    config[field] = value
+    with pytest.raises(ConfigError) as error:
+        parse_thresholds(_config(config), "t.json")
+    assert named in str(error.value)
+
+
+def test_statistical_rule_fires_and_resolves_through_the_monitor(clock):
+    thresholds = parse_thresholds(_config(TAIL), "t.json")
+    monitor = Monitor(thresholds, Store(":memory:"), MonitorSettings(), clock=clock)
+    fired = []
+    monitor.add_listener(lambda transitions: fired.extend(t.kind for t in transitions))
+    for i in range(40):
+        failed = 2 if 20 <= i < 25 else 0
+        rows = [{"timestamp": (T0 + i) * 60, "status": s, "count": 117 if s == "approved" else
+                 (failed if s == "failed" else 1)} for s in DEFAULT_STATUSES]
+        monitor.ingest(validate_records(rows, "status", DEFAULT_STATUSES, now=2e9))
+    alerts = monitor.alerts()
+    assert [a.rule for a in alerts] == ["f"]
+    assert alerts[0].started_at == T0 + 21  # 2 failures in minute 20 are not enough, 4 by minute 21 are
+    assert alerts[0].resolved_at is not None
+    assert fired == ["firing", "resolved"]
+    assert set(known_metrics(thresholds.statuses, thresholds.auth_codes)) >= {"status:failed", "rate:denied"}
+
+
+@pytest.mark.parametrize("dispersion", [None, 30.0, 500.0], ids=["poisson", "nb-30", "nb-500"])
+@pytest.mark.parametrize("p_value", [2.5e-5, 1e-3])
+def test_tail_limits_agree_with_scipy(p_value, dispersion):
+    from scipy import stats
+
+    from detection.stat_rules import count_limits
+
+    means = [1e-3 * 1.04**i for i in range(0, 300, 7)]
+    if dispersion is None:
+        upper = [int(c) + 1 for c in stats.poisson.isf(p_value, means)]
+        lower = [int(c) - 1 for c in stats.poisson.ppf(p_value, means)]
+    else:
+        probs = [dispersion / (dispersion + m) for m in means]
+        upper = [int(c) + 1 for c in stats.nbinom.isf(p_value, dispersion, probs)]
+        lower = [int(c) - 1 for c in stats.nbinom.ppf(p_value, dispersion, probs)]
+    assert count_limits(p_value, dispersion, means) == upper
+    assert count_limits(p_value, dispersion, means, lower=True) == lower
