@@ -2,18 +2,30 @@
 
 Volume-relative, so a daily cycle (which moves over hours) does not alert, and it
 needs no history: it compares the mean of the last ``window`` minutes with the
-median of the ``reference`` minutes before them. Below ``min_level`` per minute
+mean of the ``reference`` minutes before them. Below ``min_level`` per minute
 the reference is too thin to judge (night traffic) and the rule stays quiet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from .metrics import feed_of
 from .rules import ConfigError, FieldReader, Judgement, Rule, register_rule
 from .series import SeriesView
+
+
+def _slide(sums: tuple[int, int], get, seen: AbstractSet[int], entering: int, leaving: int) -> tuple[int, int]:
+    total, n = sums
+    if entering in seen:
+        total += get(entering, 0)
+        n += 1
+    if leaving in seen:
+        total -= get(leaving, 0)
+        n -= 1
+    return total, n
 
 
 @register_rule
@@ -29,23 +41,52 @@ class DropRule(Rule):
         self.min_level = min_level
         self._feed = feed_of(self.metric)
 
-    def _levels(self, view: SeriesView, first: int, last: int) -> list[int]:
-        """Counts of the minutes in [first, last] the feed sent data for (a feed gap is unknown, not zero)."""
-        counts = view.counts_of(self.metric)
-        return [counts.get(m, 0) for m in range(first, last + 1) if view.has_data(self._feed, m)]
+    def _sums(self, counts: Mapping[int, int], seen: AbstractSet[int], first: int, last: int) -> tuple[int, int]:
+        """(sum, minutes) over the minutes in [first, last] the feed sent data for: a gap is unknown, not zero."""
+        total = n = 0
+        for m in range(first, last + 1):
+            if m in seen:
+                total += counts.get(m, 0)
+                n += 1
+        return total, n
 
-    def judge(self, view: SeriesView, minute: int) -> Judgement:
-        recent = self._levels(view, minute - self.window + 1, minute)
-        mean = sum(recent) / len(recent) if recent else 0.0
-        end = minute - self.window
-        reference = sorted(self._levels(view, end - self.reference + 1, end))
-        if len(recent) < self.window or len(reference) < self.reference // 2:
+    def _judge_sums(self, recent: tuple[int, int], reference: tuple[int, int]) -> Judgement:
+        (recent_sum, recent_n), (reference_sum, reference_n) = recent, reference
+        mean = recent_sum / recent_n if recent_n else 0.0
+        if recent_n < self.window or reference_n < self.reference // 2:
             return Judgement(False, mean, 0.0, True, None)  # a gap in the window, or too little history
-        level = float(reference[len(reference) // 2])
+        level = reference_sum / reference_n
         if level < self.min_level:
-            return Judgement(False, mean, 0.0, True, level)
+            return Judgement(False, mean, 0.0, True, level)  # too thin to judge (night traffic)
         limit = self.max_ratio * level
         return Judgement(mean < limit, mean, limit, mean >= limit, level)
+
+    def judge(self, view: SeriesView, minute: int) -> Judgement:
+        counts, seen = view.counts_of(self.metric), view.received_of(self._feed)
+        end = minute - self.window
+        return self._judge_sums(
+            self._sums(counts, seen, end + 1, minute), self._sums(counts, seen, end - self.reference + 1, end)
+        )
+
+    def first_breach(self, view: SeriesView, minutes: Sequence[int], start: int) -> int | None:
+        # Rolling sums: one minute in and one out of each window per step, instead of 63 look-ups.
+        counts, seen = view.counts_of(self.metric), view.received_of(self._feed)
+        get = counts.get
+        previous = None
+        recent = reference = (0, 0)
+        for index in range(start, len(minutes)):
+            minute = minutes[index]
+            end = minute - self.window
+            if previous is not None and minute == previous + 1:
+                recent = _slide(recent, get, seen, minute, minute - self.window)
+                reference = _slide(reference, get, seen, end, end - self.reference)
+            else:
+                recent = self._sums(counts, seen, end + 1, minute)
+                reference = self._sums(counts, seen, end - self.reference + 1, end)
+            previous = minute
+            if self._judge_sums(recent, reference).breach:
+                return index
+        return None
 
     def worse(self, new: float, old: float) -> bool:
         return new < old

@@ -232,31 +232,16 @@ class Monitor:
                 if earlier is not None:
                     return earlier
 
-            deltas: dict[tuple[str, int], int] = {}
-            spans: dict[str, list[int]] = {}
-            feed_of_metric: dict[str, str] = {}
-            for feed, metric, minute, count in records:
-                key = (metric, minute)
-                deltas[key] = deltas.get(key, 0) + count
-                span = spans.get(feed)
-                if span is None:
-                    spans[feed] = [minute, minute]
-                    feed_of_metric[metric] = feed
-                else:
-                    if minute < span[0]:
-                        span[0] = minute
-                    elif minute > span[1]:
-                        span[1] = minute
-                    if metric not in feed_of_metric:
-                        feed_of_metric[metric] = feed
-
-            newest = max([s[1] for s in spans.values()] + [self._newest_minute() or 0])
+            if not records:
+                return IngestResult(0, [])
+            batch_newest = max(record[2] for record in records)
+            newest = max(self._newest_minute() or 0, batch_newest)
             keep_from = newest - self.settings.window_minutes + 1
-            self.series.add_many(deltas, feed_of_metric, keep_from)
-            self._stage_counts(deltas, feed_of_metric, keep_from)
+            effect = self.series.add_records(records, keep_from)
+            self._stage_counts(effect.held, effect.outside)
 
-            touched = set(feed_of_metric)
-            for feed, (first, last) in spans.items():
+            touched = set(effect.per_metric)
+            for feed, (first, last) in effect.spans.items():
                 self._advance(feed, first, last, now, touched)
             prune = self._maybe_prune()
 
@@ -277,7 +262,7 @@ class Monitor:
                     del self._pending_keys[idempotency_key]
                 if ticket.error is None:  # counted once durable
                     ingested = self._ingested
-                    for (metric, _minute), count in deltas.items():
+                    for metric, count in effect.per_metric.items():
                         ingested[metric] = ingested.get(metric, 0) + count
         if prune:
             self.prune_store()
@@ -304,20 +289,22 @@ class Monitor:
         body = json.loads(response)
         return IngestResult(body["accepted"], body["alerts"], replayed=True)
 
-    def _stage_counts(self, deltas: dict[tuple[str, int], int], feed_of_metric: dict[str, str], keep_from: int) -> None:
+    def _stage_counts(self, held: set[tuple[str, int]], outside: dict[tuple[str, int], dict[str, int]]) -> None:
         """Queue the touched minutes for the store: whole rows from memory, deltas for minutes outside the window."""
         rows = self._changes.write.counts
-        old = self._changes.write.count_deltas
         counts = self.series.counts
-        for (metric, minute), count in deltas.items():
-            feed = feed_of_metric[metric]
-            if minute >= keep_from:
-                if (feed, minute) not in rows:
-                    rows[(feed, minute)] = {
-                        m: counts[m][minute] for m in self._feed_metrics[feed] if m in counts and minute in counts[m]
-                    }
-            else:
-                old.setdefault((feed, minute), {})[metric] = count
+        for feed, minute in held:
+            row = {}
+            for metric in self._feed_metrics[feed]:
+                per_minute = counts.get(metric)
+                if per_minute is not None and minute in per_minute:
+                    row[metric] = per_minute[minute]
+            rows[(feed, minute)] = row
+        deltas = self._changes.write.count_deltas
+        for key, late in outside.items():
+            merged = deltas.setdefault(key, {})
+            for metric, count in late.items():
+                merged[metric] = merged.get(metric, 0) + count
 
     def tick(self, now: float | None = None) -> list[Transition]:
         """Let the wall clock act: close open minutes whose time has passed, raise no-data alerts."""

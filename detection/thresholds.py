@@ -15,6 +15,7 @@ Every error names the file and the field (``rules[2].for``), never a traceback.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from .metrics import (
 from .rules import RULE_TYPES, ConfigError, FieldReader, Rule
 
 FORMAT_VERSION = 1
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 DEFAULT_THRESHOLDS_PATH = Path(__file__).with_name("default_thresholds.json")
 
 
@@ -129,6 +131,9 @@ def _names(data: dict[str, Any], key: str, default: tuple[str, ...], source: str
         raise ConfigError(f"{source}.{key}: expected a non-empty array of strings, got {value!r}")
     if len(set(value)) != len(value):
         raise ConfigError(f"{source}.{key}: has duplicates")
+    odd = [v for v in value if not _NAME.fullmatch(v)]
+    if odd:
+        raise ConfigError(f"{source}.{key}: {odd[0]!r} is not a plain name (letters, digits, '_', '-', '.')")
     return tuple(value)
 
 

@@ -55,6 +55,7 @@ RULE = {"id": "r", "type": "threshold", "metric": "status:failed", "direction": 
         ({"rules": [{k: v for k, v in RULE.items() if k != "id"}]}, "t.json.rules[0].id: is required"),
         ({"no_data": {"after_minutes": -1}}, "t.json.no_data.after_minutes: expected an integer >= 0"),
         ({"statuses": []}, "t.json.statuses: expected a non-empty array"),
+        ({"statuses": ["approved", "on hold;"]}, "t.json.statuses: 'on hold;' is not a plain name"),
         ({"extra": 1}, "t.json: unknown field(s) extra"),
     ],
 )
