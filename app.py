@@ -209,11 +209,12 @@ def create_app(config: AppConfig | Mapping[str, Any] | None = None, monitor: Mon
     def alert_marks(alert: Alert) -> dict[str, Any]:
         return {"silenced": silences.is_silenced(alert)}
 
+    ingest_metrics = register_metrics(server, monitor, delivery, silences)
     register_api(server, monitor, ApiSettings(
         api_token=config.api_token, version=VERSION, store_path=config.db, alert_marks=alert_marks,
+        observe_ingest=ingest_metrics.observe,
     ))
     register_notifications(server, delivery, silences, config.api_token)
-    register_metrics(server, monitor, delivery, silences)
     # One writer for the simulate buttons and the demo/replay feed, so they never post the same minute.
     writer = server.extensions["feed_writer"] = FeedWriter(monitor)
     register_callbacks(app, monitor, writer if simulate else None, alert_marks)

@@ -1,16 +1,16 @@
 """GET /metrics in the Prometheus text format, from a registry that belongs to this app (never the global one).
 
 Engine numbers (ingested counts, firing alerts, notification outcomes) are read
-at scrape time by a custom collector; request counts come from Flask hooks
-around the two ingest routes.
+at scrape time by a custom collector; request counts are reported by the two
+ingest routes themselves (``IngestMetrics.observe``).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
+from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -18,10 +18,8 @@ from prometheus_client.registry import Collector
 from detection import Monitor
 from detection.alerts import FIRING
 from detection.delivery import Delivery
-from detection.metrics import AUTH_CODE_FEED, STATUS_FEED, auth_code_metric, status_metric
+from detection.metrics import auth_code_metric, status_metric
 from detection.silences import Silences
-
-INGEST_ROUTES = {"/api/transaction": STATUS_FEED, "/api/auth_code": AUTH_CODE_FEED}
 
 
 class EngineCollector(Collector):
@@ -100,41 +98,43 @@ class EngineCollector(Collector):
             yield pending
 
 
+class IngestMetrics:
+    """Counters for the ingest routes, observed by the routes themselves (cheaper than request hooks)."""
+
+    def __init__(self, registry: CollectorRegistry):
+        self._requests = Counter("monitor_ingest_requests", "Requests to the ingest routes, per feed and HTTP status",
+                                 ["feed", "code"], registry=registry)
+        self._errors = Counter("monitor_ingest_errors", "Rejected ingest requests, per feed and error code",
+                               ["feed", "error"], registry=registry)
+        self._duration = Histogram("monitor_ingest_request_duration_seconds", "Time to answer an ingest request",
+                                   ["feed"], registry=registry,
+                                   buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+        self._children: dict[tuple, Any] = {}  # labelled children, looked up once: this runs per request
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def observe(self, feed: str, status: int, error: str | None, seconds: float) -> None:
+        self._child(self._duration, feed).observe(seconds)
+        self._child(self._requests, feed, str(status)).inc()
+        if status >= 400:
+            self._child(self._errors, feed, error or str(status)).inc()
+
+
 def register_metrics(server: Flask, monitor: Monitor, delivery: Delivery | None = None,
-                     silences: Silences | None = None) -> CollectorRegistry:
+                     silences: Silences | None = None) -> IngestMetrics:
+    """Serve GET /metrics from a registry of this app's own; the ingest routes report to what it returns."""
     registry = CollectorRegistry()
     registry.register(EngineCollector(monitor, delivery, silences))
-    requests_total = Counter("monitor_ingest_requests", "Requests to the ingest routes, per feed and HTTP status",
-                             ["feed", "code"], registry=registry)
-    errors_total = Counter("monitor_ingest_errors", "Rejected ingest requests, per feed and error code",
-                           ["feed", "error"], registry=registry)
-    duration = Histogram("monitor_ingest_request_duration_seconds", "Time to answer an ingest request", ["feed"],
-                         registry=registry, buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+    ingest = IngestMetrics(registry)
     server.extensions["metrics_registry"] = registry
-
-    @server.before_request
-    def _start_timer() -> None:
-        if request.method == "POST" and request.path in INGEST_ROUTES:
-            g.metrics_started = time.perf_counter()
-
-    @server.after_request
-    def _count(response: Response) -> Response:
-        feed = INGEST_ROUTES.get(request.path) if request.method == "POST" else None
-        if feed is None:
-            return response
-        started = g.pop("metrics_started", None)
-        if started is not None:
-            duration.labels(feed).observe(time.perf_counter() - started)
-        requests_total.labels(feed, str(response.status_code)).inc()
-        if response.status_code >= 400:
-            body = response.get_json(silent=True) if response.is_json else None
-            code = body.get("error") if isinstance(body, dict) else None
-            errors_total.labels(feed, str(code or response.status_code)).inc()
-        return response
 
     @server.get("/metrics")
     def metrics() -> Response:
         return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    return registry
-
+    return ingest

@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -668,18 +668,21 @@ class Monitor:
         return self._clock() - self.started_wall
 
 
-@dataclass
 class _Changes:
-    """What the current ingest/tick changed, collected for one store transaction."""
+    """What the current ingest/tick changed, collected for one store transaction.
 
-    alerts: dict[str, Alert] = field(default_factory=dict)
-    deleted_alerts: list[str] = field(default_factory=list)
-    states: set[str] = field(default_factory=set)
-    transitions: list[Transition] = field(default_factory=list)
-    meta_dirty: bool = False
-    write: PendingWrite = field(
-        default_factory=lambda: PendingWrite(counts={}, alerts=[], deleted_alerts=[], rule_states={}, meta={})
-    )
+    A plain class with slots: one is made per request, so it stays cheap.
+    """
+
+    __slots__ = ("alerts", "deleted_alerts", "states", "transitions", "meta_dirty", "write")
+
+    def __init__(self) -> None:
+        self.alerts: dict[str, Alert] = {}
+        self.deleted_alerts: list[str] = []
+        self.states: set[str] = set()
+        self.transitions: list[Transition] = []
+        self.meta_dirty = False
+        self.write = PendingWrite(counts={}, alerts=[], deleted_alerts=[], rule_states={}, meta={})
 
 
 def _no_data_message(feed: str, silent_minutes: float, watermark: int | None) -> str:

@@ -177,10 +177,12 @@ class Store:
     @staticmethod
     def _apply(conn: sqlite3.Connection, change: PendingWrite) -> None:
         if change.counts:
-            conn.executemany(
-                "INSERT OR REPLACE INTO minute_counts (feed, minute, counts) VALUES (?, ?, ?)",
-                [(feed, minute, encode_counts(counts)) for (feed, minute), counts in change.counts.items()],
-            )
+            rows = [(feed, minute, encode_counts(counts)) for (feed, minute), counts in change.counts.items()]
+            sql = "INSERT OR REPLACE INTO minute_counts (feed, minute, counts) VALUES (?, ?, ?)"
+            if len(rows) == 1:  # a single posted record: execute() is cheaper than executemany()
+                conn.execute(sql, rows[0])
+            else:
+                conn.executemany(sql, rows)
         for (feed, minute), delta in change.count_deltas.items():
             row = conn.execute(
                 "SELECT counts FROM minute_counts WHERE feed = ? AND minute = ?", (feed, minute)
