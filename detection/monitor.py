@@ -254,16 +254,19 @@ class Monitor:
             ticket = self._committer.stage(self._collect_changes())
             if idempotency_key is not None:
                 self._pending_keys[idempotency_key] = (fingerprint, result, ticket)
+            ingested = self._ingested  # counted now, taken back below if the write fails
+            for metric, count in effect.per_metric.items():
+                ingested[metric] = ingested.get(metric, 0) + count
         try:
             self._committer.wait(ticket)  # the answer waits until the records are on disk
         finally:
-            with self._lock:
-                if idempotency_key is not None and self._pending_keys.get(idempotency_key, (None, None, None))[2] is ticket:
-                    del self._pending_keys[idempotency_key]
-                if ticket.error is None:  # counted once durable
-                    ingested = self._ingested
-                    for metric, count in effect.per_metric.items():
-                        ingested[metric] = ingested.get(metric, 0) + count
+            if idempotency_key is not None or ticket.error is not None:
+                with self._lock:
+                    if idempotency_key is not None and self._pending_keys.get(idempotency_key, (None, None, None))[2] is ticket:
+                        del self._pending_keys[idempotency_key]
+                    if ticket.error is not None:
+                        for metric, count in effect.per_metric.items():
+                            self._ingested[metric] -= count
         if prune:
             self.prune_store()
         self._notify(transitions)
