@@ -106,9 +106,13 @@ def main() -> int:
             "no receivers": build(folder, "none", []),
             "hanging": build(folder, "hanging", [{"type": "webhook", "name": "hook", "url": hanging.url}],
                              timeout_seconds=2.0, max_attempts=3, backoff_seconds=0.1),
+            # the default retry policy (5 attempts, backoff from 2 s, doubling)
             "HTTP 500": build(folder, "failing", [{"type": "webhook", "name": "hook",
-                                                    "url": failing_http.url_for("/hook")}],
-                              timeout_seconds=2.0, max_attempts=5, backoff_seconds=0.01, backoff_max_seconds=0.05),
+                                                    "url": failing_http.url_for("/hook")}]),
+            # a stress: retries every 10-50 ms, about a thousand logged attempts a second
+            "HTTP 500 fast": build(folder, "failing-fast", [{"type": "webhook", "name": "hook",
+                                                             "url": failing_http.url_for("/hook")}],
+                                   timeout_seconds=2.0, max_attempts=5, backoff_seconds=0.01, backoff_max_seconds=0.05),
         }
         clients = {name: app.server.test_client() for name, app in apps.items()}
         samples: dict[str, list[float]] = {name: [] for name in apps}
