@@ -23,6 +23,7 @@ from pathlib import Path
 from analysis.scenarios import SCENARIOS, scenario_minutes
 from analysis.synthetic import SyntheticStream, generate
 from detection import Monitor, validate_records
+from detection.background import BackgroundThread
 from detection.metrics import AUTH_CODE_FEED, STATUS_FEED, minute_to_iso
 from detection.records import parse_timestamp
 
@@ -192,34 +193,25 @@ class ReplaySource:
 
 # ------------------------------------------------------------------ the thread
 
-class FeedRunner:
+class FeedRunner(BackgroundThread):
     """A daemon thread posting one minute every ``60 / speed`` seconds (speed 0: as fast as possible)."""
 
     def __init__(self, writer: FeedWriter, speed: float, replay: ReplaySource | None = None):
+        super().__init__("monitor-feed")
         self.writer = writer
         self.pause = 0.0 if speed <= 0 else 60.0 / speed
         self.replay = replay
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="monitor-feed", daemon=True)
 
-    def start(self) -> FeedRunner:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
+    def run_until_stopped(self) -> None:
         try:
             if self.replay is not None:
                 for minute, status_rows, auth_rows in self.replay:
                     self.writer.post(status_rows, auth_rows, now=max(self.writer.wall(), (minute + 1) * 60.0))
-                    if self._stop.wait(self.pause):
+                    if self.stopped.wait(self.pause):
                         return
                 log.info("replay: all %d minutes posted", len(self.replay.minutes))
                 return
-            while not self._stop.wait(self.pause):
+            while not self.stopped.wait(self.pause):
                 self.writer.stream_next()
         except Exception:  # the feed stops, the monitor keeps serving; the log says why
             log.exception("feed stopped")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from analysis.demo_feed import FeedRunner, FeedWriter, ReplayError, ReplaySource, read_export
@@ -224,7 +226,7 @@ def test_demo_mode_backfills_streams_and_shows_the_badge(monitor):
         for _ in range(100):
             if monitor.newest_event_minute() > backfilled:
                 break
-            runner._stop.wait(0.05)
+            time.sleep(0.05)
         assert monitor.newest_event_minute() > backfilled  # streaming live minutes
     finally:
         runner.stop()
