@@ -20,5 +20,5 @@ def register_api(server: Flask, monitor: Monitor, settings: ApiSettings) -> None
 
 
 def register_notifications(server: Flask, delivery: Delivery, silences: Silences, api_token: str | None = None) -> None:
-    """/api/silences and /api/notifications (issue #5); call after ``register_api``, which installs the JSON errors."""
+    """/api/silences and /api/notifications ; call after ``register_api``, which installs the JSON errors."""
     server.register_blueprint(make_notifications_blueprint(delivery, silences, api_token))

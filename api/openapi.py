@@ -196,7 +196,7 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
     }
 
 
-# --- silences, the delivery log and /metrics (issue #5) ---
+# --- silences, the delivery log and /metrics ---
 
 def notification_paths() -> dict[str, Any]:
     silence = _json({"$ref": "#/components/schemas/Silence"}, "The silence")

@@ -29,7 +29,7 @@ class ApiSettings:
     api_token: str | None = None
     version: str = "0.1.0"
     store_path: str = ":memory:"
-    # Extra fields for each alert in answers, e.g. {"silenced": true} from the silences (issue #5).
+    # Extra fields for each alert in answers, e.g. {"silenced": true} from the silences.
     alert_marks: Callable[[Alert], dict[str, Any]] | None = None
     # Told of every ingest request: (feed, HTTP status, error code or None, seconds), for /metrics.
     observe_ingest: Callable[[str, int, str | None, float], None] | None = None
