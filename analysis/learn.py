@@ -273,7 +273,7 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
             rule_id="denied_share_high", metric=rate_metric("denied"), severity="warning", for_minutes=1,
             resolve_minutes=5, direction="above", baseline=round(share, 5), window=window,
             p_value=_round_p(p_value), dispersion=_round(size), min_count=5, volume=volume,
-            statuses=_statuses(history), description="denied share of all transactions above normal",
+            description="denied share of all transactions above normal",
         )
         baseline(rate_metric("denied"), denied, share, size, rule,
                  f"usual share {share * 100:.2f}% of all transactions; "
@@ -367,10 +367,6 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
         no_data_minutes=options.no_data_minutes, provenance=provenance, source="learned",
     )
     return Analysis(history, options, clean, baselines, thresholds)
-
-
-def _statuses(history: History) -> tuple[str, ...]:
-    return tuple(status_metric(s) for s in history.status.keys)
 
 
 def _profile_or_flat(hourly: list[float], level: float, use_profile: bool) -> tuple[float, ...]:

@@ -51,11 +51,6 @@ def _at(profile: Sequence[float], minute: int) -> float:
     return profile[0] if len(profile) == 1 else profile[hour_of_day(minute)]
 
 
-def _all_statuses(metrics: Iterable[str]) -> tuple[str, ...]:
-    """The status counts whose sum is 'all transactions' (the denominator of a rate)."""
-    return tuple(m for m in metrics if split_metric(m)[0] == STATUS_FEED)
-
-
 def rolling_sums(counts: Mapping[int, int], minutes: Sequence[int], start: int, window: int) -> Iterator[tuple[int, int]]:
     """(index, window sum ending at minutes[index]) for minutes[start:], missing minutes zero.
 
@@ -379,8 +374,7 @@ class RateRule(Rule):
     type_name = "rate"
 
     def __init__(self, *, direction: str, baseline: float, window: int, p_value: float, min_count: int,
-                 dispersion: float | None = None, volume: Sequence[float] = (125.0,),
-                 statuses: Sequence[str] = (), **common: Any):
+                 dispersion: float | None = None, volume: Sequence[float] = (125.0,), **common: Any):
         super().__init__(**common)
         self.direction = direction
         self.baseline = baseline
@@ -390,7 +384,6 @@ class RateRule(Rule):
         self.min_count = min_count
         self.volume = tuple(volume)
         self.count_metric = status_metric(self.metric[len(RATE_PREFIX):])
-        self.statuses = tuple(statuses) or (self.count_metric,)
         self._table = TailTable(p_value, dispersion, lower=direction == "below")
 
     def _limit_count(self, total: float) -> int:
@@ -460,7 +453,6 @@ class RateRule(Rule):
             min_count=reader.int("min_count", 1, minimum=0),
             dispersion=_dispersion(reader),
             volume=read_profile(reader, "volume") if reader.has("volume") else (125.0,),
-            statuses=_all_statuses(known),
             **common,
         )
         reader.reject_unknown(("type", "description"))

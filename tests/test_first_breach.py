@@ -17,7 +17,7 @@ RULES = [
     PoissonTailRule(rule_id="tail", metric="status:failed", ratio=0.001, per="status:approved", window=5,
                     p_value=1e-4, min_count=2),
     RateRule(rule_id="share_low", metric="rate:approved", direction="below", baseline=0.9, window=3,
-             p_value=1e-3, min_count=0, statuses=DEFAULT_STATUSES),
+             p_value=1e-3, min_count=0),
     DropRule(rule_id="drop", metric="status:approved", window=2, reference=20, max_ratio=0.6, min_level=10),
 ]
 

@@ -138,8 +138,7 @@ RATE_CASES = [
 @pytest.mark.parametrize("case,columns,breach", RATE_CASES, ids=[c[0] for c in RATE_CASES])
 def test_rate_judgements(case, columns, breach):
     rule = RateRule(rule_id="denied_share_high", metric="rate:denied", direction="above", baseline=0.049, window=2,
-                    p_value=2.5e-5, min_count=5, dispersion=100.0,
-                    statuses=[f"status:{s}" for s in DEFAULT_STATUSES])
+                    p_value=2.5e-5, min_count=5, dispersion=100.0)
     view = series_of(**columns) if columns else MinuteSeries(DEFAULT_STATUSES)
     judgement = rule.judge(view, JUDGED)
     assert judgement.breach is breach, case
