@@ -1,32 +1,19 @@
-"""Seeded per-minute records for benchmarks: DATA.md-like levels, with a few incidents so rules fire."""
+"""Per-minute records for the benchmarks, from the project's seeded generator (DATA.md levels, incidents)."""
 
 from __future__ import annotations
 
-import numpy as np
-
-from detection.metrics import minute_to_datetime
-
-STATUS_MEANS = {"approved": 117.0, "denied": 6.9, "failed": 0.03, "reversed": 1.0, "backend_reversed": 0.1, "refunded": 1.0}
+from analysis.synthetic import generate
 
 
 def minute_records(start_minute: int, minutes: int, seed: int = 0) -> tuple[list[list[dict]], list[list[dict]]]:
-    """Per minute: the six status records and the three auth-code records (count(00) == approved)."""
-    rng = np.random.default_rng(seed)
-    statuses, auth = [], []
-    for i in range(minutes):
-        minute = start_minute + i
-        ts = minute_to_datetime(minute).strftime("%Y-%m-%d %H:%M:%S")
-        counts = {s: int(rng.poisson(m)) for s, m in STATUS_MEANS.items()}
-        if i % 720 in range(300, 320):  # a denial spike twice a day
-            counts["denied"] += int(rng.poisson(30))
-        if i % 1440 in range(900, 930):  # a processing failure once a day
-            counts["failed"] += int(rng.poisson(4))
-            counts["backend_reversed"] += int(rng.poisson(3))
-        statuses.append([{"timestamp": ts, "status": s, "count": c} for s, c in counts.items()])
-        c51 = int(rng.binomial(counts["denied"], 0.45))
-        auth.append([
-            {"timestamp": ts, "auth_code": "00", "count": counts["approved"]},
-            {"timestamp": ts, "auth_code": "51", "count": c51},
-            {"timestamp": ts, "auth_code": "59", "count": counts["denied"] - c51},
-        ])
-    return statuses, auth
+    """Per minute, oldest first: the status records and the auth-code records (every minute present)."""
+    # a few incidents a day in a day or more of data; a shorter span is ordinary traffic
+    data = generate(start_minute, minutes, seed, incidents=None if minutes >= 1440 else [], incidents_per_day=4.0)
+    statuses: dict[str, list[dict]] = {}
+    auth: dict[str, list[dict]] = {}
+    for row in data.status_rows:
+        statuses.setdefault(row["timestamp"], []).append(row)
+    for row in data.auth_rows:
+        auth.setdefault(row["timestamp"], []).append(row)
+    stamps = sorted(set(statuses) | set(auth))
+    return [statuses.get(s, []) for s in stamps], [auth.get(s, []) for s in stamps]

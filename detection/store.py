@@ -105,6 +105,12 @@ class PendingWrite:
     # (feed, minute) -> counts to add to what is stored: minutes outside the memory window.
     count_deltas: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
 
+    def is_one_row(self) -> bool:
+        """Only one minute's counts to write: one statement."""
+        return len(self.counts) == 1 and not (
+            self.count_deltas or self.alerts or self.deleted_alerts or self.rule_states or self.meta or self.idempotency
+        )
+
     def is_empty(self) -> bool:
         return not (self.counts or self.count_deltas or self.alerts or self.deleted_alerts or self.rule_states or self.meta or self.idempotency)
 
@@ -165,6 +171,11 @@ class Store:
         with self._lock:
             conn = self._writer
             try:
+                if len(changes) == 1 and changes[0].is_one_row():
+                    # The commonest write, one posted record: a single statement is atomic by
+                    # itself, so it runs in SQLite's implicit transaction, saving BEGIN and COMMIT.
+                    self._apply(conn, changes[0])
+                    return
                 conn.execute("BEGIN IMMEDIATE")
                 for change in changes:
                     self._apply(conn, change)
