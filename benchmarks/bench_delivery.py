@@ -18,6 +18,7 @@ delivery-log outcomes that show the receivers really were failing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import socket
@@ -52,10 +53,8 @@ class Hanging:
 
     def _run(self) -> None:
         while not self.stop.is_set():
-            try:
+            with contextlib.suppress(OSError):  # the accept timeout: look at ``stop`` again
                 self.held.append(self.sock.accept()[0])
-            except OSError:
-                pass
 
     @property
     def url(self) -> str:

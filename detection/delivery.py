@@ -15,6 +15,7 @@ never finished: delivery is at-least-once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -236,10 +237,8 @@ class Delivery:
         if not self._started:
             return
         self.stopping.set()
-        try:
+        with contextlib.suppress(queue.Full):  # if full, the dispatcher sees ``stopping`` within its poll interval
             self._queue.put_nowait(None)
-        except queue.Full:
-            pass  # the dispatcher sees ``stopping`` within its poll interval
         self._dispatcher.join(timeout)
         for sender in self._senders.values():
             sender.join(timeout)
@@ -251,7 +250,7 @@ class Delivery:
         poll = min(1.0, self.settings.reconcile_seconds)
         while not self.stopping.is_set():
             batch: list[Transition] = []
-            try:
+            with contextlib.suppress(queue.Empty):  # empty: nothing (more) waiting
                 first = self._queue.get(timeout=poll)
                 if first is not None:
                     batch.extend(first)
@@ -259,8 +258,6 @@ class Delivery:
                     more = self._queue.get_nowait()
                     if more is not None:
                         batch.extend(more)
-            except queue.Empty:
-                pass
             if self.stopping.is_set():
                 return
             try:
