@@ -20,7 +20,7 @@ from analysis.demo_feed import FeedRunner, FeedWriter, ReplayError, ReplaySource
 from api import ApiSettings, register_api, register_metrics, register_notifications
 from callbacks import register_callbacks
 from callbacks.layout import dashboard_layout
-from components.vendor import serve_bootstrap
+from components.vendor import ASSETS_IGNORE, serve_bootstrap, serve_plotly_basic
 from detection import Alert, ConfigError, Monitor, MonitorSettings, Store, StoreError, load_thresholds
 from detection import __version__ as VERSION
 from detection.delivery import Delivery
@@ -194,9 +194,10 @@ def create_app(config: AppConfig | Mapping[str, Any] | None = None, monitor: Mon
     validate_config(config)
     monitor = monitor if monitor is not None else build_monitor(config)
 
-    app = Dash(__name__, title=config.title, serve_locally=True, update_title=None)
+    app = Dash(__name__, title=config.title, serve_locally=True, update_title=None, assets_ignore=ASSETS_IGNORE)
     server = app.server
     app.config.external_stylesheets = [serve_bootstrap(server)]  # served from the installed package, no CDN
+    serve_plotly_basic(server)  # the basic Plotly bundle: a first page load in half the time
     mode = "DEMO" if config.demo else "REPLAY" if config.replay else None
     simulate = config.simulate or config.demo  # nothing synthetic unless asked for
     app.layout = dashboard_layout(monitor, config.title, config.refresh_ms, mode=mode, simulate=simulate,
