@@ -40,10 +40,6 @@ class SeriesView(Protocol):
 
     def value(self, metric: str, minute: int) -> float: ...
 
-    def status_total(self, minute: int) -> int: ...
-
-    def has_data(self, feed: str, minute: int) -> bool: ...
-
     def received_of(self, feed: str) -> AbstractSet[int]: ...
 
     def status_totals(self) -> Mapping[int, int]: ...
@@ -156,23 +152,13 @@ class MinuteSeries:
         get = per_minute.get
         return sum(get(m, 0) for m in range(end_minute - minutes + 1, end_minute + 1))
 
-    def status_total(self, minute: int) -> int:
-        return self.totals.get(minute, 0)
-
     def value(self, metric: str, minute: int) -> float:
         if metric.startswith(RATE_PREFIX):
-            total = self.status_total(minute)
+            total = self.totals.get(minute, 0)
             if total == 0:
                 return 0.0
             return self.count(status_metric(metric[len(RATE_PREFIX):]), minute) / total
         return float(self.count(metric, minute))
-
-    def has_data(self, feed: str, minute: int) -> bool:
-        seen = self.received.get(feed)
-        return bool(seen) and minute in seen  # type: ignore[operator]
-
-    def metrics(self) -> list[str]:
-        return sorted(self.counts)
 
     def column(self, metric: str, start: int, end: int) -> tuple[int, ...]:
         """Counts for minutes ``start..end`` inclusive, zero where nothing was received."""

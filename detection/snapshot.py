@@ -51,7 +51,3 @@ class Snapshot:
         if self.start_minute is None or self.end_minute is None:
             return range(0)
         return range(self.start_minute, self.end_minute + 1)
-
-    @property
-    def newest_minute(self) -> int | None:
-        return self.end_minute

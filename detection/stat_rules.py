@@ -303,15 +303,14 @@ class SeasonalRule(Rule):
     def judge(self, view: SeriesView, minute: int) -> Judgement:
         # Only minutes the feed sent data for count: after a feed gap (or at start-up) the window
         # would otherwise look like a drop in approvals, which the feed-gap alert already reports.
-        has_data = getattr(view, "has_data", None)
-        feed = self._feed
+        seen = view.received_of(self._feed)
         profile = self.profile
         flat = len(profile) == 1
         observed = 0
         expected = 0.0
         minutes = 0
         for m in range(minute - self.window + 1, minute + 1):
-            if has_data is not None and not has_data(feed, m):
+            if m not in seen:
                 continue
             observed += view.count(self.metric, m)
             expected += profile[0] if flat else profile[(m % 1440) // 60]
