@@ -9,8 +9,10 @@ failures every twenty minutes, so alerts fire and resolve all the time):
 - ``HTTP 500``: a webhook whose receiver answers 500 at once (fast retries).
 
 The scenarios take turns request by request, so disk and machine noise hits them alike.
-Prints median and p99 per scenario and the ratio to ``no receivers``, plus the
-delivery-log outcomes that show the receivers really were failing.
+Prints median and p99 per scenario and the ratio to ``no receivers`` (the p99
+ratio is taken in each of five consecutive blocks of requests and given as the
+median with its spread), plus the delivery-log outcomes per second of run that
+show the receivers really were failing (counts grow with the run's length; rates do not).
 
     python benchmarks/bench_delivery.py [--requests 3000]
 """
@@ -35,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
+from benchmarks._stats import spread  # noqa: E402
 
 STATUSES = ("approved", "denied", "failed", "reversed", "backend_reversed", "refunded")
 
@@ -118,6 +121,7 @@ def main() -> int:
         for warm in range(50):  # imports, first connections, SQLite caches
             for client in clients.values():
                 client.post("/api/transaction", json=body(-100 + warm))
+        run_started = time.perf_counter()
         for minute in range(args.requests):
             payload = body(minute)
             for name, client in clients.items():
@@ -126,21 +130,25 @@ def main() -> int:
                 samples[name].append(time.perf_counter() - started)
                 assert response.status_code == 201, response.get_json()
         time.sleep(0.5)
+        run_seconds = time.perf_counter() - run_started
         outcomes = {}
         for name, app in apps.items():
             stats = app.server.extensions["delivery"].stats()
-            outcomes[name] = {f"{c}/{o}": n for (c, o), n in sorted(stats["outcomes"].items()) if c != "console"}
+            outcomes[name] = {f"{c}/{o}": f"{n / run_seconds:.1f}/s"
+                              for (c, o), n in sorted(stats["outcomes"].items()) if c != "console"}
             app.server.extensions["delivery"].stop(timeout=0.5)
     hanging.close()
     failing_http.stop()
 
     base = samples["no receivers"]
-    print(f"ingest latency, POST /api/transaction, {len(base)} requests per scenario, taking turns")
-    print(f"{'scenario':<14} {'median ms':>10} {'p99 ms':>8} {'p99 ratio':>10}  webhook outcomes during the run")
+    blocks = 5
+    size = len(base) // blocks
+    print(f"ingest latency, POST /api/transaction, {len(base)} requests per scenario, taking turns, {run_seconds:.0f} s")
+    print(f"{'scenario':<14} {'median ms':>10} {'p99 ms':>8}  {'p99 ratio per block':<40} webhook outcomes per second")
     for name, values in samples.items():
-        ratio = p99(values) / p99(base)
-        print(f"{name:<14} {statistics.median(values) * 1000:>10.2f} {p99(values) * 1000:>8.2f} {ratio:>10.2f}  "
-              f"{outcomes[name] or '-'}")
+        ratios = [p99(values[i * size:(i + 1) * size]) / p99(base[i * size:(i + 1) * size]) for i in range(blocks)]
+        print(f"{name:<14} {statistics.median(values) * 1000:>10.2f} {p99(values) * 1000:>8.2f}  "
+              f"{spread(ratios, '.2f', 'blocks'):<40} {outcomes[name] or '-'}")
     return 0
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._data import minute_records
+from benchmarks._stats import spread, verdict
 from detection import Monitor, Store, load_thresholds, validate_records
 from detection.metrics import DEFAULT_AUTH_CODES, DEFAULT_STATUSES
 
@@ -55,8 +56,7 @@ def main() -> None:
         rates = [run_once(status_batches, auth_batches, directory, r) for r in range(args.repeats)]
     median = statistics.median(rates)
     print(f"records: {len(flat_status) + len(flat_auth)} ({args.days} days, batches of 1,000 status + 500 auth-code records)")
-    print(f"runs (records/s): {', '.join(f'{r:,.0f}' for r in rates)}")
-    print(f"median: {median:,.0f} records/s; target {TARGET:,}: {'met' if median >= TARGET else 'NOT met'} (ratio {median / TARGET:.2f})")
+    print(f"ingest: {spread(rates)} records/s; target {TARGET:,}: {verdict(median, TARGET)} (ratio {median / TARGET:.2f})")
 
 
 if __name__ == "__main__":
