@@ -339,8 +339,7 @@ class Store:
         again, even with no traffic; does nothing while the store is healthy or its file is gone."""
         if self._write_failure is None or self._file_problem() is not None:
             return
-        with self.transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('store_probe', ?)", (json.dumps(time.time()),))
+        self.write(PendingWrite(counts={}, alerts=[], deleted_alerts=[], rule_states={}, meta={"store_probe": time.time()}))
 
     def wal_bytes(self) -> int:
         """Size of the write-ahead log file now (0 without one)."""
