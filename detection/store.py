@@ -282,9 +282,14 @@ class Store:
                 self._rollback()
                 self._write_failure = (time.time(), str(exc))
                 raise
-            except Exception as exc:
+            except sqlite3.Error as exc:
                 self._rollback()
                 raise self._failed(_describe(exc)) from exc
+            except Exception as exc:
+                # A value SQLite cannot take (OverflowError, ...): this write fails, but the store is
+                # fine, so health is not changed by it.
+                self._rollback()
+                raise StoreError(f"store write failed: {_describe(exc)}") from exc
             except BaseException:
                 self._rollback()
                 raise

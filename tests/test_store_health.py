@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import time
 
 from app import create_app
 from detection import Monitor, MonitorSettings, load_thresholds
+from detection.ticker import Ticker
 
 from .faulty_store import FaultyStore, disk_full
 
@@ -91,3 +93,25 @@ def test_a_replaced_database_file_is_degraded_and_refuses_writes(db_path, tmp_pa
         assert conn.execute("SELECT counts FROM minute_counts").fetchall() == [("status:failed=3",)]
     finally:
         conn.close()
+
+
+def test_the_ticker_brings_health_back_once_the_disk_has_room_without_any_traffic(db_path):
+    client, store = faulty_app(db_path)
+    monitor = client.application.extensions["monitor"]
+    store.failing = True
+    assert client.post("/api/transaction", json=GOOD).status_code == 503
+    ticker = Ticker(monitor, interval_seconds=0.2, wal_check_seconds=0.05).start()
+    try:
+        # While the disk is full the ticker's probes fail: still 503.
+        deadline = time.monotonic() + 30
+        while store.failures < 3:
+            assert time.monotonic() < deadline, "the ticker did not probe the store"
+            time.sleep(0.02)
+        assert client.get("/api/health").status_code == 503
+        store.failing = False
+        while client.get("/api/health").status_code != 200:
+            assert time.monotonic() < deadline, "health did not recover within 30 s"
+            time.sleep(0.05)
+    finally:
+        ticker.stop()
+    assert client.get("/api/health").json["status"] == "ok"
