@@ -35,15 +35,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(app_dir: Path, db: str, port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [sys.executable, "app.py", "--db", db, "--port", str(port), "--host", "127.0.0.1"],
-        cwd=app_dir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
+def start_server(app_dir: Path, db: str, port: int, log_path: str) -> subprocess.Popen:
+    with open(log_path, "w") as log:  # a file, not a pipe: a full pipe would stall the server
+        process = subprocess.Popen(
+            [sys.executable, "app.py", "--db", db, "--port", str(port), "--host", "127.0.0.1"],
+            cwd=app_dir, stdout=subprocess.DEVNULL, stderr=log,
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"the server exited: {process.stderr.read() if process.stderr else ''}")
+            raise SystemExit(f"the server exited: {Path(log_path).read_text()[-2000:]}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/api/health")
@@ -122,7 +123,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         db = str(Path(directory) / "soak.db")
         port = free_port()
-        server = start_server(Path(args.app_dir), db, port)
+        log_path = str(Path(directory) / "server.log")
+        server = start_server(Path(args.app_dir), db, port, log_path)
         try:
             load = Load(port, args.clients, args.rate, args.seconds, args.max_requests)
             threads = [threading.Thread(target=load.run, args=(i,), daemon=True) for i in range(args.clients)]
@@ -138,6 +140,8 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
+        log_lines = Path(log_path).read_text().splitlines()
+        slow_checkpoints = [line for line in log_lines if "WAL checkpoint" in line or "checkpoint failed" in line]
 
     latencies = sorted(x for per_client in load.latencies for x in per_client)
     done = len(latencies)
@@ -151,6 +155,9 @@ def main() -> None:
         print(f"latency ms: p50 {p50 * 1000:.1f}, p99 {p99 * 1000:.1f}, max {latencies[-1] * 1000:.1f}")
     print(f"WAL MB: max {worst / mb:.1f} (of {len(samples)} samples, one a second), median "
           f"{statistics.median(samples) / mb if samples else 0:.1f}, final {final_wal / mb:.1f}; database {db_bytes / mb:.2f} MB")
+    print(f"checkpoints slower than 0.5 s, held back by readers or failed (server log): {len(slow_checkpoints)}")
+    for line in slow_checkpoints[:5]:
+        print(f"  {line}")
     print(f"bound {WAL_LIMIT_MB} MB: {'met' if worst < WAL_LIMIT_MB * mb else 'NOT met'}")
 
 
