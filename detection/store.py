@@ -117,9 +117,6 @@ class StoreHealth:
     reason: str | None = None  # why not ok, for people: "the last write failed: database or disk is full"
     failed_at: float | None = None  # wall time of the failure that made it not ok
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "reason": self.reason, "failed_at": self.failed_at}
-
 
 @dataclass
 class PendingWrite:
@@ -152,6 +149,7 @@ class Store:
             raise ValueError(f"synchronous must be normal, full or off, got {synchronous!r}")
         self.path = path
         self.in_memory = path in (":memory:", "")
+        self._absolute = "" if self.in_memory else os.path.abspath(path)  # stat and readers never follow a chdir
         self._synchronous = synchronous.upper()
         self._lock = threading.RLock()
         self._local = threading.local()
@@ -165,14 +163,14 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open store at {path!r}: {exc}") from None
         # The file this process writes to; if another file takes its place (or none), writes stop.
-        self._identity = None if self.in_memory else _file_identity(self.path)
+        self._identity = None if self.in_memory else _file_identity(self._absolute)
 
     def _connect(self, create: bool = True) -> sqlite3.Connection:
         target, uri = self.path or ":memory:", False
         if not create and not self.in_memory:
             # Readers never create a file: after the database was deleted they fail instead of
             # leaving an empty database at its path.
-            target, uri = f"file:{quote(os.path.abspath(self.path))}?mode=rw", True
+            target, uri = f"file:{quote(self._absolute)}?mode=rw", True
         conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, uri=uri)
         if not self.in_memory:
             conn.execute("PRAGMA journal_mode=WAL")
@@ -201,7 +199,7 @@ class Store:
         """Why the file at ``path`` is no longer the one this process writes to, or None (one stat)."""
         if self._identity is None:
             return None
-        identity = _file_identity(self.path)
+        identity = _file_identity(self._absolute)
         if identity == self._identity:
             return None
         what = "deleted" if identity is None else "replaced"
@@ -351,7 +349,7 @@ class Store:
         if self.in_memory:
             return 0
         try:
-            return os.stat(self.path + "-wal").st_size
+            return os.stat(self._absolute + "-wal").st_size
         except OSError:
             return 0
 
