@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from detection import Alert, IdempotencyConflict, Monitor, RecordValidationError, StoreError, validate_records
-from detection.metrics import AUTH_CODE_FEED, STATUS_FEED, auth_code_metric, minute_to_iso, status_metric
+from detection.metrics import AUTH_CODE_FEED, STATUS_FEED, auth_code_metric, epoch_to_iso, minute_to_iso, status_metric
 
 from .errors import ApiError
 from .openapi import openapi_document
@@ -180,18 +180,21 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
 
     @api.get("/health")
     def get_health():
-        store_ok = monitor.store.ping()
+        # 503 exactly when the store cannot be trusted with writes (the last write failed, the file was
+        # deleted or replaced); a silent feed is "degraded" too, but the service itself is up (200).
+        store = monitor.store.health()
         feeds = monitor.feed_statuses()
         silent = any(f.no_data_alert for f in feeds.values())
-        status = "ok" if store_ok and not silent else "degraded"
+        status = "ok" if store.ok and not silent else "degraded"
         return jsonify({
             "status": status,
             "version": settings.version,
             "uptime_seconds": round(monitor.uptime_seconds(), 1),
             "newest_event_time": minute_to_iso(monitor.newest_event_minute()),
-            "store": {"ok": store_ok, "path": settings.store_path},
+            "store": {"ok": store.ok, "path": settings.store_path, "reason": store.reason,
+                      "failed_at": epoch_to_iso(store.failed_at)},
             "feeds": {name: f.to_dict() for name, f in feeds.items()},
-        }), (200 if store_ok else 503)
+        }), (200 if store.ok else 503)
 
     @api.get("/openapi.json")
     def get_openapi():

@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -70,6 +70,8 @@ class IngestResult:
     accepted: int
     alerts: list[dict[str, Any]]
     replayed: bool = False  # answered from an earlier request with the same Idempotency-Key
+    # A replay of a request still committing: answered only once that commit is durable.
+    first_commit: CommitTicket | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "alerts": self.alerts}
@@ -124,6 +126,9 @@ class Monitor:
         self._clock = clock
         self._lock = threading.RLock()
         self._committer = GroupCommitter(self.store, self._after_failed_commit)
+        # Why memory cannot be trusted (a failed rebuild, an engine error mid-ingest), or None. While
+        # set, writes are refused: rows staged from memory behind the disk would overwrite stored counts.
+        self._stale: str | None = None
         # Firing/resolved lines in the log come from the console channel (detection/channels.py).
         self._listeners: list[Listener] = []
         self._ingested: dict[str, int] = {}  # per metric, since this process started (Prometheus counters)
@@ -222,10 +227,22 @@ class Monitor:
 
         With ``idempotency_key``, a key seen in the last 24 h returns the first
         answer and changes nothing; the same key with a different
-        ``fingerprint`` raises ``IdempotencyConflict``.
+        ``fingerprint`` raises ``IdempotencyConflict``. Returns only once this
+        call's transaction (or, for a replay, the first request's) committed;
+        raises StoreError, with nothing stored, when it did not.
         """
+        if self._stale is not None:
+            self._rebuild_memory()
+        result = self._ingest(records, idempotency_key, fingerprint)
+        if result.first_commit is not None:
+            self._committer.wait(result.first_commit)  # raises the first request's StoreError
+        return result
+
+    def _ingest(self, records: Iterable[CountRecord], idempotency_key: str | None, fingerprint: str) -> IngestResult:
         records = records if isinstance(records, list) else list(records)
         with self._lock:
+            if self._stale is not None:  # another request's failure, since ingest() checked
+                raise StoreError(f"store write refused while the engine reloads: {self._stale}")
             now = self._clock()
             if idempotency_key is not None:
                 earlier = self._earlier_answer(idempotency_key, fingerprint, now)
@@ -234,16 +251,22 @@ class Monitor:
 
             if not records:
                 return IngestResult(0, [])
-            batch_newest = max(record[2] for record in records)
-            newest = max(self._newest_minute() or 0, batch_newest)
-            keep_from = newest - self.settings.window_minutes + 1
-            effect = self.series.add_records(records, keep_from)
-            self._stage_counts(effect.held, effect.outside)
+            try:
+                batch_newest = max(record[2] for record in records)
+                newest = max(self._newest_minute() or 0, batch_newest)
+                keep_from = newest - self.settings.window_minutes + 1
+                effect = self.series.add_records(records, keep_from)
+                self._stage_counts(effect.held, effect.outside)
 
-            touched = set(effect.per_metric)
-            for feed, (first, last) in effect.spans.items():
-                self._advance(feed, first, last, now, touched)
-            prune = self._maybe_prune()
+                touched = set(effect.per_metric)
+                for feed, (first, last) in effect.spans.items():
+                    self._advance(feed, first, last, now, touched)
+                prune = self._maybe_prune()
+            except Exception as exc:
+                # Memory holds part of a request that will never be stored: rebuild it from the
+                # store before anything else is written from it.
+                self._stale = f"an ingest failed half-way ({type(exc).__name__}: {exc})"
+                raise
 
             transitions = self._changes.transitions
             result = IngestResult(len(records), [t.alert.to_dict() for t in transitions])
@@ -268,7 +291,10 @@ class Monitor:
                         for metric, count in effect.per_metric.items():
                             self._ingested[metric] -= count
         if prune:
-            self.prune_store()
+            try:
+                self.prune_store()
+            except StoreError:  # this request is committed: its answer stands; the next prune retries
+                logging.getLogger("monitor").exception("retention prune failed")
         self._notify(transitions)
         return result
 
@@ -276,7 +302,7 @@ class Monitor:
         """The first answer for an Idempotency-Key seen in the last 24 h (stored or still committing)."""
         pending = self._pending_keys.get(key)
         if pending is not None:
-            saved_fingerprint, result, _ticket = pending
+            saved_fingerprint, result, first_commit = pending
             response = None
         else:
             earlier = self.store.idempotent_response(key, now - IDEMPOTENCY_SECONDS)
@@ -286,9 +312,9 @@ class Monitor:
         if saved_fingerprint != fingerprint:
             raise IdempotencyConflict("this Idempotency-Key was already used for a different request body")
         if response is None:
-            # The first request is still committing; its answer stands once it is durable. If that
-            # commit fails, the first request fails and this retry is answered as stored: safe.
-            return IngestResult(result.accepted, result.alerts, replayed=True)
+            # The first request is still committing: this retry is answered once that commit is
+            # durable (ingest() waits for it outside the lock), and fails with it if it fails.
+            return IngestResult(result.accepted, result.alerts, replayed=True, first_commit=first_commit)
         body = json.loads(response)
         return IngestResult(body["accepted"], body["alerts"], replayed=True)
 
@@ -311,7 +337,11 @@ class Monitor:
 
     def tick(self, now: float | None = None) -> list[Transition]:
         """Let the wall clock act: close open minutes whose time has passed, raise no-data alerts."""
+        if self._stale is not None:
+            self._rebuild_memory()
         with self._lock:
+            if self._stale is not None:  # failed again since: nothing is judged from stale memory
+                return []
             now = self._clock() if now is None else now
             grace = self.settings.close_grace_seconds
             for feed, clock in self._feeds.items():
@@ -594,11 +624,32 @@ class Monitor:
         return write
 
     def _after_failed_commit(self, error: StoreError) -> None:
-        """Memory is ahead of the disk: drop what is queued and rebuild memory from what was committed."""
+        """Memory is ahead of the disk: drop what is queued and rebuild memory from what was committed.
+
+        Runs while the committer holds its lock, so no other write is on its way to the disk.
+        """
         logging.getLogger("monitor").error("store write failed, reloading the engine from the store: %s", error)
         with self._lock:
             self._committer.fail_queued(error)
+            self._reload(error)
+
+    def _reload(self, cause: Exception) -> None:
+        """``_load``; if that fails too, memory is stale and writes are refused until a rebuild succeeds."""
+        try:
             self._load()
+        except Exception as exc:
+            self._stale = f"{cause}; reloading from the store failed: {exc}"
+            raise StoreError(f"store unavailable: {self._stale}") from exc
+        self._stale = None
+
+    def _rebuild_memory(self) -> None:
+        """Rebuild stale memory from the store, with no write in flight (called without the Monitor's lock)."""
+        with self._committer.paused(), self._lock:
+            if self._stale is None:
+                return  # another request rebuilt it meanwhile
+            error = StoreError(f"store write refused while the engine reloads: {self._stale}")
+            self._committer.fail_queued(error)
+            self._reload(error)
 
     # ------------------------------------------------------------- reading
     def snapshot(self, minutes: int = 60, recent_alerts: int = 50) -> Snapshot:

@@ -9,12 +9,16 @@ survives a killed process; ``full`` also survives power loss, at a cost per comm
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from .alerts import OPEN_STATES, Alert
 
@@ -85,11 +89,33 @@ def decode_counts(text: str) -> dict[str, int]:
             metric, _, count = part.partition("=")
             out[metric] = int(count)
     return out
-AUTO_CHECKPOINT_PAGES = 50_000
+# Write-ahead log bounds (see docs/notes/store.md). The ticker truncates the WAL once it passes
+# WAL_TARGET_BYTES (checked every second); SQLite's own checkpoint after a commit is the safety net
+# when nothing calls checkpoint(), at AUTO_CHECKPOINT_PAGES (~32 MB at 4 KB pages); after a
+# checkpoint, the next commit shrinks the file to JOURNAL_SIZE_LIMIT. Together they keep the WAL
+# under WAL_LIMIT_BYTES during sustained ingestion.
+WAL_TARGET_BYTES = 4 * 1024 * 1024
+AUTO_CHECKPOINT_PAGES = 8_192
+JOURNAL_SIZE_LIMIT = WAL_TARGET_BYTES
+WAL_LIMIT_BYTES = 64 * 1024 * 1024
+# A checkpoint holds the write lock; it waits at most this long for readers before trying again later.
+CHECKPOINT_BUSY_MS = 200
+BUSY_TIMEOUT_MS = 30_000
+
+log = logging.getLogger("monitor")
 
 
 class StoreError(RuntimeError):
     """The store could not be read or written; the message says why (disk full, locked, ...)."""
+
+
+@dataclass(frozen=True)
+class StoreHealth:
+    """Whether the store can be trusted with writes now, and if not, why."""
+
+    ok: bool
+    reason: str | None = None  # why not ok, for people: "the last write failed: database or disk is full"
+    failed_at: float | None = None  # wall time of the failure that made it not ok
 
 
 @dataclass
@@ -123,23 +149,35 @@ class Store:
             raise ValueError(f"synchronous must be normal, full or off, got {synchronous!r}")
         self.path = path
         self.in_memory = path in (":memory:", "")
+        self._absolute = "" if self.in_memory else os.path.abspath(path)  # stat and readers never follow a chdir
         self._synchronous = synchronous.upper()
         self._lock = threading.RLock()
         self._local = threading.local()
+        # The failure that makes health() not ok until the next successful commit: (wall time, message).
+        self._write_failure: tuple[float, str] | None = None
+        self._checkpoint_failure: tuple[float, str] | None = None
         try:
             self._writer = self._connect()
             with self._lock:
                 self._writer.executescript(SCHEMA)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open store at {path!r}: {exc}") from None
+        # The file this process writes to; if another file takes its place (or none), writes stop.
+        self._identity = None if self.in_memory else _file_identity(self._absolute)
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path or ":memory:", check_same_thread=False, isolation_level=None, timeout=30)
+    def _connect(self, create: bool = True) -> sqlite3.Connection:
+        target, uri = self.path or ":memory:", False
+        if not create and not self.in_memory:
+            # Readers never create a file: after the database was deleted they fail instead of
+            # leaving an empty database at its path.
+            target, uri = f"file:{quote(self._absolute)}?mode=rw", True
+        conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, uri=uri)
         if not self.in_memory:
             conn.execute("PRAGMA journal_mode=WAL")
-            # Checkpoints (which fsync) run from checkpoint(), off the request path; this large
-            # automatic limit is only a safety net when nothing calls it.
+            # Checkpoints (which fsync) run from checkpoint(), off the request path; this automatic
+            # one after a commit is the safety net that bounds the WAL when nothing calls it.
             conn.execute(f"PRAGMA wal_autocheckpoint={AUTO_CHECKPOINT_PAGES}")
+            conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         return conn
 
@@ -152,8 +190,60 @@ class Store:
             return
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = self._connect()
+            self._check_file()  # never start reading a file that took the place of ours
+            conn = self._local.conn = self._connect(create=False)
         yield conn
+
+    # -- health --
+    def _file_problem(self) -> str | None:
+        """Why the file at ``path`` is no longer the one this process writes to, or None (one stat)."""
+        if self._identity is None:
+            return None
+        identity = _file_identity(self._absolute)
+        if identity == self._identity:
+            return None
+        what = "deleted" if identity is None else "replaced"
+        return (f"the database file {self.path} was {what} while the monitor was running; writes are refused "
+                f"because they would be lost; restart the monitor")
+
+    def _check_file(self) -> None:
+        problem = self._file_problem()
+        if problem is not None:
+            raise StoreError(problem)
+
+    def health(self) -> StoreHealth:
+        """ok, or why not: the file was deleted or replaced, or the last write (or checkpoint) failed.
+
+        Cheap (one stat, no query): /api/health calls it on every request.
+        """
+        problem = self._file_problem()
+        if problem is not None:
+            return StoreHealth(False, problem, self._write_failure[0] if self._write_failure else None)
+        failure = self._write_failure
+        if failure is not None:
+            return StoreHealth(False, f"the last write failed: {failure[1]}", failure[0])
+        failure = self._checkpoint_failure
+        if failure is not None:
+            return StoreHealth(False, f"the last checkpoint failed: {failure[1]}", failure[0])
+        return StoreHealth(True)
+
+    def _failed(self, message: str) -> StoreError:
+        self._write_failure = (time.time(), message)
+        return StoreError(f"store write failed: {message}")
+
+    def _rollback(self) -> None:
+        """Leave the writer outside any transaction, whatever happened inside it."""
+        conn = self._writer
+        if not conn.in_transaction:
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            # A connection that cannot roll back is replaced: closing it discards the transaction.
+            log.exception("store: ROLLBACK failed; reopening the writer connection")
+            with suppress(sqlite3.Error):
+                conn.close()
+            self._writer = self._connect()
 
     def close(self) -> None:
         with self._lock:
@@ -164,26 +254,44 @@ class Store:
         self.write_many([change])
 
     def write_many(self, changes: list[PendingWrite]) -> None:
-        """Apply the changes in order, all in one transaction (group commit)."""
+        """Apply the changes in order, all in one transaction (group commit): all or nothing.
+
+        Any error, not only SQLite's (a value SQLite cannot bind raises OverflowError), rolls the
+        transaction back and is raised as StoreError; returning means the transaction committed.
+        """
         changes = [c for c in changes if not c.is_empty()]
         if not changes:
             return
         with self._lock:
-            conn = self._writer
+            self._rollback()  # never build on a transaction an earlier failure left open
             try:
+                self._check_file()  # one stat: a deleted or replaced file would swallow the write
+                conn = self._writer
                 if len(changes) == 1 and changes[0].is_one_row():
                     # The commonest write, one posted record: a single statement is atomic by
                     # itself, so it runs in SQLite's implicit transaction, saving BEGIN and COMMIT.
                     self._apply(conn, changes[0])
-                    return
-                conn.execute("BEGIN IMMEDIATE")
-                for change in changes:
-                    self._apply(conn, change)
-                conn.execute("COMMIT")
+                else:
+                    conn.execute("BEGIN IMMEDIATE")
+                    for change in changes:
+                        self._apply(conn, change)
+                    conn.execute("COMMIT")
+            except StoreError as exc:
+                self._rollback()
+                self._write_failure = (time.time(), str(exc))
+                raise
             except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise StoreError(f"store write failed: {exc}") from None
+                self._rollback()
+                raise self._failed(_describe(exc)) from exc
+            except Exception as exc:
+                # A value SQLite cannot take (OverflowError, ...): this write fails, but the store is
+                # fine, so health is not changed by it.
+                self._rollback()
+                raise StoreError(f"store write failed: {_describe(exc)}") from exc
+            except BaseException:
+                self._rollback()
+                raise
+            self._write_failure = None
 
     @staticmethod
     def _apply(conn: sqlite3.Connection, change: PendingWrite) -> None:
@@ -229,21 +337,55 @@ class Store:
                 change.idempotency,
             )
 
-    def checkpoint(self) -> None:
-        """Copy the WAL into the database file without blocking writers (PASSIVE), from a reader connection."""
-        if self.in_memory:
+    def probe(self) -> None:
+        """After a failed write, try a tiny one (a row in meta) so health recovers once writes work
+        again, even with no traffic; does nothing while the store is healthy or its file is gone."""
+        if self._write_failure is None or self._file_problem() is not None:
             return
+        self.write(PendingWrite(counts={}, alerts=[], deleted_alerts=[], rule_states={}, meta={"store_probe": time.time()}))
+
+    def wal_bytes(self) -> int:
+        """Size of the write-ahead log file now (0 without one)."""
+        if self.in_memory:
+            return 0
         try:
-            with self._reader() as conn:
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error as exc:
-            raise StoreError(f"store checkpoint failed: {exc}") from None
+            return os.stat(self._absolute + "-wal").st_size
+        except OSError:
+            return 0
+
+    def checkpoint(self) -> bool:
+        """Copy the WAL into the database file and truncate it to zero bytes; True when it was.
+
+        A PASSIVE checkpoint beside a busy writer never catches up with it, so the log is never
+        restarted and grows without bound (94 MB in a 10-minute soak). TRUNCATE on the writer
+        connection, under the write lock, has no writer to race: commits wait for it (a few ms), and
+        it waits at most CHECKPOINT_BUSY_MS for readers, else it gives up until the next call.
+        """
+        if self.in_memory:
+            return True
+        with self._lock:
+            conn = self._writer
+            try:
+                self._rollback()
+                self._check_file()
+                conn.execute(f"PRAGMA busy_timeout={CHECKPOINT_BUSY_MS}")
+                try:
+                    busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                finally:
+                    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            except (sqlite3.Error, StoreError) as exc:
+                self._checkpoint_failure = (time.time(), _describe(exc))
+                raise StoreError(f"store checkpoint failed: {exc}") from None
+            self._checkpoint_failure = None
+            return not busy
 
     def prune(self, before_minute: int, idempotency_before: float) -> dict[str, int]:
         """Delete minutes and finished alerts older than ``before_minute``, and expired idempotency keys."""
         with self._lock:
+            self._rollback()
             conn = self._writer
             try:
+                self._check_file()
                 conn.execute("BEGIN IMMEDIATE")
                 # Per feed, so the delete walks the (feed, minute) primary key instead of the table.
                 feeds = [f for (f,) in conn.execute("SELECT DISTINCT feed FROM minute_counts")]
@@ -256,10 +398,12 @@ class Store:
                 ).rowcount
                 keys = conn.execute("DELETE FROM idempotency WHERE created < ?", (idempotency_before,)).rowcount
                 conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise StoreError(f"store prune failed: {exc}") from None
+            except StoreError:
+                self._rollback()
+                raise
+            except Exception as exc:
+                self._rollback()
+                raise StoreError(f"store prune failed: {_describe(exc)}") from exc
         return {"minutes": minutes, "alerts": alerts, "idempotency_keys": keys}
 
     # -- for engine modules that keep their own tables in the same file (delivery log, silences) --
@@ -267,19 +411,25 @@ class Store:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction on the writer connection, serialised with ingests by the same lock."""
         with self._lock:
+            self._rollback()
             conn = self._writer
             try:
+                self._check_file()
                 conn.execute("BEGIN IMMEDIATE")
                 yield conn
                 conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise StoreError(f"store write failed: {exc}") from None
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+            except StoreError as exc:
+                self._rollback()
+                self._write_failure = (time.time(), str(exc))
                 raise
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise self._failed(_describe(exc)) from None
+            except BaseException:
+                # The caller's own error (a ValueError from its checks, say): not a store failure.
+                self._rollback()
+                raise
+            self._write_failure = None
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
         """A read on this thread's reader connection (sees the last commit)."""
@@ -336,12 +486,21 @@ class Store:
             raise ValueError(table)
         return self._query(f"SELECT COUNT(*) FROM {table}")[0][0]
 
-    def ping(self) -> bool:
-        try:
-            self._query("SELECT 1")
-            return True
-        except StoreError:
-            return False
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path``, or None when there is none."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _describe(exc: BaseException) -> str:
+    """SQLite's errors speak for themselves; others get their type so the log says what broke."""
+    if isinstance(exc, (sqlite3.Error, StoreError)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _alert_row(alert: Alert) -> tuple:
