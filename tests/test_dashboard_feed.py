@@ -6,12 +6,12 @@ import time
 
 import pytest
 
-from analysis.demo_feed import FeedRunner, FeedWriter, ReplayError, ReplaySource, read_export
-from analysis.scenarios import SCENARIOS, scenario_length, scenario_minutes
 from analysis.synthetic import SyntheticStream
 from app import config_from, create_app, main, start_feed
 from detection import ConfigError, Monitor, Store, load_thresholds, parse_thresholds
 from detection.metrics import minute_to_iso
+from feeds.demo import FeedRunner, FeedWriter, ReplayError, ReplaySource, read_export
+from feeds.scenarios import SCENARIOS, scenario_length, scenario_minutes
 
 START = 29_166_000
 

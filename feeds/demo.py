@@ -20,12 +20,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis.scenarios import SCENARIOS, scenario_minutes
 from analysis.synthetic import SyntheticStream, generate
 from detection import Monitor, validate_records
 from detection.background import BackgroundThread
 from detection.metrics import AUTH_CODE_FEED, STATUS_FEED, minute_to_iso
 from detection.records import parse_timestamp
+from feeds.scenarios import SCENARIOS, scenario_minutes
 
 log = logging.getLogger("monitor.feed")
 
