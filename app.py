@@ -26,7 +26,8 @@ from detection.delivery import Delivery
 from detection.notify_config import load_notification_config
 from detection.silences import Silences
 from detection.ticker import Ticker
-from feeds.demo import FeedRunner, FeedWriter, ReplayError, ReplaySource
+from feeds.demo import FeedRunner, FeedWriter
+from feeds.replay import ReplayError, ReplaySource
 
 log = logging.getLogger("monitor")
 

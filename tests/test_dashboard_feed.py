@@ -10,7 +10,8 @@ from analysis.synthetic import SyntheticStream
 from app import config_from, create_app, main, start_feed
 from detection import ConfigError, Monitor, Store, load_thresholds, parse_thresholds
 from detection.metrics import minute_to_iso
-from feeds.demo import FeedRunner, FeedWriter, ReplayError, ReplaySource, read_export
+from feeds.demo import FeedRunner, FeedWriter
+from feeds.replay import ReplayError, ReplaySource, read_export
 from feeds.scenarios import SCENARIOS, scenario_length, scenario_minutes
 
 START = 29_166_000
