@@ -92,7 +92,7 @@ class Progress:
         elapsed = max(now - self._started, 1e-9)
         rate = self.done / elapsed  # per second, averaged since the start: steady enough to predict the rest
         shown = rate * PER_SECONDS[self.per]
-        share = 100 * self.done / self.total if self.total else 100.0
+        share = min(round(100 * self.done / self.total), 99) if self.done < self.total else 100  # 100% only when done
         speed = f"{shown:,.0f}" if shown >= 100 else f"{shown:.1f}"
         text = f"{self.label}: {self.done:,} of {self.total:,} {self.unit} ({share:.0f}%), {speed} {self.short}/{self.per}"
         if self.done >= self.total:

@@ -185,4 +185,4 @@ class FeedRunner(BackgroundThread):
                     progress.close()
                     return
             progress.finish()
-        log.info("replay: all %d minutes posted", len(replay.minutes))
+        log.info("replay: all %s minutes posted", f"{len(replay.minutes):,}")
