@@ -127,3 +127,15 @@ def test_the_analysis_cli_draws_a_bar_on_a_terminal(tmp_path):
     assert "analysis [3/3] finding incidents: 100%|" in text  # tqdm's bar, redrawn in place with \r
     assert "1440/1440" in text and "min/s]" in text and "\r" in text
     assert "of 1,440 minutes (" not in text  # no log lines on a terminal
+
+
+def test_the_evaluation_reports_each_replayed_thresholds_set(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "analysis.evaluate", "--days", "2", "--train-days", "1",
+                             "--cycle", "off"], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr  # seed 0 meets the targets even learned on one day
+    lines = result.stderr.splitlines()
+    assert [re.sub(r"\), .*", ")", line) for line in lines] == [
+        f"evaluate, flat volume: {k} of 4 thresholds sets replayed ({25 * k}%)" for k in range(1, 5)]
+    assert all(re.search(r", [\d.,]+ sets/min, [\d.]+ s left$", line) for line in lines[:-1]), lines
+    assert re.search(r", [\d.,]+ sets/min, done in [\d.]+ s$", lines[-1]), lines[-1]
+    assert "| thresholds | daily cycle |" in result.stdout  # the scores stay on stdout
