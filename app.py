@@ -16,7 +16,6 @@ from typing import Any
 
 from dash import Dash
 
-from analysis.demo_feed import FeedRunner, FeedWriter, ReplayError, ReplaySource
 from api import ApiSettings, register_api, register_metrics, register_notifications
 from callbacks import register_callbacks
 from callbacks.layout import dashboard_layout
@@ -27,6 +26,8 @@ from detection.delivery import Delivery
 from detection.notify_config import load_notification_config
 from detection.silences import Silences
 from detection.ticker import Ticker
+from feeds.demo import FeedRunner, FeedWriter
+from feeds.replay import ReplayError, ReplaySource
 
 log = logging.getLogger("monitor")
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from analysis.incidents import find_incidents
 from analysis.learn import LearnError, LearnOptions, learn
 from analysis.loading import LoadError, load_history
+from analysis.progress import progress_for
 from analysis.report import write_report
 from detection.metrics import DEFAULT_AUTH_CODES, DEFAULT_STATUSES, metric_label, minute_to_iso
 from detection.rules import ConfigError
@@ -25,6 +27,14 @@ def _names(text: str | None, default: Sequence[str]) -> tuple[str, ...]:
         return tuple(default)
     extra = [name.strip() for name in text.split(",") if name.strip()]
     return tuple(dict.fromkeys([*default, *extra]))
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _since(started: float) -> str:
+    return f"{time.monotonic() - started:.1f} s"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,14 +61,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.budget <= 0:
         parser.error("--budget: expected a positive number of false alerts per week")
+    # Progress goes to stderr (a bar on a terminal, lines otherwise); stdout keeps the summary.
+    steps = 4 if args.report else 3
     try:
+        started = time.monotonic()
         history = load_history(args.transactions, args.auth_codes,
                                statuses=_names(args.statuses, DEFAULT_STATUSES),
                                codes=_names(args.extra_codes, DEFAULT_AUTH_CODES), until=args.until)
+        rows = history.status.rows + (history.auth.rows if history.auth else 0)
+        _say(f"analysis [1/{steps}] read {rows:,} rows, {history.minutes:,} minutes, in {_since(started)}")
+        started = time.monotonic()
         analysis = learn(history, LearnOptions(false_alerts_per_week=args.budget, hourly_profile=not args.no_profile))
-        incidents = find_incidents(analysis)
+        _say(f"analysis [2/{steps}] learned {len(analysis.thresholds.rules)} rules in {_since(started)}")
+        with progress_for(f"analysis [3/{steps}] finding incidents", history.minutes, "minutes", _say,
+                          short="min") as progress:
+            incidents = find_incidents(analysis, progress.advance)
         write_thresholds(analysis.thresholds, args.out)
-        report = write_report(analysis, incidents, args.report) if args.report else None
+        report = None
+        if args.report:
+            started = time.monotonic()
+            report = write_report(analysis, incidents, args.report)
+            _say(f"analysis [4/{steps}] wrote {report} in {_since(started)}")
     except (LoadError, LearnError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from analysis.learn import LearnOptions, learn, naive_thresholds
 from analysis.loading import history_from_rows
+from analysis.progress import Progress
 from analysis.replay import Episode, replay, rows_by_minute, validate_minutes
 from analysis.synthetic import INCIDENT_KINDS, Incident, generate
 from detection.thresholds import Thresholds, load_thresholds, parse_thresholds
@@ -129,8 +130,12 @@ def _round_trip(thresholds: Thresholds, name: str) -> Thresholds:
 
 def evaluate_one(daily_cycle: bool, days: int = 14, train_days: int = 7, seed: int = 0,
                  incidents_per_day: float = 6.0, options: LearnOptions | None = None,
-                 sets: Sequence[str] = ("learned-first", "learned-all", "defaults", "naive")) -> list[Score]:
-    """Generate, learn and replay for one traffic shape; one Score per thresholds set."""
+                 sets: Sequence[str] = ("learned-first", "learned-all", "defaults", "naive"),
+                 progress: bool = False) -> list[Score]:
+    """Generate, learn and replay for one traffic shape; one Score per thresholds set.
+
+    ``progress``: a line on stderr after each replayed set (lines, not a bar: the shapes run in two processes).
+    """
     start = DEFAULT_START
     data = generate(start, days * 1440, seed, daily_cycle=daily_cycle, incidents_per_day=incidents_per_day)
     split = start + train_days * 1440
@@ -151,10 +156,19 @@ def evaluate_one(daily_cycle: bool, days: int = 14, train_days: int = 7, seed: i
                                first.statuses, first.auth_codes)
     test_incidents = [i for i in data.incidents if i.start_minute >= split]
     scores = []
+    shape = "daily cycle" if daily_cycle else "flat volume"
+    done = Progress(f"evaluate, {shape}", len(candidates), "thresholds sets replayed", _stderr_line,
+                    short="sets", per="min", every_fraction=1 / len(candidates)) if progress else None
     for name, thresholds in candidates.items():
         episodes = replay(_round_trip(thresholds, name), minutes)
         scores.append(score(name, daily_cycle, test_incidents, episodes, test_minutes / 1440))
+        if done is not None:
+            done.advance()
     return scores
+
+
+def _stderr_line(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def evaluate(cycles: Sequence[bool] = (False, True), parallel: bool = True, **kwargs) -> list[Score]:
@@ -217,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cycles = {"both": (False, True), "on": (True,), "off": (False,)}[args.cycle]
     scores = evaluate(cycles, days=args.days, train_days=args.train_days, seed=args.seed,
                       incidents_per_day=args.incidents_per_day,
-                      options=LearnOptions(false_alerts_per_week=args.budget))
+                      options=LearnOptions(false_alerts_per_week=args.budget), progress=True)
     print(format_report(scores))
     if args.json:
         args.json.write_text(json.dumps([s.to_dict() for s in scores], indent=2) + "\n", encoding="utf-8")

@@ -6,6 +6,7 @@ it from the codes' counts above their usual share during the incident.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,8 +57,9 @@ def history_rows(analysis: Analysis) -> list[MinuteRows]:
     return out
 
 
-def find_incidents(analysis: Analysis) -> list[FoundIncident]:
-    episodes = replay(analysis.thresholds, history_rows(analysis), ticks=False)
+def find_incidents(analysis: Analysis, advance: Callable[[int], None] | None = None) -> list[FoundIncident]:
+    """``advance(1)`` after each minute replayed, for progress."""
+    episodes = replay(analysis.thresholds, history_rows(analysis), ticks=False, advance=advance)
     return merge_episodes(analysis, episodes)
 
 

@@ -1,24 +1,38 @@
-"""Read the users' exports (transactions.csv, transactions_auth_codes.csv) exactly as DATA.md describes.
+"""Read the users' exports (transactions.csv, transactions_auth_codes.csv): the one CSV reader of the monitor.
 
-Accepts both timestamp styles (``2025-07-12 13:45:00`` and ISO 8601 with ``T``, ``Z`` or a UTC
-offset), auth codes as strings ("00" stays "00"), zero rows omitted or present, and rows in any
-order. Anything else stops with one ``LoadError`` naming the file, the line and what was expected.
+``python -m analysis`` and ``python app.py --replay`` both read through ``read_export``, so they accept the
+same files and word the same mistakes the same way. Accepted: a header naming ``timestamp``, the key column
+(``status`` or ``auth_code``) and ``count`` in any order (other columns are ignored); timestamps as the API
+takes them (``2025-07-12 13:45:00`` or ISO 8601 with ``T``, ``Z`` or a UTC offset; naive means UTC) from
+1970 up to now; codes as strings ("00" stays "00"); zero rows omitted or present; rows in any order; one
+row per minute and key. Anything else stops with one ``LoadError`` naming the file, the line, the column
+and the value: ``transactions.csv line 12, column 'count': expected a non-negative integer, got '-3'``.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Sequence
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from detection.metrics import DEFAULT_AUTH_CODES, DEFAULT_STATUSES, minute_to_iso
+from detection.records import parse_timestamp
 
-EXTRA_FLAG = {"status": "--statuses", "auth_code": "--auth-code-list"}
 TIMESTAMP_HINT = "a timestamp such as '2025-07-12 13:45:00' or '2025-07-12T13:45:00Z'"
+# An unknown key is refused unless configured; the replay and the analysis CLI are configured differently.
+EXTRA_HINT = {
+    "status": "list extra ones in the thresholds file's \"statuses\" for python app.py, with --statuses for python -m analysis",
+    "auth_code": "list extra ones in the thresholds file's \"auth_codes\" for python app.py, "
+                 "with --auth-code-list for python -m analysis",
+}
+MAX_COUNT = 1_000_000_000  # per row: far below 2**53, so sums stay exact in int64, floats and JSON clients
+MAX_SPAN_DAYS = 400  # the analysis holds one array slot per minute: a stray 1970 row must not ask for gigabytes
 
 
 class LoadError(ValueError):
@@ -81,108 +95,238 @@ class History:
 
 
 def parse_minute(text: str) -> int:
-    """Epoch minute of a timestamp in either export style; naive means UTC. Raises ValueError."""
-    moment = datetime.fromisoformat(text.strip())
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() // 60)
+    """Epoch minute of a timestamp, with exactly the API's rules (``detection.records.parse_timestamp``)."""
+    return parse_timestamp(text)
 
 
-def read_feed(path: str | Path, key_field: str, keys: Sequence[str], until: int | None = None) -> Feed:
-    """Read one export. ``until`` (epoch minute) keeps only rows up to and including it."""
-    path = Path(path)
+@dataclass(frozen=True)
+class Export:
+    """The checked rows of one export: parallel arrays in file order (blank lines left out)."""
+
+    name: str
+    key_field: str  # "status" or "auth_code"
+    keys: tuple[str, ...]
+    minute: np.ndarray  # epoch minute per row
+    key: np.ndarray  # index into ``keys`` per row
+    count: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.minute)
+
+    def rows_by_minute(self) -> dict[int, list[dict]]:
+        """Rows grouped by minute, in minute order, as the ingestion gate takes them (ISO 8601 UTC timestamps)."""
+        order = np.argsort(self.minute, kind="stable")
+        out: dict[int, list[dict]] = {}
+        for minute, key, count in zip(self.minute[order].tolist(), self.key[order].tolist(),
+                                      self.count[order].tolist(), strict=True):
+            rows = out.get(minute)
+            if rows is None:
+                rows = out[minute] = []
+            rows.append({"timestamp": minute_to_iso(minute), self.key_field: self.keys[key], "count": count})
+        return out
+
+
+def read_export(path: str | Path, key_field: str, keys: Sequence[str], *, until: int | None = None,
+                now: float | None = None) -> Export:
+    """Read and check one export. ``until`` (epoch minute) keeps only rows up to it (all rows are checked);
+    ``now`` (epoch seconds, default the wall clock) is the latest time a row may have."""
     name = str(path)
+    path = Path(path)
+    header = _header(path, name, key_field)
+    columns = _columns(name, header, key_field)
+    try:
+        with warnings.catch_warnings():
+            # pandas drops the extra fields of a long first row with only a warning: that is a malformed row here
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False,
+                                index_col=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+        raise _structure_error(path, name, len(header), str(exc)) from None
+    except UnicodeDecodeError:
+        raise LoadError(f"{name}: not a UTF-8 text file; expected a CSV export") from None
+    except OSError as exc:
+        raise LoadError(f"{name}: cannot read ({exc.strerror})") from None
+    cells = [frame.iloc[:, index] for index in columns]
+    return _check(name, key_field, keys, cells, lambda row: _line_of(path, row), until,
+                  time.time() if now is None else now)
+
+
+def export_from_rows(name: str, rows: Iterable[dict], key_field: str, keys: Sequence[str], *,
+                     until: int | None = None) -> Export:
+    """The same checks for rows already in memory (dicts in the CSV schema), e.g. synthetic data."""
+    rows = list(rows)
+    cells = [pd.Series([str(row[column]) for row in rows], dtype=str) for column in ("timestamp", key_field, "count")]
+    return _check(name, key_field, keys, cells, lambda row: row + 2, until, None)
+
+
+def _header(path: Path, name: str, key_field: str) -> list[str]:
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
     except FileNotFoundError:
         raise LoadError(f"{name}: file not found") from None
     except OSError as exc:
         raise LoadError(f"{name}: cannot read ({exc.strerror})") from None
-    columns = ("timestamp", key_field, "count")
     with handle:
-        reader = csv.reader(handle)
         try:
-            header = next(reader, None)
-            if header is None or not any(cell.strip() for cell in header):
-                raise LoadError(f"{name}: the file is empty; expected a header line '{','.join(columns)}' and rows")
-            cells = _parse(name, header, ((reader.line_num, row) for row in reader), key_field, keys, until)
+            header = next(csv.reader(handle), None)
         except csv.Error as exc:
-            raise LoadError(f"{name}, line {reader.line_num}: not valid CSV ({exc})") from None
+            raise LoadError(f"{name} line 1: not valid CSV ({exc})") from None
         except UnicodeDecodeError:
             raise LoadError(f"{name}: not a UTF-8 text file; expected a CSV export") from None
-    return _feed(name, key_field, keys, cells, until)
+    if header is None:
+        raise LoadError(f"{name}: the file is empty; {_expected_header(key_field)}, then one row per minute "
+                        f"and {key_field}")
+    return header
+
+
+def _expected_header(key_field: str) -> str:
+    return f"expected a header naming the columns timestamp, {key_field}, count in any order (other columns are ignored)"
+
+
+def _columns(name: str, header: list[str], key_field: str) -> tuple[int, int, int]:
+    """Positions of timestamp, key and count in the header; names are matched ignoring case and spaces."""
+    names = [cell.strip().lower() for cell in header]
+    wanted = ("timestamp", key_field, "count")
+    for column in wanted:
+        if names.count(column) > 1:
+            raise LoadError(f"{name} line 1: the column {column!r} appears {names.count(column)} times; "
+                            f"{_expected_header(key_field)}")
+    missing = [column for column in wanted if column not in names]
+    if missing:
+        raise LoadError(f"{name} line 1: missing column{'s' if len(missing) > 1 else ''} "
+                        f"{', '.join(map(repr, missing))}; {_expected_header(key_field)}, got {','.join(header)!r}")
+    return names.index("timestamp"), names.index(key_field), names.index("count")
+
+
+def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line, fields) of each record after the header, blank lines included: the slow path, for messages only."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        for record in reader:
+            yield reader.line_num, record
+
+
+def _line_of(path: Path, row: int) -> int:
+    """The line of the ``row``-th record after the header (quoted line breaks make it differ from row + 2)."""
+    for index, (line, _) in enumerate(_records(path)):
+        if index == row:
+            return line
+    return row + 2
+
+
+def _structure_error(path: Path, name: str, width: int, detail: str) -> LoadError:
+    """Name the first record that does not fit the header; the tokenizer's own words if none is found."""
+    try:
+        for line, record in _records(path):
+            if len(record) > width:
+                return LoadError(f"{name} line {line}: expected at most {width} fields as in the header, "
+                                 f"got {len(record)}: {','.join(record)!r}")
+    except csv.Error as exc:
+        return LoadError(f"{name}: not valid CSV ({exc})")
+    return LoadError(f"{name}: not valid CSV ({detail.strip().splitlines()[-1]})")
+
+
+def _check(name: str, key_field: str, keys: Sequence[str], cells: list[pd.Series], line_of: Callable[[int], int],
+           until: int | None, now: float | None) -> Export:
+    """Every rule over whole columns at once; the first offending row in file order is the one named."""
+    stamps, names, counts = (column.str.strip() for column in cells)
+    blank = ((stamps == "") & (names == "") & (counts == "")).to_numpy()
+    rows = np.flatnonzero(~blank)  # position in the file's records of each kept row
+    if not len(rows):
+        raise LoadError(f"{name}: no data rows; expected one row per minute and {key_field} under the header")
+    if blank.any():
+        stamps, names, counts = (column.iloc[rows].reset_index(drop=True) for column in (stamps, names, counts))
+
+    # Timestamps repeat once per key: parse each distinct one with the API's own parser.
+    codes, distinct = pd.factorize(stamps)
+    minute_of = np.zeros(len(distinct), dtype=np.int64)
+    unreadable = np.zeros(len(distinct), dtype=bool)
+    for index, stamp in enumerate(distinct):
+        try:
+            minute_of[index] = parse_timestamp(stamp)
+        except (ValueError, OverflowError):
+            unreadable[index] = True
+    latest = None if now is None else int(now // 60)
+    outside = ~unreadable & ((minute_of < 0) | (minute_of > latest if latest is not None else False))
+    minute = minute_of[codes]
+    bad_stamp = unreadable[codes] | outside[codes]
+
+    allowed = tuple(keys)
+    key = pd.Index(allowed, dtype=object).get_indexer(names).astype(np.int64)
+    bad_key = key < 0
+
+    digits = counts.str.fullmatch(r"[0-9]+").to_numpy(dtype=bool)
+    significant = counts.str.lstrip("0").str.len().to_numpy()
+    fits = digits & (significant <= len(str(MAX_COUNT)))
+    count = np.zeros(len(counts), dtype=np.int64)
+    count[fits] = counts[fits].astype("int64").to_numpy()
+    bad_count = ~digits | (digits & ~fits) | (count > MAX_COUNT)
+
+    valid = ~(bad_stamp | bad_key | bad_count)
+    cell = minute * len(allowed) + key
+    checked = np.flatnonzero(valid)
+    repeated = checked[pd.Series(cell[checked]).duplicated().to_numpy()]
+    problems = [np.flatnonzero(mask)[:1] for mask in (bad_stamp, bad_key, bad_count)] + [repeated[:1]]
+    first = min((int(found[0]) for found in problems if len(found)), default=None)
+    if first is not None and valid[first]:
+        original = int(checked[np.flatnonzero(cell[checked] == cell[first])[0]])
+        raise LoadError(f"{name} line {line_of(int(rows[first]))}: a second row for {minute_to_iso(int(minute[first]))} "
+                        f"{key_field} {allowed[key[first]]!r} (the first is on line {line_of(int(rows[original]))}); "
+                        f"expected one row per minute and {key_field}")
+    if first is not None:
+        raise _cell_error(f"{name} line {line_of(int(rows[first]))}", key_field, allowed, stamps.iloc[first],
+                          names.iloc[first], counts.iloc[first], bool(unreadable[codes[first]]),
+                          bool(bad_stamp[first]), bool(bad_key[first]), bool(digits[first]))
+    if until is not None:
+        kept = minute <= until
+        minute, key, count = minute[kept], key[kept], count[kept]
+    return Export(name, key_field, allowed, minute, key, count)
+
+
+def _cell_error(prefix: str, key_field: str, allowed: tuple[str, ...], stamp: str, key: str, count: str,
+                unreadable: bool, bad_stamp: bool, bad_key: bool, digits: bool) -> LoadError:
+    """The first bad cell of a row, columns in the order timestamp, key, count."""
+    if bad_stamp:
+        expected = TIMESTAMP_HINT if unreadable else "a time between 1970-01-01 and now"
+        return LoadError(f"{prefix}, column 'timestamp': expected {expected}, got {stamp!r}")
+    if bad_key:
+        return LoadError(f"{prefix}, column {key_field!r}: unknown {key_field} {key!r}; expected one of "
+                         f"{', '.join(allowed)} ({EXTRA_HINT[key_field]})")
+    if digits:
+        return LoadError(f"{prefix}, column 'count': expected at most {MAX_COUNT:,}, got {count!r}")
+    return LoadError(f"{prefix}, column 'count': expected a non-negative integer, got {count!r}")
+
+
+def read_feed(path: str | Path, key_field: str, keys: Sequence[str], until: int | None = None) -> Feed:
+    """Read one export onto a minute axis. ``until`` (epoch minute) keeps only rows up to and including it."""
+    return _feed(read_export(path, key_field, keys, until=until))
 
 
 def feed_from_rows(name: str, rows: Iterable[dict], key_field: str, keys: Sequence[str],
                    until: int | None = None) -> Feed:
     """The same checks for rows already in memory (dicts in the CSV schema), e.g. synthetic data."""
-    header = ["timestamp", key_field, "count"]
-    numbered = ((index + 2, [str(row["timestamp"]), str(row[key_field]), str(row["count"])])
-                for index, row in enumerate(rows))
-    return _feed(name, key_field, keys, _parse(name, header, numbered, key_field, keys, until), until)
+    return _feed(export_from_rows(name, rows, key_field, keys, until=until))
 
 
-def _parse(name: str, header: list[str], rows: Iterable[tuple[int, list[str]]], key_field: str,
-           keys: Sequence[str], until: int | None) -> dict[tuple[int, str], tuple[int, int]]:
-    columns = ("timestamp", key_field, "count")
-    allowed = set(keys)
-    cells: dict[tuple[int, str], tuple[int, int]] = {}  # (minute, key) -> (count, line)
-    minute_of: dict[str, int] = {}
-    names = [cell.strip().lower() for cell in header]
-    missing = [c for c in columns if c not in names]
-    if missing:
-        raise LoadError(f"{name}, line 1: missing column(s) {', '.join(missing)}; "
-                        f"expected a header with {', '.join(columns)}, got {','.join(header)!r}")
-    ts_col, key_col, count_col = (names.index(c) for c in columns)
-    width = max(ts_col, key_col, count_col) + 1
-    for line, row in rows:
-        if not row or not any(cell.strip() for cell in row):
-            continue  # blank lines (often a trailing one) carry nothing
-        if len(row) < width:
-            raise LoadError(f"{name}, line {line}: expected {len(names)} fields "
-                            f"({','.join(columns)}), got {len(row)}: {','.join(row)!r}")
-        stamp = row[ts_col].strip()
-        minute = minute_of.get(stamp)
-        if minute is None:
-            try:
-                minute = parse_minute(stamp)
-            except ValueError:
-                raise LoadError(f"{name}, line {line}: timestamp: expected {TIMESTAMP_HINT}, "
-                                f"got {stamp!r}") from None
-            minute_of[stamp] = minute
-        key = row[key_col].strip()
-        if key not in allowed:
-            raise LoadError(f"{name}, line {line}: {key_field}: unknown {key_field} {key!r}; expected one of "
-                            f"{', '.join(keys)} (list extra ones with {EXTRA_FLAG[key_field]})")
-        text = row[count_col].strip()
-        if not text.isdigit():
-            what = "a negative number" if text.lstrip("-").isdigit() else repr(text)
-            raise LoadError(f"{name}, line {line}: count: expected a non-negative integer, got {what}")
-        if until is not None and minute > until:
-            continue
-        earlier = cells.get((minute, key))
-        if earlier is not None:
-            raise LoadError(f"{name}, line {line}: duplicate row for {stamp} {key_field} {key!r} "
-                            f"(first on line {earlier[1]})")
-        cells[(minute, key)] = (int(text), line)
-    return cells
-
-
-def _feed(name: str, key_field: str, keys: Sequence[str], cells: dict[tuple[int, str], tuple[int, int]],
-          until: int | None) -> Feed:
-    columns = ("timestamp", key_field, "count")
-    if not cells:
-        raise LoadError(f"{name}: no data rows" + (" up to --until" if until is not None else "")
-                        + f"; expected rows of {','.join(columns)}")
-    first = min(m for m, _ in cells)
-    last = max(m for m, _ in cells)
+def _feed(export: Export) -> Feed:
+    if not len(export):
+        raise LoadError(f"{export.name}: no data rows up to --until; expected rows at or before it")
+    first, last = int(export.minute.min()), int(export.minute.max())
     span = last - first + 1
-    counts = {key: np.zeros(span, dtype=np.int64) for key in keys}
+    if span > MAX_SPAN_DAYS * 1440:
+        raise LoadError(f"{export.name}: the rows span {span / 1440:,.0f} days ({minute_to_iso(first)} to "
+                        f"{minute_to_iso(last)}); expected at most {MAX_SPAN_DAYS} days (use --until, or a shorter export)")
+    offset = export.minute - first
+    counts = {}
+    for index, key in enumerate(export.keys):
+        values = np.zeros(span, dtype=np.int64)
+        mine = export.key == index
+        values[offset[mine]] = export.count[mine]
+        counts[key] = values
     received = np.zeros(span, dtype=bool)
-    for (minute, key), (count, _) in cells.items():
-        counts[key][minute - first] = count
-        received[minute - first] = True
-    return Feed(name, key_field, tuple(keys), first, counts, received, len(cells))
+    received[offset] = True
+    return Feed(export.name, export.key_field, export.keys, first, counts, received, len(export))
 
 
 def load_history(transactions: str | Path, auth_codes: str | Path | None = None, *,

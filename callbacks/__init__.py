@@ -15,7 +15,6 @@ from typing import Any
 
 from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 
-from analysis.demo_feed import FeedWriter
 from components import ids
 from components.alerts import alerts_panel, order_alerts
 from components.cards import status_cards
@@ -25,6 +24,7 @@ from components.panels import SIMULATE_OFF, health_badge, newest_event_text
 from components.tables import recent_transactions_table
 from detection import Alert, Monitor, RecordValidationError, StoreError
 from detection.metrics import AUTH_CODE_FEED, STATUS_FEED
+from feeds.demo import FeedWriter
 
 from . import patches, view
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dash import html
 
-from analysis.scenarios import SCENARIOS
 from components.page import PageSpec, page_layout
 from components.panels import ScenarioButton, api_endpoints
 from detection import Monitor
+from feeds.scenarios import SCENARIOS
 
 
 def dashboard_layout(monitor: Monitor, title: str, refresh_ms: int, *, mode: str | None = None,

@@ -118,8 +118,9 @@ def test_too_short_or_all_zero_histories_get_a_clear_answer(tmp_path, capsys):
     short = tmp_path / "short.csv"
     short.write_text("timestamp,status,count\n2025-07-12 13:45:00,approved,5\n2025-07-12 13:46:00,failed,1\n")
     assert main([str(short), "--out", str(tmp_path / "s.json")]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"error: {short}: 2 minutes with data") and "at least 120 minutes" in err
+    err = capsys.readouterr().err.splitlines()  # progress lines come first, then the one error line
+    assert err[-1].startswith(f"error: {short}: 2 minutes with data") and "at least 120 minutes" in err[-1]
+    assert [line for line in err if line.startswith("error:")] == err[-1:]
     zeros = tmp_path / "zeros.csv"
     statuses = ("approved", "denied", "failed", "reversed", "backend_reversed", "refunded")
     zeros.write_text("timestamp,status,count\n" + "".join(

@@ -15,9 +15,9 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from analysis.demo_feed import FeedRunner
 from app import create_app
 from components import ids
+from feeds.demo import FeedRunner
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 WINDOW = (1600, 1500)

@@ -7,12 +7,12 @@ import json
 
 import pytest
 
-from analysis.demo_feed import FeedWriter
 from app import create_app
 from callbacks import view
 from components import ids
 from detection import Monitor, Store, parse_thresholds
 from detection.metrics import minute_to_iso
+from feeds.demo import FeedWriter
 
 START = 29_166_000  # epoch minute, a little before the FakeClock's wall time
 

@@ -6,12 +6,13 @@ import time
 
 import pytest
 
-from analysis.demo_feed import FeedRunner, FeedWriter, ReplayError, ReplaySource, read_export
-from analysis.scenarios import SCENARIOS, scenario_length, scenario_minutes
 from analysis.synthetic import SyntheticStream
 from app import config_from, create_app, main, start_feed
 from detection import ConfigError, Monitor, Store, load_thresholds, parse_thresholds
 from detection.metrics import minute_to_iso
+from feeds.demo import FeedRunner, FeedWriter
+from feeds.replay import ReplayError, ReplaySource, read_export
+from feeds.scenarios import SCENARIOS, scenario_length, scenario_minutes
 
 START = 29_166_000
 
@@ -157,11 +158,11 @@ def test_replay_reads_both_exports_in_minute_order(tmp_path, monitor, clock):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("time,status,count\n", "line 1: expected the header timestamp,status,count"),
-    ("timestamp,status,count\nyesterday,approved,1\n", "line 2: timestamp could not parse 'yesterday'"),
+    ("time,status,count\n", "line 1: missing column 'timestamp'; expected a header naming the columns timestamp, status, count in any order"),
+    ("timestamp,status,count\nyesterday,approved,1\n", "line 2, column 'timestamp': expected a timestamp such as '2025-07-12 13:45:00'"),
     ("timestamp,status,count\n2025-07-12 13:45:00,approved,1\n2025-07-12 13:45:00,pending,1\n",
-     "line 3: unknown status 'pending'"),
-    ("timestamp,status,count\n2025-07-12 13:45:00,approved,-4\n", "line 2: count must be a non-negative integer, got '-4'"),
+     "line 3, column 'status': unknown status 'pending'"),
+    ("timestamp,status,count\n2025-07-12 13:45:00,approved,-4\n", "line 2, column 'count': expected a non-negative integer, got '-4'"),
     ("timestamp,status,count\n", "no data rows"),
 ])
 def test_replay_errors_name_the_file_and_line(tmp_path, text, message):
@@ -175,11 +176,11 @@ def test_a_bad_replay_file_stops_start_up_with_one_line(tmp_path, capsys):
     path = write(tmp_path, "transactions.csv", "timestamp,status,count\n2025-07-12 13:45:00,pending,1\n")
     assert main(["--replay", str(path), "--db", ":memory:"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {path}, line 2: unknown status 'pending'") and "Traceback" not in err
+    assert err.startswith(f"error: {path} line 2, column 'status': unknown status 'pending'") and "Traceback" not in err
 
 
 def test_replay_of_a_missing_file_is_a_clear_error(tmp_path):
-    with pytest.raises(ReplayError, match="cannot open"):
+    with pytest.raises(ReplayError, match="file not found"):
         read_export(tmp_path / "nope.csv", "status", ("approved",))
 
 

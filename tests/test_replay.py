@@ -1,11 +1,16 @@
-"""Replaying three days of history through the REST API gives event-time alerts, the same as a slow live feed."""
+"""Replaying history gives event-time alerts, the same as a slow live feed; a CSV replay reports its progress."""
 
 from __future__ import annotations
 
+import io
+import logging
 import random
 
+from analysis.progress import duration
 from detection import Monitor, Store, load_thresholds, validate_records
 from detection.metrics import DEFAULT_AUTH_CODES, DEFAULT_STATUSES
+from feeds.demo import FeedRunner, FeedWriter
+from feeds.replay import ReplaySource
 
 from .support import DEFAULT_BURSTS, START_MINUTE, make_minutes
 
@@ -54,3 +59,34 @@ def test_three_days_replayed_minute_by_minute_match_a_slow_live_feed(client, app
     for alert in replayed:
         if alert.rule in rules:
             assert rules[alert.rule].judge(monitor.series, alert.started_at).breach
+
+
+# ------------------------------------------------------------------ --replay progress
+
+class CountingClock:
+    """Each reading is one second after the previous: one replayed minute per second, i.e. 60 min/min."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def test_a_csv_replay_logs_its_progress_with_done_left_and_rate(tmp_path, monitor, caplog):
+    rows = "".join(f"2025-07-12 13:{m:02d}:00,approved,{100 + m}\n" for m in range(20))
+    path = tmp_path / "transactions.csv"
+    path.write_text("timestamp,status,count\n" + rows, encoding="utf-8")
+    source = ReplaySource(path, None, monitor.thresholds.statuses, monitor.thresholds.auth_codes)
+    caplog.set_level(logging.INFO, logger="monitor.feed")
+    runner = FeedRunner(FeedWriter(monitor), speed=0, replay=source, progress_stream=io.StringIO(),
+                        clock=CountingClock()).start()
+    runner._thread.join(timeout=60)
+    assert not runner._thread.is_alive()
+    lines = [r.getMessage() for r in caplog.records if r.name == "monitor.feed"]
+    progress = [line for line in lines if line.startswith("replay: ") and " of 20 minutes" in line]
+    assert progress == [f"replay: {done} of 20 minutes ({done * 5}%), 60.0 min/min, {duration(20 - done)} left"
+                        for done in range(2, 20, 2)] + ["replay: 20 of 20 minutes (100%), 60.0 min/min, done in 20 s"]
+    assert lines[-1] == "replay: all 20 minutes posted"
+    assert monitor.snapshot(20).counts["status:approved"] == tuple(range(100, 120))

@@ -12,30 +12,31 @@ later of the wall clock and the end of the newest minute received.
 
 from __future__ import annotations
 
-import csv
 import logging
 import threading
+import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TextIO
 
-from analysis.scenarios import SCENARIOS, scenario_minutes
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from analysis.progress import progress_for
 from analysis.synthetic import SyntheticStream, generate
 from detection import Monitor, validate_records
 from detection.background import BackgroundThread
 from detection.metrics import AUTH_CODE_FEED, STATUS_FEED, minute_to_iso
-from detection.records import parse_timestamp
+from feeds.replay import ReplaySource
+from feeds.scenarios import SCENARIOS, scenario_minutes
 
 log = logging.getLogger("monitor.feed")
 
 DEMO_SEED = 20250712
 BACKFILL_MINUTES = 24 * 60
 BACKFILL_INCIDENTS_PER_DAY = 4.0
-
-
-class ReplayError(ValueError):
-    """A replay CSV cannot be read; the message names the file, the line and what was expected."""
+REPLAY_PROGRESS_SECONDS = 300.0  # a line at least every 5 minutes of a long replay, besides every 10%
 
 
 @dataclass(frozen=True)
@@ -143,75 +144,45 @@ class FeedWriter:
         return accepted
 
 
-# ------------------------------------------------------------------ replay
-
-def read_export(path: str | Path, key_field: str, allowed: tuple[str, ...]) -> dict[int, list[dict]]:
-    """Rows of a users' CSV export grouped by minute, each checked; errors name the file and line."""
-    file = Path(path)
-    try:
-        handle = file.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise ReplayError(f"{file}: cannot open ({exc.strerror})") from None
-    by_minute: dict[int, list[dict]] = defaultdict(list)
-    with handle:
-        reader = csv.DictReader(handle)
-        expected = ("timestamp", key_field, "count")
-        if reader.fieldnames is None or any(col not in reader.fieldnames for col in expected):
-            raise ReplayError(f"{file}, line 1: expected the header {','.join(expected)}, got {','.join(reader.fieldnames or [])!r}")
-        allowed_set = set(allowed)
-        for row in reader:
-            line = reader.line_num
-            try:
-                minute = parse_timestamp(row["timestamp"])
-            except ValueError as exc:
-                raise ReplayError(f"{file}, line {line}: timestamp {exc}") from None
-            key = (row[key_field] or "").strip()
-            if key not in allowed_set:
-                raise ReplayError(f"{file}, line {line}: unknown {key_field} {key!r}; expected one of {', '.join(allowed)}")
-            raw = (row["count"] or "").strip()
-            if not raw.isdigit():
-                raise ReplayError(f"{file}, line {line}: count must be a non-negative integer, got {raw!r}")
-            stamp = minute_to_iso(minute)
-            by_minute[minute].append({"timestamp": stamp, key_field: key, "count": int(raw)})
-    if not by_minute:
-        raise ReplayError(f"{file}: no data rows after the header")
-    return by_minute
-
-
-class ReplaySource:
-    """The users' exports in minute order, for ``python app.py --replay transactions.csv [--auth-codes CSV]``."""
-
-    def __init__(self, transactions: str | Path, auth_codes: str | Path | None, statuses: tuple[str, ...], codes: tuple[str, ...]):
-        self.status_by_minute = read_export(transactions, "status", statuses)
-        self.auth_by_minute = read_export(auth_codes, "auth_code", codes) if auth_codes else {}
-        self.minutes = sorted(set(self.status_by_minute) | set(self.auth_by_minute))
-
-    def __iter__(self) -> Iterator[tuple[int, list[dict], list[dict]]]:
-        for minute in self.minutes:
-            yield minute, self.status_by_minute.get(minute, []), self.auth_by_minute.get(minute, [])
-
-
 # ------------------------------------------------------------------ the thread
 
 class FeedRunner(BackgroundThread):
-    """A daemon thread posting one minute every ``60 / speed`` seconds (speed 0: as fast as possible)."""
+    """A daemon thread posting one minute every ``60 / speed`` seconds (speed 0: as fast as possible).
 
-    def __init__(self, writer: FeedWriter, speed: float, replay: ReplaySource | None = None):
+    A replay reports its progress (a bar on a terminal, a log line every 10% or 5 minutes otherwise):
+    ``replay: 1,440 of 4,320 minutes (33%), 60.0 min/min, 48 min left``.
+    """
+
+    def __init__(self, writer: FeedWriter, speed: float, replay: ReplaySource | None = None,
+                 progress_stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic):
         super().__init__("monitor-feed")
         self.writer = writer
         self.pause = 0.0 if speed <= 0 else 60.0 / speed
         self.replay = replay
+        self._progress_stream = progress_stream  # None: stderr, where the server logs
+        self._clock = clock
 
     def run_until_stopped(self) -> None:
         try:
             if self.replay is not None:
-                for minute, status_rows, auth_rows in self.replay:
-                    self.writer.post(status_rows, auth_rows, now=max(self.writer.wall(), (minute + 1) * 60.0))
-                    if self.stopped.wait(self.pause):
-                        return
-                log.info("replay: all %d minutes posted", len(self.replay.minutes))
+                self._run_replay(self.replay)
                 return
             while not self.stopped.wait(self.pause):
                 self.writer.stream_next()
         except Exception:  # the feed stops, the monitor keeps serving; the log says why
             log.exception("feed stopped")
+
+    def _run_replay(self, replay: ReplaySource) -> None:
+        progress = progress_for("replay", len(replay.minutes), "minutes", log.info, self._progress_stream,
+                                short="min", per="min", every_seconds=REPLAY_PROGRESS_SECONDS,
+                                every_fraction=0.1, clock=self._clock)
+        # On a terminal the bar stays below the server's log lines instead of being torn by them.
+        with logging_redirect_tqdm() if progress.has_bar else nullcontext():
+            for minute, status_rows, auth_rows in replay:
+                self.writer.post(status_rows, auth_rows, now=max(self.writer.wall(), (minute + 1) * 60.0))
+                progress.advance(1)
+                if self.stopped.wait(self.pause):
+                    progress.close()
+                    return
+            progress.finish()
+        log.info("replay: all %s minutes posted", f"{len(replay.minutes):,}")
