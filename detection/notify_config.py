@@ -16,6 +16,7 @@ from typing import Any
 
 from .channels import Channel, ConsoleChannel, EmailChannel, SlackChannel, WebhookChannel
 from .json_files import read_json_file
+from .redact import redact_url
 from .rules import ConfigError, FieldReader
 
 CHANNEL_TYPES = ("webhook", "slack", "email")
@@ -76,7 +77,7 @@ def _secret(reader: FieldReader, key: str, environ: Mapping[str, str], required:
 def _url(reader: FieldReader, key: str = "url") -> str:
     url = reader.str(key)
     if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"{reader.where}.{key}: expected an http:// or https:// URL, got {url!r}")
+        raise ConfigError(f"{reader.where}.{key}: expected an http:// or https:// URL, got {redact_url(url)!r}")
     return url
 
 
