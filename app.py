@@ -315,7 +315,7 @@ def create_app(config: AppConfig | Mapping[str, Any] | None = None, monitor: Mon
     register_notifications(server, delivery, silences, config.api_token)
     # One writer for the simulate buttons and the demo/replay feed, so they never post the same minute.
     writer = server.extensions["feed_writer"] = FeedWriter(monitor)
-    register_callbacks(app, monitor, writer if simulate else None, alert_marks)
+    register_callbacks(app, monitor, writer if simulate else None, alert_marks, config.api_token)
     return app
 
 
