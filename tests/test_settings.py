@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app import config_from
+from app import config_from, create_app
 from detection import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,3 +157,23 @@ def test_a_busy_port_is_one_line_naming_the_flag():
 def test_a_bad_setting_stops_the_real_process_with_one_line(args, env, expected):
     result = run_app(["--db", ":memory:", "--port", str(free_port()), *args], env)  # a later flag wins
     assert_one_line_error(result, expected)
+
+
+# ------------------------------------------------------------------ notification variables
+
+@pytest.mark.parametrize(("environ", "message"), [
+    ({"MONITOR_WEBHOOK_URL": "hooks.example.com/x?token=s3cret"},
+     "MONITOR_WEBHOOK_URL: expected an http:// or https:// URL, got '***'"),
+    ({"MONITOR_WEBHOOK_URL": "ftp://user:pw@example.com/x"},
+     "MONITOR_WEBHOOK_URL: expected an http:// or https:// URL, got 'ftp://***@example.com/x'"),
+    ({"MONITOR_SLACK_WEBHOOK_URL": "T0/B0/XYZ"}, "MONITOR_SLACK_WEBHOOK_URL: expected an http:// or https:// URL, got '***'"),
+    ({"MONITOR_SMTP_HOST": "mail", "MONITOR_SMTP_FROM": "a@b", "MONITOR_SMTP_TO": "c@d", "MONITOR_SMTP_STARTTLS": "y"},
+     "MONITOR_SMTP_STARTTLS: expected one of 1/0, true/false, yes/no, on/off, got 'y'"),
+    ({"MONITOR_SMTP_HOST": "mail", "MONITOR_SMTP_FROM": "a@b", "MONITOR_SMTP_TO": "c@d", "MONITOR_SMTP_PORT": "0"},
+     "MONITOR_SMTP_PORT: expected 1 to 65535, got 0"),
+])
+def test_a_bad_notification_variable_is_named(environ, message):
+    config = config_from([], {"MONITOR_DB": ":memory:", **environ})
+    with pytest.raises(ConfigError) as caught:
+        create_app(config)  # the notification variables are read when the app is built
+    assert str(caught.value) == message
