@@ -160,7 +160,8 @@ def config_from(argv: Sequence[str] | None = None, environ: Mapping[str, str] | 
             values[name] = _coerce(name, raw, f"--{name}")
             sources[name] = f"--{name}"
     feed = feed_values(args, values)
-    sources.update({name: FLAGS[name] for name in feed if name in FLAGS and name not in sources})
+    for name in feed:  # a demo's memory store was asked for by --demo
+        sources.setdefault(name, "--demo" if name == "db" else FLAGS[name])
     values.update(feed)
     config = replace(AppConfig(), **values, sources=sources)
     validate_config(config)

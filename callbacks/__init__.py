@@ -2,7 +2,8 @@
 
 Two callbacks: ``refresh`` (every ``refresh_ms``, on a range change, and right
 after a simulate click) reads one snapshot and redraws the page; ``simulate``
-posts a scenario through the ingestion gate. Charts are sent whole when their
+posts a scenario through the ingestion gate (with ``MONITOR_API_TOKEN`` set, only
+with that token: ``callbacks.access``). Charts are sent whole when their
 shape changes (first load, new range) and otherwise as a ``Patch`` holding only
 the minutes that changed (``callbacks.patches``).
 """
