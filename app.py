@@ -7,12 +7,17 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import math
 import os
+import re
+import socket
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 from dash import Dash
 
@@ -39,7 +44,7 @@ class AppConfig:
     db: str = "monitor.db"
     db_sync: str = "normal"
     thresholds: str | None = None
-    api_token: str | None = None
+    api_token: str | None = field(default=None, repr=False)
     window_days: float = 7.0
     retention_days: float = 30.0
     refresh_ms: int = 5000
@@ -56,6 +61,8 @@ class AppConfig:
     auth_codes_csv: str | None = None
     speed: float | None = None  # streamed minutes per wall-clock minute; 0 = as fast as possible
     simulate: bool = False  # dashboard simulate buttons write synthetic minutes; always on in demo mode
+    # Where each setting came from, as the user typed it (``--port``, ``MONITOR_PORT``), so errors name that.
+    sources: Mapping[str, str] | None = field(default=None, repr=False, compare=False)
 
 
 # Environment variable for each setting that can come from the environment.
@@ -73,36 +80,75 @@ ENVIRONMENT = {
     "notifications": "MONITOR_NOTIFICATIONS",
     "simulate": "MONITOR_SIMULATE",
 }
+# The flag for each setting that has one; a setting that was not typed is named by its flag, else its variable.
+FLAGS = {
+    "host": "--host", "port": "--port", "db": "--db", "thresholds": "--thresholds", "notifications": "--notifications",
+    "demo": "--demo", "replay": "--replay", "auth_codes_csv": "--auth-codes", "speed": "--speed",
+}
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+BOOL_WORDS = "1/0, true/false, yes/no, on/off"
+INTEGER = re.compile(r"\s*[+-]?[0-9]+\s*")
+
+# Ranges (documented in the README's configuration table).
+PORTS = (1, 65535)
+THREADS = (1, 256)
+REFRESH_MS = (250, 3_600_000)
+WINDOW_DAYS = (1 / 24, 366.0)  # an hour to a year of minutes in memory
+MAX_RETENTION_DAYS = 3650.0
+SPEEDS = (0.0, 100_000.0)
+DB_SYNC = ("normal", "full", "off")
+
+
+def setting_name(config: AppConfig | None, name: str) -> str:
+    """The flag or variable the user typed for ``name``; its flag (else its variable) when it was not typed."""
+    typed = (config.sources or {}).get(name) if config is not None else None
+    return typed or FLAGS.get(name) or ENVIRONMENT.get(name) or name
 
 
 def _coerce(name: str, raw: Any, source: str) -> Any:
     kind = {f.name: f.type for f in fields(AppConfig)}[name]
     if raw is None or not isinstance(raw, str):
         return raw
-    try:
-        if kind == "int":
-            value: Any = int(raw)
-        elif kind == "float":
-            value = float(raw)
-        elif kind == "bool":
-            value = raw.strip().lower() in ("1", "true", "yes", "on")
-        else:
-            return raw or None if kind.startswith("str |") else raw
-    except ValueError:
-        raise ConfigError(f"{source}: expected {'an integer' if kind == 'int' else 'a number'}, got {raw!r}") from None
-    return value
+    if kind == "int":
+        if not INTEGER.fullmatch(raw):
+            raise ConfigError(f"{source}: expected an integer, got {raw!r}")
+        try:
+            return int(raw)
+        except ValueError:  # more digits than Python converts
+            raise ConfigError(f"{source}: expected an integer, got {len(raw)} characters") from None
+    if kind == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{source}: expected a number, got {raw!r}") from None
+    if kind == "bool":
+        word = raw.strip().lower()
+        if word not in TRUE_WORDS + FALSE_WORDS:
+            raise ConfigError(f"{source}: expected one of {BOOL_WORDS}, got {raw!r}")
+        return word in TRUE_WORDS
+    return raw or None if kind.startswith("str |") else raw
+
+
+class _Arguments(argparse.ArgumentParser):
+    """argparse that reports a bad command line as a ConfigError (one line, exit 2), not usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(message)
 
 
 def config_from(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> AppConfig:
-    """Defaults, then environment variables, then command-line flags."""
+    """Defaults, then environment variables, then command-line flags; every value checked, errors name its source."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     for name, var in ENVIRONMENT.items():
         if var in environ:
             values[name] = _coerce(name, environ[var], var)
-    parser = argparse.ArgumentParser(prog="python app.py", description="Real-time transaction monitor")
+            sources[name] = var
+    parser = _Arguments(prog="python app.py", description="Real-time transaction monitor")
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1; MONITOR_HOST)")
-    parser.add_argument("--port", help="port (default 8080; MONITOR_PORT)")
+    parser.add_argument("--port", help="port, 1-65535 (default 8080; MONITOR_PORT)")
     parser.add_argument("--db", help="SQLite file, or :memory: (default monitor.db; MONITOR_DB)")
     parser.add_argument("--thresholds", help="thresholds JSON file (default: built-in; MONITOR_THRESHOLDS)")
     parser.add_argument("--notifications", help="notification channels JSON file (MONITOR_NOTIFICATIONS)")
@@ -113,9 +159,14 @@ def config_from(argv: Sequence[str] | None = None, environ: Mapping[str, str] | 
         raw = getattr(args, name)
         if raw is not None:
             values[name] = _coerce(name, raw, f"--{name}")
-    values.update(feed_values(args, values))
-    config = replace(AppConfig(), **values)
+            sources[name] = f"--{name}"
+    feed = feed_values(args, values)
+    for name in feed:  # a demo's memory store was asked for by --demo
+        sources.setdefault(name, "--demo" if name == "db" else FLAGS[name])
+    values.update(feed)
+    config = replace(AppConfig(), **values, sources=sources)
     validate_config(config)
+    check_files(config)
     return config
 
 
@@ -126,7 +177,7 @@ def add_feed_arguments(parser: argparse.ArgumentParser) -> None:
     feed.add_argument("--replay", metavar="CSV", help="replay a transactions.csv export through the ingestion path")
     parser.add_argument("--auth-codes", metavar="CSV", help="with --replay: the matching transactions_auth_codes.csv")
     parser.add_argument("--speed", metavar="N",
-                        help="streamed minutes per wall-clock minute (default: demo 20, replay 60; 0 = no pause)")
+                        help="streamed minutes per wall-clock minute, 0-100000 (default: demo 20, replay 60; 0 = no pause)")
 
 
 def feed_values(args: argparse.Namespace, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -150,24 +201,71 @@ def feed_values(args: argparse.Namespace, values: Mapping[str, Any]) -> dict[str
     return out
 
 
+def _number_in(config: AppConfig, name: str, low: float, high: float, unit: str = "") -> None:
+    value = getattr(config, name)
+    shown = f"{low:g} to {high:g}{unit}" if name != "window_days" else f"0.042 (one hour) to {high:g}{unit}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{setting_name(config, name)}: expected a number from {shown}, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{setting_name(config, name)}: expected a finite number from {shown}, got {value}")
+    if not low <= value <= high:
+        raise ConfigError(f"{setting_name(config, name)}: expected {shown}, got {value:g}")
+
+
 def validate_config(config: AppConfig) -> None:
-    if not 0 < config.port < 65536:
-        raise ConfigError(f"port: expected 1 to 65535, got {config.port}")
-    if config.window_days * 1440 < 60:
-        raise ConfigError(f"window_days: expected at least one hour (0.042), got {config.window_days}")
+    """Every setting within its documented range; the message names the flag or variable it came from."""
+    def name(key: str) -> str:
+        return setting_name(config, key)
+
+    if not isinstance(config.host, str) or not config.host.strip() or any(c.isspace() for c in config.host):
+        raise ConfigError(f"{name('host')}: expected an interface name or address (e.g. 127.0.0.1), got {config.host!r}")
+    for key, (low, high) in (("port", PORTS), ("threads", THREADS), ("refresh_ms", REFRESH_MS)):
+        value = getattr(config, key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name(key)}: expected an integer from {low} to {high}, got {value!r}")
+        if key == "refresh_ms" and value < low:
+            raise ConfigError(f"{name(key)}: expected at least {low}, got {value}")
+        if not low <= value <= high:
+            raise ConfigError(f"{name(key)}: expected {low} to {high}, got {value}")
+    if not isinstance(config.db, str) or not config.db.strip():
+        raise ConfigError(f"{name('db')}: expected a file path or :memory:, got {config.db!r}")
+    if not isinstance(config.db_sync, str) or config.db_sync.lower() not in DB_SYNC:
+        raise ConfigError(f"{name('db_sync')}: expected normal, full or off, got {config.db_sync!r}")
+    _number_in(config, "window_days", *WINDOW_DAYS, " days")
+    _number_in(config, "retention_days", 0.0, MAX_RETENTION_DAYS, " days")
     if config.retention_days < config.window_days:
-        raise ConfigError(f"retention_days ({config.retention_days}) must be at least window_days ({config.window_days})")
-    if config.db_sync.lower() not in ("normal", "full", "off"):
-        raise ConfigError(f"db_sync: expected normal, full or off, got {config.db_sync!r}")
-    if config.refresh_ms < 250:
-        raise ConfigError(f"refresh_ms: expected at least 250, got {config.refresh_ms}")
-    if config.speed is not None and not 0 <= config.speed <= 100_000:
-        raise ConfigError(f"speed: expected 0 to 100000 minutes per minute, got {config.speed}")
+        raise ConfigError(f"{name('retention_days')}: expected at least {name('window_days')} "
+                          f"({config.window_days:g} days), got {config.retention_days:g}")
+    if config.speed is not None:
+        _number_in(config, "speed", *SPEEDS, " minutes per minute")
+    _number_in(config, "tick_seconds", 0.01, 3600.0, " s")
+    token = config.api_token
+    if token is not None and not (isinstance(token, str) and token.isascii() and token.isprintable()
+                                  and not any(c.isspace() for c in token)):
+        # Never echo the token: it is a secret, and it may be almost right.
+        raise ConfigError(f"{name('api_token')}: expected visible ASCII characters without spaces "
+                          "(it is sent in an HTTP header)")
+
+
+def check_files(config: AppConfig) -> None:
+    """Each file named on the command line or in the environment exists; a missing one is named by its flag."""
+    for key in ("thresholds", "notifications", "replay", "auth_codes_csv"):
+        path = getattr(config, key)
+        if path is None:
+            continue
+        file = Path(path)
+        if not file.exists():
+            raise ConfigError(f"{setting_name(config, key)}: no such file: {path!r}")
+        if not file.is_file():
+            raise ConfigError(f"{setting_name(config, key)}: not a file: {path!r}")
 
 
 def build_monitor(config: AppConfig) -> Monitor:
     thresholds = load_thresholds(config.thresholds)
-    store = Store(config.db, synchronous=config.db_sync)
+    try:
+        store = Store(config.db, synchronous=config.db_sync)
+    except StoreError as exc:
+        raise ConfigError(f"{setting_name(config, 'db')}: {exc}") from None
     settings = MonitorSettings(
         window_minutes=int(config.window_days * 1440),
         retention_minutes=int(config.retention_days * 1440),
@@ -219,7 +317,7 @@ def create_app(config: AppConfig | Mapping[str, Any] | None = None, monitor: Mon
     register_notifications(server, delivery, silences, config.api_token)
     # One writer for the simulate buttons and the demo/replay feed, so they never post the same minute.
     writer = server.extensions["feed_writer"] = FeedWriter(monitor)
-    register_callbacks(app, monitor, writer if simulate else None, alert_marks)
+    register_callbacks(app, monitor, writer if simulate else None, alert_marks, config.api_token)
     return app
 
 
@@ -244,18 +342,46 @@ def start_feed(app: Dash, config: AppConfig, replay: ReplaySource | None = None)
     return None
 
 
-def serve(app: Dash, config: AppConfig, replay: ReplaySource | None = None) -> None:
-    from waitress import serve as waitress_serve
+def bind(app: Dash, config: AppConfig) -> Any:
+    """The waitress server, bound to its address before any thread starts, so a busy port is one line, not a trace."""
+    from waitress import create_server
 
+    try:
+        return create_server(app.server, host=config.host, port=config.port, threads=config.threads, ident="monitor")
+    except OSError as exc:
+        raise ConfigError(bind_error(config, exc)) from None
+    except ValueError:  # waitress: the host name does not resolve
+        raise ConfigError(f"{setting_name(config, 'host')} {config.host}: not an address or a known host name") from None
+
+
+def bind_error(config: AppConfig, exc: OSError) -> str:
+    """Why the address cannot be listened on, naming the setting to change."""
+    port = f"{setting_name(config, 'port')} {config.port}"
+    host = f"{setting_name(config, 'host')} {config.host}"
+    where = f"{config.host}:{config.port}"
+    if exc.errno == errno.EADDRINUSE:
+        return f"{port}: address already in use ({where})"
+    if exc.errno == errno.EACCES:
+        return f"{port}: permission denied ({where}; ports below 1024 need privileges)"
+    if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+        return f"{host}: cannot listen on this address ({exc.strerror or exc})"
+    return f"{port}: cannot listen on {where} ({exc.strerror or exc})"
+
+
+def serve(app: Dash, config: AppConfig, replay: ReplaySource | None = None, server: Any = None) -> None:
+    """Bind (unless handed a bound server), then start the ticker, the delivery worker and any feed, and serve."""
+    server = server if server is not None else bind(app, config)
     monitor: Monitor = app.server.extensions["monitor"]
     ticker = Ticker(monitor, config.tick_seconds).start()
     delivery: Delivery = app.server.extensions["delivery"]
     delivery.start()
     feed = start_feed(app, config, replay)
     log.info("transaction monitor %s on http://%s:%d (store %s)", VERSION, config.host, config.port, config.db)
+    server.print_listen("Serving on http://{}:{}")
     try:
-        waitress_serve(app.server, host=config.host, port=config.port, threads=config.threads, ident="monitor")
+        server.run()
     finally:
+        server.close()
         if feed is not None:
             feed.stop()
         ticker.stop()
@@ -268,10 +394,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config_from(argv)
         app = create_app(config)
         replay = read_replay(app, config)
+        server = bind(app, config)
     except (ConfigError, StoreError, ReplayError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print("error: " + re.sub(r"\s*[\r\n]+\s*", " ", str(exc)), file=sys.stderr)  # one line, whatever it holds
         return 2
-    serve(app, config, replay)
+    serve(app, config, replay, server)
     return 0
 
 

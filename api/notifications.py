@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from flask import Blueprint, jsonify, request
 
 from detection.channels import describe_channel
 from detection.delivery import Delivery
 from detection.delivery_log import OUTCOMES
+from detection.redact import redact_text
 from detection.silences import SilenceError, Silences
 from detection.store import StoreError
 
@@ -16,8 +18,13 @@ from .errors import ApiError
 from .params import int_arg, require_bearer
 
 
+def redacted_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """A delivery log row as answered: any URL in its detail (a receiver's error) without its secrets."""
+    return {**entry, "detail": redact_text(entry.get("detail") or "")}
+
+
 def make_notifications_blueprint(delivery: Delivery, silences: Silences, api_token: str | None = None) -> Blueprint:
-    """Routes that change state (POST, DELETE) need the API's bearer token when one is set."""
+    """Routes that change state (POST, DELETE) and the delivery log need the API's bearer token when one is set."""
     bp = Blueprint("notifications", __name__, url_prefix="/api")
 
 
@@ -70,6 +77,7 @@ def make_notifications_blueprint(delivery: Delivery, silences: Silences, api_tok
 
     @bp.get("/notifications")
     def list_notifications():
+        require_bearer(api_token)  # where alerts go and what receivers answered: not for anyone who can reach the port
         limit = int_arg("limit", 100, 1, 10_000)
         outcome = request.args.get("outcome")
         if outcome is not None and outcome not in OUTCOMES:
@@ -88,7 +96,7 @@ def make_notifications_blueprint(delivery: Delivery, silences: Silences, api_tok
             "dropped_from_queue": stats["dropped"],
             "running": stats["running"],
             "count": len(entries),
-            "notifications": entries,
+            "notifications": [redacted_entry(e) for e in entries],
         })
 
     return bp

@@ -2,7 +2,8 @@
 
 Two callbacks: ``refresh`` (every ``refresh_ms``, on a range change, and right
 after a simulate click) reads one snapshot and redraws the page; ``simulate``
-posts a scenario through the ingestion gate. Charts are sent whole when their
+posts a scenario through the ingestion gate (with ``MONITOR_API_TOKEN`` set, only
+with that token: ``callbacks.access``). Charts are sent whole when their
 shape changes (first load, new range) and otherwise as a ``Patch`` holding only
 the minutes that changed (``callbacks.patches``).
 """
@@ -13,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
+from dash import ALL, Dash, Input, Output, State, ctx, html, no_update, set_props
 
 from components import ids
 from components.alerts import alerts_panel, order_alerts
@@ -27,6 +28,7 @@ from detection.metrics import AUTH_CODE_FEED, STATUS_FEED
 from feeds.demo import FeedWriter
 
 from . import patches, view
+from .access import check_write
 
 RECENT_ALERTS = 60
 ALERTS_SHOWN = 12
@@ -37,6 +39,7 @@ def register_callbacks(
     monitor: Monitor,
     writer: FeedWriter | None = None,
     alert_marks: Callable[[Alert], dict[str, Any]] | None = None,
+    api_token: str | None = None,
 ) -> None:
     """Wire the page to ``monitor``.
 
@@ -44,7 +47,9 @@ def register_callbacks(
     replay feed when one runs); without one, simulation is off and the server
     refuses it, so nothing synthetic reaches a store holding real data.
     ``alert_marks`` adds fields to each alert shown, e.g. ``{"silenced": True}``
-    from the silences, the same marks the REST API adds.
+    from the silences, the same marks the REST API adds. With ``api_token``
+    set, a simulate click writes only with that token (typed into the page,
+    then kept for the browser tab), as the REST API's POST routes.
     """
 
     def shaped(alert: Alert) -> dict[str, Any]:
@@ -115,16 +120,33 @@ def register_callbacks(
         Output(ids.SIMULATED, "data"),
         Input(ids.simulate_button(ALL), "n_clicks"),
         State(ids.SIMULATED, "data"),
+        State(ids.SIMULATE_TOKEN, "value"),
+        State(ids.API_TOKEN_STORE, "data"),
         prevent_initial_call=True,
     )
-    def simulate(_clicks: list[int], counter: int):
+    def simulate(_clicks: list[int], counter: int, typed: object, kept: object):
         trigger = ctx.triggered_id
         if not isinstance(trigger, dict) or not any(_clicks or ()):
             return no_update, no_update
         if writer is None:
             return html.Span(SIMULATE_OFF, className="text-danger"), no_update
+        # The same protection as the REST API, here on the server: a request without the token writes nothing.
+        access = check_write(api_token, typed, kept)
+        if api_token:
+            set_props(ids.API_TOKEN_STORE, {"data": access.keep})  # kept for the tab once right; forgotten if wrong
+            set_props(ids.SIMULATE_TOKEN, {"value": ""})
+        if not access.allowed:
+            return html.Span(access.refusal, className="text-danger"), no_update
         try:
             result = writer.simulate(trigger["scenario"])
         except (RecordValidationError, StoreError, ValueError) as exc:
             return html.Span(f"Not posted: {exc}", className="text-danger"), no_update
         return html.Span(result.summary(), className="text-body"), (counter or 0) + 1
+
+    if api_token and writer is not None:
+        # The page asks for the token until one was accepted in this tab (also after a reload of the page).
+        app.clientside_callback(
+            "function (kept) { return Boolean(kept); }",
+            Output(ids.SIMULATE_TOKEN_PROMPT, "hidden"),
+            Input(ids.API_TOKEN_STORE, "data"),
+        )

@@ -26,5 +26,6 @@ def dashboard_layout(monitor: Monitor, title: str, refresh_ms: int, *, mode: str
         endpoints=api_endpoints(base_url, token_required, thresholds.statuses[0], thresholds.auth_codes[-1]),
         mode=mode,
         simulate=simulate,
+        token_required=token_required,
     )
     return page_layout(spec)

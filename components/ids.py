@@ -30,6 +30,9 @@ RULES_TABLE = "rules-table"
 API_PANEL = "api-endpoints"
 SIMULATE_PANEL = "simulate-panel"
 SIMULATE_RESULT = "simulate-result"
+SIMULATE_TOKEN = "simulate-token"  # password input: the API token, asked for when a write needs it
+SIMULATE_TOKEN_PROMPT = "simulate-token-prompt"  # the input with its label; hidden once a token is kept
+API_TOKEN_STORE = "api-token-store"  # the token once it was accepted, kept for the browser tab (sessionStorage)
 
 SIMULATE_BUTTON_TYPE = "simulate-button"
 

@@ -33,6 +33,7 @@ class PageSpec:
     endpoints: Sequence[Endpoint] = ()
     mode: str | None = None  # "DEMO" or "REPLAY": shown as a badge so nobody mistakes it for production
     simulate: bool = False  # simulate buttons write synthetic minutes: only on when asked for
+    token_required: bool = False  # MONITOR_API_TOKEN is set: the simulate buttons ask for it
 
 
 def banner(spec: PageSpec) -> dbc.Navbar:
@@ -80,7 +81,7 @@ def page_layout(spec: PageSpec) -> html.Div:
                         [
                             dbc.Col(panel("Authorization codes (00 approved, 51 insufficient funds, 59 suspected fraud)",
                                           chart(ids.AUTH_CHART, AUTH_CHART_HEIGHT)), lg=8),
-                            dbc.Col(panel("Simulate a scenario", simulate_panel(spec.scenarios, spec.simulate)), lg=4),
+                            dbc.Col(panel("Simulate a scenario", simulate_panel(spec.scenarios, spec.simulate, spec.token_required)), lg=4),
                         ],
                         className="g-3",
                     ),
@@ -100,6 +101,7 @@ def page_layout(spec: PageSpec) -> html.Div:
             dcc.Interval(id=ids.REFRESH, interval=spec.refresh_ms, n_intervals=0),
             dcc.Store(id=ids.SIMULATED, data=0),
             dcc.Store(id=ids.CHART_SIGNATURE, data=None),
+            dcc.Store(id=ids.API_TOKEN_STORE, storage_type="session"),
         ],
         className="page",
     )

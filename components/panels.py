@@ -48,13 +48,17 @@ class ScenarioButton:
 SIMULATE_HINT = "Each button posts minutes after the newest one, through the same validation as the API."
 SIMULATE_OFF = ("Simulation is off: this monitor holds real data. Start with --demo (or MONITOR_SIMULATE=1) "
                 "to write synthetic minutes.")
+TOKEN_LABEL = "API token (MONITOR_API_TOKEN), needed to write; kept for this browser tab"
 
 
-def simulate_panel(scenarios: Sequence[ScenarioButton], enabled: bool = True) -> html.Div:
+def simulate_panel(scenarios: Sequence[ScenarioButton], enabled: bool = True, token_required: bool = False) -> html.Div:
     """One button per scenario; each posts through the same ingestion path as the REST API.
 
     Disabled (greyed, and refused by the server) unless simulation is on, so
-    nothing synthetic is written into a store holding real data.
+    nothing synthetic is written into a store holding real data. With an API
+    token set, a password field asks for it: the server checks it before any
+    write, as the REST API does. The field is always on the page (hidden when
+    no token is needed) because the simulate callback reads it.
     """
     buttons = [
         dbc.Button(s.label, id=ids.simulate_button(s.name), color=s.colour.removeprefix("outline-"),
@@ -62,8 +66,17 @@ def simulate_panel(scenarios: Sequence[ScenarioButton], enabled: bool = True) ->
                    title=s.hint, n_clicks=0, disabled=not enabled)
         for s in scenarios
     ]
+    prompt = html.Div(
+        [
+            dbc.Label(TOKEN_LABEL, html_for=ids.SIMULATE_TOKEN, className="small text-muted mb-1"),
+            dbc.Input(id=ids.SIMULATE_TOKEN, type="password", size="sm", placeholder="Bearer token",
+                      autocomplete="off", value=""),
+        ],
+        id=ids.SIMULATE_TOKEN_PROMPT, className="simulate-token mb-2", hidden=not (enabled and token_required),
+    )
     return html.Div(
         [
+            prompt,
             html.Div(buttons, className="simulate-buttons"),
             html.Div(id=ids.SIMULATE_RESULT, className="simulate-result small text-muted",
                      children=SIMULATE_HINT if enabled else SIMULATE_OFF),

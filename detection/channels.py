@@ -22,6 +22,7 @@ import requests
 
 from .alerts import FIRING, RESOLVED, Alert
 from .metrics import metric_label, minute_to_iso
+from .redact import redact_url
 
 log = logging.getLogger("monitor.alerts")
 
@@ -200,16 +201,17 @@ def subject(notification: Notification) -> str:
 # ----------------------------------------------------------------- channels
 
 def _post_json(url: str, body: dict[str, Any], headers: dict[str, str], timeout: float) -> None:
+    # Errors go to the delivery log and the API: they name the receiver by its redacted URL only.
     try:
         response = requests.post(
             url, json=body, headers={"User-Agent": USER_AGENT, **headers}, timeout=timeout, allow_redirects=False
         )
     except requests.Timeout:
-        raise DeliveryError(f"no answer within {timeout:g} s") from None
+        raise DeliveryError(f"no answer within {timeout:g} s from {redact_url(url)}") from None
     except requests.RequestException as exc:
-        raise DeliveryError(f"cannot reach the receiver: {type(exc).__name__}") from None
+        raise DeliveryError(f"cannot reach the receiver {redact_url(url)}: {type(exc).__name__}") from None
     if not 200 <= response.status_code < 300:
-        raise DeliveryError(f"receiver answered HTTP {response.status_code}")
+        raise DeliveryError(f"receiver {redact_url(url)} answered HTTP {response.status_code}")
 
 
 class ConsoleChannel:
@@ -316,8 +318,8 @@ def describe_channel(channel: Channel) -> dict[str, Any]:
     """For the API: the channel's type and where it sends, never a secret."""
     info: dict[str, Any] = {"name": channel.name, "type": type(channel).__name__.removesuffix("Channel").lower(),
                             "send_resolved": channel.send_resolved}
-    if isinstance(channel, WebhookChannel):
-        info["url"] = channel.url.split("?")[0]  # a query string may carry a token
+    if isinstance(channel, WebhookChannel | SlackChannel):
+        info["url"] = redact_url(channel.url)  # credentials, query values and Slack's path token masked
     elif isinstance(channel, EmailChannel):
         info.update(host=channel.host, port=channel.port, to=channel.recipients, starttls=channel.starttls)
     return info

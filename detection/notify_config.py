@@ -16,6 +16,7 @@ from typing import Any
 
 from .channels import Channel, ConsoleChannel, EmailChannel, SlackChannel, WebhookChannel
 from .json_files import read_json_file
+from .redact import redact_url
 from .rules import ConfigError, FieldReader
 
 CHANNEL_TYPES = ("webhook", "slack", "email")
@@ -76,7 +77,7 @@ def _secret(reader: FieldReader, key: str, environ: Mapping[str, str], required:
 def _url(reader: FieldReader, key: str = "url") -> str:
     url = reader.str(key)
     if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"{reader.where}.{key}: expected an http:// or https:// URL, got {url!r}")
+        raise ConfigError(f"{reader.where}.{key}: expected an http:// or https:// URL, got {redact_url(url)!r}")
     return url
 
 
@@ -187,12 +188,35 @@ ENV_SMTP = {
 ENV_DASHBOARD_URL = "MONITOR_DASHBOARD_URL"
 
 
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def _env_flag(environ: Mapping[str, str], var: str) -> bool:
+    """A true/false variable: only the usual words; anything else is an error rather than a silent false."""
+    raw = environ.get(var, "")
+    word = raw.strip().lower()
+    if not word or word in FALSE_WORDS:
+        return False
+    if word in TRUE_WORDS:
+        return True
+    raise ConfigError(f"{var}: expected one of 1/0, true/false, yes/no, on/off, got {raw!r}")
+
+
+def _env_url(environ: Mapping[str, str], var: str) -> str:
+    url = environ[var]
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{var}: expected an http:// or https:// URL, got {redact_url(url)!r}")
+    return url
+
+
 def channels_from_environment(environ: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Channel objects (as in the file) for the MONITOR_* variables that are set."""
+    """Channel objects (as in the file) for the MONITOR_* variables that are set; errors name the variable."""
     out: list[dict[str, Any]] = []
     if environ.get(ENV_WEBHOOK_URL):
-        out.append({"type": "webhook", "name": "webhook", "url": environ[ENV_WEBHOOK_URL]})
+        out.append({"type": "webhook", "name": "webhook", "url": _env_url(environ, ENV_WEBHOOK_URL)})
     if environ.get(ENV_SLACK_URL):
+        _env_url(environ, ENV_SLACK_URL)
         out.append({"type": "slack", "name": "slack", "url_env": ENV_SLACK_URL})
     if environ.get(ENV_SMTP["host"]):
         email: dict[str, Any] = {
@@ -201,7 +225,7 @@ def channels_from_environment(environ: Mapping[str, str]) -> list[dict[str, Any]
             "host": environ[ENV_SMTP["host"]],
             "from": environ.get(ENV_SMTP["from"], ""),
             "to": [a.strip() for a in environ.get(ENV_SMTP["to"], "").split(",") if a.strip()],
-            "starttls": environ.get(ENV_SMTP["starttls"], "").strip().lower() in ("1", "true", "yes", "on"),
+            "starttls": _env_flag(environ, ENV_SMTP["starttls"]),
         }
         port = environ.get(ENV_SMTP["port"])
         if port:
@@ -209,6 +233,8 @@ def channels_from_environment(environ: Mapping[str, str]) -> list[dict[str, Any]
                 email["port"] = int(port)
             except ValueError:
                 raise ConfigError(f"{ENV_SMTP['port']}: expected an integer, got {port!r}") from None
+            if not 1 <= email["port"] <= 65535:
+                raise ConfigError(f"{ENV_SMTP['port']}: expected 1 to 65535, got {email['port']}")
         if environ.get(ENV_SMTP["username"]):
             email["username"] = environ[ENV_SMTP["username"]]
             email["password_env"] = ENV_SMTP["password"]

@@ -35,17 +35,23 @@ def call_refresh(client, app, range_label: str = "6h", signature=None, trigger: 
     return response.get_json()["response"], len(response.data)
 
 
-def call_simulate(client, app, scenario: str) -> dict:
+def simulate_body(app, scenario: str, token: object = "", kept: object = None) -> dict:
+    """The request the page sends for a simulate click: the token typed in the page and the one kept for the tab."""
     key = next(k for k in app.callback_map if ids.SIMULATE_RESULT in k)
     button = json.dumps(ids.simulate_button(scenario), separators=(",", ":"), sort_keys=True)
-    body = {
+    return {
         "output": key,
         "outputs": [{"id": ids.SIMULATE_RESULT, "property": "children"}, {"id": ids.SIMULATED, "property": "data"}],
         "inputs": [[{"id": ids.simulate_button(scenario), "property": "n_clicks", "value": 1}]],
         "changedPropIds": [f"{button}.n_clicks"],
-        "state": [{"id": ids.SIMULATED, "property": "data", "value": 0}],
+        "state": [{"id": ids.SIMULATED, "property": "data", "value": 0},
+                  {"id": ids.SIMULATE_TOKEN, "property": "value", "value": token},
+                  {"id": ids.API_TOKEN_STORE, "property": "data", "value": kept}],
     }
-    response = client.post("/_dash-update-component", json=body)
+
+
+def call_simulate(client, app, scenario: str) -> dict:
+    response = client.post("/_dash-update-component", json=simulate_body(app, scenario))
     assert response.status_code == 200, response.data[:500]
     return response.get_json()["response"]
 

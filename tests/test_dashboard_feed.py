@@ -200,8 +200,9 @@ def test_demo_flag_uses_a_memory_store_unless_told_otherwise():
 
 
 def test_replay_flags(tmp_path):
-    config = config_from(["--replay", "t.csv", "--auth-codes", "a.csv", "--speed", "120"], {})
-    assert (config.replay, config.auth_codes_csv, config.speed) == ("t.csv", "a.csv", 120.0)
+    t, a = str(write(tmp_path, "t.csv", "")), str(write(tmp_path, "a.csv", ""))
+    config = config_from(["--replay", t, "--auth-codes", a, "--speed", "120"], {})
+    assert (config.replay, config.auth_codes_csv, config.speed) == (t, a, 120.0)
     with pytest.raises(ConfigError, match="--auth-codes: only used with --replay"):
         config_from(["--auth-codes", "a.csv"], {})
     with pytest.raises(ConfigError, match="--speed: expected a number"):
