@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from app import config_from, create_app, main, start_feed
 from detection import ConfigError, Monitor, Store, load_thresholds, parse_thresholds
 from detection.metrics import minute_to_iso
 
+ROOT = Path(__file__).resolve().parents[1]
 START = 29_166_000
 
 EXPECTED_ALERT = {
@@ -237,9 +239,13 @@ def test_page_is_served_with_local_css_only(client):
     page = client.get("/").get_data(as_text=True)
     assert "/vendor/bootstrap/bootstrap.min.css" in page
     assert "cdn" not in page.lower() and "https://" not in page
-    css = client.get("/vendor/bootstrap/bootstrap.min.css")
-    assert css.status_code == 200 and b"Bootstrap" in css.data[:200]
-    assert client.get("/assets/monitor.css").status_code == 200
+    # A file answer holds the file open until the response is closed.
+    with client.get("/vendor/bootstrap/bootstrap.min.css") as css:
+        assert css.status_code == 200
+        assert b"Bootstrap" in css.data[:200]
+    with client.get("/assets/monitor.css") as own:
+        assert own.status_code == 200
+        assert own.data == (ROOT / "assets" / "monitor.css").read_bytes()
 
 
 def test_minute_to_iso_rows_validate(monitor, clock):

@@ -56,7 +56,7 @@ def test_a_full_queue_drops_nothing_for_good(tmp_path, httpserver):
         delivery.stop()
         raise
     try:
-        wait_until(lambda: len(log_rows(client, channel="ops", outcome="delivered")) == 8, timeout=10,
+        wait_until(lambda: len(log_rows(client, channel="ops", outcome="delivered")) == 8,
                    what="all eight transitions delivered")
         settle(delivery)
     finally:
