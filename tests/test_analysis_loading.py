@@ -84,11 +84,11 @@ MALFORMED = [
 
 
 @pytest.mark.parametrize("case,text,message", MALFORMED, ids=[m[0] for m in MALFORMED])
-def test_malformed_file_gives_one_clear_message_and_non_zero_exit(tmp_path, capsys, case, text, message):
+def test_malformed_file_gives_one_clear_message_and_exit_code_2(tmp_path, capsys, case, text, message):
     path = write(tmp_path / "transactions.csv", text)
     code = main([str(path), "--out", str(tmp_path / "th.json")])
     err = capsys.readouterr().err
-    assert code != 0, case
+    assert code == 2, case  # the README: a malformed file stops with exit code 2
     assert err.startswith(f"error: {path}")
     assert message in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -25,10 +25,28 @@ def dump(db_path: str) -> dict[str, list]:
 def test_post_one_record_and_read_it_back(client):
     response = client.post("/api/transaction", json=GOOD)
     assert response.status_code == 201
-    assert response.json == {"accepted": 1, "alerts": response.json["alerts"]}
+    # The minute is still open and the built-in failed_high rule (poisson_tail) judges closed minutes only.
+    assert response.json == {"accepted": 1, "alerts": []}
     rows = client.get("/api/transactions?minutes=1").json["data"]
     assert rows[-1]["timestamp"] == "2025-07-12T13:45:00Z"
     assert rows[-1]["failed"] == 3 and rows[-1]["total"] == 3
+
+
+def test_the_answer_lists_the_alert_the_request_fired(client):
+    minute = [{"timestamp": "2025-07-12 13:45:00", "status": "failed", "count": 3},
+              {"timestamp": "2025-07-12 13:45:00", "status": "approved", "count": 100}]
+    assert client.post("/api/transaction", json=minute).json == {"accepted": 2, "alerts": []}
+    # The next minute closes 13:45: three failures against 100 approvals are far beyond chance.
+    closing = client.post("/api/transaction", json={"timestamp": "2025-07-12 13:46:00", "status": "approved", "count": 100})
+    assert closing.status_code == 201
+    (alert,) = closing.json["alerts"]
+    assert {k: alert[k] for k in ("rule", "rule_type", "metric", "severity", "state", "started_at", "fired_at",
+                                  "resolved_at", "duration_minutes")} == {
+        "rule": "failed_high", "rule_type": "poisson_tail", "metric": "status:failed", "severity": "critical",
+        "state": "firing", "started_at": "2025-07-12T13:45:00Z", "fired_at": "2025-07-12T13:45:00Z",
+        "resolved_at": None, "duration_minutes": 1}
+    assert alert["message"].startswith("failed at 0.60/min, 3+ in 5 min")  # 3 in the 5-minute window: 0.6/min
+    assert client.get("/api/alerts?state=firing").json["alerts"] == [{**alert, "silenced": False}]
 
 
 def test_a_batch_of_auth_codes_keeps_codes_as_strings(client):

@@ -47,7 +47,8 @@ def test_each_incident_scenario_fires_its_alert_at_once(monitor, writer, scenari
     assert result.first_minute == newest + 1
     ruled = EXPECTED_ALERT[scenario] & {r.metric for r in monitor.thresholds.rules}
     assert ruled <= firing_metrics(monitor) - before
-    assert any(a["state"] == "firing" for a in result.alerts) or not ruled
+    assert ruled  # the built-in rules cover every metric each scenario targets
+    assert any(a["state"] == "firing" for a in result.alerts)
     assert result.last_minute - newest <= 5  # within the gate's 5 minutes ahead
 
 
@@ -129,7 +130,7 @@ def test_backfill_writes_a_day_once(monitor, clock):
     accepted = feed.backfill()
     received = monitor.snapshot(1440).received["status"].count(True)
     assert accepted == 9 * received  # six statuses and three codes for every minute sent
-    assert 1440 - 60 <= received < 1440 or received == 1440  # an outage leaves a few minutes out
+    assert received == 1440  # the whole day: this seeded stream has no outage in it
     assert monitor.newest_event_minute() <= START + 2000
     assert feed.backfill() == 0  # a store with data is never backfilled again
 
@@ -153,7 +154,8 @@ def test_replay_reads_both_exports_in_minute_order(tmp_path, monitor, clock):
     assert [m for m, _, _ in minutes] == sorted(m for m, _, _ in minutes) and len(minutes) == 2
     assert minutes[0][2] == [{"timestamp": "2025-07-12T13:45:00Z", "auth_code": "00", "count": 116}]
     runner = FeedRunner(FeedWriter(monitor), speed=0, replay=source).start()
-    runner._thread.join(timeout=10)
+    runner._thread.join(timeout=60)
+    assert not runner._thread.is_alive(), "the replay did not finish within 60 s"
     snap = monitor.snapshot(2)
     assert snap.counts["status:approved"] == (116, 110) and snap.counts["auth_code:00"] == (116, 0)
 
@@ -225,11 +227,10 @@ def test_demo_mode_backfills_streams_and_shows_the_badge(monitor):
         backfilled = monitor.newest_event_minute()
         assert backfilled is not None
         assert monitor.snapshot(1440).received["status"].count(True) > 1300
-        for _ in range(100):
-            if monitor.newest_event_minute() > backfilled:
-                break
+        deadline = time.monotonic() + 60  # speed 6000 posts a minute every 10 ms; 60 s holds on a loaded box
+        while monitor.newest_event_minute() <= backfilled and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert monitor.newest_event_minute() > backfilled  # streaming live minutes
+        assert monitor.newest_event_minute() > backfilled, "no live minute streamed within 60 s"
     finally:
         runner.stop()
     assert b"DEMO" in app.server.test_client().get("/_dash-layout").data
