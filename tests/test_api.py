@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 
@@ -17,7 +18,8 @@ GOOD = {"timestamp": "2025-07-12 13:45:00", "status": "failed", "count": 3}
 
 def dump(db_path: str) -> dict[str, list]:
     """Every row of every table, to prove a refused request changed nothing."""
-    with sqlite3.connect(db_path) as conn:
+    # closing(): a sqlite3 connection's own context manager ends the transaction but leaves it open.
+    with contextlib.closing(sqlite3.connect(db_path)) as conn:
         tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
 
