@@ -206,6 +206,8 @@ class Delivery:
         self._senders = {c.name: ChannelSender(c, self) for c in channels}
         self._dispatcher = threading.Thread(target=self._run, name="notify-dispatcher", daemon=True)
         self._started = False
+        self._reconciled = threading.Condition()
+        self._reconciles = 0  # reconcile passes the dispatcher has finished; wait_settled counts them
 
     # ------------------------------------------------------------ ingest side
     def listener(self, transitions: Sequence[Transition]) -> None:
@@ -269,6 +271,9 @@ class Delivery:
                     self._needs_reconcile.clear()
                     self.reconcile()
                     self._repeat_firing()
+                    with self._reconciled:
+                        self._reconciles += 1
+                        self._reconciled.notify_all()
                 if now - last_prune >= PRUNE_EVERY_SECONDS:
                     last_prune = now
                     self.log.prune(self._clock() - self.settings.log_retention_days * 86400)
@@ -341,6 +346,38 @@ class Delivery:
                         self._senders[channel.name].add([_Item(FIRING, alert, None, queued_at)])
                 elif now - sent >= self.settings.repeat_interval_seconds:
                     self._senders[channel.name].add([_Item(REPEAT, alert, None, queued_at)])
+
+    def wait_settled(self, timeout: float) -> bool:
+        """Wait until nothing more will go out: True once settled, False if ``timeout`` seconds pass first.
+
+        Settled means a reconcile pass that began after this call has finished, and then the queue is
+        empty, no sender holds or is sending a notice (each records its outcome before it lets go), and
+        every committed transition has a final outcome on every channel. Only a new transition, a
+        repeat after ``repeat_interval`` or a silence that ends can send anything after that.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._reconciled:
+                # Two passes: the first may have begun before this call.
+                target = self._reconciles + 2
+                asked_at = -1
+                while self._reconciles < target:
+                    if asked_at != self._reconciles:  # ask (and wake the dispatcher) once per pass
+                        asked_at = self._reconciles
+                        self._needs_reconcile.set()
+                        with contextlib.suppress(queue.Full):  # a None only wakes a running dispatcher
+                            self._queue.put_nowait(None)
+                    left = deadline - time.monotonic()
+                    if left <= 0 or self.stopping.is_set() or not self._dispatcher.is_alive():
+                        return False
+                    self._reconciled.wait(min(left, 0.5))
+            with self._queue.mutex:
+                queued = any(item is not None for item in self._queue.queue)
+            if (not queued and not any(s.depth() for s in self._senders.values())
+                    and not self.log.open_entries() and not self.log.missing_transitions()):
+                return True
+            if time.monotonic() >= deadline:
+                return False
 
     # ----------------------------------------------------------------- record
     def record(self, records: Sequence[LogRecord]) -> None:

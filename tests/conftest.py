@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,8 +35,10 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def monitor(clock: FakeClock) -> Monitor:
-    return Monitor(load_thresholds(), Store(":memory:"), MonitorSettings(), clock=clock)
+def monitor(clock: FakeClock) -> Iterator[Monitor]:
+    store = Store(":memory:")
+    yield Monitor(load_thresholds(), store, MonitorSettings(), clock=clock)
+    store.close()
 
 
 @pytest.fixture

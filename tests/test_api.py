@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 
@@ -17,7 +18,8 @@ GOOD = {"timestamp": "2025-07-12 13:45:00", "status": "failed", "count": 3}
 
 def dump(db_path: str) -> dict[str, list]:
     """Every row of every table, to prove a refused request changed nothing."""
-    with sqlite3.connect(db_path) as conn:
+    # closing(): a sqlite3 connection's own context manager ends the transaction but leaves it open.
+    with contextlib.closing(sqlite3.connect(db_path)) as conn:
         tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
 
@@ -25,10 +27,28 @@ def dump(db_path: str) -> dict[str, list]:
 def test_post_one_record_and_read_it_back(client):
     response = client.post("/api/transaction", json=GOOD)
     assert response.status_code == 201
-    assert response.json == {"accepted": 1, "alerts": response.json["alerts"]}
+    # The minute is still open and the built-in failed_high rule (poisson_tail) judges closed minutes only.
+    assert response.json == {"accepted": 1, "alerts": []}
     rows = client.get("/api/transactions?minutes=1").json["data"]
     assert rows[-1]["timestamp"] == "2025-07-12T13:45:00Z"
     assert rows[-1]["failed"] == 3 and rows[-1]["total"] == 3
+
+
+def test_the_answer_lists_the_alert_the_request_fired(client):
+    minute = [{"timestamp": "2025-07-12 13:45:00", "status": "failed", "count": 3},
+              {"timestamp": "2025-07-12 13:45:00", "status": "approved", "count": 100}]
+    assert client.post("/api/transaction", json=minute).json == {"accepted": 2, "alerts": []}
+    # The next minute closes 13:45: three failures against 100 approvals are far beyond chance.
+    closing = client.post("/api/transaction", json={"timestamp": "2025-07-12 13:46:00", "status": "approved", "count": 100})
+    assert closing.status_code == 201
+    (alert,) = closing.json["alerts"]
+    assert {k: alert[k] for k in ("rule", "rule_type", "metric", "severity", "state", "started_at", "fired_at",
+                                  "resolved_at", "duration_minutes")} == {
+        "rule": "failed_high", "rule_type": "poisson_tail", "metric": "status:failed", "severity": "critical",
+        "state": "firing", "started_at": "2025-07-12T13:45:00Z", "fired_at": "2025-07-12T13:45:00Z",
+        "resolved_at": None, "duration_minutes": 1}
+    assert alert["message"].startswith("failed at 0.60/min, 3+ in 5 min")  # 3 in the 5-minute window: 0.6/min
+    assert client.get("/api/alerts?state=firing").json["alerts"] == [{**alert, "silenced": False}]
 
 
 def test_a_batch_of_auth_codes_keeps_codes_as_strings(client):

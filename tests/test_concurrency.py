@@ -62,8 +62,11 @@ def test_eight_threads_posting_ten_thousand_records_each_give_exact_counts(db_pa
     assert +served == expected  # unary + drops the zero cells
 
     # and the same on disk: a fresh engine on the same file sees the exact totals
-    again = Monitor(load_thresholds(), Store(db_path))
-    snap = again.snapshot(MINUTES)
+    store = Store(db_path)
+    try:
+        snap = Monitor(load_thresholds(), store).snapshot(MINUTES)
+    finally:
+        store.close()
     on_disk = Counter()
     for metric, column in snap.counts.items():
         if metric.startswith("status:"):

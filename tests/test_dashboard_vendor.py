@@ -15,11 +15,12 @@ def test_the_basic_bundle_is_the_plotly_js_version_the_pinned_plotly_package_shi
 def test_dash_asks_for_plotly_and_gets_the_basic_bundle(client):
     index = client.get("/").get_data(as_text=True)
     assert "plotly-basic" not in index  # not added to the page as an asset as well
-    response = client.get("/_dash-component-suites/plotly/package_data/plotly.min.js")
-    assert response.status_code == 200
-    assert response.mimetype == "application/javascript"
-    assert response.get_data() == PLOTLY_BASIC.read_bytes()
-    assert b"plotly.js (basic - minified)" in response.get_data()[:200]
+    # A file answer holds the file open until the response is closed.
+    with client.get("/_dash-component-suites/plotly/package_data/plotly.min.js") as response:
+        assert response.status_code == 200
+        assert response.mimetype == "application/javascript"
+        assert response.get_data() == PLOTLY_BASIC.read_bytes()
+        assert b"plotly.js (basic - minified)" in response.get_data()[:200]
     # only Plotly's file is replaced; anything else under that path is not served from here
     assert client.get("/_dash-component-suites/plotly/package_data/other.json").status_code == 404
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from pytest_httpserver import HTTPServer
+
 from .delivery_support import HangingReceiver, fire, log_rows, make_app, post_minute, resolve, settle, wait_until
 
 
@@ -56,7 +58,7 @@ def test_a_full_queue_drops_nothing_for_good(tmp_path, httpserver):
         delivery.stop()
         raise
     try:
-        wait_until(lambda: len(log_rows(client, channel="ops", outcome="delivered")) == 8, timeout=10,
+        wait_until(lambda: len(log_rows(client, channel="ops", outcome="delivered")) == 8,
                    what="all eight transitions delivered")
         settle(delivery)
     finally:
@@ -65,3 +67,35 @@ def test_a_full_queue_drops_nothing_for_good(tmp_path, httpserver):
     delivered = log_rows(client, channel="ops", outcome="delivered")
     assert sorted(r["kind"] for r in delivered) == ["firing"] * 4 + ["resolved"] * 4
     assert len({(r["alert_id"], r["kind"]) for r in delivered}) == 8
+
+
+def test_settled_means_nothing_is_in_flight(tmp_path):
+    """wait_settled is the signal the "nothing more arrived" checks rely on: it must not say yes while a
+    channel is still sending, and must say yes once every transition has its final outcome."""
+    with HangingReceiver() as hanging:
+        app = make_app(tmp_path, [{"type": "webhook", "name": "stuck", "url": hanging.url}],
+                       timeout_seconds=30, max_attempts=1)
+        client = app.server.test_client()
+        delivery = app.server.extensions["delivery"].start()
+        try:
+            fire(client)
+            wait_until(lambda: hanging.connections, what="the webhook mid-request")
+            assert delivery.wait_settled(1.0) is False  # the stuck channel is still waiting for an answer
+        finally:
+            delivery.stop(timeout=1.0)
+        assert delivery.wait_settled(1.0) is False  # a stopped worker never settles
+    # Closing the hanging receiver failed that one attempt: "failed" is final. The next process on the
+    # same file settles without sending it again, although its receiver answers.
+    wait_until(lambda: log_rows(client, channel="stuck", outcome="failed"), what="the attempt recorded failed")
+    (tmp_path / "next").mkdir()
+    with HTTPServer() as receiver:
+        receiver.expect_request("/hook", method="POST").respond_with_data("ok")
+        app = make_app(tmp_path / "next", [{"type": "webhook", "name": "stuck", "url": receiver.url_for("/hook")}],
+                       db=str(tmp_path / "monitor.db"))
+        again = app.server.extensions["delivery"].start()
+        try:
+            settle(again)
+        finally:
+            again.stop()
+        assert receiver.log == []
+    assert [r["outcome"] for r in log_rows(app.server.test_client(), channel="stuck")] == ["failed", "error"]

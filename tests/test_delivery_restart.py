@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 from detection import Monitor, Store, parse_thresholds, validate_records
 
-from .delivery_support import THRESHOLDS, fire, log_rows, make_app, post_minute, resolve, settle, wait_until
+from .delivery_support import DEADLINE, THRESHOLDS, fire, log_rows, make_app, post_minute, resolve, settle, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,10 +30,13 @@ DOOMED = textwrap.dedent("""
                        db={db!r}, timeout_seconds=30)
         app.server.extensions["delivery"].start()
         fire(app.server.test_client())
+        deadline = time.monotonic() + 60
         while not hanging.connections:
+            if time.monotonic() > deadline:
+                sys.exit("the webhook never connected within 60 s")
             time.sleep(0.01)
         print("sending", flush=True)
-        time.sleep(60)
+        time.sleep(120)  # killed long before this ends
 """)
 
 
@@ -41,12 +46,22 @@ def test_a_process_killed_mid_delivery_delivers_after_restart(tmp_path, httpserv
     first = tmp_path / "first"
     first.mkdir()
     script = DOOMED.format(root=str(ROOT), tests=str(ROOT / "tests"), folder=str(first), db=db)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "sending"  # the webhook is mid-request
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+    errors = tmp_path / "doomed.err"
+    with errors.open("w") as stderr, subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                                                      stderr=stderr, text=True) as proc:
+        try:
+            # The webhook is mid-request once the child says so. Its line is read by a thread, so a child
+            # that hangs or dies fails the test within the deadline instead of blocking it in readline().
+            lines: queue.Queue[str] = queue.Queue()
+            threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True).start()
+            try:
+                line = lines.get(timeout=DEADLINE)
+            except queue.Empty:
+                line = f"nothing within {DEADLINE} s"
+            assert line.strip() == "sending", (line, proc.poll(), errors.read_text())
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
 
     second = tmp_path / "second"
     second.mkdir()

@@ -100,27 +100,30 @@ def test_silences_survive_a_restart(db_path):
     assert [s["id"] for s in second.get("/api/silences").get_json()["silences"]] == [made["id"]]
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"ends_at": SOON}, "matchers"),
-    ({"matchers": {}, "ends_at": SOON}, "matchers"),
-    ({"matchers": {"status": "failed"}, "ends_at": SOON}, "matchers.status"),
-    ({"matchers": {"rule": ""}, "ends_at": SOON}, "matchers.rule"),
-    ({"matchers": {"severity": "loud"}, "ends_at": SOON}, "matchers.severity"),
-    ({"matchers": {"rule": "failed_high"}}, "ends_at"),
-    ({"matchers": {"rule": "failed_high"}, "ends_at": "next tuesday"}, "ends_at"),
-    ({"matchers": {"rule": "failed_high"}, "ends_at": "2001-01-01T00:00:00Z"}, "ends_at"),
-    ({"matchers": {"rule": "failed_high"}, "starts_at": "2099-02-01T00:00:00Z", "ends_at": SOON}, "ends_at"),
-    ({"matchers": {"rule": "failed_high"}, "ends_at": SOON, "comment": 5}, "comment"),
-    ({"matchers": {"rule": "failed_high"}, "ends_at": SOON, "until": SOON}, "until"),
-    ([1, 2], "body"),
+@pytest.mark.parametrize(("body", "field", "says"), [
+    ({"ends_at": SOON}, "matchers", "at least one of rule, metric, severity"),
+    ({"matchers": {}, "ends_at": SOON}, "matchers", "at least one of rule, metric, severity"),
+    ({"matchers": {"status": "failed"}, "ends_at": SOON}, "matchers.status", "unknown matcher"),
+    ({"matchers": {"rule": ""}, "ends_at": SOON}, "matchers.rule", "non-empty string"),
+    ({"matchers": {"severity": "loud"}, "ends_at": SOON}, "matchers.severity", "info, warning, critical, got 'loud'"),
+    ({"matchers": {"rule": "failed_high"}}, "ends_at", "is required"),
+    ({"matchers": {"rule": "failed_high"}, "ends_at": "next tuesday"}, "ends_at", "got 'next tuesday'"),
+    ({"matchers": {"rule": "failed_high"}, "ends_at": "2001-01-01T00:00:00Z"}, "ends_at",
+     "must be after starts_at"),
+    ({"matchers": {"rule": "failed_high"}, "starts_at": "2099-02-01T00:00:00Z", "ends_at": SOON}, "ends_at",
+     "must be after starts_at (2099-02-01T00:00:00Z)"),
+    ({"matchers": {"rule": "failed_high"}, "ends_at": SOON, "comment": 5}, "comment", "expected a string"),
+    ({"matchers": {"rule": "failed_high"}, "ends_at": SOON, "until": SOON}, "until", "unknown field"),
+    ([1, 2], "body", "expected a JSON object"),
 ])
-def test_a_bad_silence_gets_422_naming_the_field(client, body, field):
+def test_a_bad_silence_gets_422_naming_the_field(client, body, field, says):
     response = client.post("/api/silences", json=body)
     assert response.status_code == 422
     error = response.get_json()
     assert error["error"] == "invalid_silence"
-    assert error["details"] == [{"field": field, "message": error["details"][0]["message"]}]
-    assert error["message"].startswith(f"{field}: ")
+    assert [d["field"] for d in error["details"]] == [field]
+    assert says in error["details"][0]["message"]
+    assert error["message"] == f"{field}: {error['details'][0]['message']}"  # the summary repeats the one detail
     assert client.get("/api/silences").get_json()["count"] == 0
 
 

@@ -166,9 +166,14 @@ def test_rules_round_trip_through_the_thresholds_file(config):
     assert again.rules[0].to_config()["type"] == config["type"]
     described = again.rules[0].describe()
     assert described["condition"] and described["metric_label"]
+    # The same decisions after the round trip, bounded on the rule's side only: a rule for rises has an
+    # upper bound, the seasonal rule for approvals that fall a lower one.
     lower, upper = again.rules[0].bounds(T0)
-    assert (lower is not None) or (upper is not None)
-    assert again.rules[0].expected(T0) is not None
+    assert (lower, upper) == first.rules[0].bounds(T0)
+    bound = lower if config.get("direction") == "below" else upper
+    other = upper if config.get("direction") == "below" else lower
+    assert other is None and bound > 0
+    assert again.rules[0].expected(T0) == first.rules[0].expected(T0) > 0
 
 
 BAD = [
@@ -210,7 +215,9 @@ def test_statistical_rule_fires_and_resolves_through_the_monitor(clock):
     alerts = monitor.alerts()
     assert [a.rule for a in alerts] == ["f"]
     assert alerts[0].started_at == T0 + 21  # 2 failures in minute 20 are not enough, 4 by minute 21 are
-    assert alerts[0].resolved_at is not None
+    # Minute 27 is the last whose 5-minute window holds 3+ failures (2 each in 23 and 24); ten clean
+    # minutes (28-37) resolve it, at the end of minute 37.
+    assert (alerts[0].last_breach_at, alerts[0].resolved_at) == (T0 + 27, T0 + 38)
     assert fired == ["firing", "resolved"]
     assert set(known_metrics(thresholds.statuses, thresholds.auth_codes)) >= {"status:failed", "rate:denied"}
 
