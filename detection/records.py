@@ -84,7 +84,7 @@ def parse_timestamp(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("expected a timestamp such as '2025-07-12 13:45:00', got a boolean")
     if isinstance(value, (int, float)):
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):  # (an int has no float, past 1e308)
             raise ValueError("expected a finite number of epoch seconds")
         minute = int(value // 60)
     elif not isinstance(value, str):
