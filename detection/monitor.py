@@ -173,7 +173,7 @@ class Monitor:
                 since = newest - self.settings.window_minutes + 1
                 for metric, minute, count in self.store.counts_since(since):
                     self.series.add(feed_of(metric), metric, minute, count)
-                self._held_peak = max((max(c.values(), default=0) for c in self.series.counts.values()), default=0)
+                self._held_peak = self._measure_held_peak()
                 self._pruned_through = since - 1
             saved_states = self.store.rule_states()
             for rule in self.thresholds.rules:
@@ -305,9 +305,15 @@ class Monitor:
         Every accepted minute is thus in memory, where its count is known exactly; the
         store holds nothing newer that memory does not. The common case is two C-level
         passes: no record is too old, and the batch's total cannot lift even the highest
-        count held (``_held_peak``) past the ceiling.
+        count held past the ceiling. ``_held_peak`` is an upper bound on that count, kept
+        by adding each batch's total and measured again only when it comes near the ceiling.
         """
-        if min(map(_MINUTE_OF, records)) >= keep_from and self._held_peak + sum(map(_COUNT_OF, records)) <= MAX_MINUTE_COUNT:
+        in_window = min(map(_MINUTE_OF, records)) >= keep_from
+        batch_total = sum(map(_COUNT_OF, records))
+        if in_window and self._held_peak + batch_total > MAX_MINUTE_COUNT:
+            self._held_peak = self._measure_held_peak()
+        if in_window and self._held_peak + batch_total <= MAX_MINUTE_COUNT:
+            self._held_peak += batch_total
             return
         held = self.series.counts
         window = self.settings.window_minutes
@@ -335,12 +341,16 @@ class Monitor:
             totals[key] = total
         if errors:
             raise RecordValidationError(errors[:MAX_ERRORS_REPORTED], len(errors))
+        self._held_peak = max(self._held_peak, *totals.values())
+
+    def _measure_held_peak(self) -> int:
+        """The highest count of any metric in any minute held in memory."""
+        return max((max(per_minute.values(), default=0) for per_minute in self.series.counts.values()), default=0)
 
     def _stage_counts(self, held: set[tuple[str, int]], outside: dict[tuple[str, int], dict[str, int]]) -> None:
         """Queue the touched minutes for the store: whole rows from memory, deltas for minutes outside the window."""
         rows = self._changes.write.counts
         counts = self.series.counts
-        peak = self._held_peak
         for feed, minute in held:
             row = {}
             for metric in self._feed_metrics[feed]:
@@ -348,9 +358,6 @@ class Monitor:
                 if per_minute is not None and minute in per_minute:
                     row[metric] = per_minute[minute]
             rows[(feed, minute)] = row
-            if row:
-                peak = max(peak, *row.values())
-        self._held_peak = peak
         deltas = self._changes.write.count_deltas
         for key, late in outside.items():
             merged = deltas.setdefault(key, {})

@@ -255,3 +255,14 @@ def test_a_store_written_before_the_bounds_is_read_without_a_500(db_path):
     silences = client.get("/api/silences")
     assert silences.status_code == 200
     assert [(s["id"], s["ends_at"]) for s in silences.get_json()["silences"]] == [("s1", "9999-12-31T23:59:00Z")]
+
+
+def test_many_large_counts_in_different_minutes_are_all_accepted(clock):
+    """The quick bound on what memory holds grows with every batch; near the ceiling it is measured again, never refusing wrongly."""
+    monitor = Monitor(load_thresholds(), Store(":memory:"), clock=clock)
+    for n in range(25):
+        monitor.ingest(full_batch(START_MINUTE + n, "approved", 1))
+    assert [monitor.series.count("status:approved", START_MINUTE + n) for n in range(25)] == [MAX_RECORD_COUNT] * 25
+    monitor.ingest(full_batch(START_MINUTE + 24, "approved", 9))
+    with pytest.raises(RecordValidationError):
+        monitor.ingest(full_batch(START_MINUTE + 24, "approved", 1, 1))
