@@ -21,6 +21,7 @@ from typing import Any
 
 from .alerts import SEVERITIES, Alert
 from .metrics import epoch_to_iso
+from .records import shown
 from .store import Store
 
 SCHEMA = """
@@ -89,7 +90,7 @@ class Silence:
 
 def parse_time(value: Any, field: str, now: float) -> float:
     """ISO 8601 (naive means UTC) or epoch seconds, from 1970 up to ``MAX_AHEAD_SECONDS`` after ``now``."""
-    expected = f"expected an ISO 8601 time such as '2025-07-12T14:00:00Z' or epoch seconds, got {_shown(value)}"
+    expected = f"expected an ISO 8601 time such as '2025-07-12T14:00:00Z' or epoch seconds, got {shown(value)}"
     if isinstance(value, bool):
         raise SilenceError(field, expected)
     if isinstance(value, (int, float)):
@@ -109,7 +110,7 @@ def parse_time(value: Any, field: str, now: float) -> float:
     # Compared before float(): an integer such as 10**400 has no float. NaN fails both comparisons.
     if not EARLIEST_TIME <= seconds <= latest:
         raise SilenceError(field, f"must be from {epoch_to_iso(EARLIEST_TIME)} to {epoch_to_iso(latest)} "
-                                  f"(at most 365 days from now), got {_shown(value)}")
+                                  f"(at most 365 days from now), got {shown(value)}")
     return float(seconds)
 
 
@@ -120,16 +121,6 @@ def _text(body: Mapping[str, Any], field: str, limit: int) -> str:
     if _UNPRINTABLE.search(value):
         raise SilenceError(field, "must not contain control characters or lone surrogates")
     return value
-
-
-def _shown(value: Any) -> str:
-    """The client's value in a message, cut short: a long string or a container is not echoed whole."""
-    if isinstance(value, (list, dict)):
-        return f"an {'array' if isinstance(value, list) else 'object'}"
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
-        return "an integer too large to be a time"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _row_silence(row: tuple) -> Silence | None:
@@ -186,7 +177,7 @@ class Silences:
                 raise SilenceError(f"matchers.{key[:40]}", f"unknown matcher; expected one of {', '.join(MATCHER_FIELDS)}")
             if not isinstance(value, str) or not value or len(value) > MAX_MATCHER_VALUE or _UNPRINTABLE.search(value):
                 raise SilenceError(f"matchers.{key}", f"expected a non-empty string of at most {MAX_MATCHER_VALUE} "
-                                                      f"characters without control characters, got {_shown(value)}")
+                                                      f"characters without control characters, got {shown(value)}")
         if "severity" in matchers and matchers["severity"] not in SEVERITIES:
             raise SilenceError("matchers.severity", f"expected one of {', '.join(SEVERITIES)}, got {matchers['severity']!r}")
         now = self._clock()
