@@ -78,6 +78,8 @@ def cases() -> list[Case]:
         Case("fractional count", TRANSACTION, record(count=2.5), 422, "invalid_records", "count"),
         Case("count as text", TRANSACTION, record(count="3"), 422, "invalid_records", "count"),
         Case("unknown status", TRANSACTION, record(status="processing"), 422, "invalid_records", "status", "unknown status 'processing'"),
+        Case("a 100,000-character status", TRANSACTION, record(status="s" * 100_000), 422, "invalid_records", "status", "unknown status"),
+        Case("a 100,000-element count", TRANSACTION, record(count=[1] * 100_000), 422, "invalid_records", "count", "got an array"),
         Case("null status", TRANSACTION, record(status=None), 422, "invalid_records", "status"),
         Case("unparseable timestamp", TRANSACTION, record(timestamp="12/07/2025"), 422, "invalid_records", "timestamp", "could not parse"),
         Case("timestamp in 2099", TRANSACTION, record(timestamp="2099-01-01 00:00:00"), 422, "invalid_records", "timestamp", "in the future"),
@@ -163,3 +165,4 @@ def check_answer(case: Case, status: int, body: dict, text: str) -> None:
         assert case.field in [d["field"] for d in body["details"]], f"{case.name}: {body['details']}"
         assert case.field in body["message"]
     assert "Traceback" not in text
+    assert len(text) < 5_000, f"{case.name}: the answer echoes the request ({len(text)} characters)"
