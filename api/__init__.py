@@ -7,6 +7,7 @@ from detection.delivery import Delivery
 from detection.silences import Silences
 
 from .errors import ApiError, register_error_handlers
+from .json_body import register_body_guards
 from .metrics import register_metrics
 from .notifications import make_notifications_blueprint
 from .routes import ApiSettings, make_blueprint
@@ -16,6 +17,7 @@ __all__ = ["ApiError", "ApiSettings", "register_api", "register_metrics", "regis
 
 def register_api(server: Flask, monitor: Monitor, settings: ApiSettings) -> None:
     register_error_handlers(server)
+    register_body_guards(server)  # Dash's own POST routes get the API's body limits
     server.register_blueprint(make_blueprint(monitor, settings))
 
 

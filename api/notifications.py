@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -15,7 +14,10 @@ from detection.silences import SilenceError, Silences
 from detection.store import StoreError
 
 from .errors import ApiError
+from .json_body import read_json
 from .params import int_arg, require_bearer
+
+MAX_SILENCE_BODY_BYTES = 64_000
 
 
 def redacted_entry(entry: dict[str, Any]) -> dict[str, Any]:
@@ -43,12 +45,7 @@ def make_notifications_blueprint(delivery: Delivery, silences: Silences, api_tok
     @bp.post("/silences")
     def create_silence():
         require_bearer(api_token)
-        if request.mimetype != "application/json":
-            raise ApiError(415, "unsupported_media_type", f"send Content-Type: application/json, got {request.mimetype or 'none'!r}")
-        try:
-            body = json.loads(request.get_data(cache=False) or b"null")
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+        body, _raw = read_json(request.environ, MAX_SILENCE_BODY_BYTES)
         try:
             silence = silences.create(body)
         except SilenceError as exc:

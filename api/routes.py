@@ -13,8 +13,10 @@ from flask import Blueprint, Response, jsonify, request
 
 from detection import Alert, IdempotencyConflict, Monitor, RecordValidationError, StoreError, validate_records
 from detection.metrics import AUTH_CODE_FEED, STATUS_FEED, auth_code_metric, epoch_to_iso, minute_to_iso, status_metric
+from detection.records import FieldError
 
 from .errors import ApiError
+from .json_body import read_json
 from .openapi import openapi_document
 from .params import int_arg, require_bearer
 
@@ -50,21 +52,7 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
     def read_json_body() -> tuple[Any, bytes]:
         # Straight from the WSGI environ: this runs for every posted record, and Werkzeug's
         # request properties cost more than the checks themselves.
-        environ = request.environ
-        mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
-        if mimetype != "application/json":
-            raise ApiError(415, "unsupported_media_type", f"send Content-Type: application/json, got {mimetype or 'none'!r}")
-        length = environ.get("CONTENT_LENGTH")
-        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            raise ApiError(413, "payload_too_large", f"the body is over {MAX_BODY_BYTES} bytes; split it into smaller batches")
-        body = environ["wsgi.input"].read(int(length) if length and length.isdigit() else MAX_BODY_BYTES + 1)
-        if len(body) > MAX_BODY_BYTES:
-            raise ApiError(413, "payload_too_large", f"the body is over {MAX_BODY_BYTES} bytes; split it into smaller batches")
-        try:
-            payload = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            where = f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-            raise ApiError(400, "invalid_json", f"the body is not valid JSON{where}") from None
+        payload, body = read_json(request.environ, MAX_BODY_BYTES)
         if isinstance(payload, list) and len(payload) > MAX_RECORDS:
             raise ApiError(413, "too_many_records", f"{len(payload)} records in one request; at most {MAX_RECORDS}")
         return payload, body
@@ -98,6 +86,8 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
             fingerprint = hashlib.sha256(body).hexdigest() if key is not None else ""
             result = monitor.ingest(records, key, fingerprint)
         except RecordValidationError as exc:
+            if isinstance(payload, dict):  # one object, not an array: the engine's errors name no index
+                exc = RecordValidationError([FieldError(None, e.field, e.message) for e in exc.errors], exc.total_errors)
             raise ApiError(422, "invalid_records", str(exc), [e.to_dict() for e in exc.errors]) from None
         except IdempotencyConflict as exc:
             raise ApiError(422, "idempotency_key_reused", str(exc)) from None

@@ -67,21 +67,39 @@ def metric_label(metric: str) -> str:
 
 
 # Time: every minute is an integer count of minutes since the Unix epoch, UTC.
+# Input is bounded (1970 to now), but a store written by an older version may hold any value:
+# a time outside what datetime can represent (years 1-9999) is shown as the nearest end of that range.
+_FIRST_SECOND = int(datetime(1, 1, 1, tzinfo=UTC).timestamp())
+_LAST_SECOND = int(datetime(9999, 12, 31, 23, 59, tzinfo=UTC).timestamp())
+
+
+def _clamped(seconds: float) -> datetime:
+    if not seconds >= _FIRST_SECOND:  # also NaN
+        seconds = _FIRST_SECOND
+    elif seconds > _LAST_SECOND:
+        seconds = _LAST_SECOND
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
 
 def minute_to_datetime(minute: int) -> datetime:
-    return datetime.fromtimestamp(minute * 60, tz=UTC)
+    return _clamped(minute * 60)
 
 
 def minute_to_iso(minute: int | None) -> str | None:
     if minute is None:
         return None
-    return minute_to_datetime(minute).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _iso(minute_to_datetime(minute))
 
 
 def epoch_to_iso(seconds: float | None) -> str | None:
     if seconds is None:
         return None
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _iso(_clamped(seconds))
+
+
+def _iso(moment: datetime) -> str:
+    # isoformat, unlike strftime's %Y, always writes four digits for the year
+    return moment.isoformat(timespec="seconds")[:19] + "Z"
 
 
 def datetime_to_minute(moment: datetime) -> int:

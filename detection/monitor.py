@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -35,7 +36,7 @@ from .metrics import (
     minute_to_iso,
     status_metric,
 )
-from .records import CountRecord
+from .records import MAX_ERRORS_REPORTED, MAX_MINUTE_COUNT, CountRecord, FieldError, RecordValidationError
 from .rules import Judgement, Rule
 from .series import MinuteSeries
 from .snapshot import FeedStatus, Snapshot
@@ -43,6 +44,8 @@ from .store import PendingWrite, Store, StoreError
 from .thresholds import Thresholds
 
 IDEMPOTENCY_SECONDS = 24 * 3600
+_MINUTE_OF = itemgetter(2)  # of a CountRecord
+_COUNT_OF = itemgetter(3)
 NO_DATA_RULE = "no_data"
 FEED_GAP_RULE = "feed_gap"
 
@@ -149,6 +152,7 @@ class Monitor:
         self._feeds = {feed: _FeedClock() for feed in FEEDS}
         self._states = {rule.id: _RuleState() for rule in self.thresholds.rules}
         self._pruned_through: int | None = None
+        self._held_peak = 0  # at least the highest count of any metric in any minute held (see _refuse_what_cannot_be_held)
         # Idempotency keys whose first request is staged but not yet committed.
         self._pending_keys: dict[str, tuple[str, IngestResult, CommitTicket]] = {}
         self._begin_changes()
@@ -174,6 +178,7 @@ class Monitor:
                 since = newest - self.settings.window_minutes + 1
                 for metric, minute, count in self.store.counts_since(since):
                     self.series.add(feed_of(metric), metric, minute, count)
+                self._held_peak = self._measure_held_peak()
                 self._pruned_through = since - 1
             saved_states = self.store.rule_states()
             for rule in self.thresholds.rules:
@@ -251,10 +256,12 @@ class Monitor:
 
             if not records:
                 return IngestResult(0, [])
+            batch_newest = max(map(_MINUTE_OF, records))
+            newest = max(self._newest_minute() or 0, batch_newest)
+            keep_from = newest - self.settings.window_minutes + 1
+            # A check that changes nothing: a refused batch (422) leaves memory as it was.
+            self._refuse_what_cannot_be_held(records, keep_from)
             try:
-                batch_newest = max(record[2] for record in records)
-                newest = max(self._newest_minute() or 0, batch_newest)
-                keep_from = newest - self.settings.window_minutes + 1
                 effect = self.series.add_records(records, keep_from)
                 self._stage_counts(effect.held, effect.outside)
 
@@ -317,6 +324,55 @@ class Monitor:
             return IngestResult(result.accepted, result.alerts, replayed=True, first_commit=first_commit)
         body = json.loads(response)
         return IngestResult(body["accepted"], body["alerts"], replayed=True)
+
+    def _refuse_what_cannot_be_held(self, records: list[CountRecord], keep_from: int) -> None:
+        """Raise ``RecordValidationError`` (nothing changed) for a record older than the memory window,
+        or one that would take a minute's count of a metric past ``MAX_MINUTE_COUNT``.
+
+        Every accepted minute is thus in memory, where its count is known exactly; the
+        store holds nothing newer that memory does not. The common case is two C-level
+        passes: no record is too old, and the batch's total cannot lift even the highest
+        count held past the ceiling. ``_held_peak`` is an upper bound on that count, kept
+        by adding each batch's total and measured again only when it comes near the ceiling.
+        """
+        in_window = min(map(_MINUTE_OF, records)) >= keep_from
+        batch_total = sum(map(_COUNT_OF, records))
+        if in_window and self._held_peak + batch_total > MAX_MINUTE_COUNT:
+            self._held_peak = self._measure_held_peak()
+        if in_window and self._held_peak + batch_total <= MAX_MINUTE_COUNT:
+            self._held_peak += batch_total
+            return
+        held = self.series.counts
+        window = self.settings.window_minutes
+        window_text = f"{window // 1440} days" if window % 1440 == 0 else f"{window} minutes"
+        totals: dict[tuple[str, int], int] = {}
+        errors: list[FieldError] = []
+        for index, (_feed, metric, minute, count) in enumerate(records):
+            if minute < keep_from:
+                errors.append(FieldError(index, "timestamp", (
+                    f"{minute_to_iso(minute)} is more than {window_text} older than the newest event "
+                    f"({minute_to_iso(keep_from + window - 1)}); minutes from {minute_to_iso(keep_from)} on are accepted "
+                    "(MONITOR_WINDOW_DAYS)")))
+                continue
+            key = (metric, minute)
+            total = totals.get(key)
+            if total is None:
+                per_minute = held.get(metric)
+                total = per_minute.get(minute, 0) if per_minute else 0
+            total += count
+            if total > MAX_MINUTE_COUNT:
+                errors.append(FieldError(index, "count", (
+                    f"would bring {metric} at {minute_to_iso(minute)} to {total:,}; a minute holds at most "
+                    f"{MAX_MINUTE_COUNT:,} per metric")))
+                continue
+            totals[key] = total
+        if errors:
+            raise RecordValidationError(errors[:MAX_ERRORS_REPORTED], len(errors))
+        self._held_peak = max(self._held_peak, *totals.values())
+
+    def _measure_held_peak(self) -> int:
+        """The highest count of any metric in any minute held in memory."""
+        return max((max(per_minute.values(), default=0) for per_minute in self.series.counts.values()), default=0)
 
     def _stage_counts(self, held: set[tuple[str, int]], outside: dict[tuple[str, int], dict[str, int]]) -> None:
         """Queue the touched minutes for the store: whole rows from memory, deltas for minutes outside the window."""
@@ -385,16 +441,25 @@ class Monitor:
             self._judge_open(feed, clock.watermark, touched)
 
     def _close(self, feed: str, start: int, end: int) -> None:
-        """Judge minutes ``start..end`` in order; runs with no data are a feed gap, never judged."""
+        """Judge minutes ``start..end`` in order; runs with no data are a feed gap, never judged.
+
+        The cost is bounded by the minutes held in memory, not by the span: a gap of
+        decades (a first record from 1970, then one from now) is one comparison.
+        """
         if end < start:
             return
         seen = self.series.received.get(feed, set())
-        minutes = [m for m in range(start, end + 1) if m in seen]
+        if end - start < len(seen):
+            minutes = [m for m in range(start, end + 1) if m in seen]
+        else:  # a span longer than what is held: pick the received minutes out of memory instead
+            minutes = sorted(m for m in seen if start <= m <= end)
         expected = start
-        for minute in minutes + [end + 1]:
+        for minute in minutes:
             if minute > expected:
                 self._feed_gap(feed, expected, minute - 1)
             expected = minute + 1
+        if expected <= end:
+            self._feed_gap(feed, expected, end)
         # Rules are independent of each other, so each walks the minutes on its own and
         # skips quickly over the stretches where it is quiet and nothing can happen.
         for rule in self._rules_by_feed[feed]:

@@ -15,10 +15,18 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from .metrics import AUTH_CODE_FEED, STATUS_FEED, auth_code_metric, status_metric
+from .metrics import AUTH_CODE_FEED, STATUS_FEED, auth_code_metric, minute_to_iso, status_metric
 
+# The accepted time domain: from the Unix epoch (no export is older) up to a little after now.
+EARLIEST_TIMESTAMP = "1970-01-01T00:00:00Z"
+EARLIEST_MINUTE = 0
 # A platform's clock may run a little ahead of ours; more than this is a bug upstream.
 MAX_FUTURE_SECONDS = 300
+MAX_TIMESTAMP_CHARS = 64  # the longest real form, '2025-07-12T13:45:00.123456+02:00', has 32
+# Counts add up and cannot be taken back, so one record and one minute are bounded, far below
+# 2**53: every count stays exact in JSON clients and in /metrics.
+MAX_RECORD_COUNT = 1_000_000
+MAX_MINUTE_COUNT = 10_000_000  # per metric and minute, all records together (checked by Monitor.ingest)
 MAX_ERRORS_REPORTED = 20
 _NAIVE_EPOCH = datetime(1970, 1, 1)
 _MINUTE = timedelta(minutes=1)
@@ -66,25 +74,55 @@ def parse_timestamp(value: Any) -> int:
     """Return the epoch minute of a timestamp; raise ValueError with a readable reason.
 
     Accepts ``2025-07-12 13:45:00``, ISO 8601 with ``T``, a ``Z`` or a UTC
-    offset, and epoch seconds as a number. A naive timestamp is UTC.
+    offset, and epoch seconds as a number. A naive timestamp is UTC. Refuses
+    times before 1970 (``EARLIEST_TIMESTAMP``); the upper bound depends on the
+    wall clock and is checked by ``validate_records``.
     """
     if isinstance(value, bool):
         raise ValueError("expected a timestamp such as '2025-07-12 13:45:00', got a boolean")
     if isinstance(value, (int, float)):
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):  # (an int has no float, past 1e308)
             raise ValueError("expected a finite number of epoch seconds")
-        return int(value // 60)
-    if not isinstance(value, str):
+        minute = int(value // 60)
+    elif not isinstance(value, str):
         raise ValueError(f"expected a timestamp string such as '2025-07-12 13:45:00', got {type(value).__name__}")
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise ValueError(
-            f"could not parse {value!r}; expected 'YYYY-MM-DD HH:MM:SS' or ISO 8601 such as '2025-07-12T13:45:00Z'"
-        ) from None
-    if moment.tzinfo is None:
-        return (moment - _NAIVE_EPOCH) // _MINUTE  # naive means UTC
-    return int(moment.timestamp() // 60)
+    elif len(value) > MAX_TIMESTAMP_CHARS:
+        raise ValueError(f"is {len(value)} characters long; a timestamp has at most {MAX_TIMESTAMP_CHARS}")
+    elif not value.isprintable():  # a NUL, say: fromisoformat() would ignore it and everything after it
+        raise ValueError(f"{shown(value)} contains a control character (or another unprintable one); "
+                         "send 'YYYY-MM-DD HH:MM:SS' or ISO 8601")
+    else:
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(
+                f"could not parse {value!r}; expected 'YYYY-MM-DD HH:MM:SS' or ISO 8601 such as '2025-07-12T13:45:00Z'"
+            ) from None
+        if moment.tzinfo is None:
+            minute = (moment - _NAIVE_EPOCH) // _MINUTE  # naive means UTC
+        else:
+            minute = int(moment.timestamp() // 60)
+    if minute < EARLIEST_MINUTE:
+        raise ValueError(f"{shown(value)} is before {EARLIEST_TIMESTAMP}; {accepted_range()}")
+    return minute
+
+
+def accepted_range(latest_minute: int | None = None) -> str:
+    """The accepted time domain in words, for error messages."""
+    if latest_minute is None:
+        return f"timestamps from {EARLIEST_TIMESTAMP} up to {MAX_FUTURE_SECONDS // 60} minutes after now are accepted"
+    latest = minute_to_iso(latest_minute)
+    return f"timestamps from {EARLIEST_TIMESTAMP} up to {latest} (now + {MAX_FUTURE_SECONDS // 60} minutes) are accepted"
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """A short, safe rendering of a client's value for a message: a long string or a container is not echoed whole."""
+    if isinstance(value, (list, dict)):
+        return f"an {'array' if isinstance(value, list) else 'object'}"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**limit:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"  # str() refuses huge ints
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @lru_cache(maxsize=64)
@@ -154,7 +192,7 @@ def validate_records(
                     minute_cache[raw_ts] = minute
                 else:
                     minute = None
-        if minute is not None and metric is not None and type(count) is int and count >= 0:
+        if minute is not None and metric is not None and type(count) is int and 0 <= count <= MAX_RECORD_COUNT:
             append(make(CountRecord, (feed, metric, minute, count)))
             continue
         if not isinstance(item, dict):
@@ -175,7 +213,8 @@ def validate_records(
                     ok = False
                 else:
                     if minute > latest_minute:
-                        fail(index, "timestamp", f"{raw_ts!r} is more than {MAX_FUTURE_SECONDS // 60} minutes in the future")
+                        fail(index, "timestamp", f"{shown(raw_ts)} is more than {MAX_FUTURE_SECONDS // 60} minutes "
+                                                 f"in the future; {accepted_range(latest_minute)}")
                         ok = False
                     elif isinstance(raw_ts, str):
                         minute_cache[raw_ts] = minute
@@ -187,9 +226,9 @@ def validate_records(
             if key is None:
                 fail(index, key_field, "is required")
             elif not isinstance(key, str):
-                fail(index, key_field, f"must be a string such as {sorted(allowed)[0]!r}, got {type(key).__name__} {key!r}")
+                fail(index, key_field, f"must be a string such as {sorted(allowed)[0]!r}, got {type(key).__name__} {shown(key)}")
             else:
-                fail(index, key_field, f"unknown {key_field} {key!r}; expected one of {', '.join(sorted(allowed))}")
+                fail(index, key_field, f"unknown {key_field} {shown(key)}; expected one of {', '.join(sorted(allowed))}")
 
         count = item.get("count")
         if type(count) is not int:
@@ -197,10 +236,13 @@ def validate_records(
             if count is None:
                 fail(index, "count", "is required")
             else:
-                fail(index, "count", f"must be a non-negative integer, got {count!r}")
+                fail(index, "count", f"must be a non-negative integer, got {shown(count)}")
         elif count < 0:
             ok = False
-            fail(index, "count", f"must be a non-negative integer, got {count}")
+            fail(index, "count", f"must be a non-negative integer, got {shown(count)}")
+        elif count > MAX_RECORD_COUNT:
+            ok = False
+            fail(index, "count", f"must be at most {MAX_RECORD_COUNT:,} in one record, got {shown(count)}")
 
         if ok:
             append(CountRecord(feed, metric, minute, count))  # type: ignore[arg-type]

@@ -8,6 +8,9 @@ between these moments", whatever the event time of the data.
 from __future__ import annotations
 
 import json
+import logging
+import math
+import re
 import secrets
 import threading
 import time
@@ -18,6 +21,7 @@ from typing import Any
 
 from .alerts import SEVERITIES, Alert
 from .metrics import epoch_to_iso
+from .records import shown
 from .store import Store
 
 SCHEMA = """
@@ -33,7 +37,15 @@ CREATE TABLE IF NOT EXISTS silences (
 """
 
 MATCHER_FIELDS = ("rule", "metric", "severity")
-MAX_TEXT = 1000
+MAX_COMMENT = 1000  # characters
+MAX_CREATED_BY = 200
+MAX_MATCHER_VALUE = 200
+MAX_TIME_CHARS = 64
+EARLIEST_TIME = 0.0  # 1970-01-01T00:00:00Z
+MAX_AHEAD_SECONDS = 365 * 24 * 3600  # a silence ends at most a year from now
+# Control characters (C0, DEL, C1) and lone surrogates: SQLite cannot store the latter as text.
+_UNPRINTABLE = re.compile("[\\x00-\\x1f\\x7f-\\x9f\\ud800-\\udfff]")
+log = logging.getLogger("monitor.silences")
 
 
 class SilenceError(ValueError):
@@ -76,22 +88,54 @@ class Silence:
         }
 
 
-def parse_time(value: Any, field: str) -> float:
-    """ISO 8601 (naive means UTC) or epoch seconds."""
+def parse_time(value: Any, field: str, now: float) -> float:
+    """ISO 8601 (naive means UTC) or epoch seconds, from 1970 up to ``MAX_AHEAD_SECONDS`` after ``now``."""
+    expected = f"expected an ISO 8601 time such as '2025-07-12T14:00:00Z' or epoch seconds, got {shown(value)}"
     if isinstance(value, bool):
-        raise SilenceError(field, f"expected an ISO 8601 time such as '2025-07-12T14:00:00Z', got {value!r}")
+        raise SilenceError(field, expected)
     if isinstance(value, (int, float)):
-        return float(value)
-    if not isinstance(value, str) or not value.strip():
-        raise SilenceError(field, f"expected an ISO 8601 time such as '2025-07-12T14:00:00Z', got {value!r}")
-    text = value.strip()
+        seconds = value
+    elif not isinstance(value, str) or not value.strip() or len(value) > MAX_TIME_CHARS or _UNPRINTABLE.search(value):
+        raise SilenceError(field, expected)
+    else:
+        text = value.strip()
+        try:
+            moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            seconds = moment.timestamp()
+        except (ValueError, OverflowError):
+            raise SilenceError(field, expected) from None
+    latest = now + MAX_AHEAD_SECONDS
+    # Compared before float(): an integer such as 10**400 has no float. NaN fails both comparisons.
+    if not EARLIEST_TIME <= seconds <= latest:
+        raise SilenceError(field, f"must be from {epoch_to_iso(EARLIEST_TIME)} to {epoch_to_iso(latest)} "
+                                  f"(at most 365 days from now), got {shown(value)}")
+    return float(seconds)
+
+
+def _text(body: Mapping[str, Any], field: str, limit: int) -> str:
+    value = body.get(field, "")
+    if not isinstance(value, str) or len(value) > limit:
+        raise SilenceError(field, f"expected a string of at most {limit} characters")
+    if _UNPRINTABLE.search(value):
+        raise SilenceError(field, "must not contain control characters or lone surrogates")
+    return value
+
+
+def _row_silence(row: tuple) -> Silence | None:
+    """A stored row as a Silence, or None when it cannot be one (written by an older version, or edited by hand)."""
+    silence_id, matchers, starts, ends, created, created_by, comment = row
     try:
-        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-    except ValueError:
-        raise SilenceError(field, f"expected an ISO 8601 time such as '2025-07-12T14:00:00Z', got {value!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+        matchers = json.loads(matchers)
+        times = [float(t) for t in (starts, ends, created)]
+    except (TypeError, ValueError):
+        return None
+    if not (isinstance(matchers, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in matchers.items())
+            and all(math.isfinite(t) for t in times) and isinstance(silence_id, str)):
+        return None
+    return Silence(silence_id, matchers, *times, created_by if isinstance(created_by, str) else "",
+                   comment if isinstance(comment, str) else "")
 
 
 class Silences:
@@ -106,9 +150,13 @@ class Silences:
         rows = store.query(
             "SELECT id, matchers, starts_at, ends_at, created_at, created_by, comment FROM silences"
         )
-        self._silences = {
-            r[0]: Silence(r[0], json.loads(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows
-        }
+        self._silences: dict[str, Silence] = {}
+        for row in rows:
+            silence = _row_silence(row)
+            if silence is None:  # shown nowhere, but never breaks the list: the log says which
+                log.warning("silence %r in the store cannot be read and is ignored", row[0])
+                continue
+            self._silences[silence.id] = silence
 
     def now(self) -> float:
         return self._clock()
@@ -119,34 +167,31 @@ class Silences:
             raise SilenceError("body", "expected a JSON object with matchers, ends_at and optional starts_at, comment")
         unknown = set(body) - {"matchers", "starts_at", "ends_at", "comment", "created_by"}
         if unknown:
-            raise SilenceError(min(unknown), "unknown field; expected matchers, starts_at, ends_at, comment, created_by")
+            raise SilenceError(min(unknown)[:40], "unknown field; expected matchers, starts_at, ends_at, comment, created_by")
         matchers = body.get("matchers")
         if not isinstance(matchers, dict) or not matchers:
             raise SilenceError("matchers", "expected an object with at least one of rule, metric, severity, "
                                            "e.g. {\"rule\": \"failed_high\"}")
         for key, value in matchers.items():
             if key not in MATCHER_FIELDS:
-                raise SilenceError(f"matchers.{key}", f"unknown matcher; expected one of {', '.join(MATCHER_FIELDS)}")
-            if not isinstance(value, str) or not value:
-                raise SilenceError(f"matchers.{key}", f"expected a non-empty string, got {value!r}")
+                raise SilenceError(f"matchers.{key[:40]}", f"unknown matcher; expected one of {', '.join(MATCHER_FIELDS)}")
+            if not isinstance(value, str) or not value or len(value) > MAX_MATCHER_VALUE or _UNPRINTABLE.search(value):
+                raise SilenceError(f"matchers.{key}", f"expected a non-empty string of at most {MAX_MATCHER_VALUE} "
+                                                      f"characters without control characters, got {shown(value)}")
         if "severity" in matchers and matchers["severity"] not in SEVERITIES:
             raise SilenceError("matchers.severity", f"expected one of {', '.join(SEVERITIES)}, got {matchers['severity']!r}")
         now = self._clock()
-        starts = parse_time(body["starts_at"], "starts_at") if body.get("starts_at") is not None else now
+        starts = parse_time(body["starts_at"], "starts_at", now) if body.get("starts_at") is not None else now
         if "ends_at" not in body:
             raise SilenceError("ends_at", "is required (when the silence stops)")
-        ends = parse_time(body["ends_at"], "ends_at")
+        ends = parse_time(body["ends_at"], "ends_at", now)
         if ends <= starts:
             raise SilenceError("ends_at", f"must be after starts_at ({epoch_to_iso(starts)}), got {epoch_to_iso(ends)}")
         if ends <= now:
             raise SilenceError("ends_at", f"is in the past ({epoch_to_iso(ends)}); a silence must end in the future")
-        texts = {}
-        for key in ("comment", "created_by"):
-            value = body.get(key, "")
-            if not isinstance(value, str) or len(value) > MAX_TEXT:
-                raise SilenceError(key, f"expected a string of at most {MAX_TEXT} characters")
-            texts[key] = value
-        silence = Silence(secrets.token_hex(8), dict(matchers), starts, ends, now, texts["created_by"], texts["comment"])
+        comment = _text(body, "comment", MAX_COMMENT)
+        created_by = _text(body, "created_by", MAX_CREATED_BY)
+        silence = Silence(secrets.token_hex(8), dict(matchers), starts, ends, now, created_by, comment)
         with self._lock:
             with self.store.transaction() as conn:
                 conn.execute(
