@@ -266,3 +266,27 @@ def test_many_large_counts_in_different_minutes_are_all_accepted(clock):
     monitor.ingest(full_batch(START_MINUTE + 24, "approved", 9))
     with pytest.raises(RecordValidationError):
         monitor.ingest(full_batch(START_MINUTE + 24, "approved", 1, 1))
+
+
+class CountingLoads(Store):
+    """A real store that counts how often the engine rebuilds its memory from it (``meta`` is read once a load)."""
+
+    loads = 0
+
+    def meta(self):
+        self.loads += 1
+        return super().meta()
+
+
+def test_a_refused_batch_leaves_memory_trusted_so_the_next_request_does_not_reload_it(clock, tmp_path):
+    store = CountingLoads(str(tmp_path / "m.db"))
+    monitor = Monitor(load_thresholds(), store, clock=clock)
+    minute = START_MINUTE + 100
+    monitor.ingest(full_batch(minute, "refunded", 10))
+    loads = store.loads
+    with pytest.raises(RecordValidationError):
+        monitor.ingest(full_batch(minute, "refunded", 1, 1))  # over the per-minute ceiling: 422
+    monitor.ingest(full_batch(minute + 1, "approved", 1, 5))
+    assert store.loads == loads  # a 422 changed nothing, so nothing was rebuilt
+    assert monitor.series.count("status:approved", minute + 1) == 5
+    store.close()
