@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
+
+from detection.alerts import SEVERITIES
+from detection.delivery_log import OUTCOMES
 
 # The limits the server enforces, as the document states them. tests/test_openapi_contract.py checks that
 # each equals the constant the code enforces (api/routes.py, detection/records.py, detection/silences.py).
@@ -18,10 +22,8 @@ MAX_LIMIT = 10_000
 MAX_COMMENT = 1000
 MAX_CREATED_BY = 200
 MAX_SILENCE_DAYS = 365
-SEVERITIES = ["info", "warning", "critical"]
 ALERT_STATES = ["firing", "pending", "resolved", "all"]
 SILENCE_STATUSES = ["active", "pending", "expired"]
-OUTCOMES = ["delivered", "error", "failed", "silenced", "skipped"]
 # Printable characters of a header value (Latin-1, as WSGI reads headers): no controls, no DEL,
 # no non-breaking space (U+00A0) and no soft hyphen (U+00AD), which Python's str.isprintable() refuses.
 PRINTABLE_HEADER = "^[\\x20-\\x7E\\xA1-\\xAC\\xAE-\\xFF]+$"
@@ -43,7 +45,22 @@ def _security(token_required: bool) -> dict[str, Any]:
     return {"security": [{"bearer": []}]} if token_required else {"security": []}
 
 
-def _record(key: str, values: Iterable[str], example: str) -> dict[str, Any]:
+def _years_up_to(year: int) -> str:
+    """A regex alternation for the years 1970 to ``year`` (2000 to 2099)."""
+    tens, ones = (year % 100) // 10, year % 10
+    parts = ["19[7-9][0-9]"] + ([f"20[0-{tens - 1}][0-9]"] if tens else []) + [f"20{tens}[0-{ones}]"]
+    return "|".join(parts)
+
+
+def event_time_pattern(year: int) -> str:
+    """The text forms of an event time: a date, then optionally a time (' ' or 'T'), seconds, fraction, zone."""
+    return (
+        f"^({_years_up_to(year)})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+        "([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?$"
+    )
+
+
+def _record(key: str, values: Iterable[str], example: str, year: int) -> dict[str, Any]:
     return {
         "type": "object",
         "required": ["timestamp", key, "count"],
@@ -55,8 +72,8 @@ def _record(key: str, values: Iterable[str], example: str) -> dict[str, Any]:
                     "ISO 8601 (with 'T', 'Z' or an offset; naive means UTC), or epoch seconds as a number."
                 ),
                 "oneOf": [
-                    {"type": "string", "format": "event-time", "minLength": 1, "maxLength": MAX_TIMESTAMP_LENGTH,
-                     "example": "2025-07-12 13:45:00"},
+                    {"type": "string", "format": "event-time", "maxLength": MAX_TIMESTAMP_LENGTH,
+                     "pattern": event_time_pattern(year), "example": "2025-07-12 13:45:00"},
                     {"type": "number", "minimum": 0, "example": 1752327900},
                 ],
             },
@@ -159,6 +176,7 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
     """The document for this server: its statuses and codes, its window and whether it asks for a token."""
     statuses = list(statuses)
     auth_codes = list(auth_codes)
+    year = datetime.now(UTC).year  # the newest year an event time may have (the document is built per request)
     alert = {
         "type": "object",
         "required": ["id", "rule", "metric", "severity", "state", "started_at", "value", "threshold", "message"],
@@ -168,7 +186,7 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
             "rule_type": {"type": "string"},
             "metric": {"type": "string", "example": "status:failed"},
             "metric_label": {"type": "string"},
-            "severity": {"type": "string", "enum": SEVERITIES},
+            "severity": {"type": "string", "enum": list(SEVERITIES)},
             "state": {"type": "string", "enum": ["pending", "firing", "resolved"]},
             "started_at": {**_ISO, "description": "Event time of the first breaching minute."},
             "fired_at": _ISO_OR_NULL,
@@ -272,8 +290,8 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "Needed on routes that change state when MONITOR_API_TOKEN is set."}},
             "schemas": {
-                "StatusRecord": _record("status", statuses, "failed"),
-                "AuthCodeRecord": _record("auth_code", auth_codes, "51"),
+                "StatusRecord": _record("status", statuses, "failed", year),
+                "AuthCodeRecord": _record("auth_code", auth_codes, "51", year),
                 "Alert": alert,
                 "IngestResult": {
                     "type": "object",
@@ -371,7 +389,7 @@ def notification_paths(token_required: bool = False) -> dict[str, Any]:
                     _limit_param(),
                     {"name": "channel", "in": "query", "required": False, "schema": {"type": "string"}},
                     {"name": "alert_id", "in": "query", "required": False, "schema": {"type": "string"}},
-                    {"name": "outcome", "in": "query", "required": False, "schema": {"type": "string", "enum": OUTCOMES}},
+                    {"name": "outcome", "in": "query", "required": False, "schema": {"type": "string", "enum": list(OUTCOMES)}},
                 ],
                 "responses": {
                     "200": _json({"type": "object", "required": ["count", "notifications"], "properties": {
@@ -417,7 +435,7 @@ def notification_schemas() -> dict[str, Any]:
         "properties": {
             "rule": {"type": "string", "minLength": 1, "example": "failed_high"},
             "metric": {"type": "string", "minLength": 1, "example": "status:failed"},
-            "severity": {"type": "string", "enum": SEVERITIES},
+            "severity": {"type": "string", "enum": list(SEVERITIES)},
         },
     }
     return {
@@ -457,7 +475,7 @@ def notification_schemas() -> dict[str, Any]:
                 "alert_id": {"type": "string"},
                 "kind": {"type": "string", "enum": ["firing", "resolved", "repeat"]},
                 "attempt": {"type": "integer", "description": "0 for silenced/skipped notices, which make no attempt."},
-                "outcome": {"type": "string", "enum": OUTCOMES},
+                "outcome": {"type": "string", "enum": list(OUTCOMES)},
                 "detail": {"type": "string"},
             },
         },
