@@ -420,7 +420,7 @@ def _wall_time(description: str, nullable: bool = False) -> dict[str, Any]:
     return {
         "description": description,
         "oneOf": [
-            {"type": "string", "format": "date-time", "minLength": 1, "example": "2030-07-12T14:00:00Z",
+            {"type": "string", "format": "date-time", "minLength": 1,
              **({"nullable": True} if nullable else {})},
             {"type": "number", "minimum": 0, "description": "Epoch seconds."},
         ],
