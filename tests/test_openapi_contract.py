@@ -76,10 +76,15 @@ def future_wall_times() -> st.SearchStrategy[str]:
                      st.integers(min_value=DAY, max_value=300 * DAY))
 
 
-def _epoch(value: object) -> float:
+def _epoch(value: object) -> float | None:
+    """Epoch seconds of a drawn silence time; None for a string the draw did not take from our strategy."""
     if isinstance(value, (int, float)):
         return float(value)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def make_valid_data_valid(case: schemathesis.Case) -> None:
@@ -108,7 +113,8 @@ def make_valid_data_valid(case: schemathesis.Case) -> None:
             value = body.get(field)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 body[field] = now + DAY + value % (300 * DAY)
-        if body.get("starts_at") is not None and _epoch(body["starts_at"]) >= _epoch(body["ends_at"]):
+        starts, ends = _epoch(body.get("starts_at")), _epoch(body.get("ends_at"))
+        if starts is not None and ends is not None and starts >= ends:
             body["starts_at"] = None  # null means now, which is before any drawn end
 
 
