@@ -1,6 +1,8 @@
 """REST API: a Flask blueprint on the Dash app's server, built around the one Monitor it is handed."""
 
-from flask import Flask
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import MapAdapter
 
 from detection import Monitor
 from detection.delivery import Delivery
@@ -15,10 +17,51 @@ from .routes import ApiSettings, make_blueprint
 __all__ = ["ApiError", "ApiSettings", "register_api", "register_metrics", "register_notifications"]
 
 
+# The blueprint's route for unknown /api/ paths (GET and POST); it must not hide a route's other methods.
+CATCH_ALL_ENDPOINT = "api.not_found"
+ROUTE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
 def register_api(server: Flask, monitor: Monitor, settings: ApiSettings) -> None:
     register_error_handlers(server)
     register_body_guards(server)  # Dash's own POST routes get the API's body limits
     server.register_blueprint(make_blueprint(monitor, settings))
+    answer_wrong_methods(server)
+
+
+def _route_methods(adapter: MapAdapter, path: str) -> set[str]:
+    """The methods of the API route at ``path``, leaving out the catch-all (empty when no route has the path)."""
+    methods = set()
+    for method in ROUTE_METHODS:
+        try:
+            rule, _ = adapter.match(path, method=method, return_rule=True)
+        except HTTPException:
+            continue
+        if rule.endpoint != CATCH_ALL_ENDPOINT:
+            methods.add(method)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return methods | {"OPTIONS"} if methods else methods
+
+
+def answer_wrong_methods(server: Flask) -> None:
+    """A method a route lacks is a JSON 405 whose Allow header lists the route's methods (RFC 9110), and OPTIONS
+    lists the same; without this the catch-all answers 404 and Allow names the catch-all's GET and POST."""
+
+    @server.before_request
+    def _wrong_method():
+        if (request.endpoint != CATCH_ALL_ENDPOINT and request.method != "OPTIONS"
+                and not isinstance(request.routing_exception, MethodNotAllowed)):
+            return None
+        if not request.path.startswith("/api/"):
+            return None
+        allowed = _route_methods(server.url_map.bind_to_environ(request.environ), request.path)
+        if not allowed:
+            return None  # no such route: the catch-all's 404
+        if request.method == "OPTIONS":
+            return Response(status=200, headers={"Allow": ", ".join(sorted(allowed))})
+        methods = sorted(allowed)
+        raise MethodNotAllowed(methods, f"{request.method} is not allowed on {request.path}; use {', '.join(methods)}")
 
 
 def register_notifications(server: Flask, delivery: Delivery, silences: Silences, api_token: str | None = None) -> None:

@@ -43,7 +43,12 @@ def register_error_handlers(server: Flask, prefix: str = "/api/") -> None:
         if not request.path.startswith(prefix) and request.path != "/metrics":
             return exc
         code = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(exc.code or 500, code, exc.description or exc.name)
+        response = error_response(exc.code or 500, code, exc.description or exc.name)
+        # Keep the headers the error carries (a 405's Allow, RFC 9110), but not its HTML content type.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @server.errorhandler(Exception)
     def _unexpected(exc: Exception):

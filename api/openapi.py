@@ -3,7 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
+
+from detection.alerts import SEVERITIES
+from detection.delivery_log import OUTCOMES
+
+# The limits the server enforces, as the document states them. tests/test_openapi_contract.py checks that
+# each equals the constant the code enforces (api/routes.py, detection/records.py, detection/silences.py).
+MAX_BODY_BYTES = 1_000_000
+MAX_RECORDS = 10_000
+MAX_IDEMPOTENCY_KEY = 255
+MAX_COUNT = 1_000_000
+MAX_TIMESTAMP_LENGTH = 64
+MAX_JSON_DEPTH = 32
+MAX_FUTURE_MINUTES = 5
+MAX_LIMIT = 10_000
+MAX_COMMENT = 1000
+MAX_CREATED_BY = 200
+MAX_SILENCE_DAYS = 365
+ALERT_STATES = ["firing", "pending", "resolved", "all"]
+SILENCE_STATUSES = ["active", "pending", "expired"]
+# Printable characters of a header value (Latin-1, as WSGI reads headers): no controls, no DEL,
+# no non-breaking space (U+00A0) and no soft hyphen (U+00AD), which Python's str.isprintable() refuses.
+PRINTABLE_HEADER = "^[\\x20-\\x7E\\xA1-\\xAC\\xAE-\\xFF]+$"
+
+UNAUTHORIZED = "MONITOR_API_TOKEN is set and the bearer token is missing or wrong."
+NOT_JSON = f"The body is not valid JSON, or it is nested deeper than {MAX_JSON_DEPTH} levels."
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -14,27 +40,55 @@ def _error(description: str) -> dict[str, Any]:
     return _json({"$ref": "#/components/schemas/Error"}, description)
 
 
-def _record(key: str, values: Iterable[str], example: str) -> dict[str, Any]:
+def _security(token_required: bool) -> dict[str, Any]:
+    """Routes that change state need the bearer token when one is configured; without one they are open."""
+    return {"security": [{"bearer": []}]} if token_required else {"security": []}
+
+
+def _years_up_to(year: int) -> str:
+    """A regex alternation for the years 1970 to ``year`` (2000 to 2099)."""
+    tens, ones = (year % 100) // 10, year % 10
+    parts = ["19[7-9][0-9]"] + ([f"20[0-{tens - 1}][0-9]"] if tens else []) + [f"20{tens}[0-{ones}]"]
+    return "|".join(parts)
+
+
+def event_time_pattern(year: int) -> str:
+    """The text forms of an event time: a date, then optionally a time (' ' or 'T'), seconds, fraction, zone."""
+    return (
+        f"^({_years_up_to(year)})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+        "([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?$"
+    )
+
+
+def _record(key: str, values: Iterable[str], example: str, year: int) -> dict[str, Any]:
     return {
         "type": "object",
         "required": ["timestamp", key, "count"],
         "properties": {
             "timestamp": {
-                "type": "string",
-                "description": "Event time; 'YYYY-MM-DD HH:MM:SS' or ISO 8601. Naive means UTC. At most 5 minutes in the future.",
-                "example": "2025-07-12 13:45:00",
+                "description": (
+                    "Event time, from 1970-01-01 up to "
+                    f"{MAX_FUTURE_MINUTES} minutes after the server's clock: a string 'YYYY-MM-DD HH:MM:SS' or "
+                    "ISO 8601 (with 'T', 'Z' or an offset; naive means UTC), or epoch seconds as a number."
+                ),
+                "oneOf": [
+                    {"type": "string", "format": "event-time", "maxLength": MAX_TIMESTAMP_LENGTH,
+                     "pattern": event_time_pattern(year), "example": "2025-07-12 13:45:00"},
+                    {"type": "number", "minimum": 0, "example": 1752327900},
+                ],
             },
             key: {"type": "string", "enum": list(values), "example": example},
-            "count": {"type": "integer", "minimum": 0, "example": 3},
+            "count": {"type": "integer", "minimum": 0, "maximum": MAX_COUNT, "example": 3},
         },
     }
 
 
-def _ingest_operation(summary: str, schema_name: str) -> dict[str, Any]:
+def _ingest_operation(summary: str, schema_name: str, token_required: bool) -> dict[str, Any]:
     body_schema = {
         "oneOf": [
             {"$ref": f"#/components/schemas/{schema_name}"},
-            {"type": "array", "maxItems": 10000, "items": {"$ref": f"#/components/schemas/{schema_name}"}},
+            {"type": "array", "minItems": 1, "maxItems": MAX_RECORDS,
+             "items": {"$ref": f"#/components/schemas/{schema_name}"}},
         ]
     }
     return {
@@ -43,56 +97,101 @@ def _ingest_operation(summary: str, schema_name: str) -> dict[str, Any]:
             "Counts add to the minute's existing count. A batch is all-or-nothing. "
             "Send an Idempotency-Key header to make retries safe (24 h)."
         ),
-        "security": [{}, {"bearer": []}],
+        **_security(token_required),
         "parameters": [
             {
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
-                "schema": {"type": "string", "maxLength": 255},
-                "description": "The same key within 24 h answers as the first request did and changes nothing.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY,
+                           "pattern": PRINTABLE_HEADER},
+                "description": (
+                    f"1 to {MAX_IDEMPOTENCY_KEY} printable characters, scoped to the route. The same key within "
+                    "24 h answers as the first request did and changes nothing."
+                ),
             }
         ],
         "requestBody": {"required": True, "content": {"application/json": {"schema": body_schema}}},
         "responses": {
             "201": _json({"$ref": "#/components/schemas/IngestResult"}, "Stored; lists the alerts this request opened, fired or resolved."),
-            "400": _error("The body is not valid JSON, or the Idempotency-Key is malformed."),
-            "401": _error("MONITOR_API_TOKEN is set and the bearer token is missing or wrong."),
-            "413": _error("Body over 1 MB or more than 10,000 records."),
+            "400": _error(f"{NOT_JSON} Or the Idempotency-Key is not 1 to {MAX_IDEMPOTENCY_KEY} printable characters."),
+            "401": _error(UNAUTHORIZED),
+            "413": _error(f"Body over {MAX_BODY_BYTES:,} bytes (1 MB) or more than {MAX_RECORDS:,} records."),
             "415": _error("Content-Type is not application/json."),
-            "422": _error("A record is invalid (details name its index and field), or an Idempotency-Key was reused for another body."),
+            "422": _error(
+                "A record is invalid (details name its index and field): a missing field, an unknown status or code, "
+                f"a count that is not an integer from 0 to {MAX_COUNT:,}, a timestamp that cannot be parsed or is "
+                f"before 1970 or more than {MAX_FUTURE_MINUTES} minutes in the future; an empty array; "
+                "or an Idempotency-Key reused with another body."
+            ),
             "503": _error("The store could not be written; nothing was stored."),
         },
     }
 
 
-def _minutes_param() -> dict[str, Any]:
+def _minutes_param(window_minutes: int) -> dict[str, Any]:
     return {
         "name": "minutes",
         "in": "query",
         "required": False,
-        "schema": {"type": "integer", "minimum": 1, "default": 60},
-        "description": "How many minutes back from the newest event time.",
+        "schema": {"type": "integer", "minimum": 1, "maximum": window_minutes, "default": 60},
+        "description": f"How many minutes back from the newest event time; at most the window kept in memory ({window_minutes}).",
     }
 
 
-def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable[str]) -> dict[str, Any]:
+def _limit_param() -> dict[str, Any]:
+    return {"name": "limit", "in": "query", "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 100}}
+
+
+_ISO = {"type": "string", "format": "date-time"}
+_ISO_OR_NULL = {"type": "string", "format": "date-time", "nullable": True}
+
+
+def _series(key_name: str, keys: list[str]) -> dict[str, Any]:
+    row = {
+        "type": "object",
+        "required": ["timestamp", *keys, "total", "received"],
+        "properties": {
+            "timestamp": _ISO,
+            **{k: {"type": "integer", "minimum": 0} for k in keys},
+            "total": {"type": "integer", "minimum": 0},
+            "received": {"type": "boolean", "description": "Whether the minute had data."},
+        },
+    }
+    return {
+        "type": "object",
+        "required": [key_name, "from", "to", "data"],
+        "properties": {
+            key_name: {"type": "array", "items": {"type": "string"}},
+            "from": _ISO_OR_NULL,
+            "to": _ISO_OR_NULL,
+            "data": {"type": "array", "items": row},
+        },
+    }
+
+
+def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable[str],
+                     window_minutes: int = 7 * 24 * 60, token_required: bool = False) -> dict[str, Any]:
+    """The document for this server: its statuses and codes, its window and whether it asks for a token."""
     statuses = list(statuses)
     auth_codes = list(auth_codes)
+    year = datetime.now(UTC).year  # the newest year an event time may have (the document is built per request)
     alert = {
         "type": "object",
+        "required": ["id", "rule", "metric", "severity", "state", "started_at", "value", "threshold", "message"],
         "properties": {
             "id": {"type": "string"},
             "rule": {"type": "string"},
             "rule_type": {"type": "string"},
             "metric": {"type": "string", "example": "status:failed"},
             "metric_label": {"type": "string"},
-            "severity": {"type": "string", "enum": ["info", "warning", "critical"]},
+            "severity": {"type": "string", "enum": list(SEVERITIES)},
             "state": {"type": "string", "enum": ["pending", "firing", "resolved"]},
-            "started_at": {"type": "string", "format": "date-time", "description": "Event time of the first breaching minute."},
-            "fired_at": {"type": "string", "format": "date-time", "nullable": True},
-            "resolved_at": {"type": "string", "format": "date-time", "nullable": True},
-            "last_breach_at": {"type": "string", "format": "date-time", "nullable": True},
+            "started_at": {**_ISO, "description": "Event time of the first breaching minute."},
+            "fired_at": _ISO_OR_NULL,
+            "resolved_at": _ISO_OR_NULL,
+            "last_breach_at": _ISO_OR_NULL,
             "duration_minutes": {"type": "integer", "nullable": True},
             "value": {"type": "number", "description": "The worst value of the episode."},
             "threshold": {"type": "number"},
@@ -102,14 +201,7 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
             "silenced": {"type": "boolean", "description": "An active silence matches it: shown, but no notification is sent."},
         },
     }
-    series = {
-        "type": "object",
-        "properties": {
-            "from": {"type": "string", "format": "date-time", "nullable": True},
-            "to": {"type": "string", "format": "date-time", "nullable": True},
-            "data": {"type": "array", "items": {"type": "object", "additionalProperties": True}},
-        },
-    }
+    bad_query = _error("A query parameter is out of range or not one of the listed values; the message names it.")
     return {
         "openapi": "3.0.3",
         "info": {
@@ -118,65 +210,106 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
             "description": "Post per-minute transaction counts; read counts, statistics, alerts and health.",
         },
         "paths": {
-            "/api/transaction": {"post": _ingest_operation("Post status counts", "StatusRecord")},
-            "/api/auth_code": {"post": _ingest_operation("Post authorization-code counts", "AuthCodeRecord")},
+            "/api/transaction": {"post": _ingest_operation("Post status counts", "StatusRecord", token_required)},
+            "/api/auth_code": {"post": _ingest_operation("Post authorization-code counts", "AuthCodeRecord", token_required)},
             "/api/transactions": {
                 "get": {
                     "summary": "Per-minute counts per status, oldest first",
-                    "parameters": [_minutes_param()],
-                    "responses": {"200": _json(series, "Counts"), "400": _error("Bad query parameter.")},
+                    "parameters": [_minutes_param(window_minutes)],
+                    "responses": {"200": _json(_series("statuses", statuses), "Counts"), "400": bad_query},
                 }
             },
             "/api/auth_codes": {
                 "get": {
                     "summary": "Per-minute counts per authorization code, oldest first",
-                    "parameters": [_minutes_param()],
-                    "responses": {"200": _json(series, "Counts"), "400": _error("Bad query parameter.")},
+                    "parameters": [_minutes_param(window_minutes)],
+                    "responses": {"200": _json(_series("auth_codes", auth_codes), "Counts"), "400": bad_query},
                 }
             },
             "/api/stats": {
                 "get": {
                     "summary": "Totals and rates per status over a window, the rules in force, the newest event time",
-                    "parameters": [_minutes_param()],
-                    "responses": {"200": _json({"type": "object"}, "Statistics"), "400": _error("Bad query parameter.")},
+                    "parameters": [_minutes_param(window_minutes)],
+                    "responses": {
+                        "200": _json({
+                            "type": "object",
+                            "required": ["window_minutes", "total", "totals", "rates", "open_alerts", "rules"],
+                            "properties": {
+                                "window_minutes": {"type": "integer", "minimum": 0},
+                                "from": _ISO_OR_NULL,
+                                "to": _ISO_OR_NULL,
+                                "newest_event_time": _ISO_OR_NULL,
+                                "total": {"type": "integer", "minimum": 0},
+                                "totals": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+                                "rates": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1}},
+                                "auth_codes": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+                                "open_alerts": {"type": "array", "items": {"$ref": "#/components/schemas/Alert"}},
+                                "rules": {"type": "array", "items": {"type": "object"}},
+                                "no_data_after_minutes": {"type": "integer", "minimum": 0},
+                                "thresholds": {"type": "object"},
+                            },
+                        }, "Statistics"),
+                        "400": bad_query,
+                    },
                 }
             },
             "/api/alerts": {
                 "get": {
                     "summary": "Alerts, newest first",
                     "parameters": [
-                        {"name": "state", "in": "query", "schema": {"type": "string", "enum": ["firing", "pending", "resolved", "all"], "default": "all"}},
-                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}},
+                        {"name": "state", "in": "query", "required": False,
+                         "schema": {"type": "string", "enum": ALERT_STATES, "default": "all"}},
+                        _limit_param(),
                     ],
                     "responses": {
                         "200": _json(
-                            {"type": "object", "properties": {"state": {"type": "string"}, "count": {"type": "integer"}, "alerts": {"type": "array", "items": {"$ref": "#/components/schemas/Alert"}}}},
+                            {"type": "object", "required": ["state", "count", "alerts"], "properties": {
+                                "state": {"type": "string", "enum": ALERT_STATES},
+                                "count": {"type": "integer", "minimum": 0},
+                                "alerts": {"type": "array", "items": {"$ref": "#/components/schemas/Alert"}}}},
                             "Alerts",
                         ),
-                        "400": _error("Bad query parameter."),
+                        "400": bad_query,
+                        "503": _error("The store could not be read."),
                     },
                 }
             },
             "/api/health": {
                 "get": {
                     "summary": "Status, version, uptime, newest event time, store and feed status",
-                    "responses": {"200": _json({"type": "object"}, "Healthy or degraded"), "503": _json({"type": "object"}, "The store is unavailable")},
+                    "responses": {"200": _json({"$ref": "#/components/schemas/Health"}, "Healthy or degraded"),
+                                  "503": _json({"$ref": "#/components/schemas/Health"}, "The store is unavailable")},
                 }
             },
-            **notification_paths(),
+            **notification_paths(token_required),
             "/api/openapi.json": {
                 "get": {"summary": "This document", "responses": {"200": _json({"type": "object"}, "OpenAPI 3 document")}}
             },
         },
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "Needed on POST routes when MONITOR_API_TOKEN is set."}},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "Needed on routes that change state when MONITOR_API_TOKEN is set."}},
             "schemas": {
-                "StatusRecord": _record("status", statuses, "failed"),
-                "AuthCodeRecord": _record("auth_code", auth_codes, "51"),
+                "StatusRecord": _record("status", statuses, "failed", year),
+                "AuthCodeRecord": _record("auth_code", auth_codes, "51", year),
                 "Alert": alert,
                 "IngestResult": {
                     "type": "object",
-                    "properties": {"accepted": {"type": "integer"}, "alerts": {"type": "array", "items": {"$ref": "#/components/schemas/Alert"}}},
+                    "required": ["accepted", "alerts"],
+                    "properties": {"accepted": {"type": "integer", "minimum": 0},
+                                   "alerts": {"type": "array", "items": {"$ref": "#/components/schemas/Alert"}}},
+                },
+                "Health": {
+                    "type": "object",
+                    "required": ["status", "version", "store", "feeds"],
+                    "properties": {
+                        "status": {"type": "string", "enum": ["ok", "degraded"]},
+                        "version": {"type": "string"},
+                        "uptime_seconds": {"type": "number", "minimum": 0},
+                        "newest_event_time": _ISO_OR_NULL,
+                        "store": {"type": "object", "properties": {"ok": {"type": "boolean"}, "path": {"type": "string"}}},
+                        "feeds": {"type": "object", "additionalProperties": {"type": "object"}},
+                    },
                 },
                 **notification_schemas(),
                 "Error": {
@@ -198,30 +331,42 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
 
 # --- silences, the delivery log and /metrics ---
 
-def notification_paths() -> dict[str, Any]:
+def notification_paths(token_required: bool = False) -> dict[str, Any]:
     silence = _json({"$ref": "#/components/schemas/Silence"}, "The silence")
     not_found = _error("No silence with this id.")
     return {
         "/api/silences": {
             "get": {
                 "summary": "Silences, newest first",
-                "parameters": [{"name": "status", "in": "query", "schema": {"type": "string", "enum": ["active", "pending", "expired"]}}],
+                "parameters": [{"name": "status", "in": "query", "required": False,
+                                "schema": {"type": "string", "enum": SILENCE_STATUSES}}],
                 "responses": {
-                    "200": _json({"type": "object", "properties": {"count": {"type": "integer"}, "silences": {"type": "array", "items": {"$ref": "#/components/schemas/Silence"}}}}, "Silences"),
-                    "400": _error("Bad query parameter."),
+                    "200": _json({"type": "object", "required": ["count", "silences"], "properties": {
+                        "count": {"type": "integer", "minimum": 0},
+                        "silences": {"type": "array", "items": {"$ref": "#/components/schemas/Silence"}}}}, "Silences"),
+                    "400": _error("'status' is not active, pending or expired."),
                 },
             },
             "post": {
                 "summary": "Silence alerts matching rule/metric/severity between two times",
-                "description": "A silenced alert still shows in /api/alerts and on the dashboard (silenced: true) but sends no notification. Times are wall-clock, ISO 8601 or epoch seconds.",
-                "security": [{}, {"bearer": []}],
+                "description": (
+                    "A silenced alert still shows in /api/alerts and on the dashboard (silenced: true) but sends no "
+                    "notification. Times are wall-clock, ISO 8601 or epoch seconds; ends_at must be after starts_at, "
+                    f"in the future, and at most {MAX_SILENCE_DAYS} days after now."
+                ),
+                **_security(token_required),
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SilenceRequest"}}}},
                 "responses": {
                     "201": silence,
-                    "400": _error("The body is not valid JSON."),
-                    "401": _error("MONITOR_API_TOKEN is set and the bearer token is missing or wrong."),
+                    "400": _error(NOT_JSON),
+                    "401": _error(UNAUTHORIZED),
+                    "413": _error(f"Body over {MAX_BODY_BYTES:,} bytes."),
                     "415": _error("Content-Type is not application/json."),
-                    "422": _error("A field is wrong; details name it."),
+                    "422": _error(
+                        "A field is wrong (details name it): an unknown field or matcher, no matcher, a time that cannot "
+                        f"be parsed, an ends_at not after starts_at, already past (a silence that already ended) or more "
+                        f"than {MAX_SILENCE_DAYS} days ahead, or a comment or creator that is too long."
+                    ),
                     "503": _error("The store could not be written."),
                 },
             },
@@ -231,8 +376,9 @@ def notification_paths() -> dict[str, Any]:
             "get": {"summary": "One silence", "responses": {"200": silence, "404": not_found}},
             "delete": {
                 "summary": "Expire a silence now (it is kept, as expired)",
-                "security": [{}, {"bearer": []}],
-                "responses": {"200": silence, "401": _error("Bearer token missing or wrong."), "404": not_found},
+                **_security(token_required),
+                "responses": {"200": silence, "401": _error(UNAUTHORIZED), "404": not_found,
+                              "503": _error("The store could not be written.")},
             },
         },
         "/api/notifications": {
@@ -240,21 +386,24 @@ def notification_paths() -> dict[str, Any]:
                 "summary": "The delivery log, newest first: channel, alert, attempt, outcome",
                 "description": "Delivery is at-least-once. Outcomes: delivered; error (an attempt that is retried); failed (gave up); silenced; skipped (send_resolved off).",
                 "parameters": [
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}},
-                    {"name": "channel", "in": "query", "schema": {"type": "string"}},
-                    {"name": "alert_id", "in": "query", "schema": {"type": "string"}},
-                    {"name": "outcome", "in": "query", "schema": {"type": "string", "enum": ["delivered", "error", "failed", "silenced", "skipped"]}},
+                    _limit_param(),
+                    {"name": "channel", "in": "query", "required": False, "schema": {"type": "string"}},
+                    {"name": "alert_id", "in": "query", "required": False, "schema": {"type": "string"}},
+                    {"name": "outcome", "in": "query", "required": False, "schema": {"type": "string", "enum": list(OUTCOMES)}},
                 ],
                 "responses": {
-                    "200": _json({"type": "object", "properties": {
+                    "200": _json({"type": "object", "required": ["count", "notifications"], "properties": {
                         "delivery": {"type": "string"},
                         "channels": {"type": "array", "items": {"type": "object"}},
-                        "queue_depth": {"type": "integer"},
+                        "queue_depth": {"type": "integer", "minimum": 0},
                         "pending": {"type": "object", "additionalProperties": {"type": "integer"}},
-                        "count": {"type": "integer"},
+                        "dropped_from_queue": {"type": "integer", "minimum": 0},
+                        "running": {"type": "boolean"},
+                        "count": {"type": "integer", "minimum": 0},
                         "notifications": {"type": "array", "items": {"$ref": "#/components/schemas/NotificationAttempt"}},
                     }}, "The log"),
-                    "400": _error("Bad query parameter."),
+                    "400": _error("A query parameter is out of range or not one of the listed values; the message names it."),
+                    "503": _error("The store could not be read."),
                 },
             }
         },
@@ -267,53 +416,66 @@ def notification_paths() -> dict[str, Any]:
     }
 
 
+def _wall_time(description: str, nullable: bool = False) -> dict[str, Any]:
+    return {
+        "description": description,
+        "oneOf": [
+            {"type": "string", "format": "date-time", "minLength": 1,
+             **({"nullable": True} if nullable else {})},
+            {"type": "number", "minimum": 0, "description": "Epoch seconds."},
+        ],
+    }
+
+
 def notification_schemas() -> dict[str, Any]:
     matchers = {
         "type": "object",
         "minProperties": 1,
         "additionalProperties": False,
         "properties": {
-            "rule": {"type": "string", "example": "failed_high"},
-            "metric": {"type": "string", "example": "status:failed"},
-            "severity": {"type": "string", "enum": ["info", "warning", "critical"]},
+            "rule": {"type": "string", "minLength": 1, "example": "failed_high"},
+            "metric": {"type": "string", "minLength": 1, "example": "status:failed"},
+            "severity": {"type": "string", "enum": list(SEVERITIES)},
         },
     }
     return {
         "SilenceRequest": {
             "type": "object",
             "required": ["matchers", "ends_at"],
+            "additionalProperties": False,
             "properties": {
                 "matchers": matchers,
-                "starts_at": {"type": "string", "format": "date-time", "description": "Default: now."},
-                "ends_at": {"type": "string", "format": "date-time"},
-                "comment": {"type": "string", "maxLength": 1000},
-                "created_by": {"type": "string", "maxLength": 1000},
+                "starts_at": _wall_time("When the silence starts; null or absent means now.", nullable=True),
+                "ends_at": _wall_time(f"When it stops: after starts_at, in the future, at most {MAX_SILENCE_DAYS} days after now."),
+                "comment": {"type": "string", "maxLength": MAX_COMMENT},
+                "created_by": {"type": "string", "maxLength": MAX_CREATED_BY},
             },
         },
         "Silence": {
             "type": "object",
+            "required": ["id", "matchers", "starts_at", "ends_at", "created_at", "created_by", "comment", "status"],
             "properties": {
                 "id": {"type": "string"},
                 "matchers": matchers,
-                "starts_at": {"type": "string", "format": "date-time"},
-                "ends_at": {"type": "string", "format": "date-time"},
-                "created_at": {"type": "string", "format": "date-time"},
+                "starts_at": _ISO,
+                "ends_at": _ISO,
+                "created_at": _ISO,
                 "created_by": {"type": "string"},
                 "comment": {"type": "string"},
-                "status": {"type": "string", "enum": ["active", "pending", "expired"]},
+                "status": {"type": "string", "enum": SILENCE_STATUSES},
             },
         },
         "NotificationAttempt": {
             "type": "object",
             "properties": {
                 "id": {"type": "integer"},
-                "at": {"type": "string", "format": "date-time"},
+                "at": _ISO,
                 "at_epoch": {"type": "number"},
                 "channel": {"type": "string"},
                 "alert_id": {"type": "string"},
                 "kind": {"type": "string", "enum": ["firing", "resolved", "repeat"]},
                 "attempt": {"type": "integer", "description": "0 for silenced/skipped notices, which make no attempt."},
-                "outcome": {"type": "string", "enum": ["delivered", "error", "failed", "silenced", "skipped"]},
+                "outcome": {"type": "string", "enum": list(OUTCOMES)},
                 "detail": {"type": "string"},
             },
         },

@@ -188,7 +188,8 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
 
     @api.get("/openapi.json")
     def get_openapi():
-        return jsonify(openapi_document(settings.version, thresholds.statuses, thresholds.auth_codes))
+        return jsonify(openapi_document(settings.version, thresholds.statuses, thresholds.auth_codes,
+                                        monitor.settings.window_minutes, bool(settings.api_token)))
 
     @api.route("/<path:unknown>", methods=["GET", "POST"])
     def not_found(unknown: str):

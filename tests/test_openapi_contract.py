@@ -1,0 +1,199 @@
+"""The OpenAPI document is the contract: schemathesis drives the real app through /api/openapi.json and checks every answer.
+
+One fresh app per run, on its own SQLite file, with an API token set so that the
+401 paths are part of the contract too. Each operation gets the coverage phase
+(boundary values of every documented limit, undeclared methods, missing fields)
+and a bounded, derandomized fuzzing phase. The checks: no 5xx; the status code,
+content type, headers and body of every answer are in the document; data the
+document calls invalid is refused and data it calls valid is accepted; a wrong
+method is 405 with an Allow header; a route that needs the token refuses a
+missing or wrong one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import schemathesis
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    allow_header_conformance,
+    content_type_conformance,
+    ignored_auth,
+    missing_required_header,
+    negative_data_rejection,
+    positive_data_acceptance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+    unsupported_method,
+)
+
+from api import openapi, routes
+from app import create_app
+from detection import records, silences
+
+TOKEN = "contract-test-token"
+EXAMPLES_PER_OPERATION = 25
+DAY = 86_400
+# Formats of the event times the ingest routes accept, drawn in the positive cases.
+EVENT_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M")
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    positive_data_acceptance,
+    missing_required_header,
+    unsupported_method,
+    allow_header_conformance,
+    ignored_auth,
+]
+
+
+def event_times() -> st.SearchStrategy[str]:
+    """Valid event times: 1970 up to a day ago (offsets of up to 14 h cannot push them out of range)."""
+    latest = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=1)
+    moments = st.datetimes(min_value=datetime(1970, 1, 2), max_value=latest)
+    offsets = st.sampled_from(["", "+00:00", "-05:30", "+14:00", "-12:00"])
+    return st.builds(lambda m, f, o: m.strftime(f) + (o if f.endswith("%S") and "T" in f else ""),
+                     moments, st.sampled_from(EVENT_TIME_FORMATS), offsets)
+
+
+def future_wall_times() -> st.SearchStrategy[str]:
+    """Silence times a day to 300 days ahead: in the future and within the year a silence may last."""
+    now = datetime.now(UTC)
+    return st.builds(lambda seconds: (now + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     st.integers(min_value=DAY, max_value=300 * DAY))
+
+
+def _epoch(value: object) -> float | None:
+    """Epoch seconds of a drawn silence time; None for a string the draw did not take from our strategy."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def make_valid_data_valid(case: schemathesis.Case) -> None:
+    """What JSON Schema cannot say, for the cases the document calls valid.
+
+    "At most 5 minutes in the future", "after starts_at and within a year", and
+    "an Idempotency-Key reused with another body is refused" depend on the clock
+    or on earlier requests; the document says them in words. Positive cases are
+    folded into those rules here; negative cases are sent as drawn.
+    """
+    if case.meta is None or not case.meta.generation.mode.is_positive:
+        return
+    now = time.time()
+    body = case.body
+    if case.path in ("/api/transaction", "/api/auth_code"):
+        for record in body if isinstance(body, list) else [body]:
+            stamp = record.get("timestamp") if isinstance(record, dict) else None
+            if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
+                record["timestamp"] = stamp % (now - DAY)
+        key = (case.headers or {}).get("Idempotency-Key")
+        if key is not None:
+            digest = hashlib.sha256((key + json.dumps(body, sort_keys=True)).encode()).hexdigest()[:16]
+            case.headers["Idempotency-Key"] = f"{key[: openapi.MAX_IDEMPOTENCY_KEY - 17]}.{digest}"
+    elif case.path == "/api/silences" and case.method == "POST" and isinstance(body, dict):
+        for field in ("starts_at", "ends_at"):
+            value = body.get(field)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                body[field] = now + DAY + value % (300 * DAY)
+        starts, ends = _epoch(body.get("starts_at")), _epoch(body.get("ends_at"))
+        if starts is not None and ends is not None and starts >= ends:
+            body["starts_at"] = None  # null means now, which is before any drawn end
+
+
+@pytest.fixture(scope="module")
+def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesis.BaseSchema]:
+    app = create_app({"db": str(tmp_path_factory.mktemp("contract") / "monitor.db"), "api_token": TOKEN})
+    schemathesis.openapi.format("event-time", event_times())
+    schemathesis.openapi.format("date-time", future_wall_times())
+    try:
+        schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app.server)
+        schema.config.generation.update(max_examples=EXAMPLES_PER_OPERATION, deterministic=True, database="none")
+        # 413 (body or batch too large) is a refusal too; schemathesis' default list omits it.
+        rejection = schema.config.checks.negative_data_rejection
+        rejection.expected_statuses = [*rejection.expected_statuses, "413"]
+        yield schema
+    finally:
+        from schemathesis.specs.openapi.formats import unregister_string_format
+
+        unregister_string_format("event-time")
+        unregister_string_format("date-time")
+
+
+contract = schemathesis.pytest.from_fixture("api_schema")
+
+
+@contract.parametrize()
+def test_every_answer_matches_the_openapi_document(case: schemathesis.Case) -> None:
+    make_valid_data_valid(case)
+    case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"}, checks=CHECKS)
+
+
+def test_the_limits_in_the_document_are_the_limits_in_the_code(tmp_path) -> None:
+    app = create_app({"db": str(tmp_path / "monitor.db"), "window_days": 2})
+    client = app.server.test_client()
+    document = client.get("/api/openapi.json").get_json()
+    paths, schemas = document["paths"], document["components"]["schemas"]
+    ingest = paths["/api/transaction"]["post"]
+    batch = ingest["requestBody"]["content"]["application/json"]["schema"]["oneOf"][1]
+    key = ingest["parameters"][0]["schema"]
+    assert (batch["minItems"], batch["maxItems"]) == (1, routes.MAX_RECORDS)
+    assert (key["minLength"], key["maxLength"]) == (1, routes.MAX_IDEMPOTENCY_KEY)
+    assert f"{routes.MAX_BODY_BYTES:,} bytes" in ingest["responses"]["413"]["description"]
+    assert f"{routes.MAX_RECORDS:,} records" in ingest["responses"]["413"]["description"]
+    assert f"{records.MAX_FUTURE_SECONDS // 60} minutes in the future" in ingest["responses"]["422"]["description"]
+    assert schemas["SilenceRequest"]["properties"]["comment"]["maxLength"] == silences.MAX_TEXT
+    # No token configured: the routes that change state are open, and the document says so.
+    assert ingest["security"] == [] and paths["/api/silences/{silence_id}"]["delete"]["security"] == []
+    alert_params = {p["name"]: p["schema"] for p in paths["/api/alerts"]["get"]["parameters"]}
+    assert alert_params["state"]["enum"] == list(routes.ALERT_STATES)
+
+    # The window and the limit have no constant of their own: the server's answers at the bounds must agree.
+    window = 2 * 24 * 60  # this server keeps two days, so the document says so rather than a fixed number
+    for route in ("/api/transactions", "/api/auth_codes", "/api/stats"):
+        minutes = paths[route]["get"]["parameters"][0]["schema"]
+        assert (minutes["minimum"], minutes["maximum"]) == (1, window), route
+        assert client.get(f"{route}?minutes={window}").status_code == 200
+        assert client.get(f"{route}?minutes={window + 1}").status_code == 400
+        assert client.get(f"{route}?minutes=0").status_code == 400
+    for route in ("/api/alerts", "/api/notifications"):
+        limit = {p["name"]: p["schema"] for p in paths[route]["get"]["parameters"]}["limit"]
+        assert client.get(f"{route}?limit={limit['maximum']}").status_code == 200, route
+        assert client.get(f"{route}?limit={limit['maximum'] + 1}").status_code == 400, route
+        assert client.get(f"{route}?limit={limit['minimum'] - 1}").status_code == 400, route
+
+
+def test_a_wrong_method_is_a_json_405_naming_the_allowed_ones(client) -> None:
+    cases = {
+        ("GET", "/api/transaction"): "OPTIONS, POST",
+        ("PUT", "/api/auth_code"): "OPTIONS, POST",
+        ("POST", "/api/health"): "GET, HEAD, OPTIONS",
+        ("PATCH", "/api/silences/abc"): "DELETE, GET, HEAD, OPTIONS",
+        ("DELETE", "/api/silences"): "GET, HEAD, OPTIONS, POST",
+    }
+    for (method, path), allow in cases.items():
+        response = client.open(path, method=method)
+        assert response.status_code == 405, (method, path)
+        assert response.headers["Allow"] == allow, (method, path)
+        assert response.get_json()["error"] == "method_not_allowed"
+        assert method in response.get_json()["message"]
+    assert set(client.post("/metrics").headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    assert client.options("/api/transaction").headers["Allow"] == "OPTIONS, POST"
+    assert client.get("/api/no_such_route").status_code == 404  # an unknown path stays a 404
