@@ -19,9 +19,11 @@ from flask import Flask, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .errors import ApiError, error_response
+from .limits import (
+    MAX_DASH_BODY_BYTES,
+    MAX_JSON_DEPTH,
+)
 
-MAX_JSON_DEPTH = 32  # arrays and objects inside each other; a record batch needs 2
-MAX_DASH_BODY_BYTES = 1_000_000
 _CONTAINERS = frozenset((list, dict))
 
 

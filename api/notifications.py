@@ -15,9 +15,11 @@ from detection.store import StoreError
 
 from .errors import ApiError
 from .json_body import read_json
+from .limits import (
+    MAX_LIMIT,
+    MAX_SILENCE_BODY_BYTES,
+)
 from .params import int_arg, require_bearer
-
-MAX_SILENCE_BODY_BYTES = 64_000
 
 
 def redacted_entry(entry: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +77,7 @@ def make_notifications_blueprint(delivery: Delivery, silences: Silences, api_tok
     @bp.get("/notifications")
     def list_notifications():
         require_bearer(api_token)  # where alerts go and what receivers answered: not for anyone who can reach the port
-        limit = int_arg("limit", 100, 1, 10_000)
+        limit = int_arg("limit", 100, 1, MAX_LIMIT)
         outcome = request.args.get("outcome")
         if outcome is not None and outcome not in OUTCOMES:
             raise ApiError(400, "invalid_parameter", f"'outcome' must be one of {', '.join(OUTCOMES)}, got {outcome!r}")

@@ -9,23 +9,34 @@ from typing import Any
 from detection.alerts import SEVERITIES
 from detection.delivery_log import OUTCOMES
 
-# The limits the server enforces, as the document states them. tests/test_openapi_contract.py checks that
-# each equals the constant the code enforces (api/routes.py, detection/records.py, detection/silences.py).
-MAX_BODY_BYTES = 1_000_000
-MAX_RECORDS = 10_000
-MAX_IDEMPOTENCY_KEY = 255
-MAX_COUNT = 1_000_000
-MAX_TIMESTAMP_LENGTH = 64
-MAX_JSON_DEPTH = 32
-MAX_FUTURE_MINUTES = 5
-MAX_LIMIT = 10_000
-MAX_COMMENT = 1000
-MAX_CREATED_BY = 200
-MAX_SILENCE_DAYS = 365
+from .limits import (
+    MAX_AHEAD_SECONDS,
+    MAX_BODY_BYTES,
+    MAX_COMMENT,
+    MAX_CREATED_BY,
+    MAX_FUTURE_SECONDS,
+    MAX_IDEMPOTENCY_KEY,
+    MAX_JSON_DEPTH,
+    MAX_LIMIT,
+    MAX_MATCHER_VALUE,
+    MAX_MINUTE_COUNT,
+    MAX_RECORD_COUNT,
+    MAX_RECORDS,
+    MAX_SILENCE_BODY_BYTES,
+    MAX_TIMESTAMP_CHARS,
+)
+
+# Every number the document states is read from the constant the code enforces (api/limits.py).
+MAX_COUNT = MAX_RECORD_COUNT
+MAX_TIMESTAMP_LENGTH = MAX_TIMESTAMP_CHARS
+MAX_FUTURE_MINUTES = MAX_FUTURE_SECONDS // 60
+MAX_SILENCE_DAYS = MAX_AHEAD_SECONDS // 86_400
 ALERT_STATES = ["firing", "pending", "resolved", "all"]
 SILENCE_STATUSES = ["active", "pending", "expired"]
 # Printable characters of a header value (Latin-1, as WSGI reads headers): no controls, no DEL,
 # no non-breaking space (U+00A0) and no soft hyphen (U+00AD), which Python's str.isprintable() refuses.
+# Text fields of a silence: no control characters (C0, DEL, C1); lone surrogates are refused too.
+NO_CONTROLS = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
 PRINTABLE_HEADER = "^[\\x20-\\x7E\\xA1-\\xAC\\xAE-\\xFF]+$"
 
 UNAUTHORIZED = "MONITOR_API_TOKEN is set and the bearer token is missing or wrong."
@@ -68,7 +79,8 @@ def _record(key: str, values: Iterable[str], example: str, year: int) -> dict[st
             "timestamp": {
                 "description": (
                     "Event time, from 1970-01-01 up to "
-                    f"{MAX_FUTURE_MINUTES} minutes after the server's clock: a string 'YYYY-MM-DD HH:MM:SS' or "
+                    f"{MAX_FUTURE_MINUTES} minutes after the server's clock, and not older than the window kept in "
+                    "memory (MONITOR_WINDOW_DAYS) before the newest event: a string 'YYYY-MM-DD HH:MM:SS' or "
                     "ISO 8601 (with 'T', 'Z' or an offset; naive means UTC), or epoch seconds as a number."
                 ),
                 "oneOf": [
@@ -78,7 +90,8 @@ def _record(key: str, values: Iterable[str], example: str, year: int) -> dict[st
                 ],
             },
             key: {"type": "string", "enum": list(values), "example": example},
-            "count": {"type": "integer", "minimum": 0, "maximum": MAX_COUNT, "example": 3},
+            "count": {"type": "integer", "minimum": 0, "maximum": MAX_COUNT, "example": 3,
+                      "description": f"Added to the minute's count; a minute holds at most {MAX_MINUTE_COUNT:,} per metric."},
         },
     }
 
@@ -120,8 +133,11 @@ def _ingest_operation(summary: str, schema_name: str, token_required: bool) -> d
             "415": _error("Content-Type is not application/json."),
             "422": _error(
                 "A record is invalid (details name its index and field): a missing field, an unknown status or code, "
-                f"a count that is not an integer from 0 to {MAX_COUNT:,}, a timestamp that cannot be parsed or is "
-                f"before 1970 or more than {MAX_FUTURE_MINUTES} minutes in the future; an empty array; "
+                f"a count that is not an integer from 0 to {MAX_COUNT:,} or that would bring a minute's count of one "
+                f"metric over {MAX_MINUTE_COUNT:,}, a timestamp that cannot be parsed, is longer than "
+                f"{MAX_TIMESTAMP_LENGTH} characters or holds a control character, is before 1970, more than "
+                f"{MAX_FUTURE_MINUTES} minutes in the future or older than the memory window before the newest event; "
+                "an empty array; "
                 "or an Idempotency-Key reused with another body."
             ),
             "503": _error("The store could not be written; nothing was stored."),
@@ -278,7 +294,8 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
                 "get": {
                     "summary": "Status, version, uptime, newest event time, store and feed status",
                     "responses": {"200": _json({"$ref": "#/components/schemas/Health"}, "Healthy or degraded"),
-                                  "503": _json({"$ref": "#/components/schemas/Health"}, "The store is unavailable")},
+                                  "503": _json({"$ref": "#/components/schemas/Health"},
+                                                "The store is unavailable: the last write failed, or the database file was deleted or replaced")},
                 }
             },
             **notification_paths(token_required),
@@ -307,7 +324,11 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
                         "version": {"type": "string"},
                         "uptime_seconds": {"type": "number", "minimum": 0},
                         "newest_event_time": _ISO_OR_NULL,
-                        "store": {"type": "object", "properties": {"ok": {"type": "boolean"}, "path": {"type": "string"}}},
+                        "store": {"type": "object", "properties": {
+                            "ok": {"type": "boolean"}, "path": {"type": "string"},
+                            "reason": {"type": "string", "nullable": True,
+                                       "description": "Why the store is degraded: the last write failed, or the file was deleted or replaced."},
+                            "failed_at": {"type": "string", "nullable": True, "description": "When the last write failed (ISO 8601 UTC)."}}},
                         "feeds": {"type": "object", "additionalProperties": {"type": "object"}},
                     },
                 },
@@ -360,12 +381,13 @@ def notification_paths(token_required: bool = False) -> dict[str, Any]:
                     "201": silence,
                     "400": _error(NOT_JSON),
                     "401": _error(UNAUTHORIZED),
-                    "413": _error(f"Body over {MAX_BODY_BYTES:,} bytes."),
+                    "413": _error(f"Body over {MAX_SILENCE_BODY_BYTES:,} bytes."),
                     "415": _error("Content-Type is not application/json."),
                     "422": _error(
                         "A field is wrong (details name it): an unknown field or matcher, no matcher, a time that cannot "
                         f"be parsed, an ends_at not after starts_at, already past (a silence that already ended) or more "
-                        f"than {MAX_SILENCE_DAYS} days ahead, or a comment or creator that is too long."
+                        f"than {MAX_SILENCE_DAYS} days ahead, or a comment, creator or matcher that is too long or holds a "
+                        "control character."
                     ),
                     "503": _error("The store could not be written."),
                 },
@@ -384,7 +406,8 @@ def notification_paths(token_required: bool = False) -> dict[str, Any]:
         "/api/notifications": {
             "get": {
                 "summary": "The delivery log, newest first: channel, alert, attempt, outcome",
-                "description": "Delivery is at-least-once. Outcomes: delivered; error (an attempt that is retried); failed (gave up); silenced; skipped (send_resolved off).",
+                "description": "Delivery is at-least-once. Outcomes: delivered; error (an attempt that is retried); failed (gave up); silenced; skipped (send_resolved off). Channel URLs are shown with their credentials redacted; the log needs the bearer token when MONITOR_API_TOKEN is set.",
+                **_security(token_required),
                 "parameters": [
                     _limit_param(),
                     {"name": "channel", "in": "query", "required": False, "schema": {"type": "string"}},
@@ -403,6 +426,7 @@ def notification_paths(token_required: bool = False) -> dict[str, Any]:
                         "notifications": {"type": "array", "items": {"$ref": "#/components/schemas/NotificationAttempt"}},
                     }}, "The log"),
                     "400": _error("A query parameter is out of range or not one of the listed values; the message names it."),
+                    "401": _error(UNAUTHORIZED),
                     "503": _error("The store could not be read."),
                 },
             }
@@ -433,8 +457,10 @@ def notification_schemas() -> dict[str, Any]:
         "minProperties": 1,
         "additionalProperties": False,
         "properties": {
-            "rule": {"type": "string", "minLength": 1, "example": "failed_high"},
-            "metric": {"type": "string", "minLength": 1, "example": "status:failed"},
+            "rule": {"type": "string", "minLength": 1, "maxLength": MAX_MATCHER_VALUE, "pattern": NO_CONTROLS,
+                     "example": "failed_high"},
+            "metric": {"type": "string", "minLength": 1, "maxLength": MAX_MATCHER_VALUE, "pattern": NO_CONTROLS,
+                       "example": "status:failed"},
             "severity": {"type": "string", "enum": list(SEVERITIES)},
         },
     }
@@ -447,8 +473,8 @@ def notification_schemas() -> dict[str, Any]:
                 "matchers": matchers,
                 "starts_at": _wall_time("When the silence starts; null or absent means now.", nullable=True),
                 "ends_at": _wall_time(f"When it stops: after starts_at, in the future, at most {MAX_SILENCE_DAYS} days after now."),
-                "comment": {"type": "string", "maxLength": MAX_COMMENT},
-                "created_by": {"type": "string", "maxLength": MAX_CREATED_BY},
+                "comment": {"type": "string", "maxLength": MAX_COMMENT, "pattern": NO_CONTROLS},
+                "created_by": {"type": "string", "maxLength": MAX_CREATED_BY, "pattern": NO_CONTROLS},
             },
         },
         "Silence": {

@@ -17,12 +17,15 @@ from detection.records import FieldError
 
 from .errors import ApiError
 from .json_body import read_json
+from .limits import (
+    MAX_BODY_BYTES,
+    MAX_IDEMPOTENCY_KEY,
+    MAX_LIMIT,
+    MAX_RECORDS,
+)
 from .openapi import openapi_document
 from .params import int_arg, require_bearer
 
-MAX_BODY_BYTES = 1_000_000
-MAX_RECORDS = 10_000
-MAX_IDEMPOTENCY_KEY = 255
 ALERT_STATES = ("firing", "pending", "resolved", "all")
 
 
@@ -161,7 +164,7 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
         state = request.args.get("state", "all")
         if state not in ALERT_STATES:
             raise ApiError(400, "invalid_parameter", f"'state' must be one of {', '.join(ALERT_STATES)}, got {state!r}")
-        limit = int_arg("limit", 100, 1, 10_000)
+        limit = int_arg("limit", 100, 1, MAX_LIMIT)
         try:
             alerts = monitor.alerts(state, limit)
         except StoreError as exc:

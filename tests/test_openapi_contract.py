@@ -22,6 +22,7 @@ import pytest
 import schemathesis
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import (
     allow_header_conformance,
     content_type_conformance,
@@ -35,9 +36,10 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-from api import openapi, routes
+from api import limits, openapi, routes
 from app import create_app
 from detection import records, silences
+from detection.metrics import epoch_to_iso
 
 TOKEN = "contract-test-token"
 EXAMPLES_PER_OPERATION = 25
@@ -61,9 +63,10 @@ CHECKS = [
 
 
 def event_times() -> st.SearchStrategy[str]:
-    """Valid event times: 1970 up to a day ago (offsets of up to 14 h cannot push them out of range)."""
-    latest = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=1)
-    moments = st.datetimes(min_value=datetime(1970, 1, 2), max_value=latest)
+    """Valid event times: from 5 days ago to a day ago, inside the 7-day window behind the newest event
+    (which is never past now + 5 minutes); offsets of up to 14 h cannot push them out of it."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    moments = st.datetimes(min_value=now - timedelta(days=5), max_value=now - timedelta(days=1))
     offsets = st.sampled_from(["", "+00:00", "-05:30", "+14:00", "-12:00"])
     return st.builds(lambda m, f, o: m.strftime(f) + (o if f.endswith("%S") and "T" in f else ""),
                      moments, st.sampled_from(EVENT_TIME_FORMATS), offsets)
@@ -90,7 +93,8 @@ def _epoch(value: object) -> float | None:
 def make_valid_data_valid(case: schemathesis.Case) -> None:
     """What JSON Schema cannot say, for the cases the document calls valid.
 
-    "At most 5 minutes in the future", "after starts_at and within a year", and
+    "At most 5 minutes in the future", "not older than the memory window before the newest event",
+    "after starts_at and within a year", and
     "an Idempotency-Key reused with another body is refused" depend on the clock
     or on earlier requests; the document says them in words. Positive cases are
     folded into those rules here; negative cases are sent as drawn.
@@ -103,7 +107,11 @@ def make_valid_data_valid(case: schemathesis.Case) -> None:
         for record in body if isinstance(body, list) else [body]:
             stamp = record.get("timestamp") if isinstance(record, dict) else None
             if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
-                record["timestamp"] = stamp % (now - DAY)
+                record["timestamp"] = now - DAY - stamp % (4 * DAY)  # inside the window, as event_times()
+            elif isinstance(stamp, str) and stamp.startswith(("19", "20")) and _epoch(stamp) is not None:
+                seconds = _epoch(stamp)
+                if seconds is not None and not now - 5 * DAY <= seconds <= now - DAY:  # the document's own example
+                    record["timestamp"] = epoch_to_iso(now - DAY - seconds % (4 * DAY))
         key = (case.headers or {}).get("Idempotency-Key")
         if key is not None:
             digest = hashlib.sha256((key + json.dumps(body, sort_keys=True)).encode()).hexdigest()[:16]
@@ -143,7 +151,12 @@ contract = schemathesis.pytest.from_fixture("api_schema")
 @contract.parametrize()
 def test_every_answer_matches_the_openapi_document(case: schemathesis.Case) -> None:
     make_valid_data_valid(case)
-    case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"}, checks=CHECKS)
+    # An operation that declares no header of its own has a negative header case only for its missing
+    # Authorization: that case is sent without the token (the server must refuse it). Every other case carries it.
+    unauthenticated = (case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER)
+                       and not list(case.operation.headers))
+    headers = {} if unauthenticated else {"Authorization": f"Bearer {TOKEN}"}
+    case.call_and_validate(headers=headers, checks=CHECKS)
 
 
 def test_the_limits_in_the_document_are_the_limits_in_the_code(tmp_path) -> None:
@@ -159,7 +172,15 @@ def test_the_limits_in_the_document_are_the_limits_in_the_code(tmp_path) -> None
     assert f"{routes.MAX_BODY_BYTES:,} bytes" in ingest["responses"]["413"]["description"]
     assert f"{routes.MAX_RECORDS:,} records" in ingest["responses"]["413"]["description"]
     assert f"{records.MAX_FUTURE_SECONDS // 60} minutes in the future" in ingest["responses"]["422"]["description"]
-    assert schemas["SilenceRequest"]["properties"]["comment"]["maxLength"] == silences.MAX_TEXT
+    silence = schemas["SilenceRequest"]["properties"]
+    assert silence["comment"]["maxLength"] == silences.MAX_COMMENT
+    assert silence["created_by"]["maxLength"] == silences.MAX_CREATED_BY
+    assert silence["matchers"]["properties"]["rule"]["maxLength"] == silences.MAX_MATCHER_VALUE
+    record = schemas["StatusRecord"]["properties"]
+    assert record["count"]["maximum"] == records.MAX_RECORD_COUNT
+    assert f"{records.MAX_MINUTE_COUNT:,}" in record["count"]["description"]
+    assert record["timestamp"]["oneOf"][0]["maxLength"] == records.MAX_TIMESTAMP_CHARS
+    assert f"{limits.MAX_SILENCE_BODY_BYTES:,} bytes" in paths["/api/silences"]["post"]["responses"]["413"]["description"]
     # No token configured: the routes that change state are open, and the document says so.
     assert ingest["security"] == [] and paths["/api/silences/{silence_id}"]["delete"]["security"] == []
     alert_params = {p["name"]: p["schema"] for p in paths["/api/alerts"]["get"]["parameters"]}

@@ -1,0 +1,25 @@
+"""The API layer's limits, in one place: the routes enforce them and the OpenAPI document states them.
+
+The engine's own limits (event-time range, count ceilings, silence fields) live
+beside the code that enforces them in ``detection/`` and are re-exported here,
+so the document reads every number from where it is enforced.
+"""
+
+from __future__ import annotations
+
+from detection.records import MAX_FUTURE_SECONDS, MAX_MINUTE_COUNT, MAX_RECORD_COUNT, MAX_TIMESTAMP_CHARS
+from detection.silences import MAX_AHEAD_SECONDS, MAX_COMMENT, MAX_CREATED_BY, MAX_MATCHER_VALUE
+
+MAX_BODY_BYTES = 1_000_000  # an ingest body: 10,000 records fit with room to spare
+MAX_RECORDS = 10_000  # records in one ingest request
+MAX_IDEMPOTENCY_KEY = 255  # characters of an Idempotency-Key
+MAX_LIMIT = 10_000  # rows one list request may ask for (?limit=)
+MAX_SILENCE_BODY_BYTES = 64_000
+MAX_DASH_BODY_BYTES = 1_000_000  # the dashboard's own POST routes
+MAX_JSON_DEPTH = 32  # arrays and objects inside each other; a record batch needs 2
+
+__all__ = [
+    "MAX_AHEAD_SECONDS", "MAX_BODY_BYTES", "MAX_COMMENT", "MAX_CREATED_BY", "MAX_DASH_BODY_BYTES",
+    "MAX_FUTURE_SECONDS", "MAX_IDEMPOTENCY_KEY", "MAX_JSON_DEPTH", "MAX_LIMIT", "MAX_MATCHER_VALUE",
+    "MAX_MINUTE_COUNT", "MAX_RECORDS", "MAX_RECORD_COUNT", "MAX_SILENCE_BODY_BYTES", "MAX_TIMESTAMP_CHARS",
+]
