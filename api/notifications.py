@@ -19,7 +19,7 @@ from .limits import (
     MAX_LIMIT,
     MAX_SILENCE_BODY_BYTES,
 )
-from .params import int_arg, require_bearer
+from .params import int_arg, only_args, require_bearer
 
 
 def redacted_entry(entry: dict[str, Any]) -> dict[str, Any]:
@@ -36,6 +36,7 @@ def make_notifications_blueprint(delivery: Delivery, silences: Silences, api_tok
     @bp.get("/silences")
     def list_silences():
         now = silences.now()
+        only_args("status")
         state = request.args.get("status")
         if state is not None and state not in ("active", "pending", "expired"):
             raise ApiError(400, "invalid_parameter", f"'status' must be active, pending or expired, got {state!r}")
@@ -58,6 +59,7 @@ def make_notifications_blueprint(delivery: Delivery, silences: Silences, api_tok
 
     @bp.get("/silences/<silence_id>")
     def get_silence(silence_id: str):
+        only_args()
         silence = silences.get(silence_id)
         if silence is None:
             raise ApiError(404, "not_found", f"no silence with id {silence_id!r}")
@@ -77,6 +79,7 @@ def make_notifications_blueprint(delivery: Delivery, silences: Silences, api_tok
     @bp.get("/notifications")
     def list_notifications():
         require_bearer(api_token)  # where alerts go and what receivers answered: not for anyone who can reach the port
+        only_args("limit", "channel", "alert_id", "outcome")
         limit = int_arg("limit", 100, 1, MAX_LIMIT)
         outcome = request.args.get("outcome")
         if outcome is not None and outcome not in OUTCOMES:

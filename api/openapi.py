@@ -217,7 +217,8 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
             "silenced": {"type": "boolean", "description": "An active silence matches it: shown, but no notification is sent."},
         },
     }
-    bad_query = _error("A query parameter is out of range or not one of the listed values; the message names it.")
+    bad_query = _error("A query parameter is out of range, not one of the listed values, or one the route does not take; "
+                       "the message names it.")
     return {
         "openapi": "3.0.3",
         "info": {
@@ -365,7 +366,7 @@ def notification_paths(token_required: bool = False) -> dict[str, Any]:
                     "200": _json({"type": "object", "required": ["count", "silences"], "properties": {
                         "count": {"type": "integer", "minimum": 0},
                         "silences": {"type": "array", "items": {"$ref": "#/components/schemas/Silence"}}}}, "Silences"),
-                    "400": _error("'status' is not active, pending or expired."),
+                    "400": _error("'status' is not active, pending or expired, or a query parameter the route does not take."),
                 },
             },
             "post": {
@@ -425,7 +426,7 @@ def notification_paths(token_required: bool = False) -> dict[str, Any]:
                         "count": {"type": "integer", "minimum": 0},
                         "notifications": {"type": "array", "items": {"$ref": "#/components/schemas/NotificationAttempt"}},
                     }}, "The log"),
-                    "400": _error("A query parameter is out of range or not one of the listed values; the message names it."),
+                    "400": _error("A query parameter is out of range, not one of the listed values, or one the route does not take; the message names it."),
                     "401": _error(UNAUTHORIZED),
                     "503": _error("The store could not be read."),
                 },

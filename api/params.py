@@ -1,4 +1,4 @@
-"""Request checks shared by the API's blueprints: the bearer token and integer query parameters."""
+"""Request checks shared by the API's blueprints: the bearer token and the query parameters."""
 
 from __future__ import annotations
 
@@ -16,6 +16,14 @@ def require_bearer(api_token: str | None) -> None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), api_token.encode()):
         raise ApiError(401, "unauthorized", "this route needs 'Authorization: Bearer <token>' (MONITOR_API_TOKEN is set)")
+
+
+def only_args(*names: str) -> None:
+    """Refuse (400) a query parameter the route does not take: a typo such as ``?minute=5`` must not be ignored."""
+    for name in request.args:
+        if name not in names:
+            takes = f"takes {', '.join(repr(n) for n in names)}" if names else "takes no query parameters"
+            raise ApiError(400, "invalid_parameter", f"unknown query parameter {name[:40]!r}; this route {takes}")
 
 
 def int_arg(name: str, default: int, low: int, high: int) -> int:

@@ -24,7 +24,7 @@ from .limits import (
     MAX_RECORDS,
 )
 from .openapi import openapi_document
-from .params import int_arg, require_bearer
+from .params import int_arg, only_args, require_bearer
 
 ALERT_STATES = ("firing", "pending", "resolved", "all")
 
@@ -112,6 +112,7 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
 
 
     def window_minutes() -> int:
+        only_args("minutes")
         return int_arg("minutes", 60, 1, monitor.settings.window_minutes)
 
     def series_rows(keys: tuple[str, ...], to_metric, feed: str) -> dict[str, Any]:
@@ -161,6 +162,7 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
 
     @api.get("/alerts")
     def get_alerts():
+        only_args("state", "limit")
         state = request.args.get("state", "all")
         if state not in ALERT_STATES:
             raise ApiError(400, "invalid_parameter", f"'state' must be one of {', '.join(ALERT_STATES)}, got {state!r}")
@@ -173,6 +175,7 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
 
     @api.get("/health")
     def get_health():
+        # No only_args() here: load balancers and probes may add a cache-busting parameter.
         # 503 exactly when the store cannot be trusted with writes (the last write failed, the file was
         # deleted or replaced); a silent feed is "degraded" too, but the service itself is up (200).
         store = monitor.store.health()

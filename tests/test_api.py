@@ -194,3 +194,25 @@ def test_a_store_that_cannot_be_written_answers_503_and_keeps_what_was_stored(db
     assert client.get("/api/transactions?minutes=1").json["data"][-1]["failed"] == 3  # memory rebuilt from disk
     assert client.post("/api/transaction", json=GOOD).status_code == 201
     assert client.get("/api/transactions?minutes=1").json["data"][-1]["failed"] == 6
+
+
+@pytest.mark.parametrize(("path", "takes"), [
+    ("/api/transactions?minute=5", "'minutes'"),
+    ("/api/auth_codes?minutes=5&window=1", "'minutes'"),
+    ("/api/stats?mins=5", "'minutes'"),
+    ("/api/alerts?status=firing", "'state', 'limit'"),
+    ("/api/silences?state=active", "'status'"),
+    ("/api/notifications?outcomes=failed", "'limit', 'channel', 'alert_id', 'outcome'"),
+])
+def test_an_unknown_query_parameter_is_a_400_naming_it_and_what_the_route_takes(client, path, takes):
+    response = client.get(path)
+    assert response.status_code == 400
+    name = path.split("?")[1].split("&")[-1].split("=")[0]
+    assert response.get_json() == {
+        "error": "invalid_parameter",
+        "message": f"unknown query parameter {name!r}; this route takes {takes}",
+    }
+
+
+def test_health_ignores_a_cache_busting_parameter(client):
+    assert client.get("/api/health?_=1733160000").status_code == 200
