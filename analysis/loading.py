@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from detection.metrics import DEFAULT_AUTH_CODES, DEFAULT_STATUSES, minute_to_iso
-from detection.records import parse_timestamp
+from detection.records import timestamp_minute
 
 TIMESTAMP_HINT = "a timestamp such as '2025-07-12 13:45:00' or '2025-07-12T13:45:00Z'"
 # An unknown key is refused unless configured; the replay and the analysis CLI are configured differently.
@@ -95,8 +95,8 @@ class History:
 
 
 def parse_minute(text: str) -> int:
-    """Epoch minute of a timestamp, with exactly the API's rules (``detection.records.parse_timestamp``)."""
-    return parse_timestamp(text)
+    """Epoch minute of a timestamp in the forms the API takes (``detection.records.timestamp_minute``), any year."""
+    return timestamp_minute(text)
 
 
 @dataclass(frozen=True)
@@ -244,7 +244,7 @@ def _check(name: str, key_field: str, keys: Sequence[str], cells: list[pd.Series
     unreadable = np.zeros(len(distinct), dtype=bool)
     for index, stamp in enumerate(distinct):
         try:
-            minute_of[index] = parse_timestamp(stamp)
+            minute_of[index] = timestamp_minute(stamp)
         except (ValueError, OverflowError):
             unreadable[index] = True
     latest = None if now is None else int(now // 60)

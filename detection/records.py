@@ -78,6 +78,14 @@ def parse_timestamp(value: Any) -> int:
     times before 1970 (``EARLIEST_TIMESTAMP``); the upper bound depends on the
     wall clock and is checked by ``validate_records``.
     """
+    minute = timestamp_minute(value)
+    if minute < EARLIEST_MINUTE:
+        raise ValueError(f"{shown(value)} is before {EARLIEST_TIMESTAMP}; {accepted_range()}")
+    return minute
+
+
+def timestamp_minute(value: Any) -> int:
+    """The epoch minute of a timestamp in any accepted form, whatever its year (the CSV reader words the range itself)."""
     if isinstance(value, bool):
         raise ValueError("expected a timestamp such as '2025-07-12 13:45:00', got a boolean")
     if isinstance(value, (int, float)):
@@ -102,8 +110,6 @@ def parse_timestamp(value: Any) -> int:
             minute = (moment - _NAIVE_EPOCH) // _MINUTE  # naive means UTC
         else:
             minute = int(moment.timestamp() // 60)
-    if minute < EARLIEST_MINUTE:
-        raise ValueError(f"{shown(value)} is before {EARLIEST_TIMESTAMP}; {accepted_range()}")
     return minute
 
 
