@@ -90,10 +90,10 @@ class ChannelSender:
             self._pending.extend(items)
             self._cond.notify_all()
 
-    def holds(self, alert_id: str) -> bool:
-        """True while a notice of this alert waits in or is being sent by this sender."""
+    def held_alerts(self) -> set[str]:
+        """Alerts with a notice waiting in or being sent by this sender."""
         with self._cond:
-            return any(i.alert.id == alert_id for i in (*self._pending, *self._busy))
+            return {i.alert.id for i in (*self._pending, *self._busy)}
 
     def held(self) -> set[int]:
         """Outbox rows waiting in or being sent by this sender (their final outcome is not recorded yet)."""
@@ -331,6 +331,9 @@ class Delivery:
         if not firing:
             return
         now = self._clock()
+        # What the senders hold is read before the log, as in reconcile(): a sender records its outcome
+        # before it lets go, so a notice delivered between the two reads is seen as held, never as unsent.
+        held = {name: sender.held_alerts() for name, sender in self._senders.items()}
         outcomes = self.log.last_firing_outcomes([a.id for a in firing])
         queued_at = time.monotonic()
         for alert in firing:
@@ -338,7 +341,7 @@ class Delivery:
                 continue
             for channel in self.channels:
                 seen = outcomes.get((alert.id, channel.name))
-                if not seen or self._senders[channel.name].holds(alert.id):
+                if not seen or alert.id in held[channel.name]:
                     continue  # not dispatched yet (the outbox will), or on its way
                 sent = max([seen[o] for o in (DELIVERED, FAILED) if o in seen], default=None)
                 if sent is None:
