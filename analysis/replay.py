@@ -94,10 +94,13 @@ def replay(thresholds: Thresholds, minutes: Iterable[MinuteRows] | list[MinuteRe
 
     monitor.add_listener(on_transitions)
     minute_list = list(minutes)
+    records: list[MinuteRecords]
     if minute_list and len(minute_list[0]) == 3:
-        minute_list = validate_minutes(minute_list, thresholds.statuses, thresholds.auth_codes)  # type: ignore[arg-type]
+        records = validate_minutes(minute_list, thresholds.statuses, thresholds.auth_codes)  # type: ignore[arg-type]
+    else:
+        records = minute_list  # type: ignore[assignment]
     with quiet_console():
-        _feed(monitor, clock, minute_list, ticks)  # type: ignore[arg-type]
+        _feed(monitor, clock, records, ticks)
     return sorted(episodes.values(), key=lambda e: (e.fired_wall, e.rule))
 
 
