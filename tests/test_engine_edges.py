@@ -1,0 +1,166 @@
+"""Documented behaviour at its edges, from both sides: the close grace, for/resolve counts, windows, limits.
+
+Written against mutants that survived the rest of the suite (docs/notes/mutation.md): each test
+pins one boundary the README states, one step inside and one step outside it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from detection import MonitorSettings, Store, validate_records
+from detection.metrics import DEFAULT_STATUSES
+
+from .support import START_MINUTE as T0
+from .support import timestamp
+from .test_monitor import NOW, make_monitor
+
+APPROVED_LOW = {"id": "approved_low", "type": "threshold", "metric": "status:approved", "direction": "below",
+                "threshold": 50, "for": 1, "resolve": 2}
+
+
+def post(monitor, minute, **counts):
+    counts = {"approved": 100, **counts}
+    records = [{"timestamp": timestamp(T0 + minute), "status": s, "count": c} for s, c in counts.items()]
+    return monitor.ingest(validate_records(records, "status", DEFAULT_STATUSES, now=NOW)).alerts
+
+
+def _fired_after(clock, seconds: float, grace: float | None = None) -> bool:
+    """Post a low minute 1 (a lower bound judges closed minutes only), let ``seconds`` of wall clock pass, tick."""
+    settings = MonitorSettings(window_minutes=600, retention_minutes=1200)
+    if grace is not None:
+        settings = MonitorSettings(window_minutes=600, retention_minutes=1200, close_grace_seconds=grace)
+    monitor = make_monitor(clock, rules=(APPROVED_LOW,), settings=settings, no_data=0)
+    post(monitor, 0)
+    post(monitor, 1, approved=10)
+    assert monitor.alerts("all") == []  # minute 1 is open: more may come
+    clock.advance(seconds)
+    return [(t.kind, t.alert.rule) for t in monitor.tick()] == [("firing", "approved_low")]
+
+
+@pytest.mark.parametrize(("seconds", "closed"), [(60 + 29, False), (60 + 29.9, False), (60 + 30, True), (60 + 31, True)])
+def test_the_wall_clock_closes_a_minute_a_minute_and_30_s_after_it_was_first_seen(clock, seconds, closed):
+    assert _fired_after(clock, seconds) is closed
+
+
+@pytest.mark.parametrize(("seconds", "closed"), [(60 + 4, False), (60 + 6, True)])
+def test_the_close_grace_is_the_setting(clock, seconds, closed):
+    assert _fired_after(clock, seconds, grace=5.0) is closed
+
+
+def test_the_grace_runs_from_when_the_minute_was_first_seen_not_from_its_last_post(clock):
+    monitor = make_monitor(clock, rules=(APPROVED_LOW,), no_data=0)
+    post(monitor, 0)
+    post(monitor, 1, approved=5)
+    clock.advance(50)
+    post(monitor, 1, approved=5)  # more of the same minute: its clock does not restart
+    clock.advance(41)  # 91 s after minute 1 was first seen, 41 s after its last post
+    assert [(t.kind, t.alert.rule) for t in monitor.tick()] == [("firing", "approved_low")]
+
+
+def test_repeated_ticks_inside_the_grace_never_close_the_minute(clock):
+    monitor = make_monitor(clock, rules=(APPROVED_LOW,), no_data=0)
+    post(monitor, 0)
+    post(monitor, 1, approved=10)
+    for _ in range(8):
+        clock.advance(11)  # 88 s in all
+        assert monitor.tick() == []
+    clock.advance(3)
+    assert [t.alert.rule for t in monitor.tick()] == ["approved_low"]
+
+
+def test_a_closed_minute_is_judged_once_and_a_later_minute_waits_for_its_own_grace(clock):
+    monitor = make_monitor(clock, rules=(APPROVED_LOW,), no_data=0)
+    post(monitor, 0)
+    post(monitor, 1)
+    clock.advance(91)
+    assert monitor.tick() == []  # minute 1 closed, clean
+    post(monitor, 2, approved=10)
+    clock.advance(89)
+    assert monitor.tick() == []
+    clock.advance(2)
+    assert [t.alert.rule for t in monitor.tick()] == ["approved_low"]
+
+
+
+FAILED_FAST = {"id": "failed_high", "type": "threshold", "metric": "status:failed", "direction": "above",
+               "threshold": 2, "for": 1, "resolve": 2}
+
+
+def test_an_alert_keeps_the_worst_value_of_its_episode_not_the_latest(clock):
+    monitor = make_monitor(clock, rules=(FAILED_FAST,))
+    post(monitor, 0)
+    for minute, failed in enumerate((5, 9, 4, 6), start=1):
+        post(monitor, minute, failed=failed)
+    post(monitor, 5)
+    (alert,) = monitor.alerts("firing")
+    assert alert.value == 9
+    assert "9/min" in alert.message
+    post(monitor, 6)
+    post(monitor, 7)
+    (resolved,) = monitor.alerts("resolved")
+    assert resolved.value == 9 and resolved.last_breach_at == T0 + 4
+
+
+def test_a_below_rule_keeps_the_lowest_value(clock):
+    monitor = make_monitor(clock, rules=(APPROVED_LOW,))
+    for minute, approved in enumerate((100, 30, 10, 40, 20, 100)):
+        post(monitor, minute, approved=approved)
+    (alert,) = monitor.alerts("firing")
+    assert alert.value == 10
+
+
+def test_retention_keeps_an_alert_still_open_however_old_its_start(clock):
+    """Open alerts are kept (README, storage): an episode firing for longer than the retention stays stored."""
+    settings = MonitorSettings(window_minutes=60, retention_minutes=60)
+    store = Store(":memory:")
+    monitor = make_monitor(clock, rules=(FAILED_FAST,), store=store, settings=settings)
+    for minute in range(3):
+        post(monitor, minute, failed=5)
+    post(monitor, 3)
+    post(monitor, 4)
+    post(monitor, 5)  # the first episode resolves at minute 5
+    for minute in range(6, 300):
+        post(monitor, minute, failed=5)  # the second starts at minute 6 and never ends
+    monitor.prune_store()
+    stored = {(a.state, a.started_at) for a in store.alerts(None)}
+    assert stored == {("firing", T0 + 6)}
+    assert [a.started_at for a in monitor.alerts("firing")] == [T0 + 6]
+
+
+@pytest.mark.parametrize("missing", [1, 2, 5])
+def test_a_feed_gap_of_any_length_is_one_alert_over_exactly_the_missing_minutes(clock, missing):
+    monitor = make_monitor(clock, rules=(FAILED_FAST,))
+    post(monitor, 0)
+    post(monitor, 1)
+    after = 2 + missing
+    alerts = post(monitor, after)
+    # A gap is over when it is seen: it fires and resolves in the same request.
+    gaps = [(a["metric"], a["state"], a["value"]) for a in alerts if a["rule"] == "feed_gap"]
+    assert gaps == [("feed:status", "firing", missing), ("feed:status", "resolved", missing)]
+    (gap,) = [a for a in monitor.alerts("all") if a.rule == "feed_gap"]
+    assert (gap.started_at, gap.last_breach_at, gap.resolved_at) == (T0 + 2, T0 + after - 1, T0 + after)
+    assert f"for {missing} minute{'s' if missing > 1 else ''} " in gap.message
+
+
+def test_consecutive_minutes_make_no_feed_gap(clock):
+    monitor = make_monitor(clock, rules=(FAILED_FAST,))
+    for minute in range(5):
+        post(monitor, minute)
+    assert [a.rule for a in monitor.alerts("all")] == []
+
+
+def test_duration_counts_the_minutes_of_an_episode(clock):
+    """Open: first to last breaching minute, both included; resolved: from start to resolution."""
+    monitor = make_monitor(clock, rules=(FAILED_FAST,))
+    post(monitor, 0)
+    for minute in (1, 2, 3):
+        post(monitor, minute, failed=5)
+    post(monitor, 4)
+    (open_alert,) = monitor.alerts("firing")
+    assert open_alert.to_dict()["duration_minutes"] == 3
+    post(monitor, 5)
+    post(monitor, 6)
+    (resolved,) = monitor.alerts("resolved")
+    assert resolved.to_dict()["resolved_at"] == timestamp(T0 + 6).replace(" ", "T") + "Z"
+    assert resolved.to_dict()["duration_minutes"] == 5
