@@ -164,3 +164,32 @@ def test_duration_counts_the_minutes_of_an_episode(clock):
     (resolved,) = monitor.alerts("resolved")
     assert resolved.to_dict()["resolved_at"] == timestamp(T0 + 6).replace(" ", "T") + "Z"
     assert resolved.to_dict()["duration_minutes"] == 5
+
+
+def test_a_no_data_alert_says_since_when_and_for_how_long_and_resolves_when_data_returns(clock):
+    """no_data after ``after_minutes`` of wall-clock silence; started at the minute after the newest one received."""
+    from detection.alerts import alert_id
+
+    monitor = make_monitor(clock, rules=(FAILED_FAST,), no_data=5)
+    for minute in range(4):
+        post(monitor, minute)
+    clock.advance(5 * 60 - 1)
+    assert monitor.tick() == []
+    clock.advance(1 + 60 * 2.5 + 3)  # 8.55 minutes of silence in all
+    (fired,) = [t for t in monitor.tick() if t.alert.rule == "no_data"]
+    alert = fired.alert
+    assert (fired.kind, alert.state, alert.metric) == ("firing", "firing", "feed:status")
+    assert alert.id == alert_id("no_data", "feed:status", T0 + 4)
+    assert (alert.started_at, alert.fired_at) == (T0 + 4, T0 + 4)
+    assert alert.value == round((5 * 60 + 150 + 3) / 60, 1) and alert.threshold == 5
+    newest = timestamp(T0 + 3).replace(" ", "T") + "Z"
+    assert alert.message == f"no data: the status feed has sent nothing for {alert.value:g} minutes (newest event {newest})"
+    clock.advance(120)
+    monitor.tick()
+    (still,) = monitor.alerts("firing")
+    assert still.value == round((5 * 60 + 150 + 3 + 120) / 60, 1)  # the worst (longest) silence so far
+    back = [a for a in post(monitor, 20) if a["rule"] == "no_data"]
+    assert [a["state"] for a in back] == ["resolved"]
+    (resolved,) = [a for a in monitor.alerts("resolved") if a.rule == "no_data"]
+    assert resolved.resolved_at == T0 + 20
+    assert resolved.message.endswith("; data is arriving again")
