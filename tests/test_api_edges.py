@@ -82,3 +82,33 @@ def test_retries_back_off_but_never_wait_longer_than_backoff_max(tmp_path, https
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:5], strict=False)]
     assert all(gap >= 0.35 for gap in gaps), gaps  # each retry waits its backoff
     assert max(gaps) < 1.5, gaps  # the cap holds: uncapped, the last gap would be 3.2 s
+
+
+def test_each_detail_of_a_422_names_index_field_and_message(client):
+    body = [{"timestamp": "2025-07-12 13:45:00", "status": "failed", "count": 3},
+            {"timestamp": "2025-07-12 13:45:00", "status": "failed", "count": -1}]
+    response = client.post("/api/transaction", json=body)
+    assert response.status_code == 422
+    (detail,) = response.get_json()["details"]
+    assert set(detail) == {"index", "field", "message"}
+    assert (detail["index"], detail["field"]) == (1, "count")
+    assert "-1" in detail["message"]
+    assert response.get_json()["message"].startswith("record 1, field 'count': ")
+
+
+def test_field_errors_read_plainly_with_or_without_a_place():
+    from detection.records import FieldError, RecordValidationError
+
+    assert str(FieldError(None, None, "expected a JSON array or object")) == "expected a JSON array or object"
+    assert str(FieldError(None, "count", "must be >= 0")) == "field 'count': must be >= 0"
+    assert str(FieldError(2, "count", "must be >= 0")) == "record 2, field 'count': must be >= 0"
+    assert str(RecordValidationError([])) == "invalid records"
+
+
+def test_a_thresholds_error_names_the_value_it_got():
+    from detection import ConfigError, parse_thresholds
+
+    rule = {"id": "r", "type": "threshold", "metric": "status:failed", "direction": "above", "threshold": 1, "for": 0}
+    with pytest.raises(ConfigError) as raised:
+        parse_thresholds({"version": 1, "rules": [rule]}, "thresholds.json")
+    assert str(raised.value) == "thresholds.json.rules[0].for: expected an integer >= 1, got 0"

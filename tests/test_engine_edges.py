@@ -193,3 +193,78 @@ def test_a_no_data_alert_says_since_when_and_for_how_long_and_resolves_when_data
     (resolved,) = [a for a in monitor.alerts("resolved") if a.rule == "no_data"]
     assert resolved.resolved_at == T0 + 20
     assert resolved.message.endswith("; data is arriving again")
+
+
+def test_writes_staged_behind_a_failed_batch_fail_with_it_and_are_never_written():
+    """GroupCommitter.fail_queued: a request queued behind a failed commit gets the same error, nothing stored."""
+    from detection.commit import GroupCommitter
+    from detection.store import PendingWrite, StoreError
+
+    store = Store(":memory:")
+    committer = GroupCommitter(store, on_failure=lambda error: None)
+    write = PendingWrite(counts={("status", T0): {"status:failed": 3}}, alerts=[], deleted_alerts=[], rule_states={},
+                         meta={})
+    ticket = committer.stage(write)
+    error = StoreError("disk full")
+    committer.fail_queued(error)
+    assert ticket.done is True and ticket.error is error
+    with pytest.raises(StoreError, match="disk full"):
+        committer.wait(ticket)
+    assert store.counts_since(0) == []
+    later = committer.stage(write)  # the queue was emptied: a later write goes through on its own
+    committer.wait(later)
+    assert store.counts_since(0) == [("status:failed", T0, 3)]
+
+
+def test_a_failed_commit_is_logged_with_its_cause(tmp_path, clock, caplog):
+    import logging
+    import sqlite3
+
+    from detection.store import StoreError
+
+    path = str(tmp_path / "monitor.db")
+    monitor = make_monitor(clock, rules=(FAILED_FAST,), store=Store(path))
+    post(monitor, 0)
+    locker = sqlite3.connect(path, timeout=0)
+    locker.execute("BEGIN EXCLUSIVE")  # another process holds the database
+    monitor.store._writer.execute("PRAGMA busy_timeout = 50")
+    try:
+        with caplog.at_level(logging.ERROR, logger="monitor"), pytest.raises(StoreError) as raised:
+            post(monitor, 1)
+    finally:
+        locker.rollback()
+        locker.close()
+    records = [r for r in caplog.records if r.name == "monitor" and r.levelno == logging.ERROR]
+    assert [r.getMessage() for r in records] == [
+        f"store write failed, reloading the engine from the store: {raised.value}"]
+    assert str(raised.value)
+
+
+def test_worse_means_strictly_worse_in_the_rule_direction():
+    """An alert's value changes only for a strictly worse one, so a tie keeps the first minute's threshold."""
+    from detection.drop_rule import DropRule
+    from detection.rules import ThresholdRule
+    from detection.stat_rules import PoissonTailRule, RateRule, SeasonalRule
+
+    common = {"rule_id": "r"}
+    below = [
+        DropRule(metric="status:approved", **common),
+        ThresholdRule(metric="status:approved", direction="below", threshold=1, **common),
+        SeasonalRule(metric="status:approved", direction="below", profile=(1.0,), window=5, z=1, relative_sd=0,
+                     min_change=0, **common),
+        RateRule(metric="rate:approved", direction="below", baseline=0.5, window=2, p_value=0.01, min_count=0,
+                 **common),
+    ]
+    above = [
+        ThresholdRule(metric="status:failed", direction="above", threshold=1, **common),
+        PoissonTailRule(metric="status:failed", ratio=0.1, per="status:approved", window=2, p_value=0.01,
+                        min_count=1, **common),
+        SeasonalRule(metric="status:denied", direction="above", profile=(1.0,), window=5, z=1, relative_sd=0,
+                     min_change=0, **common),
+        RateRule(metric="rate:denied", direction="above", baseline=0.1, window=2, p_value=0.01, min_count=0,
+                 **common),
+    ]
+    for rule in below:
+        assert (rule.worse(4, 5), rule.worse(5, 5), rule.worse(6, 5)) == (True, False, False), rule.type_name
+    for rule in above:
+        assert (rule.worse(6, 5), rule.worse(5, 5), rule.worse(4, 5)) == (True, False, False), rule.type_name
