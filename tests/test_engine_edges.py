@@ -268,3 +268,55 @@ def test_worse_means_strictly_worse_in_the_rule_direction():
         assert (rule.worse(4, 5), rule.worse(5, 5), rule.worse(6, 5)) == (True, False, False), rule.type_name
     for rule in above:
         assert (rule.worse(6, 5), rule.worse(5, 5), rule.worse(4, 5)) == (True, False, False), rule.type_name
+
+
+def test_a_retry_while_the_first_request_is_still_being_written_gets_the_first_answer(tmp_path, clock):
+    """README: retries are safe 'also when the retries arrive while the first is still being written'."""
+    import sqlite3
+    import threading
+    import time
+
+    from detection import IdempotencyConflict
+
+    path = str(tmp_path / "monitor.db")
+    monitor = make_monitor(clock, rules=(FAILED_FAST,), store=Store(path))
+    post(monitor, 0)
+    records = validate_records([{"timestamp": timestamp(T0 + 1), "status": "failed", "count": 5}], "status",
+                               DEFAULT_STATUSES, now=NOW)
+    locker = sqlite3.connect(path, timeout=0)
+    locker.execute("BEGIN EXCLUSIVE")  # the first request's commit waits for this lock
+    monitor.store._writer.execute("PRAGMA busy_timeout = 60000")
+    first: list = []
+    writer = threading.Thread(target=lambda: first.append(monitor.ingest(records, "key-1", "body-1")), daemon=True)
+    writer.start()
+    try:
+        deadline = time.monotonic() + 30
+        while "key-1" not in monitor._pending_keys:  # staged, its commit blocked on the lock
+            assert time.monotonic() < deadline and writer.is_alive(), "the first request never reached its commit"
+            time.sleep(0.01)
+        retry = monitor.ingest(records, "key-1", "body-1")
+        with pytest.raises(IdempotencyConflict) as conflict:
+            monitor.ingest(records, "key-1", "another body")
+    finally:
+        locker.rollback()
+        locker.close()
+    writer.join(30)
+    assert not writer.is_alive()
+    (answer,) = first
+    assert not answer.replayed and retry.replayed
+    assert (retry.accepted, retry.alerts) == (answer.accepted, answer.alerts) == (1, answer.alerts)
+    assert [(a["rule"], a["state"]) for a in answer.alerts] == [("failed_high", "firing")]
+    assert str(conflict.value) == "this Idempotency-Key was already used for a different request body"
+    assert monitor.snapshot(2).counts["status:failed"][-1] == 5  # counted once
+
+
+def test_feed_statuses_name_each_feed_and_how_long_it_has_been_silent(clock):
+    monitor = make_monitor(clock, rules=(FAILED_FAST,))
+    post(monitor, 0)
+    post(monitor, 1)
+    clock.advance(42)
+    statuses = monitor.feed_statuses()
+    status, auth = statuses["status"], statuses["auth_code"]
+    assert (status.feed, status.newest_minute, status.closed_through) == ("status", T0 + 1, T0)
+    assert status.silent_seconds == 42 and status.no_data_alert is False
+    assert (auth.feed, auth.newest_minute, auth.silent_seconds, auth.last_received_wall) == ("auth_code", None, None, None)
