@@ -70,12 +70,14 @@ def draw(shape: str, seed: int) -> pd.DataFrame:
 
 
 def load(frame: pd.DataFrame) -> MinuteSeries:
+    """Zero rows are left out, as exports may (DATA.md); a received minute of all zeros keeps one zero row."""
     series = MinuteSeries(DEFAULT_STATUSES)
     for minute, row in frame[frame["received"]].iterrows():
-        for status in DEFAULT_STATUSES:
-            series.add("status", f"status:{status}", int(minute), int(row[status]))
-        for code in ("00", "51", "59"):
-            series.add("auth_code", f"auth_code:{code}", int(minute), int(row[code]))
+        for feed, metrics in (("status", [f"status:{s}" for s in DEFAULT_STATUSES]),
+                              ("auth_code", [f"auth_code:{c}" for c in ("00", "51", "59")])):
+            posted = [(m, int(row[m.split(":", 1)[1]])) for m in metrics if row[m.split(":", 1)[1]] > 0]
+            for metric, count in posted or [(metrics[-1], 0)]:
+                series.add(feed, metric, int(minute), count)
     return series
 
 
@@ -342,3 +344,71 @@ def test_drop_rule_windows_meet_without_overlap(window: int):
     assert not breach_with_spike_at(judged - window - 10)  # one minute before the reference
     assert not breach_with_spike_at(judged - window + 1)  # the oldest recent minute: the recent mean rises
     assert not breach_with_spike_at(judged + 1)  # a later minute is never read
+
+
+# ---------------------------------------------------------------------------------- documented details
+def test_every_rule_type_is_registered_under_its_name():
+    from detection import RULE_TYPES
+
+    assert {name: cls.__name__ for name, cls in RULE_TYPES.items()} == {
+        "threshold": "ThresholdRule", "poisson_tail": "PoissonTailRule", "seasonal": "SeasonalRule",
+        "rate": "RateRule", "drop": "DropRule"}
+
+
+def test_series_values_are_counts_or_shares():
+    series = MinuteSeries(DEFAULT_STATUSES)
+    series.add("status", "status:approved", T0, 90)
+    series.add("status", "status:denied", T0, 10)
+    assert series.value("status:denied", T0) == 10.0 and isinstance(series.value("status:denied", T0), float)
+    assert series.value("rate:denied", T0) == 0.1
+    assert series.value("status:failed", T0) == 0.0  # a status with no row in a received minute
+    assert (series.value("status:denied", T0 + 1), series.value("rate:denied", T0 + 1)) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("hour", [0, 1, 13, 23])
+def test_hour_of_day_profiles_switch_on_the_utc_hour(hour: int):
+    from detection.stat_rules import hour_of_day
+
+    day = T0 - T0 % 1440
+    profile = tuple(float(h) for h in range(24))
+    rule = SeasonalRule(rule_id="s", metric="status:approved", direction="below", profile=profile, window=5, z=1,
+                        relative_sd=0, min_change=0)
+    first, last = day + 60 * hour, day + 60 * hour + 59
+    assert (hour_of_day(first), hour_of_day(last), hour_of_day(last + 1)) == (hour, hour, (hour + 1) % 24)
+    assert (rule.expected(first), rule.expected(last)) == (float(hour), float(hour))
+
+
+def test_seasonal_bounds_sit_on_the_side_of_the_direction():
+    kw = {"rule_id": "s", "metric": "status:approved", "profile": (100.0,), "window": 4, "z": 2.0,
+          "relative_sd": 0.0, "min_change": 0.0}
+    low, high = SeasonalRule(direction="below", **kw), SeasonalRule(direction="above", **kw)
+    assert low.bounds(T0) == (pytest.approx(90.0), None)  # (400 - 2 * 20) / 4
+    assert high.bounds(T0) == (None, pytest.approx(110.0))
+
+
+def test_seasonal_config_errors_and_directions():
+    from detection import ConfigError, parse_thresholds
+
+    base = {"id": "s", "type": "seasonal", "metric": "status:denied", "profile": 9.0, "window": 5, "z": 3}
+    for direction in ("above", "below"):
+        (rule,) = parse_thresholds({"version": 1, "rules": [{**base, "direction": direction}]}, "t.json").rules
+        assert rule.direction == direction
+    with pytest.raises(ConfigError) as raised:
+        parse_thresholds({"version": 1, "rules": [{**base, "direction": "above", "metric": "rate:denied"}]}, "t.json")
+    assert str(raised.value) == ("t.json.rules[0].metric: a seasonal rule watches a count, use a 'rate' rule "
+                                 "for 'rate:denied'")
+
+
+def test_drop_rule_skip_ahead_counts_a_received_minute_without_a_row_as_zero():
+    """Approvals at 2/min, then minutes with other statuses only: their approvals are 0, not unknown."""
+    rule = DropRule(rule_id="d", metric="status:approved", window=2, reference=10, max_ratio=0.5, min_level=0)
+    series = MinuteSeries(DEFAULT_STATUSES)
+    for i in range(30):
+        series.add("status", "status:approved", T0 + i, 2)
+    for i in range(30, 45):
+        series.add("status", "status:denied", T0 + i, 1)
+    minutes = [T0 + i for i in range(45)]
+    judged = [i for i, m in enumerate(minutes) if rule.judge(series, m).breach]
+    assert judged[0] == 31  # minutes 30 and 31 hold no approvals against a level of 2/min
+    for start in range(0, 45, 3):
+        assert rule.first_breach(series, minutes, start) == next((i for i in judged if i >= start), None), start
