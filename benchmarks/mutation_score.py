@@ -3,11 +3,11 @@
     python benchmarks/mutation_score.py                          # every module of detection/ and api/
     python benchmarks/mutation_score.py detection/rules.py detection/monitor.py --budget 2400
     python benchmarks/mutation_score.py --report-only            # print the score of the results so far
-    python benchmarks/mutation_score.py detection/monitor.py --rerun survived   # after adding tests
+    python benchmarks/mutation_score.py detection/monitor.py --rerun survived   # only the survivors, after adding tests
 
 mutmut's settings (what is mutated, which tests run, which slow tests are left out) are in
 pyproject.toml under [tool.mutmut]; results live in ./mutants/ and a later run resumes where an
-earlier one stopped (only mutants without a result are run, unless --rerun says otherwise).
+earlier one stopped (only mutants without a result are run; --rerun survived runs only the survivors).
 Score = (killed + timeout) / (killed + timeout + survived + no tests), per module and overall;
 "adjusted" also leaves out the mutants listed as equivalent in docs/notes/equivalent_mutants.txt
 (one mutant name per line, then its reason).
@@ -62,14 +62,14 @@ def equivalent_mutants() -> set[str]:
 
 
 def to_run(modules: list[str], rerun: str) -> list[str]:
-    """Mutant names (or globs) to hand to mutmut: those without a result, plus the --rerun statuses."""
+    """Mutant names (or globs) for mutmut: those without a result; with --rerun, survivors only, or all."""
     names: list[str] = []
     for module, path in zip(modules, source_files(modules), strict=True):
         found = results(path)
         if not found:
             names.append(f"{module}.*")  # not generated yet: mutmut expands the glob
             continue
-        wanted = {"not checked"} | ({"survived", "no tests", "timeout"} if rerun == "survived" else set())
+        wanted = {"survived", "no tests"} if rerun == "survived" else {"not checked"}
         names += [name for name, code in found.items() if rerun == "all" or STATUS.get(code, "other") in wanted]
     return names
 
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=2400.0, help="seconds mutmut may run (default 2400)")
     parser.add_argument("--report-only", action="store_true", help="print the score of the results so far")
     parser.add_argument("--rerun", choices=("none", "survived", "all"), default="none",
-                        help="also rerun survivors (after adding tests) or everything")
+                        help="run the survivors again (after adding tests), or everything")
     parser.add_argument("--min-score", type=float, default=None, help="exit 1 when the overall score is below this")
     args = parser.parse_args(argv)
     modules = [module_name(m) for m in args.modules]

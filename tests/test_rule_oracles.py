@@ -412,3 +412,22 @@ def test_drop_rule_skip_ahead_counts_a_received_minute_without_a_row_as_zero():
     assert judged[0] == 31  # minutes 30 and 31 hold no approvals against a level of 2/min
     for start in range(0, 45, 3):
         assert rule.first_breach(series, minutes, start) == next((i for i in judged if i >= start), None), start
+
+
+def test_drop_rule_skip_ahead_lets_a_minute_without_a_row_leave_the_reference_as_zero():
+    """Minute 30 has no approvals row; when it leaves the reference at minute 41, the level must stay exact.
+
+    Level 2/min, limit 0.51 x 2 = 1.02: minute 41 at 1/min breaches; a level off by 1/10 (limit 0.969) would not.
+    """
+    rule = DropRule(rule_id="d", metric="status:approved", window=1, reference=10, max_ratio=0.51, min_level=0)
+    series = MinuteSeries(DEFAULT_STATUSES)
+    for i in range(45):
+        if i == 30:
+            series.add("status", "status:denied", T0 + i, 1)
+        else:
+            series.add("status", "status:approved", T0 + i, 1 if i == 41 else 2)
+    minutes = [T0 + i for i in range(45)]
+    judged = [i for i, m in enumerate(minutes) if rule.judge(series, m).breach]
+    assert judged == [30, 41]
+    for start in range(0, 45):
+        assert rule.first_breach(series, minutes, start) == next((i for i in judged if i >= start), None), start
