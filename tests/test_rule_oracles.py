@@ -431,3 +431,29 @@ def test_drop_rule_skip_ahead_lets_a_minute_without_a_row_leave_the_reference_as
     assert judged == [30, 41]
     for start in range(0, 45):
         assert rule.first_breach(series, minutes, start) == next((i for i in judged if i >= start), None), start
+
+
+@pytest.mark.parametrize("direction", ["above", "below"])
+def test_rate_bounds_are_the_tail_limit_as_a_share_at_the_usual_volume(direction: str):
+    rule = RateRule(rule_id="r", metric="rate:denied", direction=direction, baseline=0.07, window=2, p_value=1e-3,
+                    min_count=0, volume=(125.0,))
+    total = 125.0 * 2
+    mean = _grid(0.07 * total, lower=direction == "below")
+    law = stats.poisson(mean)
+    if direction == "above":
+        critical = next(c for c in range(1000) if law.sf(c - 1) <= 1e-3)  # smallest c with P(X >= c) <= p
+        assert rule.bounds(T0) == (None, pytest.approx(critical / total))
+    else:
+        critical = max(c for c in range(-1, 1000) if c < 0 or law.cdf(c) <= 1e-3)  # largest c with P(X <= c) <= p
+        assert rule.bounds(T0) == (pytest.approx(critical / total), None)
+
+
+def test_threshold_rules_round_trip_through_their_config():
+    from detection import parse_thresholds
+
+    rules = [{"id": "a", "type": "threshold", "metric": "status:failed", "severity": "critical", "for": 2,
+              "resolve": 3, "direction": "above", "threshold": 4, "recovery": 1},
+             {"id": "b", "type": "threshold", "metric": "status:approved", "severity": "warning", "for": 1,
+              "resolve": 5, "direction": "below", "threshold": 50}]
+    parsed = parse_thresholds({"version": 1, "rules": rules}, "t.json").rules
+    assert [r.to_config() for r in parsed] == rules
