@@ -457,3 +457,24 @@ def test_threshold_rules_round_trip_through_their_config():
               "resolve": 5, "direction": "below", "threshold": 50}]
     parsed = parse_thresholds({"version": 1, "rules": rules}, "t.json").rules
     assert [r.to_config() for r in parsed] == rules
+
+
+def test_seasonal_config_defaults_and_limits():
+    from detection import ConfigError, parse_thresholds
+
+    def parse(**fields):
+        rule = {"id": "s", "type": "seasonal", "metric": "status:approved", "direction": "below", "profile": 100.0,
+                "z": 3, **fields}
+        (parsed,) = parse_thresholds({"version": 1, "rules": [rule]}, "t.json").rules
+        return parsed
+
+    rule = parse()
+    assert (rule.window, rule.relative_sd, rule.min_change, rule.z) == (5, 0.0, 0.0, 3.0)
+    assert parse(z=0.5, relative_sd=0.2, min_change=0.99).z == 0.5
+    assert parse(direction="above", min_change=1.5).min_change == 1.5  # 'above' may ask for more than double
+    for field, value, expected in (("z", -1, "a number >= 0"), ("relative_sd", -0.1, "a number >= 0"),
+                                   ("min_change", -0.1, "a number >= 0"),
+                                   ("min_change", 1, "expected a fraction below 1 for a 'below' rule")):
+        with pytest.raises(ConfigError) as raised:
+            parse(**{field: value})
+        assert str(raised.value).startswith(f"t.json.rules[0].{field}: ") and expected in str(raised.value)
