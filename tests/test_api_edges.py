@@ -112,3 +112,12 @@ def test_a_thresholds_error_names_the_value_it_got():
     with pytest.raises(ConfigError) as raised:
         parse_thresholds({"version": 1, "rules": [rule]}, "thresholds.json")
     assert str(raised.value) == "thresholds.json.rules[0].for: expected an integer >= 1, got 0"
+
+
+def test_a_negative_threshold_is_refused_naming_the_field():
+    from detection import ConfigError, parse_thresholds
+
+    rule = {"id": "r", "type": "threshold", "metric": "status:failed", "direction": "above", "threshold": -1}
+    with pytest.raises(ConfigError) as raised:
+        parse_thresholds({"version": 1, "rules": [rule]}, "t.json")
+    assert str(raised.value) == "t.json.rules[0].threshold: expected a number >= 0, got -1"

@@ -192,6 +192,7 @@ def test_a_no_data_alert_says_since_when_and_for_how_long_and_resolves_when_data
     assert [a["state"] for a in back] == ["resolved"]
     (resolved,) = [a for a in monitor.alerts("resolved") if a.rule == "no_data"]
     assert resolved.resolved_at == T0 + 20
+    assert resolved.message.startswith("no data: the status feed has sent nothing for ")
     assert resolved.message.endswith("; data is arriving again")
 
 
@@ -320,3 +321,16 @@ def test_feed_statuses_name_each_feed_and_how_long_it_has_been_silent(clock):
     assert (status.feed, status.newest_minute, status.closed_through) == ("status", T0 + 1, T0)
     assert status.silent_seconds == 42 and status.no_data_alert is False
     assert (auth.feed, auth.newest_minute, auth.silent_seconds, auth.last_received_wall) == ("auth_code", None, None, None)
+
+
+def test_an_open_no_data_alert_survives_a_restart(tmp_path, clock):
+    path = str(tmp_path / "monitor.db")
+    monitor = make_monitor(clock, rules=(FAILED_FAST,), store=Store(path), no_data=2)
+    post(monitor, 0)
+    clock.advance(3 * 60)
+    assert [t.alert.rule for t in monitor.tick()] == ["no_data"]
+    monitor.store.close()
+    again = make_monitor(clock, rules=(FAILED_FAST,), store=Store(path), no_data=2)
+    assert again.feed_statuses()["status"].no_data_alert is True
+    back = [a["state"] for a in post(again, 5) if a["rule"] == "no_data"]
+    assert back == ["resolved"]
