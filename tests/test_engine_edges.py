@@ -334,3 +334,18 @@ def test_an_open_no_data_alert_survives_a_restart(tmp_path, clock):
     assert again.feed_statuses()["status"].no_data_alert is True
     back = [a["state"] for a in post(again, 5) if a["rule"] == "no_data"]
     assert back == ["resolved"]
+
+
+def test_no_data_resolved_by_a_late_minute_stays_resolved_after_a_restart(tmp_path, clock):
+    """Data coming back for an earlier minute (no new watermark) still ends the silence, durably."""
+    path = str(tmp_path / "monitor.db")
+    monitor = make_monitor(clock, rules=(FAILED_FAST,), store=Store(path), no_data=2)
+    post(monitor, 0)
+    post(monitor, 5)
+    clock.advance(3 * 60)
+    assert [t.alert.rule for t in monitor.tick()] == ["no_data"]
+    assert [a["state"] for a in post(monitor, 2) if a["rule"] == "no_data"] == ["resolved"]
+    monitor.store.close()
+    again = make_monitor(clock, rules=(FAILED_FAST,), store=Store(path), no_data=2)
+    assert again.feed_statuses()["status"].no_data_alert is False
+    assert [a.rule for a in again.alerts("firing")] == []
