@@ -166,7 +166,7 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
     total = history.status_total().astype(np.float64)
     auth_total = None
     if history.auth is not None:
-        auth_total = sum(history.series(auth_code_metric(c)) for c in history.auth.keys).astype(np.float64)
+        auth_total = np.sum([history.series(auth_code_metric(c)) for c in history.auth.keys], axis=0).astype(np.float64)
 
     # Sparse counts are judged against approvals (auth codes against code 00): one reference count of
     # the same feed keeps the engine's per-minute work small and moves with the volume.
@@ -238,11 +238,11 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
     # Approvals: a seasonal rule against the hour-of-day profile, or (defaults) the approved share.
     if "approved" in history.status.keys:
         approved = history.series(status_metric("approved")).astype(np.float64)
-        level = float(approved[clean].mean()) if clean.any() else 0.0
-        profile = _profile_or_flat(_hourly(approved, minute_axis, clean), level, whole_days)
+        approved_mean = float(approved[clean].mean()) if clean.any() else 0.0
+        profile = _profile_or_flat(_hourly(approved, minute_axis, clean), approved_mean, whole_days)
         window = 10
         rel = _relative_sd(approved, minute_axis, profile, window, clean)
-        rule = SeasonalRule(
+        rule: Rule | None = SeasonalRule(
             rule_id="approved_drop", metric=status_metric("approved"), severity="critical", for_minutes=2,
             resolve_minutes=5, direction="below", profile=profile, window=window, z=round(z, 2),
             relative_sd=round(rel, 4), min_change=0.15,
@@ -257,7 +257,7 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
         ))
         share_approved = float(approved[clean].sum() / max(total[clean].sum(), 1.0))
         baseline(status_metric("approved"), approved, share_approved, None, rule,
-                 f"about {level:.0f}/min; alert when a {window}-minute window is {z:.1f} sd "
+                 f"about {approved_mean:.0f}/min; alert when a {window}-minute window is {z:.1f} sd "
                  f"(Poisson plus {rel * 100:.1f}% level noise) and 15% below the hour-of-day profile"
                  if rule else "no hour-of-day profile (too little history or volume-free defaults): "
                  "a fall to half the previous hour's level within 3 minutes alerts (approved_sudden_drop)",

@@ -8,6 +8,7 @@ denial incident, and the threshold table with the reasoning behind each rule.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -149,7 +150,7 @@ def _series_figure(analysis: Analysis, metric: str, incidents: list[FoundInciden
         "shapes": _shapes(incidents)})
 
 
-def _distribution_figure(analysis: Analysis, metrics: list[str]) -> go.Figure:
+def _distribution_figure(analysis: Analysis, metrics: Sequence[str]) -> go.Figure:
     history = analysis.history
     fig = go.Figure()
     seen = history.received("status")

@@ -71,9 +71,9 @@ class EngineCollector(Collector):
 
         newest = GaugeMetricFamily("monitor_newest_event_timestamp_seconds",
                                    "Event time of the newest minute received, per feed", labels=["feed"])
-        for feed, status in snap.feeds.items():
-            if status.newest_minute is not None:
-                newest.add_metric([feed], status.newest_minute * 60)
+        for feed, feed_status in snap.feeds.items():
+            if feed_status.newest_minute is not None:
+                newest.add_metric([feed], feed_status.newest_minute * 60)
         yield newest
 
         if self.silences is not None:

@@ -119,7 +119,7 @@ def value_line(alert: Alert) -> str:
     return text
 
 
-def annotations(alert: Alert, dashboard_url: str) -> dict[str, str]:
+def alert_annotations(alert: Alert, dashboard_url: str) -> dict[str, str]:
     out = {
         "summary": f"{metric_label(alert.metric)}: {alert.message}",
         "description": value_line(alert),
@@ -143,7 +143,7 @@ def _common(maps: Sequence[dict[str, str]]) -> dict[str, str]:
 
 def alertmanager_payload(notification: Notification, receiver: str, max_alerts: int = 0) -> dict[str, Any]:
     """The JSON body of an Alertmanager webhook (version 4), so existing receivers accept it unchanged."""
-    alerts = []
+    alerts: list[dict[str, Any]] = []
     for notice in notification.notices:
         alert = notice.alert
         labels = alert_labels(alert)
@@ -151,7 +151,7 @@ def alertmanager_payload(notification: Notification, receiver: str, max_alerts: 
         alerts.append({
             "status": notice.kind,
             "labels": labels,
-            "annotations": annotations(alert, notification.dashboard_url),
+            "annotations": alert_annotations(alert, notification.dashboard_url),
             "startsAt": minute_to_iso(alert.started_at),
             "endsAt": ends,
             "generatorURL": notification.dashboard_url,

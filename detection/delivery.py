@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from .alerts import FIRING, RESOLVED, Alert, Transition
 from .channels import Channel, DeliveryError, Notice, Notification
@@ -43,6 +44,17 @@ from .store import Store, StoreError
 log = logging.getLogger("monitor.delivery")
 
 PRUNE_EVERY_SECONDS = 3600.0
+
+
+
+class DeliveryStats(TypedDict):
+    """What /metrics and the API read from the worker."""
+
+    outcomes: dict[tuple[str, str], int]
+    dropped: int
+    queue_depth: int
+    pending: dict[str, int]
+    running: bool
 
 
 @dataclass(frozen=True)
@@ -391,7 +403,7 @@ class Delivery:
             self._counters.add(r.channel, r.outcome)
 
     # ------------------------------------------------------------------ read
-    def stats(self) -> dict[str, object]:
+    def stats(self) -> DeliveryStats:
         """For /metrics and the API: outcome counts since start, queue depths, dropped transitions."""
         with self._counters.lock:
             outcomes = dict(self._counters.outcomes)

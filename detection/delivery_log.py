@@ -115,7 +115,7 @@ class DeliveryLog:
                     "INSERT OR IGNORE INTO notification_outbox (alert_id, kind, alert, created) VALUES (?, ?, ?, ?)",
                     (alert.id, kind, _alert_json(alert), now),
                 )
-                if cursor.rowcount:
+                if cursor.rowcount and cursor.lastrowid is not None:
                     added.append(OutboxEntry(cursor.lastrowid, kind, alert))
         return added
 

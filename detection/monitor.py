@@ -646,7 +646,8 @@ class Monitor:
             self._pruned_through = keep_from - 1
             return False
         if keep_from - 1 - self._pruned_through >= self.settings.prune_every_minutes:
-            if self.series.oldest_minute() is not None and self.series.oldest_minute() < keep_from:
+            oldest = self.series.oldest_minute()
+            if oldest is not None and oldest < keep_from:
                 self.series.prune_before(keep_from)
             self._pruned_through = keep_from - 1
             return True

@@ -67,7 +67,7 @@ def _secret(reader: FieldReader, key: str, environ: Mapping[str, str], required:
             raise ConfigError(f"{reader.where}.{env_key}: is required (the environment variable holding the {key})")
         reader.used.add(env_key)
         return None
-    var = reader.str(env_key)
+    var = reader.text(env_key)
     value = environ.get(var)
     if not value:
         raise ConfigError(f"{reader.where}.{env_key}: environment variable {var} is not set")
@@ -75,7 +75,7 @@ def _secret(reader: FieldReader, key: str, environ: Mapping[str, str], required:
 
 
 def _url(reader: FieldReader, key: str = "url") -> str:
-    url = reader.str(key)
+    url = reader.text(key)
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"{reader.where}.{key}: expected an http:// or https:// URL, got {redact_url(url)!r}")
     return url
@@ -83,8 +83,8 @@ def _url(reader: FieldReader, key: str = "url") -> str:
 
 def _channel(obj: Any, where: str, environ: Mapping[str, str]) -> Channel:
     reader = FieldReader(obj, where)
-    kind = reader.str("type", choices=CHANNEL_TYPES)
-    name = reader.str("name")
+    kind = reader.text("type", choices=CHANNEL_TYPES)
+    name = reader.text("name")
     send_resolved = _bool(reader, "send_resolved", True)
     channel: Channel
     if kind == "webhook":
@@ -105,7 +105,7 @@ def _channel(obj: Any, where: str, environ: Mapping[str, str]) -> Channel:
             recipients = [recipients]
         if not isinstance(recipients, list) or not recipients or not all(isinstance(r, str) and "@" in r for r in recipients):
             raise ConfigError(f"{where}.to: expected one or more email addresses, got {recipients!r}")
-        sender = reader.str("from")
+        sender = reader.text("from")
         if "@" not in sender:
             raise ConfigError(f"{where}.from: expected an email address, got {sender!r}")
         username = reader.obj.get("username")
@@ -117,7 +117,7 @@ def _channel(obj: Any, where: str, environ: Mapping[str, str]) -> Channel:
         if port > 65535:
             raise ConfigError(f"{where}.port: expected 1 to 65535, got {port}")
         channel = EmailChannel(
-            name, reader.str("host"), port, sender, recipients, send_resolved,
+            name, reader.text("host"), port, sender, recipients, send_resolved,
             starttls=_bool(reader, "starttls", False), username=username, password=password,
         )
     reader.reject_unknown()

@@ -38,7 +38,7 @@ class CountRecord(NamedTuple):
     feed: str
     metric: str
     minute: int
-    count: int
+    count: int  # type: ignore[assignment]  # a field named like tuple.count: the domain's word, read as .count
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,7 +49,7 @@ class FieldReader:
     def has(self, key: str) -> bool:
         return key in self.obj
 
-    def str(self, key: str, default: str | None = None, choices: Iterable[str] | None = None) -> str:
+    def text(self, key: str, default: str | None = None, choices: Iterable[str] | None = None) -> str:
         self.used.add(key)
         if key not in self.obj:
             if default is None:
@@ -197,15 +197,15 @@ class Rule(ABC):
     @classmethod
     def common_fields(cls, reader: FieldReader, metrics: Iterable[str]) -> dict[str, Any]:
         known = set(metrics)
-        metric = reader.str("metric")
+        metric = reader.text("metric")
         if metric not in known:
             raise ConfigError(
                 f"{reader.where}.metric: unknown metric {metric!r}; expected one of {', '.join(sorted(known))}"
             )
         return {
-            "rule_id": reader.str("id"),
+            "rule_id": reader.text("id"),
             "metric": metric,
-            "severity": reader.str("severity", "warning", SEVERITIES),
+            "severity": reader.text("severity", "warning", SEVERITIES),
             "for_minutes": reader.int("for", 1, minimum=1),
             "resolve_minutes": reader.int("resolve", 5, minimum=1),
             "description": reader.obj.get("description", "") if isinstance(reader.obj.get("description", ""), str) else "",
@@ -295,7 +295,7 @@ class ThresholdRule(Rule):
     @classmethod
     def from_config(cls, reader: FieldReader, metrics: Iterable[str]) -> ThresholdRule:
         common = cls.common_fields(reader, metrics)
-        direction = reader.str("direction", choices=("above", "below"))
+        direction = reader.text("direction", choices=("above", "below"))
         threshold = reader.number("threshold", minimum=0)
         recovery = reader.optional_number("recovery")
         if recovery is not None:

@@ -134,8 +134,9 @@ def _row_silence(row: tuple) -> Silence | None:
     if not (isinstance(matchers, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in matchers.items())
             and all(math.isfinite(t) for t in times) and isinstance(silence_id, str)):
         return None
-    return Silence(silence_id, matchers, *times, created_by if isinstance(created_by, str) else "",
-                   comment if isinstance(comment, str) else "")
+    starts_at, ends_at, created_at = times
+    return Silence(silence_id, matchers, starts_at, ends_at, created_at,
+                   created_by if isinstance(created_by, str) else "", comment if isinstance(comment, str) else "")
 
 
 class Silences:

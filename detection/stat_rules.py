@@ -243,7 +243,7 @@ class PoissonTailRule(Rule):
             raise ConfigError(f"{reader.where}.metric: a poisson_tail rule counts a status or auth code, "
                               f"not a rate; got {metric!r}")
         same_feed = [m for m in known if not m.startswith(RATE_PREFIX) and feed_of(m) == feed_of(metric)]
-        per = reader.str("per")
+        per = reader.text("per")
         if per not in same_feed:
             # The reference must come from the same feed, so judging never waits on the other feed's clock.
             raise ConfigError(f"{reader.where}.per: expected a count of the same feed as {metric!r} "
@@ -346,7 +346,7 @@ class SeasonalRule(Rule):
             raise ConfigError(f"{reader.where}.metric: a seasonal rule watches a count, use a 'rate' rule "
                               f"for {common['metric']!r}")
         rule = cls(
-            direction=reader.str("direction", choices=("above", "below")),
+            direction=reader.text("direction", choices=("above", "below")),
             profile=read_profile(reader, "profile"),
             window=_window(reader, 5),
             z=reader.number("z", minimum=0),
@@ -445,7 +445,7 @@ class RateRule(Rule):
         if baseline >= 1:
             raise ConfigError(f"{reader.where}.baseline: expected a share below 1, got {baseline!r}")
         rule = cls(
-            direction=reader.str("direction", choices=("above", "below")),
+            direction=reader.text("direction", choices=("above", "below")),
             baseline=baseline,
             window=_window(reader, 5),
             p_value=_probability(reader, "p_value"),

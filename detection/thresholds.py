@@ -82,10 +82,10 @@ def parse_thresholds(data: Any, source: str) -> Thresholds:
 
     no_data = FieldReader(data.get("no_data", {}), f"{source}.no_data")
     no_data_minutes = no_data.int("after_minutes", 5, minimum=0)  # 0 turns the no-data alert off
-    no_data_severity = no_data.str("severity", "critical", SEVERITIES)
+    no_data_severity = no_data.text("severity", "critical", SEVERITIES)
     no_data.reject_unknown()
     feed_gap = FieldReader(data.get("feed_gap", {}), f"{source}.feed_gap")
-    feed_gap_severity = feed_gap.str("severity", "warning", SEVERITIES)
+    feed_gap_severity = feed_gap.text("severity", "warning", SEVERITIES)
     feed_gap.reject_unknown()
 
     provenance = data.get("provenance", {})
@@ -100,7 +100,7 @@ def parse_thresholds(data: Any, source: str) -> Thresholds:
     for index, raw in enumerate(raw_rules):
         where = f"{source}.rules[{index}]"
         reader = FieldReader(raw, where)
-        rule_type = reader.str("type")
+        rule_type = reader.text("type")
         rule_cls = RULE_TYPES.get(rule_type)
         if rule_cls is None:
             raise ConfigError(f"{where}.type: unknown rule type {rule_type!r}; expected one of {', '.join(sorted(RULE_TYPES))}")

@@ -48,7 +48,7 @@ class SimulationResult:
     alerts: list[dict]
 
     def summary(self) -> str:
-        span = minute_to_iso(self.first_minute)
+        span = minute_to_iso(self.first_minute) or ""
         if self.last_minute != self.first_minute:
             span += f" to {minute_to_iso(self.last_minute)}"
         changed = ", ".join(f"{a['metric_label']} {a['state']}" for a in self.alerts) or "no alert change yet"
