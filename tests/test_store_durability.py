@@ -241,3 +241,39 @@ def test_prune_removes_expired_idempotency_keys_only(db_path, clock):
     clock.advance(11)  # "old" is now 24 h + 1 s old, "young" 11 s
     assert monitor.prune_store()["idempotency_keys"] == 1
     assert [k for (k,) in monitor.store.query("SELECT key FROM idempotency")] == ["status:young"]
+
+
+def test_a_request_staged_while_a_failing_commit_runs_fails_too_and_is_never_answered_as_stored(tmp_path):
+    """A write staged after a batch was taken but before it failed is dropped with the engine's memory: its
+    request must get the batch's error (503), never a success for records that were not written."""
+    db_path, release = str(tmp_path / "m.db"), tmp_path / "release"
+    store = FaultyStore(db_path, fail_minutes={T0 + 2}, hold_minutes={T0 + 2}, release_file=str(release))
+    monitor = Monitor(load_thresholds(), store, clock=lambda: NOW)
+    monitor.ingest(records(1, approved=5))
+    outcomes: dict[str, BaseException | None] = {}
+
+    def post(name: str, minute: int) -> None:
+        try:
+            monitor.ingest(records(minute, approved=7))
+            outcomes[name] = None
+        except BaseException as exc:  # recorded for the assertions below
+            outcomes[name] = exc
+
+    first = threading.Thread(target=post, args=("first", 2))
+    first.start()
+    committer = monitor._committer
+    deadline = time.monotonic() + 60
+    while not (committer._commit_lock.locked() and not committer._queue) and time.monotonic() < deadline:
+        time.sleep(0.005)  # until the first batch is taken and held inside the store
+    second = threading.Thread(target=post, args=("second", 3))
+    second.start()
+    while len(committer._queue) < 1 and time.monotonic() < deadline:
+        time.sleep(0.005)  # until the second write is staged behind it
+    assert len(committer._queue) == 1, "the second write was not staged behind the held commit"
+    release.touch()
+    first.join(60)
+    second.join(60)
+    assert isinstance(outcomes["first"], StoreError)
+    assert isinstance(outcomes["second"], StoreError)
+    assert sorted(stored_minutes(db_path)) == [T0 + 1]
+    store.close()
