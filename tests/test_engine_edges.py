@@ -295,15 +295,22 @@ def test_a_retry_while_the_first_request_is_still_being_written_gets_the_first_a
         while "key-1" not in monitor._pending_keys:  # staged, its commit blocked on the lock
             assert time.monotonic() < deadline and writer.is_alive(), "the first request never reached its commit"
             time.sleep(0.01)
-        retry = monitor.ingest(records, "key-1", "body-1")
-        with pytest.raises(IdempotencyConflict) as conflict:
+        # The retry is answered only once the first request's write is durable, so it waits too.
+        retried: list = []
+        retrier = threading.Thread(target=lambda: retried.append(monitor.ingest(records, "key-1", "body-1")),
+                                   daemon=True)
+        retrier.start()
+        with pytest.raises(IdempotencyConflict) as conflict:  # another body is refused at once
             monitor.ingest(records, "key-1", "another body")
+        assert not retried, "the retry was answered before the first request's write was durable"
     finally:
         locker.rollback()
         locker.close()
     writer.join(30)
-    assert not writer.is_alive()
+    retrier.join(30)
+    assert not writer.is_alive() and not retrier.is_alive()
     (answer,) = first
+    (retry,) = retried
     assert not answer.replayed and retry.replayed
     assert (retry.accepted, retry.alerts) == (answer.accepted, answer.alerts) == (1, answer.alerts)
     assert [(a["rule"], a["state"]) for a in answer.alerts] == [("failed_high", "firing")]
