@@ -23,6 +23,7 @@ from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
 
+from .admission import Admission
 from .alerts import FIRING, PENDING, RESOLVED, Alert, Transition, alert_id
 from .commit import CommitTicket, GroupCommitter
 from .metrics import (
@@ -36,7 +37,7 @@ from .metrics import (
     minute_to_iso,
     status_metric,
 )
-from .records import MAX_ERRORS_REPORTED, MAX_MINUTE_COUNT, CountRecord, FieldError, RecordValidationError
+from .records import CountRecord
 from .rules import Judgement, Rule
 from .series import MinuteSeries
 from .snapshot import FeedStatus, Snapshot
@@ -45,7 +46,6 @@ from .thresholds import Thresholds
 
 IDEMPOTENCY_SECONDS = 24 * 3600
 _MINUTE_OF = itemgetter(2)  # of a CountRecord
-_COUNT_OF = itemgetter(3)
 NO_DATA_RULE = "no_data"
 FEED_GAP_RULE = "feed_gap"
 
@@ -152,7 +152,7 @@ class Monitor:
         self._feeds = {feed: _FeedClock() for feed in FEEDS}
         self._states = {rule.id: _RuleState() for rule in self.thresholds.rules}
         self._pruned_through: int | None = None
-        self._held_peak = 0  # at least the highest count of any metric in any minute held (see _refuse_what_cannot_be_held)
+        self._admission = Admission(self.series, self.settings.window_minutes)
         # Idempotency keys whose first request is staged but not yet committed.
         self._pending_keys: dict[str, tuple[str, IngestResult, CommitTicket]] = {}
         self._begin_changes()
@@ -178,7 +178,7 @@ class Monitor:
                 since = newest - self.settings.window_minutes + 1
                 for metric, minute, count in self.store.counts_since(since):
                     self.series.add(feed_of(metric), metric, minute, count)
-                self._held_peak = self._measure_held_peak()
+                self._admission.measure()
                 self._pruned_through = since - 1
             saved_states = self.store.rule_states()
             for rule in self.thresholds.rules:
@@ -260,7 +260,7 @@ class Monitor:
             newest = max(self._newest_minute() or 0, batch_newest)
             keep_from = newest - self.settings.window_minutes + 1
             # A check that changes nothing: a refused batch (422) leaves memory as it was.
-            self._refuse_what_cannot_be_held(records, keep_from)
+            self._admission.check(records, keep_from)
             try:
                 effect = self.series.add_records(records, keep_from)
                 self._stage_counts(effect.held, effect.outside)
@@ -324,55 +324,6 @@ class Monitor:
             return IngestResult(result.accepted, result.alerts, replayed=True, first_commit=first_commit)
         body = json.loads(response)
         return IngestResult(body["accepted"], body["alerts"], replayed=True)
-
-    def _refuse_what_cannot_be_held(self, records: list[CountRecord], keep_from: int) -> None:
-        """Raise ``RecordValidationError`` (nothing changed) for a record older than the memory window,
-        or one that would take a minute's count of a metric past ``MAX_MINUTE_COUNT``.
-
-        Every accepted minute is thus in memory, where its count is known exactly; the
-        store holds nothing newer that memory does not. The common case is two C-level
-        passes: no record is too old, and the batch's total cannot lift even the highest
-        count held past the ceiling. ``_held_peak`` is an upper bound on that count, kept
-        by adding each batch's total and measured again only when it comes near the ceiling.
-        """
-        in_window = min(map(_MINUTE_OF, records)) >= keep_from
-        batch_total = sum(map(_COUNT_OF, records))
-        if in_window and self._held_peak + batch_total > MAX_MINUTE_COUNT:
-            self._held_peak = self._measure_held_peak()
-        if in_window and self._held_peak + batch_total <= MAX_MINUTE_COUNT:
-            self._held_peak += batch_total
-            return
-        held = self.series.counts
-        window = self.settings.window_minutes
-        window_text = f"{window // 1440} days" if window % 1440 == 0 else f"{window} minutes"
-        totals: dict[tuple[str, int], int] = {}
-        errors: list[FieldError] = []
-        for index, (_feed, metric, minute, count) in enumerate(records):
-            if minute < keep_from:
-                errors.append(FieldError(index, "timestamp", (
-                    f"{minute_to_iso(minute)} is more than {window_text} older than the newest event "
-                    f"({minute_to_iso(keep_from + window - 1)}); minutes from {minute_to_iso(keep_from)} on are accepted "
-                    "(MONITOR_WINDOW_DAYS)")))
-                continue
-            key = (metric, minute)
-            total = totals.get(key)
-            if total is None:
-                per_minute = held.get(metric)
-                total = per_minute.get(minute, 0) if per_minute else 0
-            total += count
-            if total > MAX_MINUTE_COUNT:
-                errors.append(FieldError(index, "count", (
-                    f"would bring {metric} at {minute_to_iso(minute)} to {total:,}; a minute holds at most "
-                    f"{MAX_MINUTE_COUNT:,} per metric")))
-                continue
-            totals[key] = total
-        if errors:
-            raise RecordValidationError(errors[:MAX_ERRORS_REPORTED], len(errors))
-        self._held_peak = max(self._held_peak, *totals.values())
-
-    def _measure_held_peak(self) -> int:
-        """The highest count of any metric in any minute held in memory."""
-        return max((max(per_minute.values(), default=0) for per_minute in self.series.counts.values()), default=0)
 
     def _stage_counts(self, held: set[tuple[str, int]], outside: dict[tuple[str, int], dict[str, int]]) -> None:
         """Queue the touched minutes for the store: whole rows from memory, deltas for minutes outside the window."""
