@@ -17,9 +17,12 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from detection.metrics import DEFAULT_AUTH_CODES, DEFAULT_STATUSES, minute_to_iso
 from detection.records import timestamp_minute
@@ -134,6 +137,8 @@ def read_export(path: str | Path, key_field: str, keys: Sequence[str], *, until:
     path = Path(path)
     header = _header(path, name, key_field)
     columns = _columns(name, header, key_field)
+    import pandas as pd  # here, not at the top: `python app.py` imports this module and need not load pandas
+
     try:
         with warnings.catch_warnings():
             # pandas drops the extra fields of a long first row with only a warning: that is a malformed row here
@@ -154,6 +159,8 @@ def read_export(path: str | Path, key_field: str, keys: Sequence[str], *, until:
 def export_from_rows(name: str, rows: Iterable[dict], key_field: str, keys: Sequence[str], *,
                      until: int | None = None) -> Export:
     """The same checks for rows already in memory (dicts in the CSV schema), e.g. synthetic data."""
+    import pandas as pd
+
     rows = list(rows)
     cells = [pd.Series([str(row[column]) for row in rows], dtype=str) for column in ("timestamp", key_field, "count")]
     return _check(name, key_field, keys, cells, lambda row: row + 2, until, None)
@@ -230,6 +237,8 @@ def _structure_error(path: Path, name: str, width: int, detail: str) -> LoadErro
 def _check(name: str, key_field: str, keys: Sequence[str], cells: list[pd.Series], line_of: Callable[[int], int],
            until: int | None, now: float | None) -> Export:
     """Every rule over whole columns at once; the first offending row in file order is the one named."""
+    import pandas as pd
+
     stamps, names, counts = (column.str.strip() for column in cells)
     blank = ((stamps == "") & (names == "") & (counts == "")).to_numpy()
     rows = np.flatnonzero(~blank)  # position in the file's records of each kept row

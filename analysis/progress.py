@@ -7,8 +7,6 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from tqdm import tqdm
-
 PER_SECONDS = {"s": 1.0, "min": 60.0}
 
 
@@ -51,6 +49,8 @@ class Progress:
         self._step = max(1, int(total * every_fraction))
         self._next_mark = self._step
         self._finished = False
+        if bar_stream is not None:
+            from tqdm import tqdm  # only for a terminal: `python app.py` need not load it
         self._bar = (tqdm(total=total, desc=label, unit=self.short, file=bar_stream, mininterval=0.5, dynamic_ncols=True)
                      if bar_stream is not None else None)
 
