@@ -2,40 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import requests
 
+from .server_process import kill_9, reaped, start_monitor
 from .support import START_MINUTE, free_port, timestamp
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def start_monitor(db_path: str, port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [sys.executable, "app.py", "--db", db_path, "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the monitor exited with code {process.returncode} while starting")
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/api/health", timeout=1).ok:
-                return process
-        except requests.RequestException:  # not listening yet, or too busy to answer within 1 s
-            time.sleep(0.1)
-    process.kill()
-    process.wait(timeout=10)
-    raise AssertionError("the monitor did not start within 60 s")
 
 
 def test_kill_9_loses_no_acknowledged_record_and_keeps_open_alerts(db_path):
@@ -78,8 +51,7 @@ def test_kill_9_loses_no_acknowledged_record_and_keeps_open_alerts(db_path):
             assert poster.is_alive(), f"the posting thread stopped after {sum(acked.values())} acknowledged: {ended}"
             assert time.monotonic() < deadline, f"only {sum(acked.values())} records acknowledged in 120 s"
             time.sleep(0.01)
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+        kill_9(process)
         stop.set()
         poster.join(timeout=60)
         assert not poster.is_alive(), "the posting thread did not end after the server was killed"
@@ -89,8 +61,7 @@ def test_kill_9_loses_no_acknowledged_record_and_keeps_open_alerts(db_path):
             process.kill()
             process.wait(timeout=10)
 
-    process = start_monitor(db_path, port)
-    try:
+    with reaped(start_monitor(db_path, port)):
         rows = requests.get(f"{url}/api/transactions?minutes=10", timeout=30).json()["data"]
         loop_minutes = {timestamp(START_MINUTE + m) for m in range(5, 20)}
         stored = {ts: r["approved"] for r in rows if (ts := r["timestamp"].replace("T", " ").rstrip("Z")) in loop_minutes}
@@ -110,6 +81,3 @@ def test_kill_9_loses_no_acknowledged_record_and_keeps_open_alerts(db_path):
             assert requests.post(f"{url}/api/transaction", json=body, timeout=30).status_code == 201
         still = requests.get(f"{url}/api/alerts?state=firing", timeout=30).json()["alerts"]
         assert [a["rule"] for a in still if a["rule"] == "failed_high"] == []
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

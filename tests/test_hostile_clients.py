@@ -3,17 +3,14 @@ then, over real HTTP, the server stays healthy and 20 records acknowledged after
 
 from __future__ import annotations
 
-import os
-import signal
-
 import pytest
 import requests
 
 from app import create_app
 
 from .hostile_cases import SETUP, TRANSACTION, Case, cases, check_answer, dump
+from .server_process import kill_9, reaped, start_monitor
 from .support import START_MINUTE, free_port, timestamp
-from .test_crash import start_monitor
 
 TABLE = cases()
 
@@ -68,9 +65,8 @@ def test_the_monitor_stays_healthy_and_writable_after_the_whole_table(db_path):
 def test_the_table_over_http_then_20_acknowledged_records_survive_kill_9(db_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    process = start_monitor(db_path, port)
     acknowledged: dict[str, int] = {}
-    try:
+    with reaped(start_monitor(db_path, port)) as process:
         with requests.Session() as session:
             for path, body in SETUP:
                 assert session.post(url + path, data=body, headers={"Content-Type": "application/json"}, timeout=30).status_code == 201
@@ -89,20 +85,11 @@ def test_the_table_over_http_then_20_acknowledged_records_survive_kill_9(db_path
                 response = session.post(f"{url}/api/transaction", json={"timestamp": ts, "status": "approved", "count": n + 1}, timeout=30)
                 assert response.status_code == 201
                 acknowledged[ts.replace(" ", "T") + "Z"] = n + 1
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
+        kill_9(process)
 
-    process = start_monitor(db_path, port)
-    try:
+    with reaped(start_monitor(db_path, port)):
         assert requests.get(f"{url}/api/health", timeout=30).status_code == 200
         rows = requests.get(f"{url}/api/transactions?minutes=60", timeout=30).json()["data"]
         stored = {r["timestamp"]: r["approved"] for r in rows if r["timestamp"] in acknowledged}
         assert stored == acknowledged
         assert requests.get(f"{url}/api/silences", timeout=30).json()["count"] == 0
-    finally:
-        process.terminate()
-        process.wait(timeout=30)

@@ -3,42 +3,24 @@ the failed batch got 503 and none of it is stored; every acknowledged record is 
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import threading
 import time
 from datetime import datetime
-from pathlib import Path
 
 import requests
 
 from detection.metrics import datetime_to_minute
 
+from .server_process import kill_9, reaped, start_monitor, start_server
 from .support import START_MINUTE, free_port, timestamp
-from .test_crash import start_monitor
 
-ROOT = Path(__file__).resolve().parents[1]
 HOLD, FAIL = START_MINUTE + 1, START_MINUTE + 2  # the held batch, and the minute whose write raises
 
 
 def start_faulty(db_path: str, port: int, release_file: str) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.faulty_server", "--db", db_path, "--port", str(port),
-         "--fail-minute", str(FAIL), "--hold-minute", str(HOLD), "--release-file", release_file],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the faulty server exited"
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                return process
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError("the faulty server did not start within 60 s")
+    return start_server(["-m", "tests.faulty_server", "--db", db_path, "--port", str(port), "--fail-minute", str(FAIL),
+                         "--hold-minute", str(HOLD), "--release-file", release_file], port)
 
 
 def ingested(url: str) -> dict[str, float]:
@@ -64,8 +46,7 @@ def test_a_fault_mid_group_commit_then_kill_9_keeps_exactly_the_acknowledged_rec
             acked[(minute, status)] = acked.get((minute, status), 0) + count
         return code
 
-    process = start_faulty(db_path, port, str(release))
-    try:
+    with reaped(start_faulty(db_path, port, str(release))) as process:
         assert post(START_MINUTE, "approved", 100) == 201
         codes: dict[str, int] = {}
 
@@ -96,15 +77,9 @@ def test_a_fault_mid_group_commit_then_kill_9_keeps_exactly_the_acknowledged_rec
         for i in range(20):  # acknowledged after the failure, some on the failed batch's minutes
             assert post(START_MINUTE + 3 + i % 8, "approved", i + 1) == 201
         assert requests.get(f"{url}/api/health", timeout=10).status_code == 200
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
+        kill_9(process)
 
-    process = start_monitor(db_path, port)
-    try:
+    with reaped(start_monitor(db_path, port)):
         rows = requests.get(f"{url}/api/transactions?minutes=30", timeout=10).json()["data"]
         stored = {}
         for row in rows:
@@ -114,6 +89,3 @@ def test_a_fault_mid_group_commit_then_kill_9_keeps_exactly_the_acknowledged_rec
                     stored[(minute, status)] = row[status]
         assert stored == acked
         assert (FAIL, "failed") not in stored
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
