@@ -214,6 +214,9 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
             "expected": {"type": "number", "nullable": True},
             "message": {"type": "string"},
             "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            "detail": {"type": "string", "description": "The statistics behind the message (window, tail probability, baseline)."},
+            "incident_id": {"type": "string", "nullable": True,
+                            "description": "The incident this alert is a symptom of, once it fired."},
             "silenced": {"type": "boolean", "description": "An active silence matches it: shown, but no notification is sent."},
         },
     }

@@ -44,6 +44,8 @@ class Alert:
     expected: float | None = None  # what normal looks like, where the rule knows
     message: str = ""
     labels: dict[str, str] = field(default_factory=dict)
+    detail: str = ""  # the statistics behind the message: window, tail probability, baseline
+    incident_id: str | None = None  # the incident this alert is a symptom of, once it fired
 
     @property
     def is_open(self) -> bool:
@@ -54,7 +56,7 @@ class Alert:
         return Alert(
             self.id, self.rule, self.rule_type, self.metric, self.severity, self.state, self.started_at,
             self.fired_at, self.resolved_at, self.last_breach_at, self.value, self.threshold, self.expected,
-            self.message, dict(self.labels),
+            self.message, dict(self.labels), self.detail, self.incident_id,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,6 +85,8 @@ class Alert:
             "expected": None if self.expected is None else _round(self.expected),
             "message": self.message,
             "labels": dict(self.labels),
+            "detail": self.detail,
+            "incident_id": self.incident_id,
         }
 
 

@@ -46,7 +46,9 @@ CREATE TABLE IF NOT EXISTS alerts (
     threshold REAL NOT NULL,
     expected REAL,
     message TEXT NOT NULL,
-    labels TEXT NOT NULL DEFAULT '{}'
+    labels TEXT NOT NULL DEFAULT '{}',
+    detail TEXT NOT NULL DEFAULT '',
+    incident_id TEXT
 );
 CREATE INDEX IF NOT EXISTS alerts_by_start ON alerts (started_at);
 CREATE INDEX IF NOT EXISTS alerts_by_state ON alerts (state);
@@ -68,8 +70,11 @@ CREATE TABLE IF NOT EXISTS idempotency (
 
 ALERT_COLUMNS = (
     "id", "rule", "rule_type", "metric", "severity", "state", "started_at", "fired_at",
-    "resolved_at", "last_breach_at", "value", "threshold", "expected", "message", "labels",
+    "resolved_at", "last_breach_at", "value", "threshold", "expected", "message", "labels", "detail", "incident_id",
 )
+# Columns added after the first release, with their definitions: a database written by an older
+# version gains them when it is opened (SQLite's ADD COLUMN is instant, the rows keep their data).
+ADDED_ALERT_COLUMNS = {"detail": "TEXT NOT NULL DEFAULT ''", "incident_id": "TEXT"}
 
 
 
@@ -160,6 +165,7 @@ class Store:
             self._writer = self._connect()
             with self._lock:
                 self._writer.executescript(SCHEMA)
+                _add_missing_columns(self._writer, "alerts", ADDED_ALERT_COLUMNS)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open store at {path!r}: {exc}") from None
         # The file this process writes to; if another file takes its place (or none), writes stop.
@@ -503,11 +509,19 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _add_missing_columns(conn: sqlite3.Connection, table: str, columns: dict[str, str]) -> None:
+    present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+    for name, definition in columns.items():
+        if name not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
+
+
 def _alert_row(alert: Alert) -> tuple:
     return (
         alert.id, alert.rule, alert.rule_type, alert.metric, alert.severity, alert.state,
         alert.started_at, alert.fired_at, alert.resolved_at, alert.last_breach_at,
         alert.value, alert.threshold, alert.expected, alert.message, json.dumps(alert.labels),
+        alert.detail, alert.incident_id,
     )
 
 

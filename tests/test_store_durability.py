@@ -277,3 +277,29 @@ def test_a_request_staged_while_a_failing_commit_runs_fails_too_and_is_never_ans
     assert isinstance(outcomes["second"], StoreError)
     assert sorted(stored_minutes(db_path)) == [T0 + 1]
     store.close()
+
+
+def test_a_database_from_before_the_detail_and_incident_columns_opens_and_keeps_its_alerts(tmp_path):
+    """Upgrading in place: an alerts table without ``detail`` and ``incident_id`` gains them, rows intact."""
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE alerts (id TEXT PRIMARY KEY, rule TEXT NOT NULL, rule_type TEXT NOT NULL, metric TEXT NOT NULL, "
+        "severity TEXT NOT NULL, state TEXT NOT NULL, started_at INTEGER NOT NULL, fired_at INTEGER, "
+        "resolved_at INTEGER, last_breach_at INTEGER, value REAL NOT NULL, threshold REAL NOT NULL, expected REAL, "
+        "message TEXT NOT NULL, labels TEXT NOT NULL DEFAULT '{}');"
+        "INSERT INTO alerts VALUES ('a1', 'failed_high', 'threshold', 'status:failed', 'critical', 'firing', "
+        "29000000, 29000001, NULL, 29000001, 7, 3, NULL, 'Failed 7 in 5 min', '{\"team\": \"payments\"}');"
+    )
+    old.commit()
+    old.close()
+    store = Store(str(path))
+    try:
+        (alert,) = store.open_alerts()
+        assert (alert.id, alert.value, alert.message, alert.labels) == ("a1", 7, "Failed 7 in 5 min", {"team": "payments"})
+        assert (alert.detail, alert.incident_id) == ("", None)
+        alert.incident_id = "i1"
+        store.write(PendingWrite(counts={}, alerts=[alert], deleted_alerts=[], rule_states={}, meta={}))
+        assert store.open_alerts()[0].incident_id == "i1"
+    finally:
+        store.close()
