@@ -80,6 +80,10 @@ def _reference_name(metric: str) -> str:
     return f"code {key}" if kind == AUTH_CODE_FEED else metric_name(metric)
 
 
+def _points(share: float) -> str:
+    return np.format_float_positional(share * 100, precision=3, unique=True, fractional=False, trim="-") + "%"
+
+
 def _away(direction: str) -> str:
     return "below" if direction == "below" else "above"
 
@@ -174,9 +178,9 @@ def tail_detail(observed: float, window: int, expected: float | None, limit: flo
 
 def share_detail(share: float, window: int, baseline: float, limit: float, direction: str, min_count: int,
                  p_value: float, dispersion: float | None, counted: str) -> str:
-    """The statistics of a share rule; shares here keep 2 significant figures, the limit is where it fires."""
-    text = (f"{rate(share * 100)}% over a {window}-min window against a usual {rate(baseline * 100)}%; "
-            f"fires at {rate(limit * 100)}% or ")
+    """The statistics of a share rule; shares keep 3 significant figures here, so a limit of 12.5% reads as such."""
+    text = (f"{_points(share)} over a {window}-min window against a usual {_points(baseline)}; "
+            f"fires at {_points(limit)} or ")
     if direction == "below":
         return text + f"less: a lower-tail probability of at most {probability(p_value)} ({law(dispersion)})"
     return (text + f"more: at least {min_count} {metric_name(counted)} and an upper-tail probability of at most "

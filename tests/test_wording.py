@@ -69,7 +69,7 @@ def test_a_share_reads_as_a_percentage_of_transactions_against_its_usual_share(c
     alert = only_alert(monitor, "denied_share_high")
     assert alert.message == "Denied share: 60% of transactions, usually 5%"
     # 200 transactions in the worst window: Poisson(10) first passes 1e-4 at 25, i.e. 12.5% of them.
-    assert alert.detail == ("60% over a 2-min window against a usual 5%; fires at 12% or more: at least 5 denials "
+    assert alert.detail == ("60% over a 2-min window against a usual 5%; fires at 12.5% or more: at least 5 denials "
                             "and an upper-tail probability of at most 0.0001 (Poisson)")
 
 
