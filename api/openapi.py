@@ -212,9 +212,10 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
             "value": {"type": "number", "description": "The worst value of the episode."},
             "threshold": {"type": "number"},
             "expected": {"type": "number", "nullable": True},
-            "message": {"type": "string"},
+            "message": {"type": "string", "description": "In an analyst's words: the metric, the value it reached and "
+                        "what is normal, e.g. 'Failed transactions: 7 in 5 min, about 0.5 expected'."},
             "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-            "detail": {"type": "string", "description": "The statistics behind the message (window, tail probability, baseline)."},
+            "detail": {"type": "string", "description": "The statistics behind the message: window, baseline, the limit it fires at, minimum count, tail probability or z."},
             "incident_id": {"type": "string", "nullable": True,
                             "description": "The incident this alert is a symptom of, once it fired."},
             "silenced": {"type": "boolean", "description": "An active silence matches it: shown, but no notification is sent."},

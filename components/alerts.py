@@ -77,7 +77,9 @@ def alert_item(alert: Mapping[str, Any]) -> html.Div:
                       html.Span(vs, className="alert-value")], className="alert-line"),
             html.Div([html.Span(f"started {short_time(alert.get('started_at'))}", className="alert-started"),
                       html.Span(duration_text(alert), className="alert-duration"),
-                      html.Span(alert.get("message", ""), className="alert-message")], className="alert-detail"),
+                      # The statistics behind the message show on hover, so the line stays in plain words.
+                      html.Span(alert.get("message", ""), title=alert.get("detail") or None, className="alert-message")],
+                     className="alert-detail"),
         ],
         className=classes,
         id=f"alert-{alert['id']}",

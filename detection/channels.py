@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import requests
 
 from .alerts import FIRING, RESOLVED, Alert
-from .metrics import metric_label, minute_to_iso
+from .metrics import minute_to_iso
 from .redact import redact_url
 
 log = logging.getLogger("monitor.alerts")
@@ -106,7 +106,8 @@ def headline(notice: Notice) -> str:
     alert = notice.alert
     state = "RESOLVED" if notice.kind == RESOLVED else ("STILL FIRING" if notice.repeat else "FIRING")
     since = minute_to_iso(alert.started_at)
-    text = f"{state} [{alert.severity.upper()}] {metric_label(alert.metric)}: {alert.message} (since {since}"
+    # The message starts with the metric's plain name ("Failed transactions: ..."), so it leads on its own.
+    text = f"{state} [{alert.severity.upper()}] {alert.message} (since {since}"
     if notice.kind == RESOLVED and alert.resolved_at is not None:
         text += f", resolved {minute_to_iso(alert.resolved_at)}, {alert.resolved_at - alert.started_at} min"
     return text + f"; rule {alert.rule})"
@@ -119,9 +120,14 @@ def value_line(alert: Alert) -> str:
     return text
 
 
+def _detail_line(alert: Alert, indent: str = "  ") -> str:
+    """The statistics behind the message as one more line of a readable body, when the alert has them."""
+    return f"\n{indent}{alert.detail}" if alert.detail else ""
+
+
 def alert_annotations(alert: Alert, dashboard_url: str) -> dict[str, str]:
     out = {
-        "summary": f"{metric_label(alert.metric)}: {alert.message}",
+        "summary": alert.message,
         "description": value_line(alert),
         "value": _number(alert.value),
         "threshold": _number(alert.threshold),
@@ -129,6 +135,8 @@ def alert_annotations(alert: Alert, dashboard_url: str) -> dict[str, str]:
     }
     if alert.expected is not None:
         out["expected"] = _number(alert.expected)
+    if alert.detail:
+        out["detail"] = alert.detail
     if dashboard_url:
         out["dashboard"] = dashboard_url
     return out
@@ -179,7 +187,7 @@ def plain_text(notification: Notification) -> str:
     """The readable body shared by Slack and email: a block per alert, then the dashboard link."""
     blocks = []
     for notice in notification.notices:
-        blocks.append(f"{headline(notice)}\n  {value_line(notice.alert)}")
+        blocks.append(f"{headline(notice)}\n  {value_line(notice.alert)}{_detail_line(notice.alert)}")
     text = "\n".join(blocks)
     if notification.dashboard_url:
         text += f"\nDashboard: {notification.dashboard_url}"
@@ -260,7 +268,8 @@ def slack_payload(notification: Notification) -> dict[str, Any]:
         alert = notice.alert
         icon = ":white_check_mark:" if notice.kind == RESOLVED else (
             ":red_circle:" if alert.severity == "critical" else ":warning:")
-        lines.append(f"{icon} *{_slack_escape(headline(notice))}*\n{_slack_escape(value_line(alert))}")
+        lines.append(f"{icon} *{_slack_escape(headline(notice))}*\n{_slack_escape(value_line(alert))}"
+                     f"{_slack_escape(_detail_line(alert, indent=''))}")
     if notification.dashboard_url:
         lines.append(f"<{notification.dashboard_url}|Open the dashboard>")
     return {"text": "\n".join(lines)}

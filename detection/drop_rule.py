@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
+from . import wording
 from .metrics import feed_of
 from .rules import ConfigError, FieldReader, Judgement, Rule, register_rule
 from .series import SeriesView
@@ -94,6 +95,13 @@ class DropRule(Rule):
     def condition_text(self) -> str:
         return (f"below {self.max_ratio:.0%} of its level over the previous {self.reference} min "
                 f"({self.window}-min mean)")
+
+    def message(self, judgement: Judgement) -> str:
+        return wording.drop_message(self.metric, judgement.value, judgement.expected, self.reference)
+
+    def detail(self, judgement: Judgement) -> str:
+        return wording.drop_detail(judgement.value, self.window, judgement.expected, self.reference,
+                                   judgement.threshold, self.max_ratio, self.min_level)
 
     def params(self) -> dict[str, Any]:
         return {"window": self.window, "reference": self.reference, "max_ratio": self.max_ratio,

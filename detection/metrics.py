@@ -17,6 +17,22 @@ DEFAULT_AUTH_CODES = ("00", "51", "59")
 
 AUTH_CODE_MEANINGS = {"00": "approved", "51": "insufficient funds", "59": "suspected fraud"}
 
+# What an analyst calls each count (DATA.md): the names alert messages start with.
+STATUS_NAMES = {
+    "approved": "approvals",
+    "denied": "denials",
+    "failed": "failed transactions",
+    "reversed": "reversals",
+    "backend_reversed": "backend reversals",
+    "refunded": "refunds",
+}
+AUTH_CODE_NAMES = {
+    "00": "approvals (code 00)",
+    "51": "denials (code 51 insufficient funds)",
+    "59": "denials (code 59 suspected fraud)",
+}
+FEED_NAMES = {STATUS_FEED: "transactions", AUTH_CODE_FEED: "auth-code counts"}
+
 RATE_PREFIX = "rate:"
 
 
@@ -63,6 +79,23 @@ def metric_label(metric: str) -> str:
         return f"{key} share of total"
     if kind == "feed":
         return f"{key.replace('_', '-')} feed"
+    return metric
+
+
+def metric_name(metric: str) -> str:
+    """What an analyst calls a metric, in lower case: 'failed transactions', 'denied share'.
+
+    Statuses and codes a configuration adds without a name read as 'processing transactions', 'auth code 05'.
+    """
+    kind, key = split_metric(metric)
+    if kind == STATUS_FEED:
+        return STATUS_NAMES.get(key, f"{key.replace('_', ' ')} transactions")
+    if kind == AUTH_CODE_FEED:
+        return AUTH_CODE_NAMES.get(key, f"auth code {key}")
+    if kind == "rate":
+        return f"{key.replace('_', ' ')} share"
+    if kind == "feed":
+        return FEED_NAMES.get(key, f"{key.replace('_', ' ')} data")
     return metric
 
 

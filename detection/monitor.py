@@ -23,6 +23,7 @@ from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
 
+from . import wording
 from .admission import Admission
 from .alerts import FIRING, PENDING, RESOLVED, Alert, Transition, alert_id
 from .commit import CommitTicket, GroupCommitter
@@ -33,8 +34,6 @@ from .metrics import (
     auth_code_metric,
     feed_metric,
     feed_of,
-    metric_label,
-    minute_to_iso,
     status_metric,
 )
 from .records import CountRecord
@@ -365,7 +364,9 @@ class Monitor:
                     silent = round((now - clock.last_received_wall) / 60, 1)
                     if silent > clock.no_data.value:
                         clock.no_data.value = silent
-                        clock.no_data.message = _no_data_message(feed, silent, clock.watermark)
+                        clock.no_data.message = wording.no_data_message(feed_metric(feed), silent, clock.watermark)
+                        clock.no_data.detail = wording.no_data_detail(
+                            feed_metric(feed), silent, self.thresholds.no_data_minutes, clock.watermark)
                         self._touch_alert(clock.no_data)
             transitions = self._changes.transitions
             ticket = self._committer.stage(self._collect_changes())
@@ -500,6 +501,7 @@ class Monitor:
                 threshold=judgement.threshold,
                 expected=judgement.expected,
                 message=rule.message(judgement),
+                detail=rule.detail(judgement),
             )
             fires_now = state.breach >= rule.for_minutes
             if not fires_now:
@@ -524,6 +526,7 @@ class Monitor:
             alert.threshold = judgement.threshold
             alert.expected = judgement.expected
             alert.message = rule.message(judgement)
+            alert.detail = rule.detail(judgement)
             changed = True
         if changed:
             self._touch_alert(alert)
@@ -543,10 +546,8 @@ class Monitor:
             last_breach_at=last,
             value=minutes,
             threshold=0,
-            message=(
-                f"feed gap: no {metric_label(feed_metric(feed))} data for {minutes} minute"
-                f"{'s' if minutes != 1 else ''} ({minute_to_iso(first)} to {minute_to_iso(last)})"
-            ),
+            message=wording.feed_gap_message(feed_metric(feed), first, last),
+            detail=wording.feed_gap_detail(feed_metric(feed), first, last),
         )
         self._touch_alert(alert, FIRING)
         alert.state = RESOLVED
@@ -567,7 +568,8 @@ class Monitor:
             fired_at=start,
             value=silent,
             threshold=self.thresholds.no_data_minutes,
-            message=_no_data_message(feed, silent, clock.watermark),
+            message=wording.no_data_message(feed_metric(feed), silent, clock.watermark),
+            detail=wording.no_data_detail(feed_metric(feed), silent, self.thresholds.no_data_minutes, clock.watermark),
         )
         self._touch_alert(clock.no_data, FIRING)
         self._changes.meta_dirty = True
@@ -755,7 +757,3 @@ class _Changes:
         self.meta_dirty = False
         self.write = PendingWrite(counts={}, alerts=[], deleted_alerts=[], rule_states={}, meta={})
 
-
-def _no_data_message(feed: str, silent_minutes: float, watermark: int | None) -> str:
-    last = minute_to_iso(watermark) if watermark is not None else "never"
-    return f"no data: the {metric_label(feed_metric(feed))} has sent nothing for {silent_minutes:g} minutes (newest event {last})"

@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, NamedTuple
 
+from . import wording
 from .alerts import SEVERITIES
 from .metrics import AUTH_CODE_FEED, RATE_PREFIX, STATUS_FEED, metric_label, split_metric
 from .series import SeriesView
@@ -186,13 +187,17 @@ class Rule(ABC):
         info["condition"] = self.condition_text()
         return info
 
+    # ---- wording (detection/wording.py): a plain message for people, the statistics as its detail
     def message(self, judgement: Judgement) -> str:
-        what = metric_label(self.metric)
-        value = _fmt(judgement.value, self.metric)
-        text = f"{what} at {value}, {self.condition_text()}"
+        """What, how much, against what normal, in an analyst's words; rule types override it."""
+        text = f"{wording.headword(self.metric)}: {_fmt(judgement.value, self.metric)}"
         if judgement.expected is not None:
-            text += f" (normal about {_fmt(judgement.expected, self.metric)})"
+            text += f", about {_fmt(judgement.expected, self.metric)} normally"
         return text
+
+    def detail(self, judgement: Judgement) -> str:
+        """The statistics behind the message: the condition and the numbers it was judged on."""
+        return f"{self.condition_text()}; value {_fmt(judgement.value, self.metric)}, limit {_fmt(judgement.threshold, self.metric)}"
 
     @classmethod
     def common_fields(cls, reader: FieldReader, metrics: Iterable[str]) -> dict[str, Any]:
@@ -285,6 +290,12 @@ class ThresholdRule(Rule):
 
     def condition_text(self) -> str:
         return f"{self.direction} {_fmt(self.threshold, self.metric)}"
+
+    def message(self, judgement: Judgement) -> str:
+        return wording.threshold_message(self.metric, judgement.value, self.direction, self.threshold)
+
+    def detail(self, judgement: Judgement) -> str:
+        return wording.threshold_detail(self.metric, judgement.value, self.direction, self.threshold, self.recovery)
 
     def params(self) -> dict[str, Any]:
         out: dict[str, Any] = {"direction": self.direction, "threshold": self.threshold}

@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from . import wording
 from .metrics import AUTH_CODE_FEED, RATE_PREFIX, STATUS_FEED, feed_of, split_metric, status_metric
 from .rules import ConfigError, FieldReader, Judgement, Rule, register_rule
 from .series import SeriesView
@@ -229,6 +230,18 @@ class PoissonTailRule(Rule):
         return (f"{self.min_count}+ in {self.window} min and more than chance allows (p < {self.p_value:.0e}) "
                 f"for its usual {self.ratio * 100:.3g} per 100 {per}")
 
+    # Judgements hold per-minute values: times the window, they are the window counts the rule judged.
+    def message(self, judgement: Judgement) -> str:
+        w = self.window
+        expected = None if judgement.expected is None else judgement.expected * w
+        return wording.window_count_message(self.metric, judgement.value * w, w, expected)
+
+    def detail(self, judgement: Judgement) -> str:
+        w = self.window
+        expected = None if judgement.expected is None else judgement.expected * w
+        return wording.tail_detail(judgement.value * w, w, expected, judgement.threshold * w, self.min_count,
+                                   self.p_value, self.dispersion, self.ratio, self.per)
+
     def params(self) -> dict[str, Any]:
         return {"ratio": self.ratio, "per": self.per, "window": self.window, "p_value": self.p_value,
                 "min_count": self.min_count, "dispersion": self.dispersion,
@@ -335,6 +348,14 @@ class SeasonalRule(Rule):
         return (f"{self.direction} its hour-of-day baseline by more than {self.z:g} sd "
                 f"(and {self.min_change * 100:.0f}%) over {self.window} min")
 
+    def message(self, judgement: Judgement) -> str:
+        return wording.baseline_message(self.metric, judgement.value, judgement.expected, len(self.profile) == HOURS)
+
+    def detail(self, judgement: Judgement) -> str:
+        return wording.baseline_detail(judgement.value, self.window, judgement.expected, judgement.threshold,
+                                       self.direction, self.z, self.relative_sd, self.min_change,
+                                       len(self.profile) == HOURS)
+
     def params(self) -> dict[str, Any]:
         return {"direction": self.direction, "profile": profile_config(self.profile), "window": self.window,
                 "z": self.z, "relative_sd": self.relative_sd, "min_change": self.min_change}
@@ -428,6 +449,13 @@ class RateRule(Rule):
     def condition_text(self) -> str:
         return (f"{self.direction} its usual {self.baseline * 100:.1f}% share over {self.window} min "
                 f"by more than chance allows (p < {self.p_value:.0e})")
+
+    def message(self, judgement: Judgement) -> str:
+        return wording.share_message(self.metric, judgement.value, self.baseline)
+
+    def detail(self, judgement: Judgement) -> str:
+        return wording.share_detail(judgement.value, self.window, self.baseline, judgement.threshold, self.direction,
+                                    self.min_count, self.p_value, self.dispersion, self.count_metric)
 
     def params(self) -> dict[str, Any]:
         return {"direction": self.direction, "baseline": self.baseline, "window": self.window,

@@ -47,7 +47,10 @@ def test_the_answer_lists_the_alert_the_request_fired(client):
         "rule": "failed_high", "rule_type": "poisson_tail", "metric": "status:failed", "severity": "critical",
         "state": "firing", "started_at": "2025-07-12T13:45:00Z", "fired_at": "2025-07-12T13:45:00Z",
         "resolved_at": None, "duration_minutes": 1}
-    assert alert["message"].startswith("failed at 0.60/min, 3+ in 5 min")  # 3 in the 5-minute window: 0.6/min
+    # 3 failures in the 5-minute window against 0.0087 per 100 approvals x 100 approvals in it.
+    assert alert["message"] == "Failed transactions: 3 in 5 min, about 0.0087 expected"
+    assert alert["detail"] == ("3 in a 5-min window against 0.0087 expected (0.0087 per 100 approvals); fires at 3 "
+                               "or more: at least 3 and an upper-tail probability of at most 2.5e-05 (Poisson)")
     assert client.get("/api/alerts?state=firing").json["alerts"] == [{**alert, "silenced": False}]
 
 

@@ -219,6 +219,15 @@ def test_banner_and_panel():
     assert isinstance(card, dbc.Card) and "inside" in ids_in(card) and "Alerts" in text_of(card)
 
 
+def test_an_alert_shows_its_plain_message_with_the_statistics_on_hover():
+    item = alert_item(alert("f2", "firing", "2025-07-12T10:00:00Z",
+                            message="Failed transactions: 7 in 5 min, about 0.5 expected",
+                            detail="7 in a 5-min window against 0.5 expected; fires at 6 or more"))
+    (message,) = [c for c in walk(item) if getattr(c, "className", None) == "alert-message"]
+    assert message.children == "Failed transactions: 7 in 5 min, about 0.5 expected"
+    assert message.title == "7 in a 5-min window against 0.5 expected; fires at 6 or more"
+
+
 def test_alerts_panel_when_calm():
     assert "No alerts" in text_of(alerts_panel([]))
 

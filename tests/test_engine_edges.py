@@ -140,7 +140,10 @@ def test_a_feed_gap_of_any_length_is_one_alert_over_exactly_the_missing_minutes(
     assert gaps == [("feed:status", "firing", missing), ("feed:status", "resolved", missing)]
     (gap,) = [a for a in monitor.alerts("all") if a.rule == "feed_gap"]
     assert (gap.started_at, gap.last_breach_at, gap.resolved_at) == (T0 + 2, T0 + after - 1, T0 + after)
-    assert f"for {missing} minute{'s' if missing > 1 else ''} " in gap.message
+    span = "00:02" if missing == 1 else f"00:02 to 00:0{after - 1}"
+    assert gap.message == f"No transactions received for {missing} min ({span} UTC)"
+    assert gap.detail == (f"event-time minutes 2025-07-12T00:02:00Z to 2025-07-12T00:0{after - 1}:00Z missing from "
+                          "the status feed while later minutes arrived; they were not judged")
 
 
 def test_consecutive_minutes_make_no_feed_gap(clock):
@@ -182,18 +185,22 @@ def test_a_no_data_alert_says_since_when_and_for_how_long_and_resolves_when_data
     assert alert.id == alert_id("no_data", "feed:status", T0 + 4)
     assert (alert.started_at, alert.fired_at) == (T0 + 4, T0 + 4)
     assert alert.value == round((5 * 60 + 150 + 3) / 60, 1) and alert.threshold == 5
-    newest = timestamp(T0 + 3).replace(" ", "T") + "Z"
-    assert alert.message == f"no data: the status feed has sent nothing for {alert.value:g} minutes (newest event {newest})"
+    assert alert.value == 7.5
+    assert alert.message == "No transactions received for 7 min (last data 00:03 UTC)"
+    assert alert.detail == ("nothing received on the status feed for 7.5 min of wall-clock time (alert after 5 min); "
+                            "newest event minute 2025-07-12T00:03:00Z")
     clock.advance(120)
     monitor.tick()
     (still,) = monitor.alerts("firing")
     assert still.value == round((5 * 60 + 150 + 3 + 120) / 60, 1)  # the worst (longest) silence so far
+    assert still.message == "No transactions received for 9 min (last data 00:03 UTC)"  # 9.6 min, whole minutes
+    assert still.detail == ("nothing received on the status feed for 9.6 min of wall-clock time (alert after 5 min); "
+                            "newest event minute 2025-07-12T00:03:00Z")
     back = [a for a in post(monitor, 20) if a["rule"] == "no_data"]
     assert [a["state"] for a in back] == ["resolved"]
     (resolved,) = [a for a in monitor.alerts("resolved") if a.rule == "no_data"]
     assert resolved.resolved_at == T0 + 20
-    assert resolved.message.startswith("no data: the status feed has sent nothing for ")
-    assert resolved.message.endswith("; data is arriving again")
+    assert resolved.message == "No transactions received for 9 min (last data 00:03 UTC); data is arriving again"
 
 
 def test_writes_staged_behind_a_failed_batch_fail_with_it_and_are_never_written():

@@ -40,14 +40,18 @@ def test_a_breach_goes_pending_then_fires_after_for_minutes_then_resolves(clock)
     alert = fired[0]
     assert alert["started_at"] == "2025-07-12T00:01:00Z"
     assert alert["fired_at"] == "2025-07-12T00:03:00Z"
-    assert alert["value"] == 5 and alert["threshold"] == 2 and "failed" in alert["message"]
+    assert alert["value"] == 5 and alert["threshold"] == 2
+    assert alert["message"] == "Failed transactions: 5/min, above the limit of 2/min"
+    assert alert["detail"] == "5 in the minute; fires above 2/min"
     post(monitor, 4, failed=9)
     post(monitor, 5)
     post(monitor, 6)
     resolved = post(monitor, 7)  # minutes 5 and 6 clean, judged when 7 arrives
     assert states(resolved) == [("failed_high", "resolved")]
     assert resolved[0]["resolved_at"] == "2025-07-12T00:07:00Z"
-    assert resolved[0]["value"] == 9  # the worst value of the episode
+    assert resolved[0]["value"] == 9  # the worst value of the episode, and the message and detail follow it
+    assert resolved[0]["message"] == "Failed transactions: 9/min, above the limit of 2/min"
+    assert resolved[0]["detail"] == "9 in the minute; fires above 2/min"
     assert [(a.state, a.started_at) for a in monitor.alerts("all")] == [("resolved", T0 + 1)]
 
 
@@ -101,7 +105,8 @@ def test_missing_minutes_are_a_feed_gap_and_never_resolve_a_firing_alert(clock):
     gap = [a for a in alerts if a["rule"] == "feed_gap"]
     assert [a["state"] for a in gap] == ["firing", "resolved"]
     assert gap[-1]["started_at"] == timestamp_iso(5) and gap[-1]["resolved_at"] == timestamp_iso(15)
-    assert gap[-1]["value"] == 10 and "10 minutes" in gap[-1]["message"]
+    assert gap[-1]["value"] == 10
+    assert gap[-1]["message"] == "No transactions received for 10 min (00:05 to 00:14 UTC)"
     assert [a.rule for a in monitor.alerts("firing")] == ["failed_high"]
 
 
