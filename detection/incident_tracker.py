@@ -91,6 +91,7 @@ BASELINE_MINUTES = 60  # before the incident: the fallback "normal" for metrics 
 MAX_SPAN_MINUTES = 24 * 60  # drivers are computed over at most the newest day of an incident
 MAX_MEMBERS = 100  # member alerts listed per incident; later ones still carry its incident_id
 MIN_DRIVER_SHARE = 0.1
+STOPPED_SHARE = 0.1  # approvals at or below this share of normal have stopped (a partial outage)
 
 FEED, DENIAL, FAILURE, REVERSAL, APPROVAL, OTHER_FAMILY = "feed", "denial", "failure", "reversal", "approval", "other"
 # The order transitions of the same minute are taken in: upper-bound families first, so a batch
@@ -143,6 +144,8 @@ class _Figures:
     observed: dict[str, float]
     expected: dict[str, float]
     silent: dict[str, int]
+    stopped: int = 0  # minutes with approvals at most STOPPED_SHARE of their expectation
+    others_when_stopped: tuple[float, float] = (0.0, 0.0)  # other statuses in those minutes: observed, expected
 
     def excess(self, metric: str) -> float:
         return self.observed.get(metric, 0.0) - self.expected.get(metric, 0.0)
@@ -400,10 +403,38 @@ class IncidentTracker:
             if rule is not None:
                 expected[metric] = float(sum(rule.expected(m) or 0.0 for m in minutes))
             else:
-                before = [m for m in range(started - BASELINE_MINUTES, started) if m in received[feed_of(metric)]]
-                mean = sum(counts.get(m, 0) for m in before) / len(before) if before else 0.0
-                expected[metric] = mean * len(minutes)
-        return _Figures(first, last, observed, expected, silent)
+                expected[metric] = self._baseline(metric, series, started, received[feed_of(metric)]) * len(minutes)
+        figures = _Figures(first, last, observed, expected, silent)
+        self._count_stopped(figures, series, seen[STATUS_FEED], started, received[STATUS_FEED])
+        return figures
+
+    def _count_stopped(self, figures: _Figures, series: MinuteSeries, minutes: list[int], started: int,
+                       received: Iterable[int]) -> None:
+        """Minutes where approvals stopped, and what the other statuses did meanwhile (a partial outage)."""
+        approved = status_metric("approved")
+        if approved not in self._status_metrics or not minutes:
+            return
+        per_minute = {m: self._expected_at(approved, m, series, started, received) for m in minutes}
+        counts = series.counts_of(approved)
+        stopped = [m for m in minutes if per_minute[m] > 0 and counts.get(m, 0) <= STOPPED_SHARE * per_minute[m]]
+        others = [m for m in self._status_metrics if m != approved]
+        observed = sum(series.counts_of(o).get(m, 0) for o in others for m in stopped)
+        expected = sum(self._expected_at(o, m, series, started, received) for o in others for m in stopped)
+        figures.stopped = len(stopped)
+        figures.others_when_stopped = (float(observed), expected)
+
+    def _expected_at(self, metric: str, minute: int, series: MinuteSeries, started: int, received: Iterable[int]) -> float:
+        rule = self._expecting.get(metric)
+        if rule is not None:
+            return rule.expected(minute) or 0.0
+        return self._baseline(metric, series, started, received)
+
+    def _baseline(self, metric: str, series: MinuteSeries, started: int, received: Iterable[int]) -> float:
+        """The metric's mean per received minute over the BASELINE_MINUTES before the incident."""
+        seen = received if isinstance(received, (set, frozenset)) else set(received)
+        before = [m for m in range(started - BASELINE_MINUTES, started) if m in seen]
+        counts = series.counts_of(metric)
+        return sum(counts.get(m, 0) for m in before) / len(before) if before else 0.0
 
     def _group(self, figures: _Figures, group: str) -> tuple[float, float]:
         metrics = [status_metric(s) for s in GROUP_STATUSES[group] if s in self._statuses]
@@ -414,12 +445,16 @@ class IncidentTracker:
             return FEED_OUTAGE
         approved = status_metric("approved")
         a_obs, a_exp = figures.observed.get(approved, 0.0), figures.expected.get(approved, 0.0)
-        others_obs = sum(figures.observed.get(m, 0.0) for m in self._status_metrics if m != approved)
-        others_exp = sum(figures.expected.get(m, 0.0) for m in self._status_metrics if m != approved)
-        if a_exp >= 10 and a_obs <= 0.1 * a_exp and others_obs > 0 and others_obs >= 0.25 * others_exp:
+        others_obs, others_exp = figures.others_when_stopped
+        # Approvals stopped for most of the incident while the rest went on: windows make members
+        # breach a few minutes past the end, so "most", not "all".
+        minutes = figures.last - figures.first + 1
+        if (figures.stopped >= max(2, minutes / 2) and a_exp >= 10 * minutes * STOPPED_SHARE
+                and others_obs > 0 and others_obs >= 0.25 * others_exp):
             return PARTIAL_OUTAGE
         best, best_score = None, 0.0
-        for group in GROUP_STATUSES:
+        # Only the groups the incident has symptoms of: failures during a denial spike are another incident.
+        for group in (g for g in GROUP_STATUSES if g in families):
             obs, exp = self._group(figures, group)
             excess = obs - exp
             if excess >= _notable(exp):
@@ -556,10 +591,12 @@ def _words(incident: Incident, kind: str, figures: _Figures, status_metrics: Seq
         return title, (f"Approvals {_num(a_obs)}/min against about {_num(a_exp)} normally, {when}; "
                        f"other transactions {_num(others)}/min")
     if kind == PARTIAL_OUTAGE:
-        others = total - a_obs
+        others_obs, others_exp = figures.others_when_stopped
+        stopped = max(figures.stopped, 1)
         return ("Partial outage: approvals stopped while other transactions go on",
-                f"Approvals {_num(a_obs)}/min against about {_num(a_exp)} normally while other transactions go on at "
-                f"{_num(others)}/min, {when}")
+                f"Approvals stopped (under {STOPPED_SHARE * 100:.0f}% of about {_num(a_exp)}/min) for {figures.stopped} "
+                f"of {figures.last - figures.first + 1} minutes while other transactions went on at "
+                f"{_num(others_obs / stopped)}/min (about {_num(others_exp / stopped)} normally), {when}")
     if kind == FEED_OUTAGE:
         feeds = [d.metric.partition(":")[2] for d in incident.drivers] or [
             m.partition(":")[2] for m in incident.metrics if m.startswith("feed:")]
