@@ -121,9 +121,12 @@ def family_of(alert: Alert) -> str:
     return OTHER_FAMILY
 
 
-def incident_id(family: str, started_minute: int) -> str:
-    """Deterministic (like ``alert_id``): the opener's family and start give replay and live the same id."""
-    digest = hashlib.sha1(f"incident|{family}|{started_minute}".encode()).hexdigest()
+def incident_id(first_member_id: str) -> str:
+    """Deterministic (like ``alert_id``): from the alert that opened it, so replay and live give the same id.
+
+    An alert opens at most one incident, so two incidents never share an id.
+    """
+    digest = hashlib.sha1(f"incident|{first_member_id}".encode()).hexdigest()
     return f"i{digest[:15]}"
 
 
@@ -268,7 +271,7 @@ class IncidentTracker:
         incident = self._home(alert, family)
         if incident is None:
             incident = Incident(
-                id=incident_id(family, alert.started_at), kind=NATURAL_KIND[family], state=OPEN,
+                id=incident_id(alert.id), kind=NATURAL_KIND[family], state=OPEN,
                 severity=alert.severity, started_at=alert.started_at,
             )
             incident.details["family"] = family
@@ -510,10 +513,14 @@ def _notable(expected: float) -> float:
     return max(3.0, 0.25 * expected, 4.0 * math.sqrt(expected))
 
 
-def _order(transition: Transition) -> tuple[int, int, int, int, str]:
+def _order(transition: Transition) -> tuple[int, int, int, int, int, str]:
+    """Event minute first; within a minute, what a live feed meets first: firing before resolving,
+    upper-bound families before approvals, the status feed before the auth-code feed (payment systems
+    post statuses, then codes)."""
     alert = transition.alert
+    feed_rank = {STATUS_FEED: 0, AUTH_CODE_FEED: 1}.get(feed_of(alert.metric), 2)
     return (_event_minute(transition), 0 if transition.kind == FIRING else 1,
-            FAMILY_ORDER.index(family_of(alert)), alert.started_at, alert.id)
+            FAMILY_ORDER.index(family_of(alert)), feed_rank, alert.started_at, alert.id)
 
 
 def _event_minute(transition: Transition) -> int:
