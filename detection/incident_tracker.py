@@ -192,7 +192,7 @@ class IncidentTracker:
             incident.open_alert_ids = [i for i in incident.open_alert_ids if i in still_open]
             if not incident.open_alert_ids and incident.last_member_resolved_at is None:
                 # Its members closed while the process was down: the quiet period starts after the last breach.
-                ends = [m.get("last_breach_at") or m["started_at"] for m in incident.details.get("members", [])]
+                ends = [m["last_breach_minute"] for m in incident.details.get("members", [])]
                 incident.last_member_resolved_at = max(ends, default=incident.started_at) + 1
             self._open[incident.id] = incident
         self._computed = {}
@@ -334,8 +334,9 @@ class IncidentTracker:
         params: dict[str, Any] = rule.params() if rule is not None else {}
         figures: dict[str, Any] = {
             "rule": alert.rule, "rule_type": alert.rule_type, "metric": alert.metric, "severity": alert.severity,
-            "started_at": alert.started_at, "resolved_at": alert.resolved_at,
-            "last_breach_at": alert.last_breach_at if alert.last_breach_at is not None else alert.started_at,
+            # Epoch minutes (the tracker reads them back); the API's times are the alerts' own.
+            "started_minute": alert.started_at, "resolved_minute": alert.resolved_at,
+            "last_breach_minute": alert.last_breach_at if alert.last_breach_at is not None else alert.started_at,
             "value": alert.value, "threshold": alert.threshold, "expected": alert.expected,
             **{k: params[k] for k in ("window", "p_value", "min_count") if k in params},
             "for_minutes": rule.for_minutes if rule is not None else None,
@@ -373,7 +374,7 @@ class IncidentTracker:
         if incident.is_open:
             last = now_minute
         else:
-            ends = [m.get("last_breach_at") or m["started_at"] for m in incident.details.get("members", [])]
+            ends = [m["last_breach_minute"] for m in incident.details.get("members", [])]
             last = max(ends) if ends else incident.started_at
         last = max(last, incident.started_at)
         first = max(incident.started_at, last - MAX_SPAN_MINUTES + 1)

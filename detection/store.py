@@ -586,7 +586,7 @@ def _row_incident(row: tuple) -> Incident | None:
     try:
         iid, state, kind, severity, started_at, resolved_at, body = row
         return Incident.from_record(iid, state, kind, severity, started_at, resolved_at, json.loads(body))
-    except (KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
         log.error("store: incident row %r cannot be read, left out: %s: %s", row[0] if row else None,
                   type(exc).__name__, exc)
         return None

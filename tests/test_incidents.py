@@ -244,3 +244,21 @@ def test_a_broken_incident_row_is_left_out_and_the_rest_are_read(feed, store, ca
     assert [i.id for i in feed.monitor.incidents()] == [good.id]
     assert feed.monitor.incident("ibroken") is None
     assert "ibroken" in caplog.text
+
+
+def test_a_silent_feed_opens_a_feed_outage_that_resolves_once_data_is_back(store):
+    wall = [NOW]
+    feed = StatusFeed(Monitor(load_thresholds(), store, clock=lambda: wall[0]))
+    feed.post(BASELINE)
+    wall[0] += 5 * 60  # five minutes with nothing from either feed (no_data after 2)
+    feed.monitor.tick()
+    (incident,) = feed.monitor.incidents("open")
+    assert incident.kind == "feed_outage"
+    no_data = [a for a in feed.monitor.alerts() if a.rule == "no_data"]
+    assert len(no_data) == 2 and {a.incident_id for a in no_data} == {incident.id}
+    assert [t.kind for t in feed.incident_transitions] == [OPENED]
+    feed.post(20)
+    assert feed.monitor.incidents("open") == []
+    (resolved,) = feed.monitor.incidents()
+    assert resolved.id == incident.id and resolved.state == "resolved"
+    assert [t.kind for t in feed.incident_transitions] == [OPENED, RESOLVED_TRANSITION]
