@@ -48,6 +48,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -395,7 +396,7 @@ class IncidentTracker:
         expected: dict[str, float] = {}
         silent: dict[str, int] = {}
         received = {feed: series.received_of(feed) for feed in (STATUS_FEED, AUTH_CODE_FEED)}
-        seen = {feed: [m for m in range(first, last + 1) if m in got] for feed, got in received.items()}
+        seen = {feed: _received_between(got, first, last) for feed, got in received.items()}
         for feed, minutes in seen.items():
             if received[feed]:
                 silent[feed] = (last - first + 1) - len(minutes)
@@ -413,7 +414,7 @@ class IncidentTracker:
         return figures
 
     def _count_stopped(self, figures: _Figures, series: MinuteSeries, minutes: list[int], started: int,
-                       received: Iterable[int]) -> None:
+                       received: AbstractSet[int]) -> None:
         """Minutes where approvals stopped, and what the other statuses did meanwhile (a partial outage)."""
         approved = status_metric("approved")
         if approved not in self._status_metrics or not minutes:
@@ -427,16 +428,16 @@ class IncidentTracker:
         figures.stopped = len(stopped)
         figures.others_when_stopped = (float(observed), expected)
 
-    def _expected_at(self, metric: str, minute: int, series: MinuteSeries, started: int, received: Iterable[int]) -> float:
+    def _expected_at(self, metric: str, minute: int, series: MinuteSeries, started: int,
+                     received: AbstractSet[int]) -> float:
         rule = self._expecting.get(metric)
         if rule is not None:
             return rule.expected(minute) or 0.0
         return self._baseline(metric, series, started, received)
 
-    def _baseline(self, metric: str, series: MinuteSeries, started: int, received: Iterable[int]) -> float:
+    def _baseline(self, metric: str, series: MinuteSeries, started: int, received: AbstractSet[int]) -> float:
         """The metric's mean per received minute over the BASELINE_MINUTES before the incident."""
-        seen = received if isinstance(received, (set, frozenset)) else set(received)
-        before = [m for m in range(started - BASELINE_MINUTES, started) if m in seen]
+        before = _received_between(received, started - BASELINE_MINUTES, started - 1)
         counts = series.counts_of(metric)
         return sum(counts.get(m, 0) for m in before) / len(before) if before else 0.0
 
@@ -497,6 +498,14 @@ class IncidentTracker:
         out = [d for d in out if d.share >= MIN_DRIVER_SHARE]
         out.sort(key=lambda d: (-d.share, d.metric))
         return out
+
+
+def _received_between(received: AbstractSet[int], first: int, last: int) -> list[int]:
+    """The received minutes in ``first..last``, in order; walks whichever is shorter, the span or the
+    set, so an incident after a gap of decades costs no more than the minutes held (as Monitor._close)."""
+    if last - first < len(received):
+        return [m for m in range(first, last + 1) if m in received]
+    return sorted(m for m in received if first <= m <= last)
 
 
 def _shares(metrics: Sequence[str], figures: _Figures) -> list[Driver]:
