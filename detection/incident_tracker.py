@@ -209,6 +209,8 @@ class IncidentTracker:
         An incident opened and resolved in the same call (a replayed batch) gets both transitions,
         each carrying the final copy.
         """
+        if not transitions and not self._open:
+            return IncidentChanges()  # the common case, on every posted record: nothing to do
         changed: dict[str, Incident] = {}
         events: dict[str, list[str]] = {}
         severities = {i.id: i.severity for i in self._open.values()}
