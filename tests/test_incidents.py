@@ -262,3 +262,35 @@ def test_a_silent_feed_opens_a_feed_outage_that_resolves_once_data_is_back(store
     (resolved,) = feed.monitor.incidents()
     assert resolved.id == incident.id and resolved.state == "resolved"
     assert [t.kind for t in feed.incident_transitions] == [OPENED, RESOLVED_TRANSITION]
+
+
+def test_reversals_and_refunds_alone_are_a_reversal_burst(feed):
+    feed.post(10, refunded=12, reversed=8)
+    feed.post(30)
+    (incident,) = feed.monitor.incidents()
+    assert incident.kind == "reversal_burst"
+    assert [d.metric for d in incident.drivers] == ["status:refunded", "status:reversed"]
+    assert incident.title == "Reversal burst driven by refunds and reversals"
+
+
+def test_refunds_rising_during_a_denial_spike_join_it(feed):
+    feed.post(3, c51=32, c59=8)
+    feed.post(10, c51=32, c59=8, refunded=12)
+    feed.post(30)
+    (incident,) = feed.monitor.incidents()
+    assert incident.kind == "denial_spike"
+    assert "refunded_high" in {m["rule"] for m in incident.details["members"]}
+    assert "status:refunded" in incident.metrics
+
+
+def test_an_approval_drop_that_turns_out_to_be_a_denial_spike_is_renamed_and_escalated(feed):
+    feed.post(5, approved=58)
+    (opened,) = feed.monitor.incidents("open")
+    assert opened.kind == "approval_drop"
+    feed.post(10, approved=58, c51=32, c59=8)  # denials start three minutes after the drop: its cause
+    (incident,) = feed.monitor.incidents("open")
+    assert incident.id == opened.id and incident.kind == "denial_spike"
+    assert incident.title == "Denial spike driven by code 51 (insufficient funds)"
+    assert [t.kind for t in feed.incident_transitions] == [OPENED, ESCALATED]
+    feed.post(30)
+    assert [i.id for i in feed.monitor.incidents()] == [opened.id]
