@@ -86,7 +86,9 @@ from .metrics import (
 from .rules import Rule
 from .series import MinuteSeries
 
-QUIET_MINUTES = 5  # event-time minutes with every member resolved before the incident resolves
+# Event-time minutes with every member resolved before the incident resolves; the thresholds file's
+# "incidents": {"quiet_minutes": N} sets it (Thresholds.incident_quiet_minutes).
+QUIET_MINUTES = 5
 JOIN_MINUTES = 5  # a denial/failure alert this close after an approval-only incident's start explains it
 BASELINE_MINUTES = 60  # before the incident: the fallback "normal" for metrics no rule knows
 MAX_SPAN_MINUTES = 24 * 60  # drivers are computed over at most the newest day of an incident

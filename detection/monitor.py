@@ -145,7 +145,8 @@ class Monitor:
             self._rules_by_feed[feed_of(rule.metric)].append(rule)
         self._monotone_by_feed = {f: [r for r in rules if r.monotone] for f, rules in self._rules_by_feed.items()}
         # Groups firing alerts into incidents; fed in _collect_changes, so incidents share the alerts' commit.
-        self.incident_tracker = IncidentTracker(thresholds.rules, thresholds.statuses, thresholds.auth_codes)
+        self.incident_tracker = IncidentTracker(thresholds.rules, thresholds.statuses, thresholds.auth_codes,
+                                                thresholds.incident_quiet_minutes)
         self._feed_metrics = {
             STATUS_FEED: tuple(status_metric(s) for s in thresholds.statuses),
             AUTH_CODE_FEED: tuple(auth_code_metric(c) for c in thresholds.auth_codes),

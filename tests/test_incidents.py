@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from detection import Monitor, MonitorSettings, Store, load_thresholds, validate_records
+from detection import ConfigError, Monitor, MonitorSettings, Store, load_thresholds, parse_thresholds, validate_records
 from detection.incident_tracker import QUIET_MINUTES
 from detection.incidents import ESCALATED, OPENED, RESOLVED_TRANSITION
 from detection.metrics import DEFAULT_AUTH_CODES, DEFAULT_STATUSES, datetime_to_minute, minute_to_iso
@@ -294,3 +294,27 @@ def test_an_approval_drop_that_turns_out_to_be_a_denial_spike_is_renamed_and_esc
     assert [t.kind for t in feed.incident_transitions] == [OPENED, ESCALATED]
     feed.post(30)
     assert [i.id for i in feed.monitor.incidents()] == [opened.id]
+
+
+def test_the_quiet_period_comes_from_the_thresholds_file(store):
+    config = load_thresholds().to_config()
+    config["incidents"] = {"quiet_minutes": 12}
+    feed = StatusFeed(Monitor(parse_thresholds(config, "t.json"), store, clock=lambda: NOW))
+    feed.post(BASELINE)
+    feed.skip(3)
+    feed.post(30)
+    (incident,) = feed.monitor.incidents()
+    assert incident.resolved_at == START_MINUTE + BASELINE + 3 + 12
+
+
+@pytest.mark.parametrize(("incidents", "message"), [
+    ({"quiet_minutes": -1}, "t.json.incidents.quiet_minutes: expected an integer >= 0, got -1"),
+    ({"quiet_minutes": 1441}, "t.json.incidents.quiet_minutes: expected an integer from 0 to 1440, got 1441"),
+    ({"quiet": 5}, "t.json.incidents: unknown field(s) quiet"),
+])
+def test_a_bad_quiet_period_is_refused_by_name(incidents, message):
+    config = load_thresholds().to_config()
+    config["incidents"] = incidents
+    with pytest.raises(ConfigError) as error:
+        parse_thresholds(config, "t.json")
+    assert str(error.value) == message
