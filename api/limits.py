@@ -14,12 +14,14 @@ MAX_BODY_BYTES = 1_000_000  # an ingest body: 10,000 records fit with room to sp
 MAX_RECORDS = 10_000  # records in one ingest request
 MAX_IDEMPOTENCY_KEY = 255  # characters of an Idempotency-Key
 MAX_LIMIT = 10_000  # rows one list request may ask for (?limit=)
+MAX_INCIDENT_LIMIT = 1_000  # incidents one request may ask for: each carries its drivers and member statistics
+MAX_INCIDENT_ID = 64  # characters of an incident id in a path (ids are 16)
 MAX_SILENCE_BODY_BYTES = 64_000
 MAX_DASH_BODY_BYTES = 1_000_000  # the dashboard's own POST routes
 MAX_JSON_DEPTH = 32  # arrays and objects inside each other; a record batch needs 2
 
 __all__ = [
     "MAX_AHEAD_SECONDS", "MAX_BODY_BYTES", "MAX_COMMENT", "MAX_CREATED_BY", "MAX_DASH_BODY_BYTES",
-    "MAX_FUTURE_SECONDS", "MAX_IDEMPOTENCY_KEY", "MAX_JSON_DEPTH", "MAX_LIMIT", "MAX_MATCHER_VALUE",
+    "MAX_FUTURE_SECONDS", "MAX_IDEMPOTENCY_KEY", "MAX_INCIDENT_ID", "MAX_INCIDENT_LIMIT", "MAX_JSON_DEPTH", "MAX_LIMIT", "MAX_MATCHER_VALUE",
     "MAX_MINUTE_COUNT", "MAX_RECORDS", "MAX_RECORD_COUNT", "MAX_SILENCE_BODY_BYTES", "MAX_TIMESTAMP_CHARS",
 ]

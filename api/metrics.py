@@ -16,8 +16,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from detection import Monitor
-from detection.alerts import FIRING
+from detection.alerts import FIRING, SEVERITIES
 from detection.delivery import Delivery
+from detection.incidents import KINDS
 from detection.metrics import auth_code_metric, status_metric
 from detection.silences import Silences
 
@@ -68,6 +69,17 @@ class EngineCollector(Collector):
         for key, n in sorted(silenced.items()):
             muted.add_metric(list(key), n)
         yield muted
+
+        # Every kind and severity, zeros included, so an alert rule on the gauge sees 0, not an absent series.
+        open_incidents = {(kind, severity): 0 for kind in KINDS for severity in SEVERITIES}
+        for incident in snap.open_incidents:
+            kind_severity = (incident.kind, incident.severity)
+            open_incidents[kind_severity] = open_incidents.get(kind_severity, 0) + 1
+        incidents = GaugeMetricFamily("monitor_incidents_open", "Open incidents, per kind and severity",
+                                      labels=["kind", "severity"])
+        for (kind, severity), n in sorted(open_incidents.items()):
+            incidents.add_metric([kind, severity], n)
+        yield incidents
 
         newest = GaugeMetricFamily("monitor_newest_event_timestamp_seconds",
                                    "Event time of the newest minute received, per feed", labels=["feed"])

@@ -8,6 +8,7 @@ from typing import Any
 
 from detection.alerts import SEVERITIES
 from detection.delivery_log import OUTCOMES
+from detection.incidents import INCIDENT_STATES, KINDS
 
 from .limits import (
     MAX_AHEAD_SECONDS,
@@ -16,6 +17,8 @@ from .limits import (
     MAX_CREATED_BY,
     MAX_FUTURE_SECONDS,
     MAX_IDEMPOTENCY_KEY,
+    MAX_INCIDENT_ID,
+    MAX_INCIDENT_LIMIT,
     MAX_JSON_DEPTH,
     MAX_LIMIT,
     MAX_MATCHER_VALUE,
@@ -295,6 +298,7 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
                     },
                 }
             },
+            **incident_paths(),
             "/api/health": {
                 "get": {
                     "summary": "Status, version, uptime, newest event time, store and feed status",
@@ -337,6 +341,7 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
                         "feeds": {"type": "object", "additionalProperties": {"type": "object"}},
                     },
                 },
+                **incident_schemas(),
                 **notification_schemas(),
                 "Error": {
                     "type": "object",
@@ -350,6 +355,80 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
                         },
                     },
                 },
+            },
+        },
+    }
+
+
+# --- incidents ---
+
+def incident_paths() -> dict[str, Any]:
+    states = [*INCIDENT_STATES, "all"]
+    return {
+        "/api/incidents": {
+            "get": {
+                "summary": "Incidents (alerts grouped by underlying event), newest first",
+                "description": "Each incident lists its member alert ids in 'alerts'; each of those alerts carries "
+                               "the incident's id in /api/alerts ('incident_id').",
+                "parameters": [
+                    {"name": "state", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": states, "default": "all"}},
+                    {"name": "limit", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INCIDENT_LIMIT, "default": 100}},
+                ],
+                "responses": {
+                    "200": _json({"type": "object", "required": ["state", "count", "incidents"], "properties": {
+                        "state": {"type": "string", "enum": states},
+                        "count": {"type": "integer", "minimum": 0},
+                        "incidents": {"type": "array", "items": {"$ref": "#/components/schemas/Incident"}}}},
+                        "Incidents"),
+                    "400": _error("'state' is not open, resolved or all, 'limit' is not an integer from 1 to "
+                                  f"{MAX_INCIDENT_LIMIT}, or a query parameter the route does not take."),
+                    "503": _error("The store could not be read."),
+                },
+            }
+        },
+        "/api/incidents/{incident_id}": {
+            "parameters": [{"name": "incident_id", "in": "path", "required": True,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_INCIDENT_ID}}],
+            "get": {
+                "summary": "One incident",
+                "responses": {
+                    "200": _json({"$ref": "#/components/schemas/Incident"}, "The incident"),
+                    "400": _error(f"The id is longer than {MAX_INCIDENT_ID} characters, or a query parameter was given."),
+                    "404": _error("No incident with this id."),
+                    "503": _error("The store could not be read."),
+                },
+            },
+        },
+    }
+
+
+def incident_schemas() -> dict[str, Any]:
+    return {
+        "Incident": {
+            "type": "object",
+            "required": ["id", "state", "kind", "title", "summary", "severity", "started_at", "resolved_at",
+                         "metrics", "drivers", "alerts", "details"],
+            "properties": {
+                "id": {"type": "string"},
+                "state": {"type": "string", "enum": list(INCIDENT_STATES)},
+                "kind": {"type": "string", "enum": list(KINDS)},
+                "title": {"type": "string", "example": "Denial spike driven by code 51 (insufficient funds)"},
+                "summary": {"type": "string"},
+                "severity": {"type": "string", "enum": list(SEVERITIES)},
+                "started_at": {**_ISO, "description": "Event time of the earliest member's first breaching minute."},
+                "resolved_at": {**_ISO_OR_NULL, "description": "End of the quiet period after the last member resolved."},
+                "metrics": {"type": "array", "items": {"type": "string"}},
+                "drivers": {"type": "array", "description": "Metrics carrying the excess (or shortfall), largest share first.",
+                            "items": {"type": "object", "required": ["metric", "share"], "properties": {
+                                "metric": {"type": "string", "example": "auth_code:51"},
+                                "share": {"type": "number", "minimum": 0, "maximum": 1},
+                                "observed": {"type": "number"},
+                                "expected": {"type": "number"}}}},
+                "alerts": {"type": "array", "items": {"type": "string"}, "description": "Member alert ids."},
+                "details": {"type": "object", "description": "The statistics: member rules, windows, thresholds, "
+                                                             "values, and the figures per metric."},
             },
         },
     }

@@ -20,6 +20,8 @@ from .json_body import read_json
 from .limits import (
     MAX_BODY_BYTES,
     MAX_IDEMPOTENCY_KEY,
+    MAX_INCIDENT_ID,
+    MAX_INCIDENT_LIMIT,
     MAX_LIMIT,
     MAX_RECORDS,
 )
@@ -27,6 +29,7 @@ from .openapi import openapi_document
 from .params import int_arg, only_args, require_bearer
 
 ALERT_STATES = ("firing", "pending", "resolved", "all")
+INCIDENT_STATES = ("open", "resolved", "all")
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,33 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
         except StoreError as exc:
             raise ApiError(503, "store_unavailable", str(exc)) from None
         return jsonify({"state": state, "count": len(alerts), "alerts": [alert_json(a) for a in alerts]})
+
+    @api.get("/incidents")
+    def get_incidents():
+        only_args("state", "limit")
+        state = request.args.get("state", "all")
+        if state not in INCIDENT_STATES:
+            raise ApiError(400, "invalid_parameter", f"'state' must be one of {', '.join(INCIDENT_STATES)}, got {state[:40]!r}")
+        limit = int_arg("limit", 100, 1, MAX_INCIDENT_LIMIT)
+        try:
+            incidents = monitor.incidents(state, limit)
+        except StoreError as exc:
+            raise ApiError(503, "store_unavailable", str(exc)) from None
+        return jsonify({"state": state, "count": len(incidents), "incidents": [i.to_dict() for i in incidents]})
+
+    @api.get("/incidents/<incident_id>")
+    def get_incident(incident_id: str):
+        only_args()
+        if len(incident_id) > MAX_INCIDENT_ID:
+            raise ApiError(400, "invalid_parameter", f"incident id {incident_id[:MAX_INCIDENT_ID]!r}... is longer than "
+                                                     f"{MAX_INCIDENT_ID} characters")
+        try:
+            incident = monitor.incident(incident_id)
+        except StoreError as exc:
+            raise ApiError(503, "store_unavailable", str(exc)) from None
+        if incident is None:
+            raise ApiError(404, "not_found", f"no incident with id {incident_id!r}")
+        return jsonify(incident.to_dict())
 
     @api.get("/health")
     def get_health():

@@ -9,6 +9,7 @@ minutes), like the alerts'.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +70,11 @@ class Incident:
     drivers: list[Driver] = field(default_factory=list)
     alert_ids: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)  # the statistics: rules, windows, tail probabilities
+    # The tracker's bookkeeping (stored, not in the public shape): members still open, the alert
+    # families it holds, and every driver it has named (a driver new to the incident escalates it).
+    open_alert_ids: list[str] = field(default_factory=list)
+    families: list[str] = field(default_factory=list)
+    driver_history: list[str] = field(default_factory=list)
 
     @property
     def is_open(self) -> bool:
@@ -79,7 +85,8 @@ class Incident:
             self.id, self.kind, self.state, self.severity, self.started_at, self.title, self.summary,
             self.resolved_at, self.last_member_resolved_at, list(self.metrics),
             [Driver(d.metric, d.share, d.observed, d.expected) for d in self.drivers],
-            list(self.alert_ids), dict(self.details),
+            list(self.alert_ids), copy.deepcopy(self.details), list(self.open_alert_ids), list(self.families),
+            list(self.driver_history),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,6 +105,32 @@ class Incident:
             "alerts": list(self.alert_ids),
             "details": dict(self.details),
         }
+
+
+    def to_record(self) -> dict[str, Any]:
+        """Everything the store keeps besides its indexed columns (times stay epoch minutes)."""
+        return {
+            "title": self.title, "summary": self.summary, "last_member_resolved_at": self.last_member_resolved_at,
+            "metrics": self.metrics, "drivers": [[d.metric, d.share, d.observed, d.expected] for d in self.drivers],
+            "alert_ids": self.alert_ids, "details": self.details, "open_alert_ids": self.open_alert_ids,
+            "families": self.families, "driver_history": self.driver_history,
+        }
+
+    @classmethod
+    def from_record(cls, id: str, state: str, kind: str, severity: str, started_at: int, resolved_at: int | None,
+                    body: dict[str, Any]) -> Incident:
+        """The inverse of ``to_record``; raises (KeyError, TypeError, ValueError) on a malformed body."""
+        if state not in INCIDENT_STATES:
+            raise ValueError(f"unknown incident state {state!r}")
+        return cls(
+            id, kind, state, severity, int(started_at), str(body["title"]), str(body["summary"]),
+            None if resolved_at is None else int(resolved_at), body.get("last_member_resolved_at"),
+            [str(m) for m in body["metrics"]],
+            [Driver(str(m), float(s), float(o), float(e)) for m, s, o, e in body["drivers"]],
+            [str(a) for a in body["alert_ids"]], dict(body["details"]),
+            [str(a) for a in body.get("open_alert_ids", [])], [str(f) for f in body.get("families", [])],
+            [str(d) for d in body.get("driver_history", [])],
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,8 @@ from . import wording
 from .admission import Admission
 from .alerts import FIRING, PENDING, RESOLVED, Alert, Transition, alert_id
 from .commit import CommitTicket, GroupCommitter
+from .incident_tracker import IncidentTracker
+from .incidents import Incident, IncidentTransition
 from .metrics import (
     AUTH_CODE_FEED,
     FEEDS,
@@ -112,6 +114,7 @@ class _FeedClock:
 
 
 Listener = Callable[[Sequence[Transition]], None]
+IncidentListener = Callable[[Sequence[IncidentTransition]], None]
 
 
 class Monitor:
@@ -133,12 +136,16 @@ class Monitor:
         self._stale: str | None = None
         # Firing/resolved lines in the log come from the console channel (detection/channels.py).
         self._listeners: list[Listener] = []
+        self._incident_listeners: list[IncidentListener] = []
         self._ingested: dict[str, int] = {}  # per metric, since this process started (Prometheus counters)
         self.started_wall = clock()
         self._rules_by_feed: dict[str, list[Rule]] = {feed: [] for feed in FEEDS}
         for rule in thresholds.rules:
             self._rules_by_feed[feed_of(rule.metric)].append(rule)
         self._monotone_by_feed = {f: [r for r in rules if r.monotone] for f, rules in self._rules_by_feed.items()}
+        # Groups firing alerts into incidents; fed in _collect_changes, so incidents share the alerts' commit.
+        self.incident_tracker = IncidentTracker(thresholds.rules, thresholds.statuses, thresholds.auth_codes,
+                                                thresholds.incident_quiet_minutes)
         self._feed_metrics = {
             STATUS_FEED: tuple(status_metric(s) for s in thresholds.statuses),
             AUTH_CODE_FEED: tuple(auth_code_metric(c) for c in thresholds.auth_codes),
@@ -203,6 +210,9 @@ class Monitor:
                 orphan.resolved_at = max(orphan.started_at, newest or orphan.started_at)
                 orphan.message += " (closed: its rule is no longer configured)"
                 self._touch_alert(orphan)
+            live_open = [s.alert for s in self._states.values() if s.alert is not None]
+            live_open += [c.no_data for c in self._feeds.values() if c.no_data is not None]
+            self.incident_tracker.restore(self.store.open_incidents(), live_open)
             self.store.write(self._collect_changes())
 
     # --------------------------------------------------------------- listeners
@@ -211,14 +221,16 @@ class Monitor:
         with self._lock:
             self._listeners.append(listener)
 
-    def _notify(self, transitions: Sequence[Transition]) -> None:
-        if not transitions:
-            return
-        for listener in list(self._listeners):
-            try:
-                listener(transitions)
-            except Exception:  # a broken listener must never break ingestion
-                logging.getLogger("monitor").exception("alert listener %r failed", listener)
+    def add_incident_listener(self, listener: IncidentListener) -> None:
+        """Called with the incident transitions of every ingest/tick, after they are stored, outside the lock."""
+        with self._lock:
+            self._incident_listeners.append(listener)
+
+    def _notify(self, transitions: Sequence[Transition], incidents: Sequence[IncidentTransition] = ()) -> None:
+        if transitions:
+            _call_each(list(self._listeners), transitions, "alert")
+        if incidents:
+            _call_each(list(self._incident_listeners), incidents, "incident")
 
     # ------------------------------------------------------------------ ingest
     def ingest(
@@ -274,7 +286,9 @@ class Monitor:
                 self._stale = f"an ingest failed half-way ({type(exc).__name__}: {exc})"
                 raise
 
+            self._track_incidents()  # before the answer is shaped: firing alerts carry their incident_id
             transitions = self._changes.transitions
+            incident_transitions = self._changes.incident_transitions
             result = IngestResult(len(records), [t.alert.to_dict() for t in transitions])
             if idempotency_key is not None:
                 self._changes.write.idempotency = (
@@ -301,7 +315,7 @@ class Monitor:
                 self.prune_store()
             except StoreError:  # this request is committed: its answer stands; the next prune retries
                 logging.getLogger("monitor").exception("retention prune failed")
-        self._notify(transitions)
+        self._notify(transitions, incident_transitions)
         return result
 
     def _earlier_answer(self, key: str, fingerprint: str, now: float) -> IngestResult | None:
@@ -368,10 +382,12 @@ class Monitor:
                         clock.no_data.detail = wording.no_data_detail(
                             feed_metric(feed), silent, self.thresholds.no_data_minutes, clock.watermark)
                         self._touch_alert(clock.no_data)
+            self._track_incidents()
             transitions = self._changes.transitions
+            incident_transitions = self._changes.incident_transitions
             ticket = self._committer.stage(self._collect_changes())
         self._committer.wait(ticket)
-        self._notify(transitions)
+        self._notify(transitions, incident_transitions)
         return transitions
 
     # --------------------------------------------------------- time and rules
@@ -611,7 +627,7 @@ class Monitor:
         with self._lock:
             newest = self._newest_minute()
             if newest is None:
-                return {"minutes": 0, "alerts": 0, "idempotency_keys": 0}
+                return {"minutes": 0, "alerts": 0, "incidents": 0, "idempotency_keys": 0}
             return self.store.prune(
                 newest - self.settings.retention_minutes + 1, self._clock() - IDEMPOTENCY_SECONDS
             )
@@ -630,8 +646,19 @@ class Monitor:
         if transition is not None:
             self._changes.transitions.append(Transition(transition, alert.copy()))
 
+    def _track_incidents(self) -> None:
+        """Hand this call's alert changes to the incident tracker (once per call)."""
+        changes = self._changes
+        if changes.incidents_tracked:
+            return
+        changes.incidents_tracked = True
+        outcome = self.incident_tracker.observe(changes.transitions, changes.alerts, self.series, self._newest_minute())
+        changes.write.incidents = outcome.incidents
+        changes.incident_transitions = outcome.transitions
+
     def _collect_changes(self) -> PendingWrite:
         """Turn what this call changed into one store write (copies, so later changes cannot leak in)."""
+        self._track_incidents()
         changes = self._changes
         write = changes.write
         write.alerts = [alert.copy() for alert in changes.alerts.values()]
@@ -692,6 +719,7 @@ class Monitor:
             open_alerts = [s.alert.copy() for s in self._states.values() if s.alert is not None]
             open_alerts += [c.no_data.copy() for c in self._feeds.values() if c.no_data is not None]
             feeds = {f: self._feed_status(f, c, now) for f, c in self._feeds.items()}
+            open_incidents = tuple(self.incident_tracker.open_incidents())
         recent = tuple(self.store.alerts(None, limit=recent_alerts)) if recent_alerts else ()
         return Snapshot(
             start_minute=start,
@@ -705,6 +733,7 @@ class Monitor:
             statuses=self.thresholds.statuses,
             auth_codes=self.thresholds.auth_codes,
             taken_at=now,
+            open_incidents=open_incidents,
         )
 
     def _feed_status(self, feed: str, clock: _FeedClock, now: float) -> FeedStatus:
@@ -722,6 +751,13 @@ class Monitor:
         """Alerts newest first, from the store (all of history that retention keeps)."""
         states = None if state == "all" else [state]
         return self.store.alerts(states, limit)
+
+    def incidents(self, state: str = "all", limit: int = 100) -> list[Incident]:
+        """Incidents newest first, from the store (``state``: open, resolved or all)."""
+        return self.store.incidents(None if state == "all" else [state], limit)
+
+    def incident(self, incident_id: str) -> Incident | None:
+        return self.store.incident(incident_id)
 
     def newest_event_minute(self) -> int | None:
         with self._lock:
@@ -747,7 +783,8 @@ class _Changes:
     A plain class with slots: one is made per request, so it stays cheap.
     """
 
-    __slots__ = ("alerts", "deleted_alerts", "states", "transitions", "meta_dirty", "write")
+    __slots__ = ("alerts", "deleted_alerts", "states", "transitions", "meta_dirty", "write", "incidents_tracked",
+                 "incident_transitions")
 
     def __init__(self) -> None:
         self.alerts: dict[str, Alert] = {}
@@ -755,5 +792,15 @@ class _Changes:
         self.states: set[str] = set()
         self.transitions: list[Transition] = []
         self.meta_dirty = False
+        self.incidents_tracked = False
+        self.incident_transitions: list[IncidentTransition] = []
         self.write = PendingWrite(counts={}, alerts=[], deleted_alerts=[], rule_states={}, meta={})
+
+
+def _call_each(listeners: Sequence[Callable[[Any], None]], changes: Sequence[Any], what: str) -> None:
+    for listener in listeners:
+        try:
+            listener(changes)
+        except Exception:  # a broken listener must never break ingestion
+            logging.getLogger("monitor").exception("%s listener %r failed", what, listener)
 

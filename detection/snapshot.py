@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .alerts import Alert
+from .incidents import Incident
 from .metrics import epoch_to_iso, minute_to_iso
 
 
@@ -45,6 +46,7 @@ class Snapshot:
     statuses: tuple[str, ...]
     auth_codes: tuple[str, ...]
     taken_at: float = field(default=0.0)
+    open_incidents: tuple[Incident, ...] = ()  # copies, newest first
 
     @property
     def minutes(self) -> range:

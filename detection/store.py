@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .alerts import OPEN_STATES, Alert
+from .incidents import OPEN, Incident
 
 SCHEMA = """
 -- One row per feed and minute; counts is "metric=count;metric=count". A row per
@@ -52,6 +53,18 @@ CREATE TABLE IF NOT EXISTS alerts (
 );
 CREATE INDEX IF NOT EXISTS alerts_by_start ON alerts (started_at);
 CREATE INDEX IF NOT EXISTS alerts_by_state ON alerts (state);
+-- One row per incident; what is not filtered or sorted on lives in body (JSON, Incident.to_record()).
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    resolved_at INTEGER,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incidents_by_start ON incidents (started_at);
+CREATE INDEX IF NOT EXISTS incidents_by_state ON incidents (state);
 CREATE TABLE IF NOT EXISTS rule_state (
     key TEXT PRIMARY KEY,
     state TEXT NOT NULL
@@ -135,15 +148,18 @@ class PendingWrite:
     idempotency: tuple[str, str, float, str] | None = None
     # (feed, minute) -> counts to add to what is stored: minutes outside the memory window.
     count_deltas: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
+    incidents: list[Incident] = field(default_factory=list)  # copies, written whole
 
     def is_one_row(self) -> bool:
         """Only one minute's counts to write: one statement."""
         return len(self.counts) == 1 and not (
             self.count_deltas or self.alerts or self.deleted_alerts or self.rule_states or self.meta or self.idempotency
+            or self.incidents
         )
 
     def is_empty(self) -> bool:
-        return not (self.counts or self.count_deltas or self.alerts or self.deleted_alerts or self.rule_states or self.meta or self.idempotency)
+        return not (self.counts or self.count_deltas or self.alerts or self.deleted_alerts or self.rule_states
+                    or self.meta or self.idempotency or self.incidents)
 
 
 class Store:
@@ -327,6 +343,13 @@ class Store:
                 f"VALUES ({', '.join('?' * len(ALERT_COLUMNS))})",
                 [_alert_row(a) for a in change.alerts],
             )
+        if change.incidents:
+            conn.executemany(
+                "INSERT OR REPLACE INTO incidents (id, state, kind, severity, started_at, resolved_at, body) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(i.id, i.state, i.kind, i.severity, i.started_at, i.resolved_at, json.dumps(i.to_record()))
+                 for i in change.incidents],
+            )
         if change.rule_states:
             conn.executemany(
                 "INSERT OR REPLACE INTO rule_state (key, state) VALUES (?, ?)",
@@ -386,7 +409,8 @@ class Store:
             return not busy
 
     def prune(self, before_minute: int, idempotency_before: float) -> dict[str, int]:
-        """Delete minutes and finished alerts older than ``before_minute``, and expired idempotency keys."""
+        """Delete minutes, finished alerts and resolved incidents older than ``before_minute``, and expired
+        idempotency keys. Open incidents are kept, however old."""
         with self._lock:
             self._rollback()
             conn = self._writer
@@ -402,6 +426,9 @@ class Store:
                 alerts = conn.execute(
                     "DELETE FROM alerts WHERE state = 'resolved' AND resolved_at < ?", (before_minute,)
                 ).rowcount
+                incidents = conn.execute(
+                    "DELETE FROM incidents WHERE state = 'resolved' AND resolved_at < ?", (before_minute,)
+                ).rowcount
                 keys = conn.execute("DELETE FROM idempotency WHERE created < ?", (idempotency_before,)).rowcount
                 conn.execute("COMMIT")
             except StoreError:
@@ -410,7 +437,7 @@ class Store:
             except Exception as exc:
                 self._rollback()
                 raise StoreError(f"store prune failed: {_describe(exc)}") from exc
-        return {"minutes": minutes, "alerts": alerts, "idempotency_keys": keys}
+        return {"minutes": minutes, "alerts": alerts, "incidents": incidents, "idempotency_keys": keys}
 
     # -- for engine modules that keep their own tables in the same file (delivery log, silences) --
     @contextmanager
@@ -475,6 +502,29 @@ class Store:
     def open_alerts(self) -> list[Alert]:
         return self.alerts(OPEN_STATES, limit=1_000_000)
 
+    def incidents(self, states: Iterable[str] | None = None, limit: int = 100) -> list[Incident]:
+        """Incidents newest first; a row that cannot be read is logged and left out."""
+        cols = "id, state, kind, severity, started_at, resolved_at, body"
+        if states is None:
+            rows = self._query(f"SELECT {cols} FROM incidents ORDER BY started_at DESC, id LIMIT ?", (limit,))
+        else:
+            wanted = list(states)
+            marks = ", ".join("?" * len(wanted))
+            rows = self._query(
+                f"SELECT {cols} FROM incidents WHERE state IN ({marks}) ORDER BY started_at DESC, id LIMIT ?",
+                [*wanted, limit],
+            )
+        return [i for i in map(_row_incident, rows) if i is not None]
+
+    def incident(self, incident_id: str) -> Incident | None:
+        rows = self._query(
+            "SELECT id, state, kind, severity, started_at, resolved_at, body FROM incidents WHERE id = ?", (incident_id,)
+        )
+        return _row_incident(rows[0]) if rows else None
+
+    def open_incidents(self) -> list[Incident]:
+        return self.incidents([OPEN], limit=1_000_000)
+
     def rule_states(self) -> dict[str, dict[str, Any]]:
         return {k: json.loads(v) for k, v in self._query("SELECT key, state FROM rule_state")}
 
@@ -488,7 +538,7 @@ class Store:
         return (rows[0][0], rows[0][1]) if rows else None
 
     def count_rows(self, table: str) -> int:
-        if table not in ("minute_counts", "alerts", "rule_state", "meta", "idempotency"):
+        if table not in ("minute_counts", "alerts", "incidents", "rule_state", "meta", "idempotency"):
             raise ValueError(table)
         return self._query(f"SELECT COUNT(*) FROM {table}")[0][0]
 
@@ -529,3 +579,14 @@ def _row_alert(row: tuple) -> Alert:
     values = dict(zip(ALERT_COLUMNS, row, strict=True))
     values["labels"] = json.loads(values["labels"] or "{}")
     return Alert(**values)
+
+
+def _row_incident(row: tuple) -> Incident | None:
+    """One stored incident, or None (logged) when its row cannot be read: one bad row must not hide the rest."""
+    try:
+        iid, state, kind, severity, started_at, resolved_at, body = row
+        return Incident.from_record(iid, state, kind, severity, started_at, resolved_at, json.loads(body))
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        log.error("store: incident row %r cannot be read, left out: %s: %s", row[0] if row else None,
+                  type(exc).__name__, exc)
+        return None

@@ -7,6 +7,7 @@ Format (version 1), documented in the README::
      "statuses": [...], "auth_codes": [...],    # optional: what the feeds may send
      "no_data": {"after_minutes": 5, "severity": "critical"},
      "feed_gap": {"severity": "warning"},
+     "incidents": {"quiet_minutes": 5},         # optional: minutes an incident stays open after its last alert
      "rules": [{"id": "...", "type": "threshold", "metric": "status:failed", ...}]}
 
 Every error names the file and the field (``rules[2].for``), never a traceback.
@@ -32,6 +33,7 @@ from .metrics import (
 from .rules import RULE_TYPES, ConfigError, FieldReader, Rule
 
 FORMAT_VERSION = 1
+MAX_QUIET_MINUTES = 24 * 60
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 DEFAULT_THRESHOLDS_PATH = Path(__file__).with_name("default_thresholds.json")
 
@@ -44,6 +46,7 @@ class Thresholds:
     no_data_minutes: int = 5
     no_data_severity: str = "critical"
     feed_gap_severity: str = "warning"
+    incident_quiet_minutes: int = 5  # event-time minutes an incident stays open after its last member resolved
     provenance: dict[str, Any] = field(default_factory=dict)
     source: str = "built-in defaults"
 
@@ -58,6 +61,7 @@ class Thresholds:
             "auth_codes": list(self.auth_codes),
             "no_data": {"after_minutes": self.no_data_minutes, "severity": self.no_data_severity},
             "feed_gap": {"severity": self.feed_gap_severity},
+            "incidents": {"quiet_minutes": self.incident_quiet_minutes},
             "rules": [rule.to_config() for rule in self.rules],
         }
 
@@ -87,6 +91,13 @@ def parse_thresholds(data: Any, source: str) -> Thresholds:
     feed_gap = FieldReader(data.get("feed_gap", {}), f"{source}.feed_gap")
     feed_gap_severity = feed_gap.text("severity", "warning", SEVERITIES)
     feed_gap.reject_unknown()
+    incidents = FieldReader(data.get("incidents", {}), f"{source}.incidents")
+    # At most a day: an incident that never resolves would hide the next one behind it.
+    incident_quiet_minutes = incidents.int("quiet_minutes", 5, minimum=0)
+    if incident_quiet_minutes > MAX_QUIET_MINUTES:
+        raise ConfigError(f"{source}.incidents.quiet_minutes: expected an integer from 0 to {MAX_QUIET_MINUTES}, "
+                          f"got {incident_quiet_minutes}")
+    incidents.reject_unknown()
 
     provenance = data.get("provenance", {})
     if not isinstance(provenance, dict):
@@ -109,7 +120,7 @@ def parse_thresholds(data: Any, source: str) -> Thresholds:
             raise ConfigError(f"{where}.id: duplicate rule id {rule.id!r}")
         seen_ids.add(rule.id)
         rules.append(rule)
-    top.used.update({"statuses", "auth_codes", "no_data", "feed_gap", "provenance", "rules", "description"})
+    top.used.update({"statuses", "auth_codes", "no_data", "feed_gap", "incidents", "provenance", "rules", "description"})
     top.reject_unknown()
     return Thresholds(
         rules=tuple(rules),
@@ -118,6 +129,7 @@ def parse_thresholds(data: Any, source: str) -> Thresholds:
         no_data_minutes=no_data_minutes,
         no_data_severity=no_data_severity,
         feed_gap_severity=feed_gap_severity,
+        incident_quiet_minutes=incident_quiet_minutes,
         provenance=provenance,
         source=source,
     )

@@ -97,3 +97,50 @@ class ServerThread:
         wasyncore.close_all(self.server._map)
         self.server.task_dispatcher.shutdown()
         self.thread.join(timeout=5)
+
+
+# Steady minutes with nothing random in them, for tests that compute expected figures by hand:
+# approvals at the built-in level (117/min), 6 denials split 2 (code 51) / 4 (code 59), one reversal,
+# one refund, no failures. ``StatusFeed.post`` changes any of them for a number of minutes.
+STEADY = {"approved": 117, "failed": 0, "reversed": 1, "backend_reversed": 0, "refunded": 1}
+STEADY_CODES = {"51": 2, "59": 4}
+
+
+class StatusFeed:
+    """Posts minutes to a real Monitor as a payment system would: the status batch, then the auth-code batch."""
+
+    def __init__(self, monitor, start: int = START_MINUTE, now: float = 1_790_000_000.0):
+        from detection.metrics import DEFAULT_AUTH_CODES, DEFAULT_STATUSES
+
+        self.monitor = monitor
+        self.minute = start
+        self.now = now
+        self.statuses = DEFAULT_STATUSES
+        self.codes = DEFAULT_AUTH_CODES
+        self.posted: dict[int, dict[str, int]] = {}  # minute -> metric -> count, as posted
+        self.incident_transitions: list = []
+        monitor.add_incident_listener(self.incident_transitions.extend)
+
+    def records(self, minute: int, **changes: int) -> tuple[list[dict], list[dict]]:
+        counts = {**STEADY, **{k: v for k, v in changes.items() if k in STEADY}}
+        codes = {**STEADY_CODES, **{k[1:]: v for k, v in changes.items() if k in ("c51", "c59")}}
+        counts["denied"] = codes["51"] + codes["59"]
+        codes["00"] = counts["approved"]
+        ts = timestamp(minute)
+        self.posted[minute] = {**{f"status:{s}": n for s, n in counts.items()},
+                               **{f"auth_code:{c}": n for c, n in codes.items()}}
+        return ([{"timestamp": ts, "status": s, "count": n} for s, n in counts.items()],
+                [{"timestamp": ts, "auth_code": c, "count": n} for c, n in codes.items()])
+
+    def post(self, minutes: int = 1, **changes: int) -> None:
+        from detection import validate_records
+
+        for _ in range(minutes):
+            statuses, codes = self.records(self.minute, **changes)
+            self.monitor.ingest(validate_records(statuses, "status", self.statuses, now=self.now))
+            self.monitor.ingest(validate_records(codes, "auth_code", self.codes, now=self.now))
+            self.minute += 1
+
+    def skip(self, minutes: int) -> None:
+        """Nothing is sent for these minutes: a feed gap once data arrives again."""
+        self.minute += minutes

@@ -1,0 +1,629 @@
+"""Groups firing alerts into incidents, follows their lifecycle and names them from the counts.
+
+The ``IncidentTracker`` is fed, once per ingest or tick, with the alert
+transitions of that call, the alerts it touched, a read-only view of the minute
+counts and the newest event minute. It answers with the incidents that changed
+and their ``IncidentTransition``s (opened, escalated, resolved).
+
+Families (which alerts belong together), by the alert's metric:
+
+=========  ===============================================================  ==============================
+family     metrics                                                          natural kind
+=========  ===============================================================  ==============================
+feed       ``feed:*`` (rules ``feed_gap``, ``no_data``)                     feed_outage
+denial     ``status:denied``, ``rate:denied``, decline codes (not ``00``)   denial_spike
+failure    ``status:failed``, ``status:backend_reversed`` (and their rates)  processing_failure
+reversal   ``status:reversed``, ``status:refunded`` (and their rates)       reversal_burst
+approval   ``status:approved``, ``auth_code:00``, ``rate:approved``         approval_drop
+other      anything else (a status the defaults do not know)                other
+=========  ===============================================================  ==============================
+
+Joining, in this order, for an alert that fires (a pending breach that clears
+never opens or joins anything):
+
+- an approval alert joins an open denial or failure incident (the dip that goes
+  with it), else an open incident of its own family;
+- a reversal alert joins an open reversal incident, else an open denial incident;
+- a denial or failure alert joins an open incident of its family, else an open
+  approval-only incident that started at most ``JOIN_MINUTES`` before it (the
+  drop turned out to have a cause);
+- any other alert joins an open incident of its family;
+- otherwise it opens a new incident.
+
+"Open" includes the quiet period: an incident resolves only when every member
+has resolved and ``QUIET_MINUTES`` event-time minutes passed with no new member,
+so a flapping member rejoins the incident it left. ``resolved_at`` is the end of
+the quiet period, so a replay and a live feed resolve at the same minute.
+
+Kind and drivers come from the counts over the incident's minutes (its start to
+the newest minute while open, to the last breaching minute of any member once
+resolved, at most ``MAX_SPAN_MINUTES``): the excess of each status and auth code
+over what is expected, where expected is ``rule.expected(minute)`` when a rule on
+that metric knows it, else the metric's mean over the ``BASELINE_MINUTES``
+before the incident.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from typing import Any
+
+from .alerts import FIRING, RESOLVED, Alert, Transition
+from .incidents import (
+    APPROVAL_DROP,
+    DENIAL_SPIKE,
+    ESCALATED,
+    FEED_OUTAGE,
+    OPEN,
+    OPENED,
+    OTHER,
+    PARTIAL_OUTAGE,
+    PROCESSING_FAILURE,
+    RESOLVED_TRANSITION,
+    REVERSAL_BURST,
+    Driver,
+    Incident,
+    IncidentTransition,
+    severity_rank,
+)
+from .incidents import RESOLVED as INCIDENT_RESOLVED
+from .metrics import (
+    AUTH_CODE_FEED,
+    RATE_PREFIX,
+    STATUS_FEED,
+    auth_code_metric,
+    feed_of,
+    metric_label,
+    minute_to_datetime,
+    minute_to_iso,
+    split_metric,
+    status_metric,
+)
+from .rules import Rule
+from .series import MinuteSeries
+
+# Event-time minutes with every member resolved before the incident resolves; the thresholds file's
+# "incidents": {"quiet_minutes": N} sets it (Thresholds.incident_quiet_minutes).
+QUIET_MINUTES = 5
+JOIN_MINUTES = 5  # a denial/failure alert this close after an approval-only incident's start explains it
+BASELINE_MINUTES = 60  # before the incident: the fallback "normal" for metrics no rule knows
+MAX_SPAN_MINUTES = 24 * 60  # drivers are computed over at most the newest day of an incident
+MAX_MEMBERS = 100  # member alerts listed per incident; later ones still carry its incident_id
+MIN_DRIVER_SHARE = 0.1
+STOPPED_SHARE = 0.1  # approvals at or below this share of normal have stopped (a partial outage)
+
+FEED, DENIAL, FAILURE, REVERSAL, APPROVAL, OTHER_FAMILY = "feed", "denial", "failure", "reversal", "approval", "other"
+# The order transitions of the same minute are taken in: upper-bound families first, so a batch
+# replay meets them in the order a live feed does (a count fires while its minute is open, an
+# approval drop only once the minute closed).
+FAMILY_ORDER = (FEED, DENIAL, FAILURE, REVERSAL, APPROVAL, OTHER_FAMILY)
+NATURAL_KIND = {FEED: FEED_OUTAGE, DENIAL: DENIAL_SPIKE, FAILURE: PROCESSING_FAILURE, REVERSAL: REVERSAL_BURST,
+                APPROVAL: APPROVAL_DROP, OTHER_FAMILY: OTHER}
+APPROVED_CODE = "00"
+GROUP_STATUSES = {DENIAL: ("denied",), FAILURE: ("failed", "backend_reversed"), REVERSAL: ("reversed", "refunded")}
+GROUP_WORDS = {DENIAL: "Denials", FAILURE: "Failures", REVERSAL: "Reversals and refunds"}
+KIND_OF_GROUP = {DENIAL: DENIAL_SPIKE, FAILURE: PROCESSING_FAILURE, REVERSAL: REVERSAL_BURST}
+
+
+def family_of(alert: Alert) -> str:
+    kind, key = split_metric(alert.metric)
+    if kind == "feed":
+        return FEED
+    if kind == AUTH_CODE_FEED:
+        return APPROVAL if key == APPROVED_CODE else DENIAL
+    if kind in (STATUS_FEED, RATE_PREFIX[:-1]):
+        for family, statuses in GROUP_STATUSES.items():
+            if key in statuses:
+                return family
+        if key == "approved":
+            return APPROVAL
+    return OTHER_FAMILY
+
+
+def incident_id(first_member_id: str) -> str:
+    """Deterministic (like ``alert_id``): from the alert that opened it, so replay and live give the same id.
+
+    An alert opens at most one incident, so two incidents never share an id.
+    """
+    digest = hashlib.sha1(f"incident|{first_member_id}".encode()).hexdigest()
+    return f"i{digest[:15]}"
+
+
+@dataclass
+class IncidentChanges:
+    """What one ``observe`` call did: the incidents to store (copies) and their transitions."""
+
+    incidents: list[Incident] = field(default_factory=list)
+    transitions: list[IncidentTransition] = field(default_factory=list)
+
+
+@dataclass
+class _Figures:
+    """Counts over an incident's minutes: per metric (observed, expected), and the feeds' silent minutes."""
+
+    first: int
+    last: int
+    observed: dict[str, float]
+    expected: dict[str, float]
+    silent: dict[str, int]
+    stopped: int = 0  # minutes with approvals at most STOPPED_SHARE of their expectation
+    others_when_stopped: tuple[float, float] = (0.0, 0.0)  # other statuses in those minutes: observed, expected
+
+    def excess(self, metric: str) -> float:
+        return self.observed.get(metric, 0.0) - self.expected.get(metric, 0.0)
+
+    def per_minute(self, metric: str) -> tuple[float, float]:
+        minutes = self.last - self.first + 1
+        return self.observed.get(metric, 0.0) / minutes, self.expected.get(metric, 0.0) / minutes
+
+
+class IncidentTracker:
+    """Owned by the Monitor and called under its lock; single-threaded like a rule."""
+
+    def __init__(self, rules: Sequence[Rule], statuses: Sequence[str], auth_codes: Sequence[str],
+                 quiet_minutes: int = QUIET_MINUTES):
+        self.quiet_minutes = quiet_minutes
+        self._statuses = tuple(statuses)
+        self._status_metrics = tuple(status_metric(s) for s in statuses)
+        self._code_metrics = tuple(auth_code_metric(c) for c in auth_codes)
+        self._decline_codes = tuple(auth_code_metric(c) for c in auth_codes if c != APPROVED_CODE)
+        # A count rule that knows what normal is for its metric (poisson_tail, seasonal); rates and
+        # drops do not say it as a count.
+        self._expecting: dict[str, Rule] = {}
+        for rule in rules:
+            if split_metric(rule.metric)[0] in (STATUS_FEED, AUTH_CODE_FEED) and rule.expected(0) is not None:
+                self._expecting.setdefault(rule.metric, rule)
+        self._rules = {rule.id: rule for rule in rules}
+        self._open: dict[str, Incident] = {}
+        self._computed: dict[str, int] = {}  # incident id -> the newest minute its figures include
+
+    # ------------------------------------------------------------- state
+    def restore(self, incidents: Iterable[Incident], open_alerts: Iterable[Alert]) -> None:
+        """Continue the open incidents read back from the store (after a restart or a reload).
+
+        A member listed as open that is no longer an open alert resolved while nobody watched.
+        """
+        still_open = {a.id for a in open_alerts if a.is_open}
+        self._open = {}
+        for incident in incidents:
+            if not incident.is_open:
+                continue
+            incident.open_alert_ids = [i for i in incident.open_alert_ids if i in still_open]
+            if not incident.open_alert_ids and incident.last_member_resolved_at is None:
+                # Its members closed while the process was down: the quiet period starts after the last breach.
+                ends = [m["last_breach_minute"] for m in incident.details.get("members", [])]
+                incident.last_member_resolved_at = max(ends, default=incident.started_at) + 1
+            self._open[incident.id] = incident
+        self._computed = {}
+
+    def open_incidents(self) -> list[Incident]:
+        return [i.copy() for i in sorted(self._open.values(), key=lambda i: (-i.started_at, i.id))]
+
+    # ------------------------------------------------------------- feeding
+    def observe(self, transitions: Sequence[Transition], touched: Mapping[str, Alert], series: MinuteSeries,
+                now_minute: int | None) -> IncidentChanges:
+        """Take one call's alert transitions (any order) and the alerts it touched (live objects).
+
+        An incident opened and resolved in the same call (a replayed batch) gets both transitions,
+        each carrying the final copy.
+        """
+        if not transitions and not self._open:
+            return IncidentChanges()  # the common case, on every posted record: nothing to do
+        changed: dict[str, Incident] = {}
+        events: dict[str, list[str]] = {}
+        severities = {i.id: i.severity for i in self._open.values()}
+
+        copies: dict[str, list[Alert]] = {}
+        for transition in transitions:
+            copies.setdefault(transition.alert.id, []).append(transition.alert)
+        for transition in sorted((t for t in transitions if t.kind in (FIRING, RESOLVED)), key=_order):
+            alert = transition.alert
+            self._expire(_event_minute(transition), changed, events)
+            if transition.kind == FIRING:
+                incident = self._place(alert, changed, events)
+                live = touched.get(alert.id)
+                if live is not None:
+                    live.incident_id = incident.id
+                for handed in copies.get(alert.id, ()):  # the copies handed to listeners say it too
+                    handed.incident_id = incident.id
+            else:
+                self._member_resolved(alert, changed)
+        # Newer breaches of members, and members resolved without a transition (an orphan closed on load).
+        for alert in touched.values():
+            member_of = self._open.get(alert.incident_id or "")
+            if member_of is None:
+                continue
+            self._note_member(member_of, alert)
+            if not alert.is_open and alert.id in member_of.open_alert_ids:
+                self._member_resolved(alert, changed)
+        if now_minute is not None:
+            self._expire(now_minute, changed, events)
+
+        # Figures change as minutes pass: open incidents are described again once per new minute.
+        for incident in self._open.values():
+            if now_minute is not None and (incident.id in changed or self._computed.get(incident.id) != now_minute):
+                changed[incident.id] = incident
+        for incident in changed.values():
+            if now_minute is not None or not incident.is_open:
+                self._describe(incident, series, now_minute if now_minute is not None else incident.started_at)
+            if incident.is_open:
+                self._computed[incident.id] = now_minute if now_minute is not None else incident.started_at
+            else:
+                self._computed.pop(incident.id, None)
+            kinds = events.get(incident.id, [])
+            if incident.is_open and OPENED not in kinds:
+                rose = severity_rank(incident.severity) > severity_rank(severities.get(incident.id, incident.severity))
+                new_driver = any(d.metric not in incident.driver_history for d in incident.drivers)
+                if rose or new_driver:
+                    events.setdefault(incident.id, []).append(ESCALATED)
+            for driver in incident.drivers:
+                if driver.metric not in incident.driver_history:
+                    incident.driver_history.append(driver.metric)
+
+        out = IncidentChanges([incident.copy() for incident in changed.values()])
+        for iid, kinds in events.items():
+            copy = changed[iid].copy()
+            out.transitions += [IncidentTransition(kind, copy) for kind in kinds]
+        return out
+
+    def _place(self, alert: Alert, changed: dict[str, Incident], events: dict[str, list[str]]) -> Incident:
+        """Join the alert to the incident it belongs to, or open one."""
+        family = family_of(alert)
+        incident = self._home(alert, family)
+        if incident is None:
+            incident = Incident(
+                id=incident_id(alert.id), kind=NATURAL_KIND[family], state=OPEN,
+                severity=alert.severity, started_at=alert.started_at,
+            )
+            incident.details["family"] = family
+            self._open[incident.id] = incident
+            events.setdefault(incident.id, []).append(OPENED)
+        elif family not in incident.families and incident.families == [APPROVAL] and family in (DENIAL, FAILURE):
+            incident.details["family"] = family  # the drop turned out to have a cause
+        if family not in incident.families:
+            incident.families.append(family)
+        if severity_rank(alert.severity) > severity_rank(incident.severity):
+            incident.severity = alert.severity
+        incident.started_at = min(incident.started_at, alert.started_at)
+        if alert.id not in incident.open_alert_ids:
+            incident.open_alert_ids.append(alert.id)
+        incident.last_member_resolved_at = None
+        if alert.metric not in incident.metrics:
+            incident.metrics.append(alert.metric)
+        if alert.id not in incident.alert_ids:
+            if len(incident.alert_ids) < MAX_MEMBERS:
+                incident.alert_ids.append(alert.id)
+            else:
+                incident.details["members_not_listed"] = incident.details.get("members_not_listed", 0) + 1
+        self._note_member(incident, alert)
+        changed[incident.id] = incident
+        return incident
+
+    def _home(self, alert: Alert, family: str) -> Incident | None:
+        """The open incident this alert joins, or None (newest first among candidates)."""
+        candidates = sorted(self._open.values(), key=lambda i: (-i.started_at, i.id))
+
+        def first(families: tuple[str, ...], only_approval: bool = False) -> Incident | None:
+            for incident in candidates:
+                if only_approval:
+                    if incident.families == [APPROVAL] and alert.started_at - incident.started_at <= JOIN_MINUTES:
+                        return incident
+                elif incident.details.get("family") in families:
+                    return incident
+            return None
+
+        if family == APPROVAL:
+            return first((DENIAL, FAILURE)) or first((APPROVAL,))
+        if family == REVERSAL:
+            return first((REVERSAL,)) or first((DENIAL,))
+        if family in (DENIAL, FAILURE):
+            return first((family,)) or first((), only_approval=True)
+        return first((family,))
+
+    def _note_member(self, incident: Incident, alert: Alert) -> None:
+        """Keep the member's statistics in ``details`` (the rule, its window, its worst value)."""
+        members: list[dict[str, Any]] = incident.details.setdefault("members", [])
+        found = [m for m in members if m["alert_id"] == alert.id]
+        if found:
+            entry = found[0]
+        elif len(members) >= MAX_MEMBERS:
+            return
+        else:
+            entry = {"alert_id": alert.id}
+            members.append(entry)
+        rule = self._rules.get(alert.rule)
+        params: dict[str, Any] = rule.params() if rule is not None else {}
+        figures: dict[str, Any] = {
+            "rule": alert.rule, "rule_type": alert.rule_type, "metric": alert.metric, "severity": alert.severity,
+            # Epoch minutes (the tracker reads them back); the API's times are the alerts' own.
+            "started_minute": alert.started_at, "resolved_minute": alert.resolved_at,
+            "last_breach_minute": alert.last_breach_at if alert.last_breach_at is not None else alert.started_at,
+            "value": alert.value, "threshold": alert.threshold, "expected": alert.expected,
+            **{k: params[k] for k in ("window", "p_value", "min_count") if k in params},
+            "for_minutes": rule.for_minutes if rule is not None else None,
+        }
+        entry.update(figures)
+        if alert.detail:
+            entry["detail"] = alert.detail
+
+    def _member_resolved(self, alert: Alert, changed: dict[str, Incident]) -> None:
+        incident = self._open.get(alert.incident_id or "")
+        if incident is None or alert.id not in incident.open_alert_ids:
+            return
+        incident.open_alert_ids.remove(alert.id)
+        self._note_member(incident, alert)
+        ended = alert.resolved_at if alert.resolved_at is not None else alert.started_at
+        if not incident.open_alert_ids:
+            incident.last_member_resolved_at = max(ended, incident.last_member_resolved_at or ended)
+        changed[incident.id] = incident
+
+    def _expire(self, minute: int, changed: dict[str, Incident], events: dict[str, list[str]]) -> None:
+        """Resolve the incidents whose quiet period ended by ``minute``."""
+        for incident in list(self._open.values()):
+            quiet_from = incident.last_member_resolved_at
+            if incident.open_alert_ids or quiet_from is None or quiet_from + self.quiet_minutes > minute:
+                continue
+            incident.state = INCIDENT_RESOLVED
+            incident.resolved_at = quiet_from + self.quiet_minutes
+            del self._open[incident.id]
+            changed[incident.id] = incident
+            events.setdefault(incident.id, []).append(RESOLVED_TRANSITION)
+
+    # ------------------------------------------------------------- naming
+    def _describe(self, incident: Incident, series: MinuteSeries, now_minute: int) -> None:
+        """Kind, drivers, title and summary from the counts over the incident's minutes."""
+        if incident.is_open:
+            last = now_minute
+        else:
+            ends = [m["last_breach_minute"] for m in incident.details.get("members", [])]
+            last = max(ends) if ends else incident.started_at
+        last = max(last, incident.started_at)
+        first = max(incident.started_at, last - MAX_SPAN_MINUTES + 1)
+        figures = self._figures(series, first, last, incident.started_at)
+        family = incident.details.get("family", OTHER_FAMILY)
+        kind = self._kind(figures, incident.families, family)
+        incident.kind = kind
+        incident.drivers = self._drivers(kind, figures)
+        incident.title, incident.summary = _words(incident, kind, figures, self._status_metrics)
+        incident.details["span"] = {"from": minute_to_iso(first), "to": minute_to_iso(last), "minutes": last - first + 1}
+        incident.details["figures"] = {
+            m: {"observed": round(figures.observed[m], 2), "expected": round(figures.expected[m], 2)}
+            for m in (*self._status_metrics, *self._code_metrics)
+        }
+
+    def _figures(self, series: MinuteSeries, first: int, last: int, started: int) -> _Figures:
+        observed: dict[str, float] = {}
+        expected: dict[str, float] = {}
+        silent: dict[str, int] = {}
+        received = {feed: series.received_of(feed) for feed in (STATUS_FEED, AUTH_CODE_FEED)}
+        seen = {feed: _received_between(got, first, last) for feed, got in received.items()}
+        for feed, minutes in seen.items():
+            if received[feed]:
+                silent[feed] = (last - first + 1) - len(minutes)
+        for metric in (*self._status_metrics, *self._code_metrics):
+            counts = series.counts_of(metric)
+            minutes = seen[feed_of(metric)]
+            observed[metric] = float(sum(counts.get(m, 0) for m in minutes))
+            rule = self._expecting.get(metric)
+            if rule is not None:
+                expected[metric] = float(sum(rule.expected(m) or 0.0 for m in minutes))
+            else:
+                expected[metric] = self._baseline(metric, series, started, received[feed_of(metric)]) * len(minutes)
+        figures = _Figures(first, last, observed, expected, silent)
+        self._count_stopped(figures, series, seen[STATUS_FEED], started, received[STATUS_FEED])
+        return figures
+
+    def _count_stopped(self, figures: _Figures, series: MinuteSeries, minutes: list[int], started: int,
+                       received: AbstractSet[int]) -> None:
+        """Minutes where approvals stopped, and what the other statuses did meanwhile (a partial outage)."""
+        approved = status_metric("approved")
+        if approved not in self._status_metrics or not minutes:
+            return
+        per_minute = {m: self._expected_at(approved, m, series, started, received) for m in minutes}
+        counts = series.counts_of(approved)
+        stopped = [m for m in minutes if per_minute[m] > 0 and counts.get(m, 0) <= STOPPED_SHARE * per_minute[m]]
+        others = [m for m in self._status_metrics if m != approved]
+        observed = sum(series.counts_of(o).get(m, 0) for o in others for m in stopped)
+        expected = sum(self._expected_at(o, m, series, started, received) for o in others for m in stopped)
+        figures.stopped = len(stopped)
+        figures.others_when_stopped = (float(observed), expected)
+
+    def _expected_at(self, metric: str, minute: int, series: MinuteSeries, started: int,
+                     received: AbstractSet[int]) -> float:
+        rule = self._expecting.get(metric)
+        if rule is not None:
+            return rule.expected(minute) or 0.0
+        return self._baseline(metric, series, started, received)
+
+    def _baseline(self, metric: str, series: MinuteSeries, started: int, received: AbstractSet[int]) -> float:
+        """The metric's mean per received minute over the BASELINE_MINUTES before the incident."""
+        before = _received_between(received, started - BASELINE_MINUTES, started - 1)
+        counts = series.counts_of(metric)
+        return sum(counts.get(m, 0) for m in before) / len(before) if before else 0.0
+
+    def _group(self, figures: _Figures, group: str) -> tuple[float, float]:
+        metrics = [status_metric(s) for s in GROUP_STATUSES[group] if s in self._statuses]
+        return (sum(figures.observed.get(m, 0.0) for m in metrics), sum(figures.expected.get(m, 0.0) for m in metrics))
+
+    def _kind(self, figures: _Figures, families: list[str], family: str) -> str:
+        if families == [FEED]:
+            return FEED_OUTAGE
+        approved = status_metric("approved")
+        a_obs, a_exp = figures.observed.get(approved, 0.0), figures.expected.get(approved, 0.0)
+        others_obs, others_exp = figures.others_when_stopped
+        # Approvals stopped for most of the incident while the rest went on: windows make members
+        # breach a few minutes past the end, so "most", not "all".
+        minutes = figures.last - figures.first + 1
+        if (figures.stopped >= max(2, minutes / 2) and a_exp >= 10 * minutes * STOPPED_SHARE
+                and others_obs > 0 and others_obs >= 0.25 * others_exp):
+            return PARTIAL_OUTAGE
+        best, best_score = None, 0.0
+        # Only the groups the incident has symptoms of: failures during a denial spike are another incident.
+        for group in (g for g in GROUP_STATUSES if g in families):
+            obs, exp = self._group(figures, group)
+            excess = obs - exp
+            if excess >= _notable(exp):
+                score = excess / math.sqrt(exp + 1.0)
+                if score > best_score:
+                    best, best_score = group, score
+        if best is not None:
+            return KIND_OF_GROUP[best]
+        if a_exp > 0 and a_exp - a_obs >= _notable(a_exp) and a_obs <= 0.75 * a_exp:
+            return APPROVAL_DROP
+        return NATURAL_KIND.get(family, OTHER)
+
+    def _drivers(self, kind: str, figures: _Figures) -> list[Driver]:
+        if kind == FEED_OUTAGE:
+            total = sum(figures.silent.values())
+            out = [Driver(f"feed:{feed}", n / total, float(figures.last - figures.first + 1 - n),
+                          float(figures.last - figures.first + 1)) for feed, n in figures.silent.items() if n and total]
+        elif kind in (APPROVAL_DROP, PARTIAL_OUTAGE):
+            metric = status_metric("approved")
+            out = [Driver(metric, 1.0, figures.observed.get(metric, 0.0), figures.expected.get(metric, 0.0))]
+        else:
+            if kind == DENIAL_SPIKE:
+                candidates = list(self._decline_codes)
+                fallback = [status_metric("denied")]
+            elif kind in (PROCESSING_FAILURE, REVERSAL_BURST):
+                group = FAILURE if kind == PROCESSING_FAILURE else REVERSAL
+                candidates = [status_metric(s) for s in GROUP_STATUSES[group] if s in self._statuses]
+                fallback = []
+            else:
+                candidates = [*self._status_metrics, *self._code_metrics]
+                candidates = [m for m in candidates if m != status_metric("approved")]
+                fallback = []
+            out = _shares(candidates, figures)
+            if not out and fallback:
+                out = _shares(fallback, figures)
+        out = [d for d in out if d.share >= MIN_DRIVER_SHARE]
+        out.sort(key=lambda d: (-d.share, d.metric))
+        return out
+
+
+def _received_between(received: AbstractSet[int], first: int, last: int) -> list[int]:
+    """The received minutes in ``first..last``, in order; walks whichever is shorter, the span or the
+    set, so an incident after a gap of decades costs no more than the minutes held (as Monitor._close)."""
+    if last - first < len(received):
+        return [m for m in range(first, last + 1) if m in received]
+    return sorted(m for m in received if first <= m <= last)
+
+
+def _shares(metrics: Sequence[str], figures: _Figures) -> list[Driver]:
+    excess = {m: max(0.0, figures.excess(m)) for m in metrics}
+    total = sum(excess.values())
+    if total <= 0:
+        return []
+    return [Driver(m, e / total, figures.observed.get(m, 0.0), figures.expected.get(m, 0.0))
+            for m, e in excess.items() if e > 0]
+
+
+def _notable(expected: float) -> float:
+    """How far above (or below) its expectation a sum must be to say it moved: at least 3, a
+    quarter of the expectation and 4 Poisson standard deviations (counts are noisier than Poisson)."""
+    return max(3.0, 0.25 * expected, 4.0 * math.sqrt(expected))
+
+
+def _order(transition: Transition) -> tuple[int, int, int, int, int, str]:
+    """Event minute first; within a minute, what a live feed meets first: firing before resolving,
+    upper-bound families before approvals, the status feed before the auth-code feed (payment systems
+    post statuses, then codes)."""
+    alert = transition.alert
+    feed_rank = {STATUS_FEED: 0, AUTH_CODE_FEED: 1}.get(feed_of(alert.metric), 2)
+    return (_event_minute(transition), 0 if transition.kind == FIRING else 1,
+            FAMILY_ORDER.index(family_of(alert)), feed_rank, alert.started_at, alert.id)
+
+
+def _event_minute(transition: Transition) -> int:
+    alert = transition.alert
+    if transition.kind == FIRING:
+        return alert.fired_at if alert.fired_at is not None else alert.started_at
+    return alert.resolved_at if alert.resolved_at is not None else alert.started_at
+
+
+# ------------------------------------------------------------------ words
+def _num(value: float) -> str:
+    if value >= 10:
+        return f"{value:.0f}"
+    if value >= 1:
+        return f"{value:.1f}".rstrip("0").rstrip(".")
+    if value <= 0:
+        return "0"
+    return f"{value:.2g}"
+
+
+def _clock(minute: int) -> str:
+    return minute_to_datetime(minute).strftime("%H:%M")
+
+
+def _when(incident: Incident) -> str:
+    if incident.is_open or incident.resolved_at is None:
+        return f"since {_clock(incident.started_at)} UTC"
+    return f"from {_clock(incident.started_at)} to {_clock(incident.resolved_at)} UTC"
+
+
+STATUS_WORDS = {"failed": "failed transactions", "backend_reversed": "backend reversals", "reversed": "reversals",
+                "refunded": "refunds", "denied": "denials", "approved": "approvals"}
+
+
+def _driver_name(metric: str) -> str:
+    """'code 51 (insufficient funds)' (labels from detection/metrics.py), 'backend reversals'."""
+    kind, key = split_metric(metric)
+    if kind == STATUS_FEED:
+        return STATUS_WORDS.get(key, key.replace("_", " "))
+    return metric_label(metric).replace("auth code", "code")
+
+
+def _words(incident: Incident, kind: str, figures: _Figures, status_metrics: Sequence[str]) -> tuple[str, str]:
+    """Title and summary, in an analyst's words, from the same figures as the kind and drivers."""
+    when = _when(incident)
+    approved = status_metric("approved")
+    a_obs, a_exp = figures.per_minute(approved)
+    total = sum(figures.per_minute(m)[0] for m in status_metrics)
+    approvals = ""
+    if a_exp > 0 and abs(a_obs / a_exp - 1) >= 0.1:
+        change = a_obs / a_exp - 1
+        approvals = f"; approvals {'down' if change < 0 else 'up'} {abs(change) * 100:.0f}%"
+    drivers = [d for d in incident.drivers if d.share >= 0.25] or incident.drivers[:1]
+
+    if kind in (DENIAL_SPIKE, PROCESSING_FAILURE, REVERSAL_BURST):
+        group = {DENIAL_SPIKE: DENIAL, PROCESSING_FAILURE: FAILURE, REVERSAL_BURST: REVERSAL}[kind]
+        metrics = [status_metric(s) for s in GROUP_STATUSES[group]]
+        obs = sum(figures.per_minute(m)[0] for m in metrics)
+        exp = sum(figures.per_minute(m)[1] for m in metrics)
+        head = {DENIAL_SPIKE: "Denial spike", PROCESSING_FAILURE: "Processing failure",
+                REVERSAL_BURST: "Reversal burst"}[kind]
+        if drivers:
+            names = [_driver_name(d.metric) for d in drivers]
+            title = f"{head} driven by {' and '.join(names)}"
+        else:
+            title = head
+        ratio = f" ({obs / exp:.0f}x)" if exp > 0 and obs / exp >= 2 else ""
+        share = f", {obs / total * 100:.0f}% of all transactions" if total > 0 else ""
+        summary = f"{GROUP_WORDS[group]} {_num(obs)}/min against about {_num(exp)} normally{ratio}{share}, {when}{approvals}"
+        return title, summary
+    if kind == APPROVAL_DROP:
+        change = (1 - a_obs / a_exp) * 100 if a_exp > 0 else 0.0
+        title = f"Approvals down {change:.0f}%"
+        others = total - a_obs
+        return title, (f"Approvals {_num(a_obs)}/min against about {_num(a_exp)} normally, {when}; "
+                       f"other transactions {_num(others)}/min")
+    if kind == PARTIAL_OUTAGE:
+        others_obs, others_exp = figures.others_when_stopped
+        stopped = max(figures.stopped, 1)
+        return ("Partial outage: approvals stopped while other transactions go on",
+                f"Approvals stopped (under {STOPPED_SHARE * 100:.0f}% of about {_num(a_exp)}/min) for {figures.stopped} "
+                f"of {figures.last - figures.first + 1} minutes while other transactions went on at "
+                f"{_num(others_obs / stopped)}/min (about {_num(others_exp / stopped)} normally), {when}")
+    if kind == FEED_OUTAGE:
+        feeds = [d.metric.partition(":")[2] for d in incident.drivers] or [
+            m.partition(":")[2] for m in incident.metrics if m.startswith("feed:")]
+        feed_names = " and ".join(f"{f.replace('_', '-')}" for f in feeds) or "a"
+        silent = max(figures.silent.values(), default=0)
+        return (f"Feed outage: no {feed_names} data",
+                f"No {feed_names} data for {silent} of {figures.last - figures.first + 1} minutes, {when}")
+    watched = ", ".join(metric_label(m) for m in incident.metrics[:3])
+    return (f"Unusual {watched}", f"Alerts on {watched}, {when}{approvals}")
