@@ -274,3 +274,25 @@ def test_the_delivery_log_route_names_the_incident(tmp_path, httpserver):
     assert log_rows(client, incident_id="no-such-incident") == []
     body = json.loads(httpserver.log[0][0].get_data())
     assert [a["labels"]["alertname"] for a in body["alerts"]] == ["failed_high"]
+
+
+def test_without_an_incident_source_the_outbox_says_which_incidents_are_open(tmp_path, httpserver):
+    """A Delivery given no incident source reminds of what it announced and never saw resolved."""
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    now = [time.time()]
+    delivery = make_delivery(str(tmp_path / "monitor.db"), [WebhookChannel("ops", httpserver.url_for("/hook"))],
+                             clock=lambda: now[0], repeat_interval_seconds=100).start()
+    try:
+        save_alerts(delivery.store, spike_alerts())
+        tell(delivery, OPENED, spike(spike_alerts()))
+        wait_until(lambda: httpserver.log, what="the opening")
+        now[0] += 100
+        settle(delivery)
+        save_alerts(delivery.store, spike_alerts(resolved=True))
+        tell(delivery, RESOLVED_TRANSITION, spike(spike_alerts(resolved=True)))
+        wait_until(lambda: len(httpserver.log) == 3, what="the resolution")
+        now[0] += 300
+        settle(delivery)
+    finally:
+        delivery.stop()
+    assert [b["commonAnnotations"]["transition"] for b in _bodies(httpserver, "/hook")] == ["opened", "repeat", "resolved"]
