@@ -268,15 +268,18 @@ class CommittedIncidents:
 
     def __init__(self, *incidents: Incident):
         self.by_id: dict[str, Incident] = {}
+        self._lock = threading.Lock()  # the dispatcher reads while the test commits
         for incident in incidents:
             self.commit(incident)
 
     def commit(self, incident: Incident) -> Incident:
-        self.by_id[incident.id] = incident.copy()
+        with self._lock:
+            self.by_id[incident.id] = incident.copy()
         return incident
 
     def __call__(self, with_resolved: bool) -> list[Incident]:
-        return [i.copy() for i in self.by_id.values() if with_resolved or i.is_open]
+        with self._lock:
+            return [i.copy() for i in self.by_id.values() if with_resolved or i.is_open]
 
 
 def make_delivery(db: str, channels: list[Channel], incidents=None, clock=time.time, **settings: Any) -> Delivery:

@@ -193,6 +193,7 @@ def test_repeat_interval_applies_per_open_incident(tmp_path, httpserver):
         save_alerts(delivery.store, first + second)
         tell(delivery, OPENED, committed.commit(spike(first, "inc-a")))
         wait_until(lambda: len(httpserver.log) == 1, what="the first opening")
+        settle(delivery)  # its outcome is logged at this clock time, before the clock moves
         now[0] += 50
         tell(delivery, OPENED, committed.commit(spike(second, "inc-b", title="Processing failures")))
         wait_until(lambda: len(httpserver.log) == 2, what="the second opening")
@@ -207,6 +208,7 @@ def test_repeat_interval_applies_per_open_incident(tmp_path, httpserver):
         save_alerts(delivery.store, done)
         tell(delivery, RESOLVED_TRANSITION, committed.commit(spike(done, "inc-a")))
         wait_until(lambda: len(httpserver.log) == 5, what="the resolution of inc-a")
+        settle(delivery)
         now[0] += 200  # a resolved incident is not reminded of; the open one is, once
         settle(delivery)
     finally:
@@ -286,6 +288,7 @@ def test_without_an_incident_source_the_outbox_says_which_incidents_are_open(tmp
         save_alerts(delivery.store, spike_alerts())
         tell(delivery, OPENED, spike(spike_alerts()))
         wait_until(lambda: httpserver.log, what="the opening")
+        settle(delivery)  # its outcome is logged at this clock time, before the clock moves
         now[0] += 100
         settle(delivery)
         save_alerts(delivery.store, spike_alerts(resolved=True))
