@@ -274,13 +274,12 @@ def build_monitor(config: AppConfig) -> Monitor:
 
 
 def build_delivery(config: AppConfig, monitor: Monitor) -> tuple[Delivery, Silences]:
-    """Channels from the notifications file and environment; the worker listens to the Monitor but only
-    sends once started (a reconcile at start picks up what was committed before)."""
+    """Channels from the notifications file and environment; the worker sends per incident (its
+    ``incident_listener`` is what the incident tracker calls) and only once started."""
     notify = load_notification_config(config.notifications, config.notify_environ or {})
     silences = Silences(monitor.store)
     dashboard = notify.dashboard_url or f"http://{config.host}:{config.port}/"
     delivery = Delivery(monitor.store, notify.channels, notify.settings, silences, dashboard)
-    monitor.add_listener(delivery.listener)
     return delivery, silences
 
 

@@ -103,7 +103,7 @@ class EngineCollector(Collector):
                                       value=stats["dropped"])
             yield GaugeMetricFamily("monitor_notification_queue_depth", "Transition batches waiting for the dispatcher",
                                     value=stats["queue_depth"])
-            pending = GaugeMetricFamily("monitor_notification_pending", "Alerts waiting for or being sent by a channel",
+            pending = GaugeMetricFamily("monitor_notification_pending", "Incident messages waiting for or being sent by a channel",
                                         labels=["channel"])
             for channel, n in sorted(stats["pending"].items()):
                 pending.add_metric([channel], n)

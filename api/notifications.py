@@ -79,14 +79,15 @@ def make_notifications_blueprint(delivery: Delivery, silences: Silences, api_tok
     @bp.get("/notifications")
     def list_notifications():
         require_bearer(api_token)  # where alerts go and what receivers answered: not for anyone who can reach the port
-        only_args("limit", "channel", "alert_id", "outcome")
+        only_args("limit", "channel", "incident_id", "alert_id", "outcome")
         limit = int_arg("limit", 100, 1, MAX_LIMIT)
         outcome = request.args.get("outcome")
         if outcome is not None and outcome not in OUTCOMES:
             raise ApiError(400, "invalid_parameter", f"'outcome' must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
         channel = request.args.get("channel")
         try:
-            entries = delivery.log.entries(limit, channel, request.args.get("alert_id"), outcome)
+            entries = delivery.log.entries(limit, channel, request.args.get("incident_id"), outcome,
+                                           request.args.get("alert_id"))
         except StoreError as exc:
             raise ApiError(503, "store_unavailable", str(exc)) from None
         stats = delivery.stats()

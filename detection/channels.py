@@ -2,68 +2,33 @@
 
 Every channel has the same small interface: a ``name``, ``send_resolved`` and
 ``send(notification, timeout)``, which either returns (delivered) or raises
-``DeliveryError`` (the delivery worker retries and logs it). Channels do no
-queueing, retrying or silencing of their own: that is ``detection/delivery.py``.
+``DeliveryError`` (the delivery worker retries and logs it). A notification is
+about one incident; what it says is ``detection/incident_message.py``. Channels
+do no queueing, retrying or silencing of their own: that is ``detection/delivery.py``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import smtplib
 import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, Protocol
 
 import requests
 
-from .alerts import FIRING, RESOLVED, Alert
-from .metrics import minute_to_iso
+from .incident_message import Notification, alertmanager_payload, console_line, plain_text, slack_payload, subject
 from .redact import redact_url
 
 log = logging.getLogger("monitor.alerts")
 
-# Alertmanager writes this as endsAt while an alert is still firing and has no known end.
-ZERO_TIME = "0001-01-01T00:00:00Z"
-WEBHOOK_VERSION = "4"
 USER_AGENT = "transaction-monitor"
 
 
 class DeliveryError(RuntimeError):
     """A channel could not deliver; the message says what the receiver did (status, timeout, refusal)."""
-
-
-@dataclass(frozen=True)
-class Notice:
-    """One alert in a notification: ``kind`` is firing or resolved; ``repeat`` marks a reminder of a firing alert."""
-
-    kind: str
-    alert: Alert
-    repeat: bool = False
-
-
-@dataclass(frozen=True)
-class Notification:
-    """What one channel sends in one message: the alerts that changed together (a group)."""
-
-    notices: tuple[Notice, ...]
-    dashboard_url: str = ""
-
-    @property
-    def status(self) -> str:
-        """Alertmanager's rule: the group is firing while any of its alerts is."""
-        return FIRING if any(n.kind == FIRING for n in self.notices) else RESOLVED
-
-    @property
-    def firing(self) -> list[Notice]:
-        return [n for n in self.notices if n.kind == FIRING]
-
-    @property
-    def resolved(self) -> list[Notice]:
-        return [n for n in self.notices if n.kind == RESOLVED]
 
 
 class Channel(Protocol):
@@ -72,138 +37,6 @@ class Channel(Protocol):
 
     def send(self, notification: Notification, timeout: float) -> None:
         """Deliver or raise ``DeliveryError``."""
-
-
-# ----------------------------------------------------------------- wording
-
-def _number(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:g}" if isinstance(value, int) or float(value).is_integer() else f"{value:.4g}"
-
-
-def alert_labels(alert: Alert) -> dict[str, str]:
-    """Identity of the alert series, as Alertmanager labels (``alertname`` is the rule id)."""
-    labels = {
-        "alertname": alert.rule,
-        "rule": alert.rule,
-        "rule_type": alert.rule_type,
-        "metric": alert.metric,
-        "severity": alert.severity,
-    }
-    labels.update({str(k): str(v) for k, v in alert.labels.items()})
-    return labels
-
-
-def fingerprint(labels: dict[str, str]) -> str:
-    """A stable 16-hex-digit hash of the label set, like Alertmanager's: the same for every episode of a series."""
-    text = "\xff".join(f"{k}\xfe{labels[k]}" for k in sorted(labels))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def headline(notice: Notice) -> str:
-    """One line a person reads first: what, how bad, since when."""
-    alert = notice.alert
-    state = "RESOLVED" if notice.kind == RESOLVED else ("STILL FIRING" if notice.repeat else "FIRING")
-    since = minute_to_iso(alert.started_at)
-    # The message starts with the metric's plain name ("Failed transactions: ..."), so it leads on its own.
-    text = f"{state} [{alert.severity.upper()}] {alert.message} (since {since}"
-    if notice.kind == RESOLVED and alert.resolved_at is not None:
-        text += f", resolved {minute_to_iso(alert.resolved_at)}, {alert.resolved_at - alert.started_at} min"
-    return text + f"; rule {alert.rule})"
-
-
-def value_line(alert: Alert) -> str:
-    text = f"worst value {_number(alert.value)} vs threshold {_number(alert.threshold)}"
-    if alert.expected is not None:
-        text += f" (normal about {_number(alert.expected)})"
-    return text
-
-
-def _detail_line(alert: Alert, indent: str = "  ") -> str:
-    """The statistics behind the message as one more line of a readable body, when the alert has them."""
-    return f"\n{indent}{alert.detail}" if alert.detail else ""
-
-
-def alert_annotations(alert: Alert, dashboard_url: str) -> dict[str, str]:
-    out = {
-        "summary": alert.message,
-        "description": value_line(alert),
-        "value": _number(alert.value),
-        "threshold": _number(alert.threshold),
-        "alert_id": alert.id,
-    }
-    if alert.expected is not None:
-        out["expected"] = _number(alert.expected)
-    if alert.detail:
-        out["detail"] = alert.detail
-    if dashboard_url:
-        out["dashboard"] = dashboard_url
-    return out
-
-
-def _common(maps: Sequence[dict[str, str]]) -> dict[str, str]:
-    if not maps:
-        return {}
-    first = maps[0]
-    return {k: v for k, v in first.items() if all(m.get(k) == v for m in maps[1:])}
-
-
-def alertmanager_payload(notification: Notification, receiver: str, max_alerts: int = 0) -> dict[str, Any]:
-    """The JSON body of an Alertmanager webhook (version 4), so existing receivers accept it unchanged."""
-    alerts: list[dict[str, Any]] = []
-    for notice in notification.notices:
-        alert = notice.alert
-        labels = alert_labels(alert)
-        ends = minute_to_iso(alert.resolved_at) if notice.kind == RESOLVED and alert.resolved_at is not None else ZERO_TIME
-        alerts.append({
-            "status": notice.kind,
-            "labels": labels,
-            "annotations": alert_annotations(alert, notification.dashboard_url),
-            "startsAt": minute_to_iso(alert.started_at),
-            "endsAt": ends,
-            "generatorURL": notification.dashboard_url,
-            "fingerprint": fingerprint(labels),
-        })
-    truncated = 0
-    if max_alerts and len(alerts) > max_alerts:
-        truncated = len(alerts) - max_alerts
-        alerts = alerts[:max_alerts]
-    return {
-        "version": WEBHOOK_VERSION,
-        "groupKey": f'{{}}:{{receiver="{receiver}"}}',
-        "truncatedAlerts": truncated,
-        "status": notification.status,
-        "receiver": receiver,
-        "groupLabels": {},
-        "commonLabels": _common([a["labels"] for a in alerts]),
-        "commonAnnotations": _common([a["annotations"] for a in alerts]),
-        "externalURL": notification.dashboard_url,
-        "alerts": alerts,
-    }
-
-
-def plain_text(notification: Notification) -> str:
-    """The readable body shared by Slack and email: a block per alert, then the dashboard link."""
-    blocks = []
-    for notice in notification.notices:
-        blocks.append(f"{headline(notice)}\n  {value_line(notice.alert)}{_detail_line(notice.alert)}")
-    text = "\n".join(blocks)
-    if notification.dashboard_url:
-        text += f"\nDashboard: {notification.dashboard_url}"
-    return text
-
-
-def subject(notification: Notification) -> str:
-    firing, resolved = len(notification.firing), len(notification.resolved)
-    if len(notification.notices) == 1:
-        return headline(notification.notices[0]).split(" (since")[0]
-    parts = []
-    if firing:
-        parts.append(f"{firing} firing")
-    if resolved:
-        parts.append(f"{resolved} resolved")
-    return f"[{notification.status.upper()}] transaction monitor: {', '.join(parts)}"
 
 
 # ----------------------------------------------------------------- channels
@@ -223,7 +56,7 @@ def _post_json(url: str, body: dict[str, Any], headers: dict[str, str], timeout:
 
 
 class ConsoleChannel:
-    """Always on: each firing or resolved alert written once to the log, readably."""
+    """Always on: each incident transition written to the log as one readable line."""
 
     def __init__(self, name: str = "console", send_resolved: bool = True, logger: logging.Logger | None = None):
         self.name = name
@@ -231,8 +64,7 @@ class ConsoleChannel:
         self._log = logger or log
 
     def send(self, notification: Notification, timeout: float) -> None:
-        for notice in notification.notices:
-            self._log.warning("%s", headline(notice))
+        self._log.warning("%s", console_line(notification))
 
 
 class WebhookChannel:
@@ -251,7 +83,7 @@ class WebhookChannel:
 
 
 class SlackChannel:
-    """A Slack incoming webhook: ``{"text": ...}`` in Slack's mrkdwn, one line of context per alert."""
+    """A Slack incoming webhook: ``{"text": ...}`` in Slack's mrkdwn, the incident first, then its alerts briefly."""
 
     def __init__(self, name: str, url: str, send_resolved: bool = True):
         self.name = name
@@ -260,24 +92,6 @@ class SlackChannel:
 
     def send(self, notification: Notification, timeout: float) -> None:
         _post_json(self.url, slack_payload(notification), {}, timeout)
-
-
-def slack_payload(notification: Notification) -> dict[str, Any]:
-    lines = []
-    for notice in notification.notices:
-        alert = notice.alert
-        icon = ":white_check_mark:" if notice.kind == RESOLVED else (
-            ":red_circle:" if alert.severity == "critical" else ":warning:")
-        lines.append(f"{icon} *{_slack_escape(headline(notice))}*\n{_slack_escape(value_line(alert))}"
-                     f"{_slack_escape(_detail_line(alert, indent=''))}")
-    if notification.dashboard_url:
-        lines.append(f"<{notification.dashboard_url}|Open the dashboard>")
-    return {"text": "\n".join(lines)}
-
-
-def _slack_escape(text: str) -> str:
-    # Slack treats &, < and > as control characters in mrkdwn.
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class EmailChannel:
@@ -303,6 +117,8 @@ class EmailChannel:
         msg["To"] = ", ".join(self.recipients)
         msg["Date"] = formatdate(usegmt=True)
         msg["Message-ID"] = make_msgid(domain="transaction-monitor")
+        # Every message about one incident refers to the same root, so mail clients thread them together.
+        msg["References"] = f"<incident-{notification.incident.id}@transaction-monitor>"
         msg.set_content(plain_text(notification) + "\n")
         return msg
 

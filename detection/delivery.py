@@ -1,16 +1,22 @@
-"""Notification delivery off the ingest path: a bounded queue, a dispatcher, and one sender thread per channel.
+"""Notification delivery off the ingest path: per incident, a bounded queue, a dispatcher, one sender per channel.
 
-The Monitor calls ``Delivery.listener`` after each commit; it only puts the
-transitions on a bounded queue (a full queue drops them from memory, and the
+The incident tracker calls ``Delivery.incident_listener`` after each commit
+with what happened to each incident (opened, escalated, resolved); it only
+puts them on a bounded queue (a full queue drops them from memory, and the
 next reconcile finds them in the store). The dispatcher thread records each
-new transition in the outbox (once per alert and kind), applies silences and
-``send_resolved``, and hands the rest to each channel's sender. A sender
-waits ``group_wait`` so alerts that change together go out as one message,
-then tries with a timeout and exponential backoff, and logs every attempt. A
-slow or dead receiver only holds up its own sender thread. Still-firing alerts
-are repeated after ``repeat_interval``. At start, and whenever the queue
-overflowed, a reconcile re-sends whatever the store says was committed but
-never finished: delivery is at-least-once.
+new transition in the outbox (once per incident, kind and revision), applies
+silences and ``send_resolved``, and hands the rest to each channel's sender.
+A sender waits ``group_wait`` so that what happens to one incident in quick
+succession goes out as one message, then tries with a timeout and exponential
+backoff, and logs every attempt. A slow or dead receiver only holds up its own
+sender thread. Open incidents are repeated after ``repeat_interval``. At
+start, and whenever the queue overflowed, a reconcile re-sends whatever the
+store says was committed but never finished: delivery is at-least-once.
+
+Silences match alerts (rule, metric, severity). An incident is silenced when
+every one of its member alerts is: one unsilenced member is enough to page,
+since it may be the symptom nobody planned for. An incident without member
+alerts in the store is never silenced.
 """
 
 from __future__ import annotations
@@ -24,19 +30,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypedDict
 
-from .alerts import FIRING, RESOLVED, Alert, Transition
-from .channels import Channel, DeliveryError, Notice, Notification
+from .alerts import Alert
+from .channels import Channel, DeliveryError
 from .delivery_log import (
     DELIVERED,
     ERROR,
     FAILED,
-    REPEAT,
     SILENCED,
     SKIPPED,
     DeliveryLog,
+    IncidentSource,
     LogRecord,
     OutboxEntry,
 )
+from .incident_message import REPEAT, Notification
+from .incidents import ESCALATED, INCIDENT_TRANSITIONS, OPENED, RESOLVED_TRANSITION, Incident, IncidentTransition
 from .notify_config import DeliverySettings
 from .silences import Silences
 from .store import Store, StoreError
@@ -44,7 +52,8 @@ from .store import Store, StoreError
 log = logging.getLogger("monitor.delivery")
 
 PRUNE_EVERY_SECONDS = 3600.0
-
+# Which message stands for a group of transitions of one incident sent together: the latest news wins.
+_PRECEDENCE = (REPEAT, ESCALATED, OPENED, RESOLVED_TRANSITION)
 
 
 class DeliveryStats(TypedDict):
@@ -59,10 +68,11 @@ class DeliveryStats(TypedDict):
 
 @dataclass(frozen=True)
 class _Item:
-    """One alert waiting to go to one channel."""
+    """One incident transition (or reminder) waiting to go to one channel."""
 
-    kind: str  # firing, resolved or repeat
-    alert: Alert
+    kind: str  # opened, escalated, resolved or repeat
+    incident: Incident
+    alerts: tuple[Alert, ...]
     outbox_id: int | None
     queued_at: float
 
@@ -79,7 +89,7 @@ class _Counters:
 
 
 class ChannelSender:
-    """The thread that owns one channel: groups what is waiting, sends it, retries, logs."""
+    """The thread that owns one channel: groups what is waiting per incident, sends it, retries, logs."""
 
     def __init__(self, channel: Channel, delivery: Delivery):
         self.channel = channel
@@ -102,10 +112,10 @@ class ChannelSender:
             self._pending.extend(items)
             self._cond.notify_all()
 
-    def held_alerts(self) -> set[str]:
-        """Alerts with a notice waiting in or being sent by this sender."""
+    def held_incidents(self) -> set[str]:
+        """Incidents with a message waiting in or being sent by this sender."""
         with self._cond:
-            return {i.alert.id for i in (*self._pending, *self._busy)}
+            return {i.incident.id for i in (*self._pending, *self._busy)}
 
     def held(self) -> set[int]:
         """Outbox rows waiting in or being sent by this sender (their final outcome is not recorded yet)."""
@@ -144,7 +154,10 @@ class ChannelSender:
             if items is None:
                 return
             try:
-                self._send(items)
+                for group in _per_incident(items):
+                    if self._delivery.stopping.is_set():
+                        break  # not finished: the outbox rows stay open and are sent after the restart
+                    self._send(group)
             except Exception:  # a bug in a channel must not end its thread; the outbox keeps the work
                 log.exception("channel %s: unexpected error while sending", self.channel.name)
             finally:
@@ -154,43 +167,55 @@ class ChannelSender:
     def _send(self, items: list[_Item]) -> None:
         delivery = self._delivery
         settings = delivery.settings
-        notification = Notification(_notices(items), delivery.dashboard_url)
+        notification = _notification(items, delivery.dashboard_url)
         name = self.channel.name
+        incident_id = notification.incident.id
         for attempt in range(1, settings.max_attempts + 1):
             try:
                 self.channel.send(notification, settings.timeout_seconds)
             except DeliveryError as exc:
                 last = attempt == settings.max_attempts
-                records = [LogRecord(name, i.alert.id, i.kind, attempt, ERROR, str(exc), i.outbox_id) for i in items]
+                records = [LogRecord(name, incident_id, i.kind, attempt, ERROR, str(exc), i.outbox_id) for i in items]
                 if last:
-                    records += [LogRecord(name, i.alert.id, i.kind, attempt, FAILED,
+                    records += [LogRecord(name, incident_id, i.kind, attempt, FAILED,
                                           f"gave up after {attempt} attempts: {exc}", i.outbox_id) for i in items]
                 delivery.record(records)
                 if last:
-                    log.error("channel %s: %d notice(s) failed after %d attempts: %s", name, len(items), attempt, exc)
+                    log.error("channel %s: the %s message of incident %s failed after %d attempts: %s",
+                              name, notification.kind, incident_id, attempt, exc)
                     return
                 pause = min(settings.backoff_seconds * (2 ** (attempt - 1)), settings.backoff_max_seconds)
                 if delivery.stopping.wait(pause):
                     return  # not finished: the outbox row stays open and is sent after the restart
             else:
-                delivery.record([LogRecord(name, i.alert.id, i.kind, attempt, DELIVERED, "", i.outbox_id) for i in items])
+                delivery.record([LogRecord(name, incident_id, i.kind, attempt, DELIVERED, "", i.outbox_id)
+                                 for i in items])
                 return
 
 
-def _notices(items: Sequence[_Item]) -> tuple[Notice, ...]:
-    """One notice per alert: an alert that fired and resolved within one group goes out once, as resolved."""
-    by_alert: dict[str, Notice] = {}
+def _per_incident(items: Sequence[_Item]) -> list[list[_Item]]:
+    """The waiting items, one group per incident, in the order the incidents first appear."""
+    groups: dict[str, list[_Item]] = {}
     for item in items:
-        kind = RESOLVED if item.kind == RESOLVED else FIRING
-        notice = Notice(kind, item.alert, repeat=item.kind == REPEAT)
-        earlier = by_alert.get(item.alert.id)
-        if earlier is None or kind == RESOLVED or earlier.kind != RESOLVED:
-            by_alert[item.alert.id] = notice
-    return tuple(by_alert.values())
+        groups.setdefault(item.incident.id, []).append(item)
+    return list(groups.values())
+
+
+def _notification(items: Sequence[_Item], dashboard_url: str) -> Notification:
+    """One message for one incident's waiting items: the newest state, under the latest news (an incident that
+    opened and resolved within one group_wait goes out once, as resolved)."""
+    kind = max((i.kind for i in items), key=_PRECEDENCE.index)
+    newest = items[-1]
+    return Notification(kind, newest.incident, newest.alerts, dashboard_url)
 
 
 class Delivery:
-    """Owns the queue, the dispatcher and the senders. ``start()`` / ``stop()`` from the composition root."""
+    """Owns the queue, the dispatcher and the senders. ``start()`` / ``stop()`` from the composition root.
+
+    ``incidents`` is where a reconcile finds committed incidents (the tracker's table); without it, a
+    restart still re-sends what reached the outbox, but a transition dropped from a full queue or lost in
+    a crash before it reached the outbox is not found again.
+    """
 
     def __init__(
         self,
@@ -200,6 +225,7 @@ class Delivery:
         silences: Silences,
         dashboard_url: str = "",
         clock: Callable[[], float] = time.time,
+        incidents: IncidentSource | None = None,
     ):
         names = [c.name for c in channels]
         if len(set(names)) != len(names):
@@ -209,10 +235,13 @@ class Delivery:
         self.settings = settings
         self.silences = silences
         self.dashboard_url = dashboard_url
-        self.log = DeliveryLog(store)
+        self.incidents = incidents
+        self.log = DeliveryLog(store, incidents)
         self._clock = clock
-        self._queue: queue.Queue[Sequence[Transition] | None] = queue.Queue(maxsize=settings.queue_size)
+        self._queue: queue.Queue[Sequence[IncidentTransition] | None] = queue.Queue(maxsize=settings.queue_size)
         self._needs_reconcile = threading.Event()
+        self._full_scan = threading.Event()  # read resolved incidents too at the next reconcile
+        self._full_scan.set()  # at start: whatever was committed while nobody listened
         self.stopping = threading.Event()
         self._counters = _Counters()
         self._senders = {c.name: ChannelSender(c, self) for c in channels}
@@ -222,17 +251,18 @@ class Delivery:
         self._reconciles = 0  # reconcile passes the dispatcher has finished; wait_settled counts them
 
     # ------------------------------------------------------------ ingest side
-    def listener(self, transitions: Sequence[Transition]) -> None:
-        """Monitor listener: runs on the ingesting thread, so it only enqueues and never blocks."""
-        wanted = [t for t in transitions if t.kind in (FIRING, RESOLVED)]
+    def incident_listener(self, transitions: Sequence[IncidentTransition]) -> None:
+        """Incident tracker listener: runs on the ingesting thread, so it only enqueues and never blocks."""
+        wanted = [t for t in transitions if t.kind in INCIDENT_TRANSITIONS]
         if not wanted or not self._started or self.stopping.is_set():
             return  # not running: the reconcile at start finds these in the store
         try:
             self._queue.put_nowait(wanted)
         except queue.Full:
-            # Nothing is lost: the transitions are committed in the store and the next reconcile sends them.
+            # Nothing is lost: the incidents are committed in the store and the next full reconcile sends them.
             with self._counters.lock:
                 self._counters.dropped += len(wanted)
+            self._full_scan.set()
             self._needs_reconcile.set()
 
     # ------------------------------------------------------------- lifecycle
@@ -263,7 +293,7 @@ class Delivery:
         last_prune = time.monotonic()
         poll = min(1.0, self.settings.reconcile_seconds)
         while not self.stopping.is_set():
-            batch: list[Transition] = []
+            batch: list[IncidentTransition] = []
             with contextlib.suppress(queue.Empty):  # empty: nothing (more) waiting
                 first = self._queue.get(timeout=poll)
                 if first is not None:
@@ -276,31 +306,46 @@ class Delivery:
                 return
             try:
                 if batch:
-                    self._dispatch(self.log.add_transitions([(t.kind, t.alert) for t in batch], self._clock()))
+                    self._dispatch(self.log.add_transitions([(t.kind, t.incident) for t in batch], self._clock()))
                 now = time.monotonic()
                 if self._needs_reconcile.is_set() or now - last_periodic >= self.settings.reconcile_seconds:
                     last_periodic = now
                     self._needs_reconcile.clear()
                     self.reconcile()
-                    self._repeat_firing()
+                    self._repeat_open()
                     with self._reconciled:
                         self._reconciles += 1
                         self._reconciled.notify_all()
                 if now - last_prune >= PRUNE_EVERY_SECONDS:
                     last_prune = now
-                    self.log.prune(self._clock() - self.settings.log_retention_days * 86400)
+                    kept = None if self.incidents is None else {i.id for i in self.incidents(True)}
+                    self.log.prune(self._clock() - self.settings.log_retention_days * 86400, kept)
             except StoreError:
                 log.exception("delivery: store error; will retry from the outbox")
+                self._full_scan.set()  # the batch taken off the queue may not have reached the outbox
                 self._needs_reconcile.set()
                 self.stopping.wait(poll)
             except Exception:  # the dispatcher must survive anything; the outbox keeps the work
                 log.exception("delivery: unexpected error in the dispatcher")
+                self._full_scan.set()
                 self._needs_reconcile.set()
                 self.stopping.wait(poll)
 
+    def _missing(self, full: bool) -> list[tuple[str, Incident]]:
+        """Committed transitions the outbox lacks. A full scan reads resolved incidents too; the periodic pass
+        reads only open ones (a resolution is only ever lost with a full queue, a crash or a store error, and
+        each of those asks for a full scan)."""
+        if self.incidents is None:
+            return []
+        return self.log.missing_transitions(self.incidents(full))
+
     def reconcile(self) -> None:
         """Put committed transitions the outbox lacks into it, and re-route open rows not held by a sender."""
-        missing = self.log.missing_transitions()
+        # Cleared before the store is read: a request made after this line is served by the next pass, and
+        # one made before it is about a commit this pass's read already sees.
+        full = self._full_scan.is_set()
+        self._full_scan.clear()
+        missing = self._missing(full)  # on a store error the dispatcher asks for a full scan again
         if missing:
             self.log.add_transitions(missing, self._clock())
         # Read what the senders hold before reading the log: a sender records its outcome before it lets go.
@@ -310,6 +355,18 @@ class Delivery:
             if channels:
                 self._dispatch([entry], channels)
 
+    def silenced_by(self, alerts: Sequence[Alert], now: float) -> list[str]:
+        """The silences muting an incident: empty unless every member alert is silenced (see the module doc)."""
+        if not alerts:
+            return []
+        found: dict[str, None] = {}
+        for alert in alerts:
+            ids = self.silences.silenced_by(alert, now)
+            if not ids:
+                return []
+            found.update(dict.fromkeys(ids))
+        return list(found)
+
     def _dispatch(self, entries: Sequence[OutboxEntry], channels: Sequence[Channel] | None = None) -> None:
         channels = self.channels if channels is None else channels
         now = self._clock()
@@ -317,56 +374,69 @@ class Delivery:
         finals: list[LogRecord] = []
         per_channel: dict[str, list[_Item]] = {}
         for entry in entries:
-            silenced_by = self.silences.silenced_by(entry.alert, now)
+            incident = entry.incident
+            silenced_by = self.silenced_by(entry.alerts, now)
+            resolved = entry.kind == RESOLVED_TRANSITION
             for channel in channels:
-                if entry.kind == RESOLVED and not channel.send_resolved:
-                    finals.append(LogRecord(channel.name, entry.alert.id, entry.kind, 0, SKIPPED,
+                if resolved and not channel.send_resolved:
+                    finals.append(LogRecord(channel.name, incident.id, entry.kind, 0, SKIPPED,
                                             "send_resolved is off for this channel", entry.id))
                 elif silenced_by:
-                    finals.append(LogRecord(channel.name, entry.alert.id, entry.kind, 0, SILENCED,
-                                            f"silenced by {', '.join(silenced_by)}", entry.id))
-                elif entry.kind == RESOLVED and self.log.firing_was_silenced(entry.alert.id, channel.name):
-                    finals.append(LogRecord(channel.name, entry.alert.id, entry.kind, 0, SKIPPED,
-                                            "its firing notice was silenced, so nobody was told it fired", entry.id))
+                    finals.append(LogRecord(channel.name, incident.id, entry.kind, 0, SILENCED,
+                                            f"every member alert is silenced, by {', '.join(silenced_by)}", entry.id))
+                elif resolved and self.log.opening_was_silenced(incident.id, channel.name):
+                    finals.append(LogRecord(channel.name, incident.id, entry.kind, 0, SKIPPED,
+                                            "its opening was silenced, so nobody was told it opened", entry.id))
                 else:
-                    per_channel.setdefault(channel.name, []).append(_Item(entry.kind, entry.alert, entry.id, queued_at))
+                    per_channel.setdefault(channel.name, []).append(
+                        _Item(entry.kind, incident, entry.alerts, entry.id, queued_at))
             if silenced_by:
-                log.info("%s alert %s (%s) is silenced by %s; nothing sent",
-                         entry.kind, entry.alert.id, entry.alert.rule, ", ".join(silenced_by))
+                log.info("incident %s %s is silenced by %s; nothing sent", incident.id, entry.kind,
+                         ", ".join(silenced_by))
         self.record(finals)
         for name, items in per_channel.items():
             self._senders[name].add(items)
 
-    def _repeat_firing(self) -> None:
-        """Remind of still-firing alerts after repeat_interval; tell of ones whose silence has ended."""
-        firing = [a for a in self.store.open_alerts() if a.state == FIRING]
-        if not firing:
+    def _open_incidents(self) -> list[Incident]:
+        if self.incidents is not None:
+            return [i for i in self.incidents(False) if i.is_open]
+        return self.log.unresolved_incidents()
+
+    def _repeat_open(self) -> None:
+        """Remind of open incidents after repeat_interval; tell of ones whose silence has ended."""
+        incidents = self._open_incidents()
+        if not incidents:
             return
         now = self._clock()
         # What the senders hold is read before the log, as in reconcile(): a sender records its outcome
-        # before it lets go, so a notice delivered between the two reads is seen as held, never as unsent.
-        held = {name: sender.held_alerts() for name, sender in self._senders.items()}
-        outcomes = self.log.last_firing_outcomes([a.id for a in firing])
+        # before it lets go, so a message delivered between the two reads is seen as held, never as unsent.
+        held = {name: sender.held_incidents() for name, sender in self._senders.items()}
+        outcomes = self.log.last_announced([i.id for i in incidents])
         queued_at = time.monotonic()
-        for alert in firing:
-            if self.silences.silenced_by(alert, now):
-                continue
+        for incident in incidents:
+            alerts: tuple[Alert, ...] | None = None
             for channel in self.channels:
-                seen = outcomes.get((alert.id, channel.name))
-                if not seen or alert.id in held[channel.name]:
+                seen = outcomes.get((incident.id, channel.name))
+                if not seen or incident.id in held[channel.name]:
                     continue  # not dispatched yet (the outbox will), or on its way
                 sent = max([seen[o] for o in (DELIVERED, FAILED) if o in seen], default=None)
-                if sent is None:
-                    if SILENCED in seen:  # silenced when it fired, the silence is over, it still fires
-                        self._senders[channel.name].add([_Item(FIRING, alert, None, queued_at)])
-                elif now - sent >= self.settings.repeat_interval_seconds:
-                    self._senders[channel.name].add([_Item(REPEAT, alert, None, queued_at)])
+                if sent is None and SILENCED not in seen:
+                    continue
+                if sent is not None and now - sent < self.settings.repeat_interval_seconds:
+                    continue
+                if alerts is None:
+                    alerts = self.log.member_alerts(incident)
+                if self.silenced_by(alerts, now):
+                    break
+                # Silenced when it opened, the silence is over and it is still open: that is its opening.
+                kind = OPENED if sent is None else REPEAT
+                self._senders[channel.name].add([_Item(kind, incident, alerts, None, queued_at)])
 
     def wait_settled(self, timeout: float) -> bool:
         """Wait until nothing more will go out: True once settled, False if ``timeout`` seconds pass first.
 
         Settled means a reconcile pass that began after this call has finished, and then the queue is
-        empty, no sender holds or is sending a notice (each records its outcome before it lets go), and
+        empty, no sender holds or is sending a message (each records its outcome before it lets go), and
         every committed transition has a final outcome on every channel. Only a new transition, a
         repeat after ``repeat_interval`` or a silence that ends can send anything after that.
         """
@@ -389,7 +459,7 @@ class Delivery:
             with self._queue.mutex:
                 queued = any(item is not None for item in self._queue.queue)
             if (not queued and not any(s.depth() for s in self._senders.values())
-                    and not self.log.open_entries() and not self.log.missing_transitions()):
+                    and not self.log.open_entries() and not self._missing(True)):
                 return True
             if time.monotonic() >= deadline:
                 return False

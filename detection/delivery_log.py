@@ -1,35 +1,48 @@
-"""The durable side of notification delivery: an outbox of alert transitions and a log of every attempt.
+"""The durable side of notification delivery: an outbox of incident transitions and a log of every attempt.
 
-Both tables live in the store's SQLite file. ``notification_outbox`` holds one
-row per (alert, firing|resolved) transition: the UNIQUE key is what makes a
-transition go out at most once per channel in normal running, and a row stays
-``done IS NULL`` until every channel has a final outcome, which is what makes
-delivery at-least-once across a crash or restart. ``notification_log`` holds
-each attempt: channel, alert, attempt number, outcome and detail.
+Both tables live in the store's SQLite file. ``incident_outbox`` holds one row
+per (incident, opened|escalated|resolved, revision): the UNIQUE key is what
+makes a transition go out at most once per channel in normal running, and a
+row stays ``done IS NULL`` until every channel has a final outcome, which is
+what makes delivery at-least-once across a crash or restart. A row keeps the
+incident and its member alerts as they stood when the transition was
+committed, so a re-send after a restart says what the first try would have.
+``notification_log`` holds each attempt: channel, incident, attempt number,
+outcome and detail.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .alerts import FIRING, RESOLVED, Alert
+from .alerts import Alert
+from .incident_message import REPEAT
+from .incident_news import is_news, revision, untold
+from .incidents import ESCALATED, OPENED, RESOLVED_TRANSITION, Driver, Incident
 from .metrics import epoch_to_iso
 from .store import ALERT_COLUMNS, Store
 
+# Every open incident, plus (when the argument is true) every resolved one the store still keeps.
+# The composition root hands one to Delivery; it reads the incidents table the tracker writes.
+IncidentSource = Callable[[bool], Sequence[Incident]]
+
 SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS notification_outbox (
+    """CREATE TABLE IF NOT EXISTS incident_outbox (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
-        alert_id TEXT NOT NULL,
+        incident_id TEXT NOT NULL,
         kind TEXT NOT NULL,
-        alert TEXT NOT NULL,
+        revision TEXT NOT NULL,
+        incident TEXT NOT NULL,
+        alerts TEXT NOT NULL,
         created REAL NOT NULL,
         done REAL,
-        UNIQUE (alert_id, kind)
+        UNIQUE (incident_id, kind, revision)
     )""",
-    "CREATE INDEX IF NOT EXISTS notification_outbox_open ON notification_outbox (done)",
+    "CREATE INDEX IF NOT EXISTS incident_outbox_open ON incident_outbox (done)",
+    # alert_id names the alert of rows written before notifications were per incident; new rows leave it empty.
     """CREATE TABLE IF NOT EXISTS notification_log (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         at REAL NOT NULL,
@@ -39,10 +52,14 @@ SCHEMA = (
         attempt INTEGER NOT NULL,
         outcome TEXT NOT NULL,
         detail TEXT NOT NULL,
-        outbox_id INTEGER
+        outbox_id INTEGER,
+        incident_id TEXT
     )""",
-    "CREATE INDEX IF NOT EXISTS notification_log_alert ON notification_log (alert_id, channel)",
     "CREATE INDEX IF NOT EXISTS notification_log_outbox ON notification_log (outbox_id)",
+)
+ADDED_LOG_COLUMNS = {"incident_id": "TEXT"}  # a log written by the per-alert version gains it
+INDEXES_AFTER_COLUMNS = (
+    "CREATE INDEX IF NOT EXISTS notification_log_incident ON notification_log (incident_id, channel)",
 )
 
 # Outcomes. "error" is one failed attempt that will be retried; the others are final for a channel.
@@ -53,20 +70,21 @@ SILENCED = "silenced"
 SKIPPED = "skipped"
 FINAL_OUTCOMES = (DELIVERED, FAILED, SILENCED, SKIPPED)
 OUTCOMES = (DELIVERED, ERROR, FAILED, SILENCED, SKIPPED)
-REPEAT = "repeat"  # log kind of a reminder that an alert is still firing
+ANNOUNCING = (OPENED, ESCALATED, REPEAT)  # the messages that say an incident is open
 
 
 @dataclass(frozen=True)
 class OutboxEntry:
     id: int
     kind: str
-    alert: Alert
+    incident: Incident
+    alerts: tuple[Alert, ...]
 
 
 @dataclass(frozen=True)
 class LogRecord:
     channel: str
-    alert_id: str
+    incident_id: str
     kind: str
     attempt: int
     outcome: str
@@ -74,74 +92,139 @@ class LogRecord:
     outbox_id: int | None = None
 
 
-def _alert_json(alert: Alert) -> str:
-    return json.dumps(asdict(alert))
+def incident_json(incident: Incident) -> str:
+    return json.dumps(asdict(incident))
 
 
-def _alert_from_json(text: str) -> Alert:
-    return Alert(**json.loads(text))
+def incident_from_json(text: str) -> Incident:
+    values = json.loads(text)
+    values["drivers"] = [Driver(**d) for d in values.get("drivers", [])]
+    return Incident(**values)
+
+
+def _alerts_json(alerts: Sequence[Alert]) -> str:
+    return json.dumps([asdict(a) for a in alerts])
+
+
+def _alerts_from_json(text: str) -> tuple[Alert, ...]:
+    return tuple(Alert(**a) for a in json.loads(text))
 
 
 class DeliveryLog:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, incidents: IncidentSource | None = None):
         self.store = store
         existed = bool(store.query(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'notification_outbox'"
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'incident_outbox'"
         ))
         with store.transaction() as conn:
             for statement in SCHEMA:
                 conn.execute(statement)
-        if not existed:
-            self._baseline()
+            present = {row[1] for row in conn.execute("PRAGMA table_info(notification_log)")}
+            for name, definition in ADDED_LOG_COLUMNS.items():
+                if name not in present:
+                    conn.execute(f"ALTER TABLE notification_log ADD COLUMN {name} {definition}")
+            for statement in INDEXES_AFTER_COLUMNS:
+                conn.execute(statement)
+        if not existed and incidents is not None:
+            self._baseline(incidents(True))
 
-    def _baseline(self) -> None:
-        """A store that had alerts before notifications existed: mark their transitions done, so a first
+    def _baseline(self, incidents: Sequence[Incident]) -> None:
+        """A store that had incidents before this outbox existed: mark their transitions done, so a first
         start does not page people about last month."""
         with self.store.transaction() as conn:
-            for kind, condition in ((FIRING, "fired_at IS NOT NULL"), (RESOLVED, "fired_at IS NOT NULL AND state = 'resolved'")):
-                conn.execute(
-                    "INSERT OR IGNORE INTO notification_outbox (alert_id, kind, alert, created, done) "
-                    f"SELECT id, ?, '{{}}', 0, 0 FROM alerts WHERE {condition}",
-                    (kind,),
-                )
+            for incident in incidents:
+                for kind in untold(incident, []):
+                    conn.execute(
+                        "INSERT OR IGNORE INTO incident_outbox (incident_id, kind, revision, incident, alerts, created, "
+                        "done) VALUES (?, ?, ?, ?, '[]', 0, 0)",
+                        (incident.id, kind, revision(kind, incident), incident_json(incident)),
+                    )
+
+    # ------------------------------------------------------------- members
+    def member_alerts(self, incident: Incident) -> tuple[Alert, ...]:
+        """The incident's alerts as the store has them now, oldest first (a pruned one is left out)."""
+        if not incident.alert_ids:
+            return ()
+        marks = ", ".join("?" * len(incident.alert_ids))
+        rows = self.store.query(
+            f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts WHERE id IN ({marks}) ORDER BY started_at, id",
+            list(incident.alert_ids),
+        )
+        out = []
+        for row in rows:
+            values = dict(zip(ALERT_COLUMNS, row, strict=True))
+            values["labels"] = json.loads(values["labels"] or "{}")
+            out.append(Alert(**values))
+        return tuple(out)
 
     # -------------------------------------------------------------- outbox
-    def add_transitions(self, transitions: Iterable[tuple[str, Alert]], now: float) -> list[OutboxEntry]:
-        """Insert new transitions; returns only those not seen before (a transition is sent once)."""
+    def add_transitions(self, transitions: Iterable[tuple[str, Incident]], now: float) -> list[OutboxEntry]:
+        """Insert new transitions; returns only those not seen before (a transition is sent once).
+
+        An escalation that tells nothing new (its severity and drivers were already announced, say because a
+        reconcile got there first) is not added; a transition of an incident whose opening is not in the
+        outbox brings its opening with it.
+        """
+        wanted = [(kind, incident, self.member_alerts(incident)) for kind, incident in transitions]
         added = []
         with self.store.transaction() as conn:
-            for kind, alert in transitions:
-                cursor = conn.execute(
-                    "INSERT OR IGNORE INTO notification_outbox (alert_id, kind, alert, created) VALUES (?, ?, ?, ?)",
-                    (alert.id, kind, _alert_json(alert), now),
-                )
-                if cursor.rowcount and cursor.lastrowid is not None:
-                    added.append(OutboxEntry(cursor.lastrowid, kind, alert))
+            for kind, incident, alerts in wanted:
+                told = [incident_from_json(r[0]) for r in conn.execute(
+                    "SELECT incident FROM incident_outbox WHERE incident_id = ? AND kind IN (?, ?)",
+                    (incident.id, OPENED, ESCALATED))]
+                kinds = [kind]
+                if not told and kind != OPENED:
+                    # Its opening never reached the outbox (a full queue, a crash): this is the first people
+                    # hear of it, so it is an opening (and, for a resolution, an opening and a resolution).
+                    kinds = [OPENED] if kind == ESCALATED else [OPENED, kind]
+                elif kind == ESCALATED and not is_news(incident, told):
+                    continue
+                for k in kinds:
+                    cursor = conn.execute(
+                        "INSERT OR IGNORE INTO incident_outbox (incident_id, kind, revision, incident, alerts, created) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (incident.id, k, revision(k, incident), incident_json(incident), _alerts_json(alerts), now),
+                    )
+                    if cursor.rowcount and cursor.lastrowid is not None:
+                        added.append(OutboxEntry(cursor.lastrowid, k, incident, alerts))
         return added
 
-    def missing_transitions(self) -> list[tuple[str, Alert]]:
-        """Transitions committed in the alerts table that never reached the outbox (crash, full queue)."""
-        cols = ", ".join(f"a.{c}" for c in ALERT_COLUMNS)
-        out = []
-        for kind, condition in ((FIRING, "a.fired_at IS NOT NULL"), (RESOLVED, "a.fired_at IS NOT NULL AND a.state = 'resolved'")):
-            rows = self.store.query(
-                f"SELECT {cols} FROM alerts a WHERE {condition} AND NOT EXISTS ("
-                "SELECT 1 FROM notification_outbox o WHERE o.alert_id = a.id AND o.kind = ?) "
-                "ORDER BY a.started_at, a.id",
-                (kind,),
-            )
-            for row in rows:
-                values = dict(zip(ALERT_COLUMNS, row, strict=True))
-                values["labels"] = json.loads(values["labels"] or "{}")
-                out.append((kind, Alert(**values)))
-        # Firing before resolved for the same alert, oldest first.
-        out.sort(key=lambda t: (t[1].started_at, t[1].id, t[0] != FIRING))
+    def told(self, incident_ids: Sequence[str]) -> dict[str, list[tuple[str, Incident]]]:
+        """Per incident, the outbox rows it has: (kind, the incident as that row announced it), oldest first."""
+        out: dict[str, list[tuple[str, Incident]]] = {}
+        ids = list(dict.fromkeys(incident_ids))
+        for start in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+            chunk = ids[start:start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for incident_id, kind, text in self.store.query(
+                f"SELECT incident_id, kind, incident FROM incident_outbox WHERE incident_id IN ({marks}) ORDER BY id",
+                chunk,
+            ):
+                out.setdefault(incident_id, []).append((kind, incident_from_json(text)))
         return out
+
+    def missing_transitions(self, incidents: Sequence[Incident]) -> list[tuple[str, Incident]]:
+        """Transitions the incidents imply that never reached the outbox (crash, full queue), oldest first."""
+        told = self.told([i.id for i in incidents])
+        out = []
+        for incident in sorted(incidents, key=lambda i: (i.started_at, i.id)):
+            out += [(kind, incident) for kind in untold(incident, told.get(incident.id, []))]
+        return out
+
+    def unresolved_incidents(self) -> list[Incident]:
+        """Without an incident source: the newest announced copy of each incident whose resolution was never
+        in the outbox (what the repeat reminders go by)."""
+        rows = self.store.query(
+            "SELECT o.incident FROM incident_outbox o WHERE o.id = (SELECT MAX(id) FROM incident_outbox p "
+            "WHERE p.incident_id = o.incident_id) AND o.kind != ? AND o.created > 0 ORDER BY o.id",
+            (RESOLVED_TRANSITION,),
+        )
+        return [incident_from_json(r[0]) for r in rows]
 
     def open_entries(self) -> list[tuple[OutboxEntry, set[str]]]:
         """Outbox rows not yet done, each with the channels that already have a final outcome."""
         rows = self.store.query(
-            "SELECT id, kind, alert FROM notification_outbox WHERE done IS NULL ORDER BY id"
+            "SELECT id, kind, incident, alerts FROM incident_outbox WHERE done IS NULL ORDER BY id"
         )
         if not rows:
             return []
@@ -149,11 +232,12 @@ class DeliveryLog:
         marks = ", ".join("?" * len(FINAL_OUTCOMES))
         for outbox_id, channel in self.store.query(
             f"SELECT outbox_id, channel FROM notification_log WHERE outcome IN ({marks}) AND outbox_id IN "
-            "(SELECT id FROM notification_outbox WHERE done IS NULL)",
+            "(SELECT id FROM incident_outbox WHERE done IS NULL)",
             FINAL_OUTCOMES,
         ):
             finals.setdefault(outbox_id, set()).add(channel)
-        return [(OutboxEntry(r[0], r[1], _alert_from_json(r[2])), finals.get(r[0], set())) for r in rows]
+        return [(OutboxEntry(r[0], r[1], incident_from_json(r[2]), _alerts_from_json(r[3])), finals.get(r[0], set()))
+                for r in rows]
 
     # ----------------------------------------------------------------- log
     def record(self, records: Sequence[LogRecord], now: float, channels: Sequence[str]) -> None:
@@ -163,9 +247,9 @@ class DeliveryLog:
         touched = {r.outbox_id for r in records if r.outbox_id is not None and r.outcome in FINAL_OUTCOMES}
         with self.store.transaction() as conn:
             conn.executemany(
-                "INSERT INTO notification_log (at, channel, alert_id, kind, attempt, outcome, detail, outbox_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(now, r.channel, r.alert_id, r.kind, r.attempt, r.outcome, r.detail, r.outbox_id) for r in records],
+                "INSERT INTO notification_log (at, channel, alert_id, incident_id, kind, attempt, outcome, detail, "
+                "outbox_id) VALUES (?, ?, '', ?, ?, ?, ?, ?, ?)",
+                [(now, r.channel, r.incident_id, r.kind, r.attempt, r.outcome, r.detail, r.outbox_id) for r in records],
             )
             if touched:
                 names = list(channels)
@@ -173,61 +257,70 @@ class DeliveryLog:
                 finals = ", ".join("?" * len(FINAL_OUTCOMES))
                 for outbox_id in touched:
                     conn.execute(
-                        "UPDATE notification_outbox SET done = ? WHERE id = ? AND done IS NULL AND ? <= ("
+                        "UPDATE incident_outbox SET done = ? WHERE id = ? AND done IS NULL AND ? <= ("
                         f"SELECT COUNT(DISTINCT channel) FROM notification_log WHERE outbox_id = ? "
                         f"AND outcome IN ({finals}) AND channel IN ({marks}))",
                         (now, outbox_id, len(names), outbox_id, *FINAL_OUTCOMES, *names),
                     )
 
-    def last_firing_outcomes(self, alert_ids: Sequence[str]) -> dict[tuple[str, str], dict[str, float]]:
-        """For repeats: per (alert, channel), the newest time of each final outcome of a firing or repeat."""
-        if not alert_ids:
+    def last_announced(self, incident_ids: Sequence[str]) -> dict[tuple[str, str], dict[str, float]]:
+        """For repeats: per (incident, channel), the newest time of each final outcome of a message saying it
+        is open (opened, escalated, repeat)."""
+        if not incident_ids:
             return {}
-        marks = ", ".join("?" * len(alert_ids))
+        marks = ", ".join("?" * len(incident_ids))
+        kinds = ", ".join("?" * len(ANNOUNCING))
         rows = self.store.query(
-            f"SELECT alert_id, channel, outcome, MAX(at) FROM notification_log WHERE alert_id IN ({marks}) "
-            f"AND kind IN ('{FIRING}', '{REPEAT}') GROUP BY alert_id, channel, outcome",
-            list(alert_ids),
+            f"SELECT incident_id, channel, outcome, MAX(at) FROM notification_log WHERE incident_id IN ({marks}) "
+            f"AND kind IN ({kinds}) GROUP BY incident_id, channel, outcome",
+            [*incident_ids, *ANNOUNCING],
         )
         out: dict[tuple[str, str], dict[str, float]] = {}
-        for alert_id, channel, outcome, at in rows:
-            out.setdefault((alert_id, channel), {})[outcome] = at
+        for incident_id, channel, outcome, at in rows:
+            out.setdefault((incident_id, channel), {})[outcome] = at
         return out
 
-    def firing_was_silenced(self, alert_id: str, channel: str) -> bool:
-        """True when this channel's firing notice was silenced and nothing for the alert was ever sent to it."""
+    def opening_was_silenced(self, incident_id: str, channel: str) -> bool:
+        """True when this channel was silenced about the incident and was never sent anything about it."""
+        kinds = ", ".join("?" * len(ANNOUNCING))
         rows = self.store.query(
-            "SELECT outcome FROM notification_log WHERE alert_id = ? AND channel = ? AND kind IN (?, ?)",
-            (alert_id, channel, FIRING, REPEAT),
+            f"SELECT outcome FROM notification_log WHERE incident_id = ? AND channel = ? AND kind IN ({kinds})",
+            (incident_id, channel, *ANNOUNCING),
         )
         outcomes = {r[0] for r in rows}
         return SILENCED in outcomes and not outcomes & {DELIVERED, FAILED, ERROR}
 
-    def entries(self, limit: int = 100, channel: str | None = None, alert_id: str | None = None,
-                outcome: str | None = None) -> list[dict[str, Any]]:
-        """The log for people, newest first."""
+    def entries(self, limit: int = 100, channel: str | None = None, incident_id: str | None = None,
+                outcome: str | None = None, alert_id: str | None = None) -> list[dict[str, Any]]:
+        """The log for people, newest first; each row names its incident (and its title when the outbox has it)."""
         where, params = [], []
-        for column, value in (("channel", channel), ("alert_id", alert_id), ("outcome", outcome)):
+        for column, value in (("l.channel", channel), ("l.incident_id", incident_id), ("l.outcome", outcome),
+                              ("l.alert_id", alert_id)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = self.store.query(
-            "SELECT id, at, channel, alert_id, kind, attempt, outcome, detail FROM notification_log "
-            f"{clause} ORDER BY id DESC LIMIT ?",
+            "SELECT l.id, l.at, l.channel, l.incident_id, l.alert_id, l.kind, l.attempt, l.outcome, l.detail, "
+            "json_extract(o.incident, '$.title') FROM notification_log l "
+            f"LEFT JOIN incident_outbox o ON o.id = l.outbox_id {clause} ORDER BY l.id DESC LIMIT ?",
             [*params, limit],
         )
         return [
-            {"id": r[0], "at": epoch_to_iso(r[1]), "at_epoch": r[1], "channel": r[2], "alert_id": r[3], "kind": r[4],
-             "attempt": r[5], "outcome": r[6], "detail": r[7]}
+            {"id": r[0], "at": epoch_to_iso(r[1]), "at_epoch": r[1], "channel": r[2], "incident_id": r[3],
+             "incident_title": r[9], "alert_id": r[4] or None, "kind": r[5], "attempt": r[6], "outcome": r[7],
+             "detail": r[8]}
             for r in rows
         ]
 
-    def prune(self, before: float) -> int:
+    def prune(self, before: float, kept_incidents: set[str] | None = None) -> int:
+        """Drop log rows older than ``before``; outbox rows go once done and their incident is gone from the store
+        (``kept_incidents``): an outbox row must outlive its incident, or a reconcile would take its transitions
+        as new. Without a list of kept incidents the outbox is left whole."""
         with self.store.transaction() as conn:
             removed = conn.execute("DELETE FROM notification_log WHERE at < ?", (before,)).rowcount
-            # An outbox row must outlive its alert, or a reconcile would take the alert's transitions as new.
-            conn.execute(
-                "DELETE FROM notification_outbox WHERE done IS NOT NULL AND alert_id NOT IN (SELECT id FROM alerts)"
-            )
+            if kept_incidents is not None:
+                done = [r[0] for r in conn.execute("SELECT DISTINCT incident_id FROM incident_outbox WHERE done IS NOT NULL")]
+                gone = [(i,) for i in done if i not in kept_incidents]
+                conn.executemany("DELETE FROM incident_outbox WHERE done IS NOT NULL AND incident_id = ?", gone)
         return removed

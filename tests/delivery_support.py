@@ -1,4 +1,4 @@
-"""Shared pieces for the notification tests: an app with real channels, a burst of failures, real receivers."""
+"""Shared pieces for the notification tests: real receivers, an app or a bare Delivery, incidents with real alerts."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
@@ -14,6 +15,22 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from app import create_app
+from detection.alerts import FIRING, RESOLVED, SEVERITIES, Alert, alert_id
+from detection.channels import Channel
+from detection.delivery import Delivery
+from detection.incidents import (
+    DENIAL_SPIKE,
+    OPEN,
+    PROCESSING_FAILURE,
+    Driver,
+    Incident,
+    IncidentTransition,
+)
+from detection.incidents import RESOLVED as INCIDENT_RESOLVED
+from detection.notify_config import DeliverySettings
+from detection.silences import Silences
+from detection.store import PendingWrite, Store
+from detection.wording import headword
 
 # One rule, quick to fire and resolve: any failed transaction fires at once; two clean minutes resolve it.
 THRESHOLDS = {
@@ -187,3 +204,101 @@ def log_rows(client, **params: Any) -> list[dict[str, Any]]:
     response = client.get("/api/notifications", query_string={"limit": 1000, **params})
     assert response.status_code == 200
     return response.get_json()["notifications"]
+
+
+# ------------------------------------------------------------------ incidents
+# The tracker is built on another branch; these tests hand Delivery the transitions it would, with member
+# alerts that are real rows of a real store.
+
+DASHBOARD = "http://monitor.test:8080/"
+TIMINGS = {k: v for k, v in FAST.items() if k != "dashboard_url"}
+SPIKE_START = int(datetime(2025, 7, 12, 13, 0, tzinfo=UTC).timestamp()) // 60
+SPIKE_ID = "inc-20250712-1300-denial"
+SPIKE_TITLE = "Denial spike driven by code 51 (insufficient funds)"
+SPIKE_SUMMARY = ("Denials 38/min against about 4 normally (9x), 36% of all transactions, since 13:00 UTC; "
+                 "approvals down 30%")
+# (rule, metric, severity, minutes after the spike's start)
+SPIKE_MEMBERS = (
+    ("denied_high", "status:denied", "warning", 0),
+    ("denied_share_high", "rate:denied", "warning", 1),
+    ("auth_51_high", "auth_code:51", "critical", 1),
+)
+
+
+def spike_alerts(resolved: bool = False, members=SPIKE_MEMBERS) -> list[Alert]:
+    """The three alerts of a denial spike, firing, or resolved 12 minutes after it began."""
+    out = []
+    for rule, metric, severity, offset in members:
+        start = SPIKE_START + offset
+        out.append(Alert(
+            alert_id(rule, metric, start), rule, "poisson_tail", metric, severity,
+            RESOLVED if resolved else FIRING, start, fired_at=start, resolved_at=SPIKE_START + 12 if resolved else None,
+            last_breach_at=start + 5, value=38, threshold=12, expected=4.2,
+            message=f"{headword(metric)}: 38/min, about 4.2/min normally (9x)", detail="p < 2e-05 over 5 min",
+        ))
+    return out
+
+
+def save_alerts(store: Store, alerts: list[Alert]) -> None:
+    """Commit alerts as the Monitor would (one transaction), so Delivery finds them as members."""
+    store.write(PendingWrite({}, [a.copy() for a in alerts], [], {}, {}))
+
+
+def spike(alerts: list[Alert], incident_id: str = SPIKE_ID, drivers=(("auth_code:51", 0.85),),
+          severity: str | None = None, title: str = SPIKE_TITLE) -> Incident:
+    """The incident those alerts are symptoms of: open while any is open, its severity the highest member's."""
+    is_open = any(a.is_open for a in alerts)
+    worst = max((a.severity for a in alerts), key=SEVERITIES.index)
+    return Incident(
+        incident_id, DENIAL_SPIKE, OPEN if is_open else INCIDENT_RESOLVED, severity or worst,
+        min(a.started_at for a in alerts), title, SPIKE_SUMMARY,
+        resolved_at=None if is_open else max(a.resolved_at or 0 for a in alerts),
+        metrics=[a.metric for a in alerts],
+        drivers=[Driver(metric, share, 38 * 12 * share, 4.2 * 12 * share) for metric, share in drivers],
+        alert_ids=[a.id for a in alerts], details={"rules": [a.rule for a in alerts]},
+    )
+
+
+def tell(delivery: Delivery, kind: str, incident: Incident) -> None:
+    """What the tracker does after a commit: hand the listener the transition, with a copy of the incident."""
+    delivery.incident_listener([IncidentTransition(kind, incident.copy())])
+
+
+class CommittedIncidents:
+    """Stands in for the tracker's incidents table: what a reconcile reads (the test says what is committed)."""
+
+    def __init__(self, *incidents: Incident):
+        self.by_id: dict[str, Incident] = {}
+        self._lock = threading.Lock()  # the dispatcher reads while the test commits
+        for incident in incidents:
+            self.commit(incident)
+
+    def commit(self, incident: Incident) -> Incident:
+        with self._lock:
+            self.by_id[incident.id] = incident.copy()
+        return incident
+
+    def __call__(self, with_resolved: bool) -> list[Incident]:
+        with self._lock:
+            return [i.copy() for i in self.by_id.values() if with_resolved or i.is_open]
+
+
+def make_delivery(db: str, channels: list[Channel], incidents=None, clock=time.time, **settings: Any) -> Delivery:
+    """A bare Delivery on a real store file, with the test timings (``settings`` override them)."""
+    store = Store(db)
+    timing = DeliverySettings(**{**TIMINGS, **settings})
+    return Delivery(store, channels, timing, Silences(store, clock), DASHBOARD, clock=clock, incidents=incidents)
+
+
+def incident_of_app(app, incident_id: str = "inc-app-1") -> Incident:
+    """An incident made of every alert the app's store holds (what fire() and resolve() produced)."""
+    alerts = app.server.extensions["monitor"].store.alerts(None, 100)
+    is_open = any(a.is_open for a in alerts)
+    return Incident(
+        incident_id, PROCESSING_FAILURE, OPEN if is_open else INCIDENT_RESOLVED,
+        max((a.severity for a in alerts), key=SEVERITIES.index), min(a.started_at for a in alerts),
+        "Processing failures (failed transactions)", "Failed 3/min against none normally, since 13:00 UTC",
+        resolved_at=None if is_open else max(a.resolved_at or 0 for a in alerts),
+        metrics=[a.metric for a in alerts], drivers=[Driver("status:failed", 1.0, 9, 0)],
+        alert_ids=[a.id for a in alerts],
+    )

@@ -205,7 +205,7 @@ def test_a_store_that_cannot_be_written_answers_503_and_keeps_what_was_stored(db
     ("/api/stats?mins=5", "'minutes'"),
     ("/api/alerts?status=firing", "'state', 'limit'"),
     ("/api/silences?state=active", "'status'"),
-    ("/api/notifications?outcomes=failed", "'limit', 'channel', 'alert_id', 'outcome'"),
+    ("/api/notifications?outcomes=failed", "'limit', 'channel', 'incident_id', 'alert_id', 'outcome'"),
 ])
 def test_an_unknown_query_parameter_is_a_400_naming_it_and_what_the_route_takes(client, path, takes):
     response = client.get(path)

@@ -1,15 +1,36 @@
-"""A burst that fires and resolves reaches real receivers (webhook, Slack, email) exactly once per transition."""
+"""An incident with three member alerts reaches real receivers (webhook, Slack, email, console) once per transition."""
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from email import message_from_bytes, policy
 
 import pytest
 from werkzeug import Response
 
-from .delivery_support import SmtpSink, fire, log_rows, make_app, post_minute, resolve, settle, wait_until
+from detection.channels import ConsoleChannel, EmailChannel, SlackChannel, WebhookChannel
+from detection.incidents import ESCALATED, OPENED, RESOLVED_TRANSITION
+
+from .delivery_support import (
+    SPIKE_ID,
+    SPIKE_SUMMARY,
+    SPIKE_TITLE,
+    CommittedIncidents,
+    SmtpSink,
+    fire,
+    incident_of_app,
+    log_rows,
+    make_app,
+    make_delivery,
+    save_alerts,
+    settle,
+    spike,
+    spike_alerts,
+    tell,
+    wait_until,
+)
 
 
 @pytest.fixture
@@ -22,167 +43,260 @@ def _bodies(httpserver, path: str) -> list[dict]:
     return [json.loads(req.get_data()) for req, _ in httpserver.log if req.path == path]
 
 
-def test_burst_gives_one_firing_and_one_resolved_message_per_channel(tmp_path, httpserver, smtp, caplog):
+def _delivered(delivery, channel: str) -> list[str]:
+    return sorted(r["kind"] for r in delivery.log.entries(1000, channel=channel, outcome="delivered"))
+
+
+def test_an_incident_of_three_alerts_gives_one_opening_and_one_resolving_message_per_channel(
+        tmp_path, httpserver, smtp, caplog):
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     httpserver.expect_request("/slack", method="POST").respond_with_data("ok")
     channels = [
-        {"type": "webhook", "name": "ops", "url": httpserver.url_for("/hook"), "headers": {"X-Team": "payments"}},
-        {"type": "slack", "name": "slack", "url_env": "TEST_SLACK_URL"},
-        {"type": "email", "name": "mail", "host": "127.0.0.1", "port": smtp.port, "from": "monitor@example.com",
-         "to": ["oncall@example.com"], "username": "alerts", "password_env": "TEST_SMTP_PASSWORD"},
+        ConsoleChannel(),
+        WebhookChannel("ops", httpserver.url_for("/hook"), headers={"X-Team": "payments"}),
+        SlackChannel("slack", httpserver.url_for("/slack")),
+        EmailChannel("mail", "127.0.0.1", smtp.port, "monitor@example.com", ["oncall@example.com"],
+                     username="alerts", password="s3cret"),
     ]
-    environ = {"TEST_SLACK_URL": httpserver.url_for("/slack"), "TEST_SMTP_PASSWORD": "s3cret"}
-    app = make_app(tmp_path, channels, environ)
-    client = app.server.test_client()
-    delivery = app.server.extensions["delivery"].start()
+    delivery = make_delivery(str(tmp_path / "monitor.db"), channels).start()
     caplog.set_level(logging.WARNING, logger="monitor.alerts")
+    firing = spike_alerts()
     try:
-        fire(client)
+        save_alerts(delivery.store, firing)
+        tell(delivery, OPENED, spike(firing))
         wait_until(lambda: _bodies(httpserver, "/hook") and _bodies(httpserver, "/slack") and smtp.messages,
-                   what="the firing message on every channel")
-        resolve(client)
+                   what="the opening message on every channel")
+        done = spike_alerts(resolved=True)
+        save_alerts(delivery.store, done)
+        tell(delivery, RESOLVED_TRANSITION, spike(done))
         wait_until(lambda: len(_bodies(httpserver, "/hook")) == 2 and len(_bodies(httpserver, "/slack")) == 2
-                   and len(smtp.messages) == 2, what="the resolved message on every channel")
+                   and len(smtp.messages) == 2, what="the resolving message on every channel")
         settle(delivery)
     finally:
         delivery.stop()
 
-    # Webhook: exactly two Alertmanager v4 payloads, firing then resolved, for the same alert.
+    # Webhook: exactly two Alertmanager v4 payloads for the incident, its three alerts grouped under it.
     hooks = _bodies(httpserver, "/hook")
     assert [h["status"] for h in hooks] == ["firing", "resolved"]
-    firing, resolved = hooks
+    opening, resolution = hooks
     for body in hooks:
         assert body["version"] == "4"
+        assert body["groupKey"] == SPIKE_ID
         assert body["receiver"] == "ops"
+        assert body["groupLabels"] == {"incident_id": SPIKE_ID, "kind": "denial_spike"}
         assert body["externalURL"] == "http://monitor.test:8080/"
         assert body["truncatedAlerts"] == 0
-        assert set(body) >= {"groupKey", "groupLabels", "commonLabels", "commonAnnotations", "alerts"}
-        assert len(body["alerts"]) == 1
-    alert = firing["alerts"][0]
-    assert alert["status"] == "firing"
-    assert alert["labels"]["alertname"] == "failed_high"
-    assert alert["labels"]["metric"] == "status:failed"
-    assert alert["labels"]["severity"] == "critical"
-    assert alert["startsAt"] == "2025-07-12T13:00:00Z"
-    assert alert["endsAt"] == "0001-01-01T00:00:00Z"
-    assert alert["annotations"]["threshold"] == "0"
-    assert alert["annotations"]["summary"] == "Failed transactions: 3/min, above the limit of 0/min"
-    assert alert["annotations"]["detail"] == "3 in the minute; fires above 0/min"
-    assert len(alert["fingerprint"]) == 16
-    assert firing["commonLabels"]["alertname"] == "failed_high"
-    done = resolved["alerts"][0]
-    assert done["status"] == "resolved"
-    assert done["fingerprint"] == alert["fingerprint"]
-    assert done["startsAt"] == "2025-07-12T13:00:00Z"
-    assert done["endsAt"] == "2025-07-12T13:05:00Z"
+        assert body["commonAnnotations"]["title"] == SPIKE_TITLE
+        assert body["commonAnnotations"]["summary"] == SPIKE_SUMMARY
+        assert body["commonAnnotations"]["kind"] == "denial_spike"
+        assert body["commonAnnotations"]["drivers"] == "auth_code:51 85%"
+        assert body["commonLabels"] == {"rule_type": "poisson_tail"}
+        assert [a["labels"]["alertname"] for a in body["alerts"]] == ["denied_high", "denied_share_high", "auth_51_high"]
+        assert body["incident"]["id"] == SPIKE_ID
+    assert opening["commonAnnotations"]["transition"] == "opened"
+    assert resolution["commonAnnotations"]["transition"] == "resolved"
+    assert opening["commonAnnotations"]["severity"] == "critical"
+    assert [a["status"] for a in opening["alerts"]] == ["firing"] * 3
+    assert {a["endsAt"] for a in opening["alerts"]} == {"0001-01-01T00:00:00Z"}
+    assert opening["alerts"][0]["startsAt"] == "2025-07-12T13:00:00Z"
+    assert [a["status"] for a in resolution["alerts"]] == ["resolved"] * 3
+    assert {a["endsAt"] for a in resolution["alerts"]} == {"2025-07-12T13:12:00Z"}
+    assert resolution["commonAnnotations"]["resolved_at"] == "2025-07-12T13:12:00Z"
+    assert [a["fingerprint"] for a in opening["alerts"]] == [a["fingerprint"] for a in resolution["alerts"]]
     hook_request = next(req for req, _ in httpserver.log if req.path == "/hook")
     assert hook_request.headers["X-Team"] == "payments"
 
-    # Slack: readable text with what, how bad, since when, value vs threshold and a dashboard link.
-    slack_first, slack_second = (b["text"] for b in _bodies(httpserver, "/slack"))
-    firing_line = ("FIRING [CRITICAL] Failed transactions: 3/min, above the limit of 0/min "
-                   "(since 2025-07-12T13:00:00Z; rule failed_high)")
-    assert slack_first.split("\n")[:3] == [
-        f":red_circle: *{firing_line}*", "worst value 3 vs threshold 0", "3 in the minute; fires above 0/min"]
-    assert "<http://monitor.test:8080/|Open the dashboard>" in slack_first
-    assert "RESOLVED [CRITICAL] Failed transactions: 3/min, above the limit of 0/min" in slack_second
-    assert "5 min" in slack_second
+    # Slack: the title and summary lead, then the incident's context, then one bullet per member alert.
+    slack_open, slack_done = (b["text"].split("\n") for b in _bodies(httpserver, "/slack"))
+    assert slack_open[0] == f":red_circle: *OPENED [CRITICAL] {SPIKE_TITLE}*"
+    assert slack_open[1] == SPIKE_SUMMARY
+    assert slack_open[2].startswith(f"_incident {SPIKE_ID} (denial_spike) since 2025-07-12T13:00:00Z")
+    assert sum(line.startswith("\u2022 ") for line in slack_open) == 3
+    assert ("\u2022 Denials (code 51 insufficient funds): 38/min, about 4.2/min normally (9x) (critical, firing) "
+            "[rule auth_51_high]") in slack_open
+    assert slack_open[-1] == "<http://monitor.test:8080/|Open the dashboard>"
+    assert slack_done[0] == f":white_check_mark: *RESOLVED [CRITICAL] {SPIKE_TITLE}*"
+    assert "resolved 2025-07-12T13:12:00Z after 12 min" in slack_done[2]
 
-    # Email: logged in with the password from the environment, one mail per transition.
-    assert smtp.logins and set(smtp.logins) == {("alerts", "s3cret")}
-    # A subject longer than a 78-character line is folded onto the next; the modern policy unfolds it and, as a
-    # mail client does, the reader ignores the folding whitespace in front.
+    # Email: the subject is the title (tagged with what happened), the body leads with title and summary.
+    assert set(smtp.logins) == {("alerts", "s3cret")}
     mails = [message_from_bytes(m.original_content, policy=policy.default) for m in smtp.messages]
-    subjects = [m["Subject"].lstrip() for m in mails]
-    assert [s.split(" [")[0] for s in subjects] == ["FIRING", "RESOLVED"]
-    assert all(m["To"] == "oncall@example.com" for m in mails)
-    assert subjects[0] == "FIRING [CRITICAL] Failed transactions: 3/min, above the limit of 0/min"
-    # The whole body, decoded (a line this long goes out quoted-printable): headline, value, statistics, link.
-    assert mails[0].get_content().splitlines() == [
-        firing_line, "  worst value 3 vs threshold 0", "  3 in the minute; fires above 0/min",
-        "Dashboard: http://monitor.test:8080/"]
+    assert [m["Subject"] for m in mails] == [f"[OPENED] {SPIKE_TITLE}", f"[RESOLVED] {SPIKE_TITLE}"]
+    assert {m["References"] for m in mails} == {f"<incident-{SPIKE_ID}@transaction-monitor>"}
+    body = mails[0].get_content().splitlines()
+    assert body[:2] == [f"OPENED [CRITICAL] {SPIKE_TITLE}", SPIKE_SUMMARY]
+    assert sum(line.startswith("  - ") for line in body) == 3
+    assert "Dashboard: http://monitor.test:8080/" in body
 
-    # Console: the log says each transition once.
+    # Console: one log line per incident transition, none per member alert.
     lines = [r.getMessage() for r in caplog.records if r.name == "monitor.alerts"]
-    assert sum(line == firing_line for line in lines) == 1
-    assert sum(line.startswith("RESOLVED [CRITICAL] Failed transactions: ") for line in lines) == 1
+    assert len(lines) == 2
+    assert lines[0].startswith(f"OPENED [CRITICAL] {SPIKE_TITLE} | {SPIKE_SUMMARY} | incident {SPIKE_ID}")
+    assert lines[0].endswith("3 alert(s): denied_high, denied_share_high, auth_51_high")
+    assert lines[1].startswith(f"RESOLVED [CRITICAL] {SPIKE_TITLE}")
 
-    # The delivery log: one delivered firing and one delivered resolved per channel.
-    rows = log_rows(client, outcome="delivered")
-    per_channel = {}
-    for row in rows:
-        per_channel.setdefault(row["channel"], []).append(row["kind"])
-    assert {k: sorted(v) for k, v in per_channel.items()} == {
-        name: ["firing", "resolved"] for name in ("console", "ops", "slack", "mail")
-    }
+    # The delivery log: one delivered opening and one delivered resolution per channel, naming the incident.
+    rows = delivery.log.entries(1000, outcome="delivered")
+    assert {r["incident_id"] for r in rows} == {SPIKE_ID}
+    assert {r["incident_title"] for r in rows} == {SPIKE_TITLE}
+    for name in ("console", "ops", "slack", "mail"):
+        assert _delivered(delivery, name) == ["opened", "resolved"]
 
 
-def test_alerts_that_fire_together_go_out_as_one_message(tmp_path, httpserver):
+def test_an_escalation_sends_one_more_message_and_a_repeated_one_none(tmp_path, httpserver):
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
-    app = make_app(tmp_path, [{"type": "webhook", "name": "ops", "url": httpserver.url_for("/hook")}],
-                   group_wait_seconds=0.5)
-    client = app.server.test_client()
-    delivery = app.server.extensions["delivery"].start()
+    delivery = make_delivery(str(tmp_path / "monitor.db"), [WebhookChannel("ops", httpserver.url_for("/hook"))]).start()
+    first_two = spike_alerts(members=(("denied_high", "status:denied", "warning", 0),
+                                      ("denied_share_high", "rate:denied", "warning", 1)))
+    all_three = spike_alerts()
     try:
-        post_minute(client, 0, failed=4, denied=40)  # two rules fire in the same minute
-        wait_until(lambda: httpserver.log, what="the grouped message")
+        save_alerts(delivery.store, first_two)
+        tell(delivery, OPENED, spike(first_two))
+        wait_until(lambda: len(httpserver.log) == 1, what="the opening")
+        # Code 51's alert joins: severity rises to critical and code 59 appears beside 51 as a driver.
+        save_alerts(delivery.store, all_three)
+        escalated = spike(all_three, drivers=(("auth_code:51", 0.7), ("auth_code:59", 0.3)))
+        tell(delivery, ESCALATED, escalated)
+        wait_until(lambda: len(httpserver.log) == 2, what="the escalation")
+        tell(delivery, ESCALATED, escalated)  # the same news again (say, from a replay): nothing new to say
+        settle(delivery)
+        assert len(httpserver.log) == 2
+        done = spike_alerts(resolved=True)
+        save_alerts(delivery.store, done)
+        tell(delivery, RESOLVED_TRANSITION, spike(done, drivers=(("auth_code:51", 0.7), ("auth_code:59", 0.3))))
+        wait_until(lambda: len(httpserver.log) == 3, what="the resolution")
         settle(delivery)
     finally:
         delivery.stop()
-    assert len(httpserver.log) == 1
-    body = json.loads(httpserver.log[0][0].get_data())
-    assert sorted(a["labels"]["alertname"] for a in body["alerts"]) == ["denied_high", "failed_high"]
-    assert body["commonLabels"] == {"rule_type": "threshold"}
+    bodies = _bodies(httpserver, "/hook")
+    assert [b["commonAnnotations"]["transition"] for b in bodies] == ["opened", "escalated", "resolved"]
+    assert [b["commonAnnotations"]["severity"] for b in bodies] == ["warning", "critical", "critical"]
+    assert bodies[1]["commonAnnotations"]["drivers"] == "auth_code:51 70%, auth_code:59 30%"
+    assert [len(b["alerts"]) for b in bodies] == [2, 3, 3]
+    assert {b["groupKey"] for b in bodies} == {SPIKE_ID}
+    assert _delivered(delivery, "ops") == ["escalated", "opened", "resolved"]
 
 
-def test_still_firing_alert_is_repeated_after_repeat_interval(tmp_path, httpserver):
+def test_repeat_interval_applies_per_open_incident(tmp_path, httpserver):
+    """Two open incidents, a clock the test moves: each is reminded of once per interval, never per member."""
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
-    app = make_app(tmp_path, [{"type": "webhook", "name": "ops", "url": httpserver.url_for("/hook")}],
-                   repeat_interval_seconds=0.6)
-    client = app.server.test_client()
-    delivery = app.server.extensions["delivery"].start()
+    now = [time.time()]
+    committed = CommittedIncidents()
+    delivery = make_delivery(str(tmp_path / "monitor.db"), [WebhookChannel("ops", httpserver.url_for("/hook"))],
+                             incidents=committed, clock=lambda: now[0], repeat_interval_seconds=100).start()
+    first = spike_alerts()
+    second = spike_alerts(members=(("failed_high", "status:failed", "critical", 3),))
+
+    def sent() -> list[tuple[str, str]]:
+        return [(b["groupKey"], b["commonAnnotations"]["transition"]) for b in _bodies(httpserver, "/hook")]
+
     try:
-        fire(client)
-        wait_until(lambda: len(httpserver.log) >= 2, what="a repeat of the firing alert")
+        save_alerts(delivery.store, first + second)
+        tell(delivery, OPENED, committed.commit(spike(first, "inc-a")))
+        wait_until(lambda: len(httpserver.log) == 1, what="the first opening")
+        settle(delivery)  # its outcome is logged at this clock time, before the clock moves
+        now[0] += 50
+        tell(delivery, OPENED, committed.commit(spike(second, "inc-b", title="Processing failures")))
+        wait_until(lambda: len(httpserver.log) == 2, what="the second opening")
+        settle(delivery)
+        now[0] += 50  # inc-a has been open for one interval, inc-b for half of one
+        settle(delivery)
+        assert sent() == [("inc-a", "opened"), ("inc-b", "opened"), ("inc-a", "repeat")]
+        now[0] += 50
+        settle(delivery)
+        assert sent()[3:] == [("inc-b", "repeat")]
+        done = spike_alerts(resolved=True)
+        save_alerts(delivery.store, done)
+        tell(delivery, RESOLVED_TRANSITION, committed.commit(spike(done, "inc-a")))
+        wait_until(lambda: len(httpserver.log) == 5, what="the resolution of inc-a")
+        settle(delivery)
+        now[0] += 200  # a resolved incident is not reminded of; the open one is, once
+        settle(delivery)
     finally:
         delivery.stop()
-    first, second = (json.loads(req.get_data()) for req, _ in httpserver.log[:2])
-    assert first["alerts"][0]["status"] == second["alerts"][0]["status"] == "firing"
-    assert first["alerts"][0]["fingerprint"] == second["alerts"][0]["fingerprint"]
-    kinds = [r["kind"] for r in log_rows(client, channel="ops", outcome="delivered")]
-    assert kinds.count("firing") == 1 and kinds.count("repeat") >= 1
+    assert sent()[4:] == [("inc-a", "resolved"), ("inc-b", "repeat")]
+    reminder = _bodies(httpserver, "/hook")[2]
+    assert reminder["status"] == "firing" and len(reminder["alerts"]) == 3
 
 
-def test_send_resolved_off_skips_the_resolved_message(tmp_path, httpserver):
+def test_send_resolved_off_skips_the_resolving_message(tmp_path, httpserver):
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
-    app = make_app(tmp_path, [{"type": "webhook", "name": "ops", "url": httpserver.url_for("/hook"),
-                               "send_resolved": False}])
-    client = app.server.test_client()
-    delivery = app.server.extensions["delivery"].start()
+    delivery = make_delivery(str(tmp_path / "monitor.db"),
+                             [WebhookChannel("ops", httpserver.url_for("/hook"), send_resolved=False)]).start()
     try:
-        fire(client)
-        wait_until(lambda: httpserver.log, what="the firing message")
-        resolve(client)
-        wait_until(lambda: log_rows(client, channel="ops", outcome="skipped"), what="the skipped resolved notice")
+        save_alerts(delivery.store, spike_alerts())
+        tell(delivery, OPENED, spike(spike_alerts()))
+        wait_until(lambda: httpserver.log, what="the opening")
+        save_alerts(delivery.store, spike_alerts(resolved=True))
+        tell(delivery, RESOLVED_TRANSITION, spike(spike_alerts(resolved=True)))
         settle(delivery)
     finally:
         delivery.stop()
     assert [json.loads(req.get_data())["status"] for req, _ in httpserver.log] == ["firing"]
+    skipped = delivery.log.entries(10, channel="ops", outcome="skipped")
+    assert [(r["kind"], r["detail"]) for r in skipped] == [("resolved", "send_resolved is off for this channel")]
 
 
 def test_a_receiver_that_answers_500_is_retried_then_recorded_failed(tmp_path, httpserver):
     httpserver.expect_request("/hook", method="POST").respond_with_response(Response("down", status=500))
+    delivery = make_delivery(str(tmp_path / "monitor.db"),
+                             [ConsoleChannel(), WebhookChannel("ops", httpserver.url_for("/hook"))]).start()
+    try:
+        save_alerts(delivery.store, spike_alerts())
+        tell(delivery, OPENED, spike(spike_alerts()))
+        wait_until(lambda: delivery.log.entries(10, channel="ops", outcome="failed"), what="the final failure")
+        settle(delivery)
+    finally:
+        delivery.stop()
+    rows = sorted(delivery.log.entries(100, channel="ops"), key=lambda r: r["id"])
+    assert [(r["attempt"], r["outcome"]) for r in rows] == [(1, "error"), (2, "error"), (3, "error"), (3, "failed")]
+    assert {(r["incident_id"], r["kind"]) for r in rows} == {(SPIKE_ID, "opened")}
+    assert all("HTTP 500" in r["detail"] for r in rows)
+    assert len(httpserver.log) == 3
+    # The console channel is not held up by the failing one.
+    assert _delivered(delivery, "console") == ["opened"]
+
+
+def test_the_delivery_log_route_names_the_incident(tmp_path, httpserver):
+    """GET /api/notifications keeps working: each row names the incident (and its title) the message was about."""
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     app = make_app(tmp_path, [{"type": "webhook", "name": "ops", "url": httpserver.url_for("/hook")}])
     client = app.server.test_client()
     delivery = app.server.extensions["delivery"].start()
     try:
-        fire(client)
-        wait_until(lambda: log_rows(client, channel="ops", outcome="failed"), what="the final failure")
+        fire(client)  # a real failed_high alert in the app's store
+        tell(delivery, OPENED, incident_of_app(app))
+        wait_until(lambda: httpserver.log, what="the opening")
+        settle(delivery)
     finally:
         delivery.stop()
-    rows = sorted(log_rows(client, channel="ops"), key=lambda r: r["id"])
-    assert [(r["attempt"], r["outcome"]) for r in rows] == [(1, "error"), (2, "error"), (3, "error"), (3, "failed")]
-    assert all("HTTP 500" in r["detail"] for r in rows)
-    assert len(httpserver.log) == 3
-    # The console channel is not held up by the failing one.
-    assert [r["kind"] for r in log_rows(client, channel="console", outcome="delivered")] == ["firing"]
+    rows = log_rows(client, channel="ops")
+    assert [(r["incident_id"], r["incident_title"], r["kind"], r["outcome"]) for r in rows] == [
+        ("inc-app-1", "Processing failures (failed transactions)", "opened", "delivered")]
+    assert log_rows(client, incident_id="inc-app-1", channel="console")[0]["outcome"] == "delivered"
+    assert log_rows(client, incident_id="no-such-incident") == []
+    body = json.loads(httpserver.log[0][0].get_data())
+    assert [a["labels"]["alertname"] for a in body["alerts"]] == ["failed_high"]
+
+
+def test_without_an_incident_source_the_outbox_says_which_incidents_are_open(tmp_path, httpserver):
+    """A Delivery given no incident source reminds of what it announced and never saw resolved."""
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    now = [time.time()]
+    delivery = make_delivery(str(tmp_path / "monitor.db"), [WebhookChannel("ops", httpserver.url_for("/hook"))],
+                             clock=lambda: now[0], repeat_interval_seconds=100).start()
+    try:
+        save_alerts(delivery.store, spike_alerts())
+        tell(delivery, OPENED, spike(spike_alerts()))
+        wait_until(lambda: httpserver.log, what="the opening")
+        settle(delivery)  # its outcome is logged at this clock time, before the clock moves
+        now[0] += 100
+        settle(delivery)
+        save_alerts(delivery.store, spike_alerts(resolved=True))
+        tell(delivery, RESOLVED_TRANSITION, spike(spike_alerts(resolved=True)))
+        wait_until(lambda: len(httpserver.log) == 3, what="the resolution")
+        now[0] += 300
+        settle(delivery)
+    finally:
+        delivery.stop()
+    assert [b["commonAnnotations"]["transition"] for b in _bodies(httpserver, "/hook")] == ["opened", "repeat", "resolved"]

@@ -1,71 +1,85 @@
-"""What the channels write: Alertmanager's webhook shape, Slack's text and the email, for awkward cases too."""
+"""What one incident's message says: Alertmanager's webhook shape, Slack's text, the email and the log line."""
 
 from __future__ import annotations
 
-import pytest
-
-from detection.alerts import Alert
-from detection.channels import (
+from detection.channels import EmailChannel
+from detection.incident_message import (
     ZERO_TIME,
-    EmailChannel,
-    Notice,
     Notification,
+    alert_labels,
     alertmanager_payload,
+    console_line,
     fingerprint,
     slack_payload,
     subject,
 )
+from detection.incidents import Incident
+
+from .delivery_support import SPIKE_ID, SPIKE_START, SPIKE_TITLE, spike, spike_alerts
 
 
-def make_alert(rule: str = "failed_high", metric: str = "status:failed", **kw) -> Alert:
-    base = {"id": f"a-{rule}", "rule": rule, "rule_type": "threshold", "metric": metric, "severity": "critical",
-            "state": "firing", "started_at": 29_196_000, "fired_at": 29_196_000, "value": 7, "threshold": 0,
-            "message": "failed at 7/min, above 0/min"}
-    base.update(kw)
-    return Alert(**base)
+def _note(kind: str = "opened", alerts=None, **changes) -> Notification:
+    alerts = spike_alerts() if alerts is None else alerts
+    incident = spike(alerts)
+    for key, value in changes.items():
+        setattr(incident, key, value)
+    return Notification(kind, incident, tuple(alerts), "http://dash/")
 
 
-def test_mixed_group_is_firing_and_keeps_each_alerts_status():
-    done = make_alert("denied_high", "status:denied", state="resolved", resolved_at=29_196_010, severity="warning")
-    note = Notification((Notice("firing", make_alert()), Notice("resolved", done)), "http://dash/")
-    body = alertmanager_payload(note, "ops")
+def test_an_open_incident_with_a_resolved_member_is_firing_and_keeps_each_members_status():
+    alerts = spike_alerts()
+    done = spike_alerts(resolved=True)
+    mixed = [done[0], alerts[1], alerts[2]]
+    body = alertmanager_payload(_note("escalated", mixed), "ops")
     assert body["status"] == "firing"
-    assert [a["status"] for a in body["alerts"]] == ["firing", "resolved"]
-    assert body["alerts"][0]["endsAt"] == ZERO_TIME
-    assert body["alerts"][1]["endsAt"] == "2025-07-06T00:10:00Z"
-    assert body["commonLabels"] == {"rule_type": "threshold"}
-    assert body["groupKey"] == '{}:{receiver="ops"}'
+    assert [a["status"] for a in body["alerts"]] == ["resolved", "firing", "firing"]
+    assert body["alerts"][0]["endsAt"] == "2025-07-12T13:12:00Z"
+    assert body["alerts"][1]["endsAt"] == ZERO_TIME
+    assert body["groupKey"] == SPIKE_ID
+    assert body["alerts"][2]["annotations"]["detail"] == "p < 2e-05 over 5 min"
 
 
-def test_max_alerts_truncates_and_says_how_many():
-    notices = tuple(Notice("firing", make_alert(f"r{i}")) for i in range(5))
-    body = alertmanager_payload(Notification(notices), "ops", max_alerts=2)
-    assert len(body["alerts"]) == 2 and body["truncatedAlerts"] == 3
+def test_max_alerts_truncates_the_members_and_says_how_many():
+    body = alertmanager_payload(_note(), "ops", max_alerts=2)
+    assert len(body["alerts"]) == 2 and body["truncatedAlerts"] == 1
+    assert body["commonAnnotations"]["title"] == SPIKE_TITLE  # the incident is still named in full
 
 
-@pytest.mark.parametrize(("a", "b", "same"), [
-    ({}, {}, True),
-    ({"id": "other-episode", "started_at": 1}, {}, True),  # another episode of the same series
-    ({"metric": "status:denied"}, {}, False),
-    ({"severity": "warning"}, {}, False),
-])
-def test_fingerprint_follows_the_label_set(a, b, same):
-    from detection.channels import alert_labels
-
-    assert (fingerprint(alert_labels(make_alert(**a))) == fingerprint(alert_labels(make_alert(**b)))) is same
+def test_the_resolving_message_is_resolved_even_if_a_member_row_lags():
+    body = alertmanager_payload(_note("resolved"), "ops")
+    assert body["status"] == "resolved"
 
 
-def test_slack_text_escapes_control_characters():
-    alert = make_alert(message="failed <script> & co")
-    text = slack_payload(Notification((Notice("firing", alert),)))["text"]
-    assert "&lt;script&gt; &amp; co" in text and "<script>" not in text
-    assert text.startswith(":red_circle:")
+def test_fingerprint_of_a_member_is_the_same_in_every_message_about_it():
+    first, later = spike_alerts()[0], spike_alerts(resolved=True)[0]
+    assert fingerprint(alert_labels(first)) == fingerprint(alert_labels(later))
+    assert fingerprint(alert_labels(first)) != fingerprint(alert_labels(spike_alerts()[1]))
 
 
-def test_email_subject_counts_a_group():
-    note = Notification((Notice("firing", make_alert("a")), Notice("firing", make_alert("b")),
-                         Notice("resolved", make_alert("c", state="resolved", resolved_at=29_196_003))))
-    assert subject(note) == "[FIRING] transaction monitor: 2 firing, 1 resolved"
+def test_slack_text_escapes_control_characters_in_title_and_summary():
+    text = slack_payload(_note(title="Denials <script> & co", summary="a < b"))["text"]
+    assert "Denials &lt;script&gt; &amp; co" in text and "a &lt; b" in text and "<script>" not in text
+    assert text.startswith(":red_circle: *OPENED [CRITICAL]")
+    assert slack_payload(_note(severity="warning"))["text"].startswith(":warning:")
+
+
+def test_email_subject_is_the_title_and_the_body_lists_each_member_once():
+    note = _note("repeat")
+    assert subject(note) == f"[STILL OPEN] {SPIKE_TITLE}"
     mail = EmailChannel("m", "127.0.0.1", 25, "monitor@example.com", ["x@example.com"]).message(note)
     assert mail["To"] == "x@example.com"
-    assert mail.get_content().count("FIRING [CRITICAL]") == 2
+    content = mail.get_content()
+    assert content.count("  - ") == 3
+    assert "auth code 51 (insufficient funds) (critical, firing)" in content
+
+
+def test_an_incident_without_title_or_members_still_reads():
+    bare = Incident("inc-9", "feed_outage", "open", "warning", SPIKE_START)
+    note = Notification("opened", bare, ())
+    assert subject(note) == "[OPENED] Feed outage (incident inc-9)"
+    line = console_line(note)
+    assert "\n" not in line
+    assert line == "OPENED [WARNING] Feed outage (incident inc-9) | incident inc-9 (feed_outage) since " \
+                   "2025-07-12T13:00:00Z; 0 alert(s)"
+    body = alertmanager_payload(note, "ops")
+    assert body["alerts"] == [] and body["commonLabels"] == {} and body["commonAnnotations"]["drivers"] == ""

@@ -1,4 +1,5 @@
-"""At-least-once across restarts: a committed transition that was not delivered is delivered by the next process."""
+"""At-least-once across restarts: a committed incident transition that was not delivered is delivered by the next
+process, once."""
 
 from __future__ import annotations
 
@@ -12,24 +13,35 @@ import textwrap
 import threading
 from pathlib import Path
 
-from detection import Monitor, Store, parse_thresholds, validate_records
+from detection.channels import WebhookChannel
+from detection.incidents import OPENED, RESOLVED_TRANSITION
 
-from .delivery_support import DEADLINE, THRESHOLDS, fire, log_rows, make_app, post_minute, resolve, settle, wait_until
+from .delivery_support import (
+    DEADLINE,
+    SPIKE_ID,
+    CommittedIncidents,
+    make_delivery,
+    save_alerts,
+    settle,
+    spike,
+    spike_alerts,
+    tell,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# A monitor process whose only receiver never answers; it fires an alert, says so, then waits to be killed.
+# A process whose only receiver never answers; it opens an incident, says so, then waits to be killed.
 DOOMED = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {root!r})
     sys.path.insert(0, {tests!r})
-    from delivery_support import HangingReceiver, fire, make_app
-    from pathlib import Path
+    from delivery_support import HangingReceiver, make_delivery, save_alerts, spike, spike_alerts, tell
+    from detection.channels import WebhookChannel
     with HangingReceiver() as hanging:
-        app = make_app(Path({folder!r}), [{{"type": "webhook", "name": "ops", "url": hanging.url}}],
-                       db={db!r}, timeout_seconds=30)
-        app.server.extensions["delivery"].start()
-        fire(app.server.test_client())
+        delivery = make_delivery({db!r}, [WebhookChannel("ops", hanging.url)], timeout_seconds=30).start()
+        save_alerts(delivery.store, spike_alerts())
+        tell(delivery, "opened", spike(spike_alerts()))
         deadline = time.monotonic() + 60
         while not hanging.connections:
             if time.monotonic() > deadline:
@@ -40,18 +52,21 @@ DOOMED = textwrap.dedent("""
 """)
 
 
+def _statuses(httpserver) -> list[tuple[str, str]]:
+    return [(b["groupKey"], b["commonAnnotations"]["transition"])
+            for b in (json.loads(r.get_data()) for r, _ in httpserver.log)]
+
+
 def test_a_process_killed_mid_delivery_delivers_after_restart(tmp_path, httpserver):
+    """The opening reached the outbox, then the process died mid-request: the next one sends it, once."""
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     db = str(tmp_path / "monitor.db")
-    first = tmp_path / "first"
-    first.mkdir()
-    script = DOOMED.format(root=str(ROOT), tests=str(ROOT / "tests"), folder=str(first), db=db)
+    script = DOOMED.format(root=str(ROOT), tests=str(ROOT / "tests"), db=db)
     errors = tmp_path / "doomed.err"
     with errors.open("w") as stderr, subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
                                                       stderr=stderr, text=True) as proc:
         try:
-            # The webhook is mid-request once the child says so. Its line is read by a thread, so a child
-            # that hangs or dies fails the test within the deadline instead of blocking it in readline().
+            # Read by a thread, so a child that hangs or dies fails the test within the deadline.
             lines: queue.Queue[str] = queue.Queue()
             threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True).start()
             try:
@@ -63,72 +78,99 @@ def test_a_process_killed_mid_delivery_delivers_after_restart(tmp_path, httpserv
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(10)
 
-    second = tmp_path / "second"
-    second.mkdir()
-    app = make_app(second, [{"type": "webhook", "name": "ops", "url": httpserver.url_for("/hook")}], db=db)
-    client = app.server.test_client()
-    assert client.get("/api/alerts", query_string={"state": "firing"}).get_json()["count"] == 1
-    delivery = app.server.extensions["delivery"].start()
+    # No incident source here: the open outbox row alone is enough to re-send the opening.
+    delivery = make_delivery(db, [WebhookChannel("ops", httpserver.url_for("/hook"))]).start()
     try:
-        wait_until(lambda: httpserver.log, what="the firing message after the restart")
+        wait_until(lambda: httpserver.log, what="the opening after the restart")
         settle(delivery)
-        resolve(client)  # the restarted process carries on: resolved goes out once too
-        wait_until(lambda: len(httpserver.log) == 2, what="the resolved message")
+        done = spike_alerts(resolved=True)  # the restarted process carries on: the resolution goes out once too
+        save_alerts(delivery.store, done)
+        tell(delivery, RESOLVED_TRANSITION, spike(done))
+        wait_until(lambda: len(httpserver.log) == 2, what="the resolving message")
         settle(delivery)
     finally:
         delivery.stop()
-    assert [json.loads(r.get_data())["status"] for r, _ in httpserver.log] == ["firing", "resolved"]
-    rows = log_rows(client, channel="ops", outcome="delivered")
-    assert sorted(r["kind"] for r in rows) == ["firing", "resolved"]
+    assert _statuses(httpserver) == [(SPIKE_ID, "opened"), (SPIKE_ID, "resolved")]
+    body = json.loads(httpserver.log[0][0].get_data())
+    assert len(body["alerts"]) == 3
 
 
-def test_transitions_committed_while_the_worker_was_down_are_sent_once(tmp_path, httpserver):
+def test_an_opening_committed_while_the_worker_was_down_is_sent_once(tmp_path, httpserver):
+    """The reconcile finds committed incidents the outbox never saw; a third process has nothing left to send."""
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     db = str(tmp_path / "monitor.db")
-    channels = [{"type": "webhook", "name": "ops", "url": httpserver.url_for("/hook")}]
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    (tmp_path / "c").mkdir()
+    channels = [WebhookChannel("ops", httpserver.url_for("/hook"))]
+    committed = CommittedIncidents()
 
-    # The first process commits a firing alert and dies before its worker ever ran.
-    down = make_app(tmp_path / "a", channels, db=db)
-    fire(down.server.test_client())
+    # The first process commits the incident and dies before its worker ever ran: the listener drops it.
+    down = make_delivery(db, channels, incidents=committed)
+    save_alerts(down.store, spike_alerts())
+    tell(down, OPENED, committed.commit(spike(spike_alerts())))
 
-    # The second delivers it; the third, on the same file, has nothing left to send.
-    for folder in ("b", "c"):
-        app = make_app(tmp_path / folder, channels, db=db)
-        delivery = app.server.extensions["delivery"].start()
+    for _ in range(2):  # the second delivers it; the third, on the same file, settles without sending
+        delivery = make_delivery(db, channels, incidents=committed).start()
         try:
-            wait_until(lambda: httpserver.log, what="the firing message")
+            wait_until(lambda: httpserver.log, what="the opening")
             settle(delivery)
         finally:
             delivery.stop()
-    assert len(httpserver.log) == 1
-    assert json.loads(httpserver.log[0][0].get_data())["alerts"][0]["labels"]["alertname"] == "failed_high"
+    assert _statuses(httpserver) == [(SPIKE_ID, "opened")]
+    assert [len(json.loads(r.get_data())["alerts"]) for r, _ in httpserver.log] == [3]
 
 
-def test_alerts_from_before_notifications_existed_are_not_sent(tmp_path, httpserver):
-    """A store filled by a bare Monitor (a replay, an older version) must not page about its history."""
+def test_an_escalation_and_a_resolution_missed_while_down_are_sent_once_each(tmp_path, httpserver):
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     db = str(tmp_path / "monitor.db")
-    store = Store(db)
-    monitor = Monitor(parse_thresholds(THRESHOLDS, "test"), store)
-    for minute, failed in enumerate([3, 3, 0, 0, 0]):
-        stamp = f"2025-07-12 12:{minute:02d}:00"
-        records = [{"timestamp": stamp, "status": "approved", "count": 100},
-                   {"timestamp": stamp, "status": "failed", "count": failed}]
-        monitor.ingest(validate_records(records, "status", frozenset(monitor.thresholds.statuses)))
-    assert monitor.alerts("resolved", 10)
-    store.close()
+    channels = [WebhookChannel("ops", httpserver.url_for("/hook"))]
+    two = spike_alerts(members=(("denied_high", "status:denied", "warning", 0),
+                                ("denied_share_high", "rate:denied", "warning", 1)))
+    committed = CommittedIncidents()
+    first = make_delivery(db, channels, incidents=committed).start()
+    try:
+        save_alerts(first.store, two)
+        tell(first, OPENED, committed.commit(spike(two)))
+        wait_until(lambda: httpserver.log, what="the opening")
+        settle(first)
+    finally:
+        first.stop()
+    # While nobody listened it escalated (a critical member joined): one escalation on the next start.
+    save_alerts(first.store, spike_alerts())
+    committed.commit(spike(spike_alerts()))
+    second = make_delivery(db, channels, incidents=committed).start()
+    try:
+        wait_until(lambda: len(httpserver.log) == 2, what="the escalation")
+        settle(second)
+    finally:
+        second.stop()
+    # Then it resolved while nobody listened: one resolution.
+    save_alerts(first.store, spike_alerts(resolved=True))
+    committed.commit(spike(spike_alerts(resolved=True)))
+    third = make_delivery(db, channels, incidents=committed).start()
+    try:
+        wait_until(lambda: len(httpserver.log) == 3, what="the resolution")
+        settle(third)
+    finally:
+        third.stop()
+    assert _statuses(httpserver) == [(SPIKE_ID, "opened"), (SPIKE_ID, "escalated"), (SPIKE_ID, "resolved")]
+    assert json.loads(httpserver.log[1][0].get_data())["commonAnnotations"]["severity"] == "critical"
 
-    app = make_app(tmp_path, [{"type": "webhook", "name": "ops", "url": httpserver.url_for("/hook")}], db=db)
-    client = app.server.test_client()
-    delivery = app.server.extensions["delivery"].start()
+
+def test_incidents_from_before_the_outbox_existed_are_not_sent(tmp_path, httpserver):
+    """A store whose incidents were written before notifications existed (a replay) must not page about its history."""
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    db = str(tmp_path / "monitor.db")
+    old_open = spike(spike_alerts(), "inc-old-open")
+    old_done = spike(spike_alerts(resolved=True), "inc-old-done")
+    committed = CommittedIncidents(old_open, old_done)
+    delivery = make_delivery(db, [WebhookChannel("ops", httpserver.url_for("/hook"))], incidents=committed).start()
     try:
         settle(delivery)
         assert httpserver.log == []
-        post_minute(client, 0, failed=5)  # a new episode is sent as usual
-        wait_until(lambda: httpserver.log, what="the new episode's firing message")
+        alerts = spike_alerts()
+        save_alerts(delivery.store, alerts)
+        tell(delivery, OPENED, committed.commit(spike(alerts, "inc-new")))  # a new incident is sent as usual
+        wait_until(lambda: httpserver.log, what="the new incident's opening")
+        settle(delivery)
     finally:
         delivery.stop()
-    assert len(httpserver.log) == 1
+    assert _statuses(httpserver) == [("inc-new", "opened")]

@@ -1,4 +1,5 @@
-"""Silences: the REST routes, their errors, and a silenced alert that shows as silenced but sends nothing."""
+"""Silences: the REST routes, their errors, and silenced alerts that show as silenced while their incident sends
+nothing (an incident is silenced when every member alert is)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,24 @@ import time
 import pytest
 
 from app import create_app
+from detection.channels import WebhookChannel
+from detection.incidents import OPENED, RESOLVED_TRANSITION
 from detection.metrics import epoch_to_iso
 
-from .delivery_support import fire, log_rows, make_app, resolve, settle, wait_until
+from .delivery_support import (
+    fire,
+    incident_of_app,
+    log_rows,
+    make_app,
+    make_delivery,
+    resolve,
+    save_alerts,
+    settle,
+    spike,
+    spike_alerts,
+    tell,
+    wait_until,
+)
 
 DAY = 24 * 3600
 SOON = epoch_to_iso(time.time() + 30 * DAY)  # silences end at most a year ahead
@@ -32,11 +48,13 @@ def test_a_silenced_alert_sends_nothing_but_is_shown_as_silenced(notify_app, htt
     delivery = notify_app.server.extensions["delivery"].start()
     try:
         fire(client)
+        tell(delivery, OPENED, incident_of_app(notify_app))  # its only member is silenced: so is the incident
         firing = client.get("/api/alerts", query_string={"state": "firing"}).get_json()["alerts"]
         assert [(a["rule"], a["silenced"]) for a in firing] == [("failed_high", True)]
         stats = client.get("/api/stats").get_json()
         assert [a["silenced"] for a in stats["open_alerts"]] == [True]
         resolve(client)
+        tell(delivery, RESOLVED_TRANSITION, incident_of_app(notify_app))
         wait_until(lambda: len(log_rows(client, channel="ops", outcome="silenced")) == 2,
                    what="both transitions recorded as silenced")
         settle(delivery)
@@ -58,28 +76,56 @@ def test_a_silence_on_another_rule_does_not_mute(notify_app, httpserver):
     delivery = notify_app.server.extensions["delivery"].start()
     try:
         fire(notify_app.server.test_client())
-        wait_until(lambda: httpserver.log, what="the firing message")
+        tell(delivery, OPENED, incident_of_app(notify_app))
+        wait_until(lambda: httpserver.log, what="the opening message")
     finally:
         delivery.stop()
     firing = client.get("/api/alerts", query_string={"state": "firing"}).get_json()["alerts"]
     assert [a["silenced"] for a in firing] == [False]
 
 
-def test_an_expired_silence_lets_a_still_firing_alert_through(notify_app, httpserver):
+def test_an_expired_silence_lets_a_still_open_incident_through(notify_app, httpserver):
     client = notify_app.server.test_client()
     silence_id = client.post("/api/silences", json={"matchers": {"rule": "failed_high"}, "ends_at": SOON}).get_json()["id"]
     delivery = notify_app.server.extensions["delivery"].start()
     try:
         fire(client)
-        wait_until(lambda: log_rows(client, channel="ops", outcome="silenced"), what="the silenced firing")
+        tell(delivery, OPENED, incident_of_app(notify_app))
+        wait_until(lambda: log_rows(client, channel="ops", outcome="silenced"), what="the silenced opening")
         deleted = client.delete(f"/api/silences/{silence_id}")
         assert deleted.status_code == 200 and deleted.get_json()["status"] == "expired"
-        wait_until(lambda: httpserver.log, what="the firing message once the silence is over")
+        wait_until(lambda: httpserver.log, what="the opening once the silence is over")
         settle(delivery)
     finally:
         delivery.stop()
     assert len(httpserver.log) == 1
-    assert json.loads(httpserver.log[0][0].get_data())["alerts"][0]["status"] == "firing"
+    body = json.loads(httpserver.log[0][0].get_data())
+    assert (body["status"], body["commonAnnotations"]["transition"]) == ("firing", "opened")
+    assert body["alerts"][0]["status"] == "firing"
+
+
+def test_an_incident_is_silenced_only_when_every_member_alert_is(tmp_path, httpserver):
+    """Three members: a silence on the two warnings leaves the critical one paging; silencing it too mutes all."""
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    delivery = make_delivery(str(tmp_path / "monitor.db"), [WebhookChannel("ops", httpserver.url_for("/hook"))])
+    warnings = delivery.silences.create({"matchers": {"severity": "warning"}, "ends_at": SOON})
+    delivery.start()
+    try:
+        alerts = spike_alerts()
+        save_alerts(delivery.store, alerts)
+        tell(delivery, OPENED, spike(alerts, "inc-partly-silenced"))
+        wait_until(lambda: httpserver.log, what="the opening of the partly silenced incident")
+        code_51 = delivery.silences.create({"matchers": {"rule": "auth_51_high"}, "ends_at": SOON})
+        tell(delivery, OPENED, spike(alerts, "inc-all-silenced"))
+        wait_until(lambda: delivery.log.entries(10, incident_id="inc-all-silenced", outcome="silenced"),
+                   what="the silenced opening")
+        settle(delivery)
+    finally:
+        delivery.stop()
+    assert [json.loads(r.get_data())["groupKey"] for r, _ in httpserver.log] == ["inc-partly-silenced"]
+    row = delivery.log.entries(10, incident_id="inc-all-silenced")[0]
+    assert row["outcome"] == "silenced"
+    assert row["detail"] == f"every member alert is silenced, by {warnings.id}, {code_51.id}"
 
 
 def test_silence_routes_list_get_and_expire(client):

@@ -1,0 +1,41 @@
+"""The incident outbox on a real store: what a transition adds, what a prune keeps."""
+
+from __future__ import annotations
+
+from detection.delivery_log import DELIVERED, DeliveryLog, LogRecord
+from detection.incidents import ESCALATED, OPENED, RESOLVED_TRANSITION
+from detection.store import Store
+
+from .delivery_support import save_alerts, spike, spike_alerts
+
+
+def _log(tmp_path) -> DeliveryLog:
+    store = Store(str(tmp_path / "monitor.db"))
+    save_alerts(store, spike_alerts())
+    return DeliveryLog(store)
+
+
+def test_a_transition_whose_opening_never_reached_the_outbox_brings_it(tmp_path):
+    log = _log(tmp_path)
+    added = log.add_transitions([(ESCALATED, spike(spike_alerts(), "inc-a")),
+                                 (RESOLVED_TRANSITION, spike(spike_alerts(resolved=True), "inc-b"))], 1.0)
+    assert [(e.incident.id, e.kind) for e in added] == [("inc-a", OPENED), ("inc-b", OPENED), ("inc-b", "resolved")]
+    # The member alerts are read from the store and kept with the row.
+    assert [a.rule for a in added[0].alerts] == ["denied_high", "denied_share_high", "auth_51_high"]
+    # The same transitions again add nothing: each is one row.
+    assert log.add_transitions([(OPENED, spike(spike_alerts(), "inc-a")),
+                                (RESOLVED_TRANSITION, spike(spike_alerts(resolved=True), "inc-b"))], 2.0) == []
+
+
+def test_a_prune_keeps_outbox_rows_of_stored_incidents_and_drops_old_log_rows(tmp_path):
+    log = _log(tmp_path)
+    entries = log.add_transitions([(OPENED, spike(spike_alerts(), "inc-kept")),
+                                   (OPENED, spike(spike_alerts(), "inc-gone"))], 1.0)
+    log.record([LogRecord("console", e.incident.id, e.kind, 1, DELIVERED, "", e.id) for e in entries], 10.0,
+               ["console"])
+    assert log.open_entries() == []  # every channel has its final outcome
+    assert log.prune(5.0, {"inc-kept"}) == 0  # the log rows are newer than the cut
+    assert set(log.told(["inc-kept", "inc-gone"])) == {"inc-kept"}
+    assert log.prune(11.0, None) == 2
+    assert log.entries() == []
+    assert set(log.told(["inc-kept"])) == {"inc-kept"}  # without a list of stored incidents the outbox stays
