@@ -28,6 +28,8 @@ from components.vendor import ASSETS_IGNORE, serve_bootstrap, serve_plotly_basic
 from detection import Alert, ConfigError, Monitor, MonitorSettings, Store, StoreError, load_thresholds
 from detection import __version__ as VERSION
 from detection.delivery import Delivery
+from detection.incidents import OPEN as OPEN_INCIDENT
+from detection.incidents import Incident
 from detection.notify_config import load_notification_config
 from detection.silences import Silences
 from detection.ticker import Ticker
@@ -273,13 +275,25 @@ def build_monitor(config: AppConfig) -> Monitor:
     return Monitor(thresholds, store, settings)
 
 
+# Every incident the store holds; retention bounds how many that is.
+ALL_STORED_INCIDENTS = 1_000_000
+
+
 def build_delivery(config: AppConfig, monitor: Monitor) -> tuple[Delivery, Silences]:
     """Channels from the notifications file and environment; the worker sends per incident (its
     ``incident_listener`` is what the incident tracker calls) and only once started."""
     notify = load_notification_config(config.notifications, config.notify_environ or {})
     silences = Silences(monitor.store)
     dashboard = notify.dashboard_url or f"http://{config.host}:{config.port}/"
-    delivery = Delivery(monitor.store, notify.channels, notify.settings, silences, dashboard)
+    store = monitor.store
+
+    def committed_incidents(with_resolved: bool) -> list[Incident]:
+        # Where a reconcile finds what the engine committed: every stored incident (retention bounds
+        # them), or only the open ones for the periodic pass. Read through the store's per-thread reader.
+        return store.incidents(None if with_resolved else [OPEN_INCIDENT], limit=ALL_STORED_INCIDENTS)
+
+    delivery = Delivery(store, notify.channels, notify.settings, silences, dashboard, incidents=committed_incidents)
+    monitor.add_incident_listener(delivery.incident_listener)
     return delivery, silences
 
 

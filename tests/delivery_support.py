@@ -18,6 +18,7 @@ from app import create_app
 from detection.alerts import FIRING, RESOLVED, SEVERITIES, Alert, alert_id
 from detection.channels import Channel
 from detection.delivery import Delivery
+from detection.incident_tracker import QUIET_MINUTES
 from detection.incidents import (
     DENIAL_SPIKE,
     OPEN,
@@ -94,8 +95,9 @@ def fire(client, start: int = 0) -> None:
 
 
 def resolve(client, start: int = 3) -> None:
-    """Two clean minutes, closed by a third: the alert resolves."""
-    for minute in range(start, start + 3):
+    """Clean minutes: the alert resolves (two clean minutes, closed by a third), then its incident, once the
+    quiet period has passed with no new member (closed by one more minute)."""
+    for minute in range(start, start + 3 + QUIET_MINUTES + 1):
         post_minute(client, minute, failed=0)
 
 

@@ -7,10 +7,9 @@ import time
 import pytest
 
 from detection.alerts import FIRING, Alert
-from detection.incidents import OPENED
 from detection.silences import Silence
 
-from .delivery_support import fire, incident_of_app, make_app, tell, wait_until
+from .delivery_support import fire, make_app, wait_until
 
 
 @pytest.mark.parametrize(("path", "name"), [("/api/alerts", "limit"), ("/api/notifications", "limit")])
@@ -77,7 +76,6 @@ def test_retries_back_off_but_never_wait_longer_than_backoff_max(tmp_path, https
     delivery = app.server.extensions["delivery"].start()
     try:
         fire(app.server.test_client())
-        tell(delivery, OPENED, incident_of_app(app))
         wait_until(lambda: len(arrivals) >= 5, timeout=60, what="five delivery attempts")
     finally:
         delivery.stop()

@@ -20,7 +20,6 @@ from .delivery_support import (
     CommittedIncidents,
     SmtpSink,
     fire,
-    incident_of_app,
     log_rows,
     make_app,
     make_delivery,
@@ -265,15 +264,16 @@ def test_the_delivery_log_route_names_the_incident(tmp_path, httpserver):
     delivery = app.server.extensions["delivery"].start()
     try:
         fire(client)  # a real failed_high alert in the app's store
-        tell(delivery, OPENED, incident_of_app(app))
         wait_until(lambda: httpserver.log, what="the opening")
         settle(delivery)
     finally:
         delivery.stop()
+    (incident,) = client.get("/api/incidents").get_json()["incidents"]  # the one the tracker made of it
+    assert incident["title"] == "Processing failure driven by failed transactions"
     rows = log_rows(client, channel="ops")
     assert [(r["incident_id"], r["incident_title"], r["kind"], r["outcome"]) for r in rows] == [
-        ("inc-app-1", "Processing failures (failed transactions)", "opened", "delivered")]
-    assert log_rows(client, incident_id="inc-app-1", channel="console")[0]["outcome"] == "delivered"
+        (incident["id"], incident["title"], "opened", "delivered")]
+    assert log_rows(client, incident_id=incident["id"], channel="console")[0]["outcome"] == "delivered"
     assert log_rows(client, incident_id="no-such-incident") == []
     body = json.loads(httpserver.log[0][0].get_data())
     assert [a["labels"]["alertname"] for a in body["alerts"]] == ["failed_high"]

@@ -70,7 +70,8 @@ def test_email_subject_is_the_title_and_the_body_lists_each_member_once():
     assert mail["To"] == "x@example.com"
     content = mail.get_content()
     assert content.count("  - ") == 3
-    assert "auth code 51 (insufficient funds) (critical, firing)" in content
+    assert ("  - Denials (code 51 insufficient funds): 38/min, about 4.2/min normally (9x) (critical, firing) "
+            "[rule auth_51_high]\n    p < 2e-05 over 5 min\n") in content  # the member, then its statistics
 
 
 def test_an_incident_without_title_or_members_still_reads():

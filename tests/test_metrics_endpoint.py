@@ -8,9 +8,8 @@ import time
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
-from detection.incidents import OPENED
 
-from .delivery_support import fire, incident_of_app, make_app, settle, tell, wait_until
+from .delivery_support import fire, make_app, settle, wait_until
 
 STATUSES = ("approved", "denied", "failed", "reversed", "backend_reversed", "refunded")
 CODES = ("00", "51", "59")
@@ -78,7 +77,6 @@ def test_firing_alerts_and_notification_outcomes_are_exported(tmp_path, httpserv
     delivery = app.server.extensions["delivery"].start()
     try:
         fire(client)
-        tell(delivery, OPENED, incident_of_app(app))
         wait_until(lambda: httpserver.log, what="the opening message")
         settle(delivery)
     finally:

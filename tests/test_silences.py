@@ -10,12 +10,11 @@ import pytest
 
 from app import create_app
 from detection.channels import WebhookChannel
-from detection.incidents import OPENED, RESOLVED_TRANSITION
+from detection.incidents import OPENED
 from detection.metrics import epoch_to_iso
 
 from .delivery_support import (
     fire,
-    incident_of_app,
     log_rows,
     make_app,
     make_delivery,
@@ -48,13 +47,11 @@ def test_a_silenced_alert_sends_nothing_but_is_shown_as_silenced(notify_app, htt
     delivery = notify_app.server.extensions["delivery"].start()
     try:
         fire(client)
-        tell(delivery, OPENED, incident_of_app(notify_app))  # its only member is silenced: so is the incident
         firing = client.get("/api/alerts", query_string={"state": "firing"}).get_json()["alerts"]
         assert [(a["rule"], a["silenced"]) for a in firing] == [("failed_high", True)]
         stats = client.get("/api/stats").get_json()
         assert [a["silenced"] for a in stats["open_alerts"]] == [True]
         resolve(client)
-        tell(delivery, RESOLVED_TRANSITION, incident_of_app(notify_app))
         wait_until(lambda: len(log_rows(client, channel="ops", outcome="silenced")) == 2,
                    what="both transitions recorded as silenced")
         settle(delivery)
@@ -76,7 +73,6 @@ def test_a_silence_on_another_rule_does_not_mute(notify_app, httpserver):
     delivery = notify_app.server.extensions["delivery"].start()
     try:
         fire(notify_app.server.test_client())
-        tell(delivery, OPENED, incident_of_app(notify_app))
         wait_until(lambda: httpserver.log, what="the opening message")
     finally:
         delivery.stop()
@@ -90,7 +86,6 @@ def test_an_expired_silence_lets_a_still_open_incident_through(notify_app, https
     delivery = notify_app.server.extensions["delivery"].start()
     try:
         fire(client)
-        tell(delivery, OPENED, incident_of_app(notify_app))
         wait_until(lambda: log_rows(client, channel="ops", outcome="silenced"), what="the silenced opening")
         deleted = client.delete(f"/api/silences/{silence_id}")
         assert deleted.status_code == 200 and deleted.get_json()["status"] == "expired"
