@@ -24,16 +24,30 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from analysis.grouping import group_episodes
 from analysis.learn import LearnOptions, learn, naive_thresholds
 from analysis.loading import history_from_rows
 from analysis.progress import Progress
 from analysis.replay import Episode, replay, rows_by_minute, validate_minutes
-from analysis.synthetic import INCIDENT_KINDS, Incident, generate
+from analysis.synthetic import ALL_KINDS, INCIDENT_KINDS, Incident, generate
 from detection.thresholds import Thresholds, load_thresholds, parse_thresholds
 
 MATCH_BEFORE = 3
 MATCH_AFTER = 10
 DEFAULT_START = 29_188_800  # 2025-07-01 00:00 UTC
+# The daily-rhythm set starts on a Friday: 7 days learned (one weekend in them), then Friday, Saturday and
+# Sunday judged, so the weekday-to-weekend change and a weekend night are judged too.
+RHYTHM_START = DEFAULT_START + 3 * 1440  # 2025-07-04 00:00 UTC, a Friday
+RHYTHM_DAYS = 10
+RHYTHM_TRAIN_DAYS = 7
+RHYTHM_INCIDENTS_PER_DAY = 8.0
+# Incident-level targets (issue 9): incidents per real incident, false incidents a day, delays per kind.
+TARGET_INCIDENTS_PER_REAL = 1.2
+TARGET_FALSE_INCIDENTS_PER_DAY = 1 / 3
+TARGET_KIND_MEDIAN_DELAY = 1.0
+TARGET_KIND_MAX_DELAY = 5
+# A denial incident is driven by one code when that code carries this share of the extra denials.
+DRIVER_SHARE = 0.75
 TARGET_RECALL = 0.95
 TARGET_FALSE_PER_DAY = 1.0
 TARGET_MEDIAN_DELAY = 2.0
@@ -45,6 +59,7 @@ class KindScore:
     incidents: int
     detected: int
     delays: list[int]
+    before_peak: int = 0  # detected no later than the minute after the incident's worst minute (ramps)
 
     @property
     def recall(self) -> float:
@@ -68,6 +83,35 @@ class Score:
     false_episodes: list[Episode]
     episodes: int
     missed: list[Incident] = field(default_factory=list)
+    shape: str = ""  # "flat volume", "daily cycle", "daily rhythm (10 days)"
+    incident_groups: int = 0  # episodes grouped into incidents (analysis.grouping.group_episodes)
+    groups_per_real: list[int] = field(default_factory=list)  # per detected real incident: how many groups
+    false_incidents: int = 0
+    drivers_right: int = 0
+    drivers_judged: int = 0  # denial incidents detected, whose driving code is checked
+
+    @property
+    def incidents_per_real(self) -> float | None:
+        return statistics.mean(self.groups_per_real) if self.groups_per_real else None
+
+    @property
+    def false_incidents_per_day(self) -> float:
+        return self.false_incidents / self.days
+
+    @property
+    def driver_share_right(self) -> float | None:
+        return self.drivers_right / self.drivers_judged if self.drivers_judged else None
+
+    def meets_incident_targets(self) -> bool:
+        """Issue 9: every incident found, <= 1.2 incidents per real one, <= 1 false incident per 3 days,
+        every denial's driving code named, median delay <= 1 and max <= 5 minutes for every kind."""
+        kinds = [k for k in self.kinds.values() if k.incidents]
+        return (all(k.detected == k.incidents for k in kinds)
+                and (self.incidents_per_real or 0) <= TARGET_INCIDENTS_PER_REAL
+                and self.false_incidents_per_day <= TARGET_FALSE_INCIDENTS_PER_DAY + 1e-9
+                and (self.driver_share_right is None or self.driver_share_right == 1.0)
+                and all(k.median_delay is not None and k.median_delay <= TARGET_KIND_MEDIAN_DELAY
+                        and (k.max_delay or 0) <= TARGET_KIND_MAX_DELAY for k in kinds))
 
     @property
     def false_per_day(self) -> float:
@@ -92,35 +136,105 @@ class Score:
         return {
             "thresholds": self.name, "daily_cycle": self.daily_cycle, "days_scored": self.days,
             "false_episodes_per_day": round(self.false_per_day, 3), "episodes": self.episodes,
-            "median_delay": self.median_delay, "meets_targets": self.meets_targets(),
+            "median_delay": self.median_delay, "meets_targets": self.meets_targets(), "shape": self.shape,
             "kinds": {k: {"incidents": s.incidents, "detected": s.detected, "recall": s.recall,
-                          "median_delay": s.median_delay, "max_delay": s.max_delay} for k, s in self.kinds.items()},
+                          "median_delay": s.median_delay, "max_delay": s.max_delay, "before_peak": s.before_peak}
+                      for k, s in self.kinds.items()},
+            "incidents": {"groups": self.incident_groups, "per_real_incident": self.incidents_per_real,
+                          "false_per_day": round(self.false_incidents_per_day, 3),
+                          "driver_named_right": self.driver_share_right,
+                          "meets_targets": self.meets_incident_targets()},
         }
 
 
+def _matches(incident: Incident, episode: Episode) -> bool:
+    return incident.start_minute - MATCH_BEFORE <= episode.started_at <= incident.end_minute + MATCH_AFTER
+
+
 def score(name: str, daily_cycle: bool, incidents: Sequence[Incident], episodes: Sequence[Episode],
-          days: float) -> Score:
-    kinds = {kind: KindScore(kind, 0, 0, []) for kind in INCIDENT_KINDS}
+          days: float, kinds_scored: Sequence[str] = INCIDENT_KINDS, shape: str = "",
+          counts: AuthCounts | None = None, last_minute: int | None = None) -> Score:
+    """Episode-level and incident-level figures. ``counts`` (auth code counts per minute, with the thresholds'
+    usual ratios to code 00) lets the driving code of each denial incident be checked."""
+    kinds = {kind: KindScore(kind, 0, 0, []) for kind in kinds_scored}
     matched: set[str] = set()
     missed = []
     for incident in incidents:
         entry = kinds[incident.kind]
         entry.incidents += 1
         feed_kind = incident.kind == "feed_outage"
-        hits = [e for e in episodes
-                if incident.start_minute - MATCH_BEFORE <= e.started_at <= incident.end_minute + MATCH_AFTER
-                and e.metric.startswith("feed:") == feed_kind]
+        hits = [e for e in episodes if _matches(incident, e) and e.metric.startswith("feed:") == feed_kind]
         # Episodes of any kind that overlap an incident are its side effects, not false alarms.
-        matched.update(e.alert_id for e in episodes
-                       if incident.start_minute - MATCH_BEFORE <= e.started_at <= incident.end_minute + MATCH_AFTER)
+        matched.update(e.alert_id for e in episodes if _matches(incident, e))
         if hits:
             entry.detected += 1
             first_seen = incident.start_minute + 1  # wall minute in which its first minute was closed
-            entry.delays.append(max(0, min(e.fired_minute for e in hits) - first_seen))
+            fired = min(e.fired_minute for e in hits)
+            entry.delays.append(max(0, fired - first_seen))
+            entry.before_peak += fired <= incident.peak_minute + 1
         else:
             missed.append(incident)
     false = [e for e in episodes if e.alert_id not in matched]
-    return Score(name, daily_cycle, days, kinds, false, len(episodes), missed)
+    result = Score(name, daily_cycle, days, kinds, false, len(episodes), missed, shape=shape)
+    _score_incidents(result, incidents, episodes, counts, last_minute)
+    return result
+
+
+@dataclass
+class AuthCounts:
+    """Per-minute counts of codes 00, 51 and 59, and each code's usual count per code-00 approval."""
+
+    by_code: dict[str, dict[int, int]]
+    ratios: dict[str, float]
+
+    def driver(self, start: int, end: int) -> str | None:
+        """Which code carries the extra denials in [start, end]: '51', '59' or 'both' (None: no excess)."""
+        approved = sum(self.by_code.get("00", {}).get(m, 0) for m in range(start, end + 1))
+        excess = {code: max(sum(self.by_code.get(code, {}).get(m, 0) for m in range(start, end + 1))
+                            - self.ratios.get(code, 0.0) * approved, 0.0) for code in ("51", "59")}
+        total = excess["51"] + excess["59"]
+        if total <= 0:
+            return None
+        for code in ("51", "59"):
+            if excess[code] >= DRIVER_SHARE * total:
+                return code
+        return "both"
+
+
+def auth_counts(minutes: Sequence[tuple[int, Sequence[dict], Sequence[dict]]], thresholds: Thresholds) -> AuthCounts:
+    by_code: dict[str, dict[int, int]] = {}
+    for minute, _, auth_rows in minutes:
+        for row in auth_rows:
+            by_code.setdefault(str(row["auth_code"]), {})[minute] = int(row["count"])
+    ratios = {}
+    for rule in thresholds.rules:
+        ratio = getattr(rule, "ratio", None)
+        if rule.metric.startswith("auth_code:") and getattr(rule, "per", "") == "auth_code:00" and ratio is not None:
+            ratios[rule.metric.split(":", 1)[1]] = float(ratio)
+    return AuthCounts(by_code, ratios)
+
+
+def _score_incidents(result: Score, incidents: Sequence[Incident], episodes: Sequence[Episode],
+                     counts: AuthCounts | None, last_minute: int | None) -> None:
+    """Incident-level figures from ``group_episodes``: groups per real incident, false groups, drivers."""
+    last = last_minute if last_minute is not None else max((e.started_at for e in episodes), default=0)
+    groups = group_episodes(episodes, last)
+    result.incident_groups = len(groups)
+    real_of_group: list[list[Incident]] = [[i for i in incidents if any(_matches(i, e) for e in g)] for g in groups]
+    result.false_incidents = sum(1 for found in real_of_group if not found)
+    for incident in incidents:
+        mine = [g for g, found in zip(groups, real_of_group, strict=True) if incident in found]
+        if not mine:
+            continue
+        result.groups_per_real.append(len(mine))
+        wanted = incident.driving_code
+        if wanted is None or counts is None or not counts.ratios:
+            continue
+        result.drivers_judged += 1
+        first = mine[0]
+        start = min(e.started_at for e in first)
+        end = max(e.resolved_at - 1 if e.resolved_at else last for e in first)
+        result.drivers_right += counts.driver(start, max(end, start)) == wanted
 
 
 def _round_trip(thresholds: Thresholds, name: str) -> Thresholds:
@@ -131,13 +245,15 @@ def _round_trip(thresholds: Thresholds, name: str) -> Thresholds:
 def evaluate_one(daily_cycle: bool, days: int = 14, train_days: int = 7, seed: int = 0,
                  incidents_per_day: float = 6.0, options: LearnOptions | None = None,
                  sets: Sequence[str] = ("learned-first", "learned-all", "defaults", "naive"),
-                 progress: bool = False) -> list[Score]:
+                 progress: bool = False, rhythm: bool = False) -> list[Score]:
     """Generate, learn and replay for one traffic shape; one Score per thresholds set.
 
-    ``progress``: a line on stderr after each replayed set (lines, not a bar: the shapes run in two processes).
+    ``rhythm``: the daily-rhythm set (strong cycle, weekends, over-dispersed, all incident kinds) from a
+    Friday. ``progress``: a line on stderr after each replayed set (lines, not a bar: shapes run in parallel).
     """
-    start = DEFAULT_START
-    data = generate(start, days * 1440, seed, daily_cycle=daily_cycle, incidents_per_day=incidents_per_day)
+    start = RHYTHM_START if rhythm else DEFAULT_START
+    data = generate(start, days * 1440, seed, daily_cycle=daily_cycle, incidents_per_day=incidents_per_day,
+                    rhythm=rhythm)
     split = start + train_days * 1440
     train = history_from_rows(data.status_rows, data.auth_rows, until=split - 1)
     everything = history_from_rows(data.status_rows, data.auth_rows) if "learned-all" in sets else None
@@ -152,16 +268,18 @@ def evaluate_one(daily_cycle: bool, days: int = 14, train_days: int = 7, seed: i
         candidates["naive mean+2 sigma (first days)"] = naive_thresholds(train)
     test_minutes = (days - train_days) * 1440
     first = next(iter(candidates.values()))
-    minutes = validate_minutes(rows_by_minute(data.status_rows, data.auth_rows, split, test_minutes),
-                               first.statuses, first.auth_codes)
+    rows = rows_by_minute(data.status_rows, data.auth_rows, split, test_minutes)
+    minutes = validate_minutes(rows, first.statuses, first.auth_codes)
     test_incidents = [i for i in data.incidents if i.start_minute >= split]
     scores = []
-    shape = "daily cycle" if daily_cycle else "flat volume"
+    shape = f"daily rhythm ({days} days)" if rhythm else "daily cycle" if daily_cycle else "flat volume"
     done = Progress(f"evaluate, {shape}", len(candidates), "thresholds sets replayed", _stderr_line,
                     short="sets", per="min", every_fraction=1 / len(candidates)) if progress else None
     for name, thresholds in candidates.items():
         episodes = replay(_round_trip(thresholds, name), minutes)
-        scores.append(score(name, daily_cycle, test_incidents, episodes, test_minutes / 1440))
+        scores.append(score(name, daily_cycle, test_incidents, episodes, test_minutes / 1440,
+                            ALL_KINDS if rhythm else INCIDENT_KINDS, shape, auth_counts(rows, thresholds),
+                            split + test_minutes - 1))
         if done is not None:
             done.advance()
     return scores
@@ -171,12 +289,27 @@ def _stderr_line(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def evaluate(cycles: Sequence[bool] = (False, True), parallel: bool = True, **kwargs) -> list[Score]:
-    if parallel and len(cycles) > 1:
-        with ProcessPoolExecutor(max_workers=min(2, len(cycles))) as pool:
-            futures = [pool.submit(evaluate_one, cycle, **kwargs) for cycle in cycles]
+def evaluate_rhythm(seed: int = 0, options: LearnOptions | None = None,
+                    sets: Sequence[str] = ("learned-first", "defaults", "naive"), progress: bool = False,
+                    days: int = RHYTHM_DAYS, train_days: int = RHYTHM_TRAIN_DAYS,
+                    incidents_per_day: float = RHYTHM_INCIDENTS_PER_DAY) -> list[Score]:
+    """The 10-day daily-rhythm set: learn on the first 7 days, judge the last 3 (a Friday and a weekend)."""
+    return evaluate_one(True, days=days, train_days=train_days, seed=seed, incidents_per_day=incidents_per_day,
+                        options=options, sets=sets, progress=progress, rhythm=True)
+
+
+def evaluate(cycles: Sequence[bool] = (False, True), parallel: bool = True, rhythm: bool = False,
+             **kwargs) -> list[Score]:
+    """Each traffic shape in ``cycles`` (and the rhythm set when asked), two at a time in processes."""
+    rhythm_kwargs = {k: v for k, v in kwargs.items() if k in ("seed", "options", "progress")}
+    jobs: list[tuple] = [(evaluate_one, (cycle,), kwargs) for cycle in cycles]
+    if rhythm:
+        jobs.append((evaluate_rhythm, (), rhythm_kwargs))
+    if parallel and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=2) as pool:
+            futures = [pool.submit(fn, *args, **kw) for fn, args, kw in jobs]
             return [s for f in futures for s in f.result()]
-    return [s for cycle in cycles for s in evaluate_one(cycle, **kwargs)]
+    return [s for fn, args, kw in jobs for s in fn(*args, **kw)]
 
 
 def _fmt_delay(value: float | None) -> str:
