@@ -31,7 +31,7 @@ MAX_WINDOW = 60
 MAX_REFERENCE = 24 * 60
 # Reference minutes below this share of the reference's median (count against profile) are an incident
 # that just ended, not today's level; a trend moves the level by at most MAX_TREND of itself.
-DIP_SHARE = 0.6
+DIP_SHARE = 0.75
 MAX_TREND = 0.3
 
 
@@ -136,27 +136,30 @@ class ProfileDropRule(Rule):
         """(level, change per half reference) before the windows ending at ``minute``; None when too few
         reference minutes have data. The change is None without ``trend``.
 
-        Reference minutes far below the others (under ``DIP_SHARE`` of the reference's median count against
-        profile) are left out: they are an incident (a drop, an outage) that just ended, and today's level
-        is what traffic was around it.
+        Reference minutes far below the others (their 5-minute neighbourhood under ``DIP_SHARE`` of the
+        reference's median count against profile) are left out: they are an incident (a drop, an outage)
+        that just ended, and today's level is what traffic was around it.
         """
         counts, seen = view.counts_of(self.metric), view.received_of(self._feed)
         by_minute = self.profile.by_minute
         end = minute - max(self.windows)
         half = self.reference // 2
-        newer: list[tuple[int, float]] = []
-        older: list[tuple[int, float]] = []
-        for m in range(end - self.reference + 1, end + 1):
+        first = end - self.reference + 1
+        pairs: list[tuple[int, int, float]] = []  # (minute, count, profile) for reference minutes with data
+        for m in range(first, end + 1):
             shape = by_minute[minute_of_week(m)]
             if m in seen and shape > 0:
-                (newer if m > end - half else older).append((counts.get(m, 0), shape))
-        if (len(newer) + len(older)) * 2 < self.reference:
+                pairs.append((m, counts.get(m, 0), shape))
+        if len(pairs) * 2 < self.reference:
             return None
-        ratios = sorted(count / shape for count, shape in newer + older)
-        floor = DIP_SHARE * ratios[len(ratios) // 2]
+        # A minute is judged by the 5 minutes around it (one noisy minute is not a dip; a halving is).
+        ratios = [count / shape for _, count, shape in pairs]
+        smooth = [sum(ratios[max(i - 2, 0):i + 3]) / len(ratios[max(i - 2, 0):i + 3]) for i in range(len(ratios))]
+        floor = DIP_SHARE * sorted(smooth)[len(smooth) // 2]
+        newer = [(c, p) for (m, c, p), level in zip(pairs, smooth, strict=True) if level >= floor and m > end - half]
+        older = [(c, p) for (m, c, p), level in zip(pairs, smooth, strict=True) if level >= floor and m <= end - half]
 
-        def level_of(pairs: list[tuple[int, float]]) -> float | None:
-            kept = [(count, shape) for count, shape in pairs if count / shape >= floor]
+        def level_of(kept: list[tuple[int, float]]) -> float | None:
             weight = sum(shape for _, shape in kept)
             return sum(count for count, _ in kept) / weight if len(kept) * 4 >= half and weight > 0 else None
 
