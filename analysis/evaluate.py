@@ -307,13 +307,47 @@ def evaluate_rhythm(seed: int = 0, options: LearnOptions | None = None,
                         options=options, sets=sets, progress=progress, rhythm=True)
 
 
+def merge_scores(parts: Sequence[Score]) -> Score:
+    """One thresholds set's scores over several generated sets (seeds) as one: counts and delays pooled."""
+    first = parts[0]
+    kinds = {k: KindScore(k, 0, 0, []) for k in first.kinds}
+    for part in parts:
+        for k, entry in part.kinds.items():
+            pooled = kinds[k]
+            pooled.incidents += entry.incidents
+            pooled.detected += entry.detected
+            pooled.delays += entry.delays
+            pooled.before_peak += entry.before_peak
+    merged = Score(first.name, first.daily_cycle, sum(p.days for p in parts), kinds,
+                   [e for p in parts for e in p.false_episodes], sum(p.episodes for p in parts),
+                   [m for p in parts for m in p.missed], shape=first.shape)
+    merged.incident_groups = sum(p.incident_groups for p in parts)
+    merged.groups_per_real = [g for p in parts for g in p.groups_per_real]
+    merged.false_incidents = sum(p.false_incidents for p in parts)
+    merged.drivers_right = sum(p.drivers_right for p in parts)
+    merged.drivers_judged = sum(p.drivers_judged for p in parts)
+    return merged
+
+
+def evaluate_rhythm_seeds(seeds: Sequence[int], **kwargs) -> list[Score]:
+    """``evaluate_rhythm`` for each seed (another 10 days each), pooled per thresholds set."""
+    runs = [evaluate_rhythm(seed=seed, **kwargs) for seed in seeds]
+    pooled = [merge_scores([run[i] for run in runs]) for i in range(len(runs[0]))]
+    if len(seeds) > 1:
+        for score_ in pooled:
+            score_.shape = f"daily rhythm (10 days x {len(seeds)} seeds)"
+    return pooled
+
+
 def evaluate(cycles: Sequence[bool] = (False, True), parallel: bool = True, rhythm: bool = False,
-             **kwargs) -> list[Score]:
-    """Each traffic shape in ``cycles`` (and the rhythm set when asked), two at a time in processes."""
-    rhythm_kwargs = {k: v for k, v in kwargs.items() if k in ("seed", "options", "progress")}
+             rhythm_seeds: int = 1, **kwargs) -> list[Score]:
+    """Each traffic shape in ``cycles`` (and the rhythm set when asked: seeds ``seed`` .. ``seed +
+    rhythm_seeds - 1``, pooled), two at a time in processes."""
+    rhythm_kwargs = {k: v for k, v in kwargs.items() if k in ("options", "progress")}
+    first_seed = kwargs.get("seed", 0)
     jobs: list[tuple] = [(evaluate_one, (cycle,), kwargs) for cycle in cycles]
     if rhythm:
-        jobs.append((evaluate_rhythm, (), rhythm_kwargs))
+        jobs.append((evaluate_rhythm_seeds, (range(first_seed, first_seed + rhythm_seeds),), rhythm_kwargs))
     if parallel and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=2) as pool:
             futures = [pool.submit(fn, *args, **kw) for fn, args, kw in jobs]
@@ -397,7 +431,8 @@ def rhythm_table(scores: Sequence[Score]) -> str:
                     f"{'met' if s.meets_incident_targets() else 'missed'} |")
     rows.append("")
     rows.append("Cells: found/incidents, median/max delay in minutes (ramps: delay from the start of a one-hour "
-                "ramp; the target there is to fire before its top).")
+                "ramp; the target there is to fire before its top). Judged days: "
+                + ", ".join(f"{s.name} {s.days:g}" for s in scores[:1]) + ".")
     return "\n".join(rows)
 
 
@@ -412,12 +447,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cycle", choices=("all", "both", "on", "off", "rhythm"), default="all",
                         help="traffic shapes: all (default: flat, daily cycle and the 10-day daily-rhythm set), "
                              "both (flat and daily cycle), on, off, or rhythm alone")
+    parser.add_argument("--rhythm-seeds", type=int, default=1,
+                        help="daily-rhythm sets to pool (seeds --seed, --seed + 1, ...; 3 judged days each; default 1)")
     parser.add_argument("--json", type=Path, help="also write the scores as JSON")
     args = parser.parse_args(argv)
+    if args.rhythm_seeds < 1:
+        parser.error("--rhythm-seeds: expected a positive integer")
     if not 0 < args.train_days < args.days:
         parser.error("--train-days must be between 0 and --days")
     cycles = {"all": (False, True), "both": (False, True), "on": (True,), "off": (False,), "rhythm": ()}[args.cycle]
-    scores = evaluate(cycles, rhythm=args.cycle in ("all", "rhythm"), days=args.days, train_days=args.train_days,
+    scores = evaluate(cycles, rhythm=args.cycle in ("all", "rhythm"), rhythm_seeds=args.rhythm_seeds,
+                      days=args.days, train_days=args.train_days,
                       seed=args.seed, incidents_per_day=args.incidents_per_day,
                       options=LearnOptions(false_alerts_per_week=args.budget), progress=True)
     print(format_report(scores))

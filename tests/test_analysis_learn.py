@@ -96,6 +96,12 @@ def test_cli_writes_thresholds_with_provenance_and_an_offline_report(export_dir,
     html = report.read_text()
     assert not re.search(r"<script[^>]+src=", html)  # nothing fetched: opens offline
     assert "plotly.js v" in html and html.count("Plotly.newPlot") >= 8
+    # Every learned rule is listed (the drop rule too), each with why its min_count and for were chosen.
+    assert "why this min_count and for" in html and html.count("the tail probability is the budget already") == len(
+        thresholds.rules)
+    for rule in thresholds.rules:
+        assert f"{rule.type_name} &#x27;{rule.id}&#x27;" in html, rule.id
+    assert "Rules learned: " + str(len(thresholds.rules)) in printed
     for section in ("Findings", "Incidents found in the history", "Thresholds and reasoning",
                     "Series, baselines and alert bands", "driving auth code", "strong daily cycle"):
         assert section in html
