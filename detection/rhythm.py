@@ -224,7 +224,21 @@ class ProfileDropRule(Rule):
         return new < old
 
     def expected(self, minute: int) -> float | None:
-        return None  # the level depends on today's traffic, not known from the minute alone
+        """The profile's level at ``minute`` (today's level scales it; for drawing). A flat profile that
+        follows today's trend knows nothing of the minute by itself: None."""
+        return None if self.trend else self.profile.at(minute)
+
+    def bounds(self, minute: int) -> tuple[float | None, float | None]:
+        """The longest window's per-minute limit at the profile's usual level (for drawing a band)."""
+        expected = self.expected(minute)
+        if expected is None:
+            return (None, None)
+        window = self.windows[-1]
+        mean = expected * window
+        if mean < self.min_expected:
+            return (None, None)
+        critical = min(self._tables[-1].critical_count(mean), (1 - self.min_change) * mean)
+        return (critical / window, None)
 
     def condition_text(self) -> str:
         span = "/".join(str(w) for w in self.windows)

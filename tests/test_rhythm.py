@@ -216,3 +216,15 @@ def test_the_built_in_defaults_follow_the_day_by_trend_not_by_a_shape():
     rule = _drop_rule(load_thresholds())
     assert rule.profile.values == (pytest.approx(rule.profile.values[0]),) and rule.trend
     assert all(size is None or (math.isfinite(size) and size > 0) for size in rule.dispersion)
+
+
+def test_the_band_drawn_for_approvals_follows_the_profile(learned):
+    rule = _drop_rule(learned.thresholds)
+    afternoon, night = JUDGED + 16 * 60 + 29, JUDGED + 4 * 60 + 29
+    assert rule.expected(afternoon) == pytest.approx(rule.profile.values[16], rel=1e-3)  # :29, half a minute early
+    low_day, high_day = rule.bounds(afternoon)
+    low_night, _ = rule.bounds(night)
+    assert high_day is None and low_day is not None and low_night is not None
+    assert 0.6 * rule.profile.values[16] < low_day < 0.9 * rule.profile.values[16]
+    assert low_night < 0.2 * low_day  # the band follows the night trough down
+    assert _drop_rule(load_thresholds()).bounds(afternoon) == (None, None)  # defaults: no shape to draw
