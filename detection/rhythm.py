@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from .metrics import RATE_PREFIX, feed_of
@@ -66,6 +67,13 @@ class WeekProfile:
         centres = np.arange(-1, 169) * 60 + 29.5
         levels = np.concatenate(([hourly[-1]], hourly, [hourly[0]]))
         self.by_minute: list[float] = np.interp(np.arange(MINUTES_PER_WEEK), centres, levels).tolist()
+        # The week once more at its end, so any reference or window is one slice from its first minute.
+        self.wrapped = self.by_minute + self.by_minute[:MAX_REFERENCE + MAX_WINDOW * 2]
+
+    def span(self, first: int, minutes: int) -> list[float]:
+        """The per-minute levels of ``minutes`` minutes from epoch minute ``first`` on."""
+        start = minute_of_week(first)
+        return self.wrapped[start:start + minutes]
 
     @property
     def kind(self) -> str:
@@ -73,6 +81,12 @@ class WeekProfile:
 
     def at(self, minute: int) -> float:
         return self.by_minute[minute_of_week(minute)]
+
+
+@lru_cache(maxsize=64)
+def _neighbourhoods(n: int) -> tuple[tuple[int, int, int], ...]:
+    """(first, end, width) of the up-to-5 minutes centred on each of n minutes, for running-sum look-ups."""
+    return tuple((max(i - 2, 0), min(i + 3, n), min(i + 3, n) - max(i - 2, 0)) for i in range(n))
 
 
 def read_week_profile(reader: FieldReader, key: str) -> tuple[float, ...]:
@@ -141,21 +155,22 @@ class ProfileDropRule(Rule):
         that just ended, and today's level is what traffic was around it.
         """
         counts, seen = view.counts_of(self.metric), view.received_of(self._feed)
-        by_minute = self.profile.by_minute
         end = minute - max(self.windows)
         half = self.reference // 2
         first = end - self.reference + 1
         pairs: list[tuple[int, int, float]] = []  # (minute, count, profile) for reference minutes with data
-        for m in range(first, end + 1):
-            shape = by_minute[minute_of_week(m)]
+        for m, shape in zip(range(first, end + 1), self.profile.span(first, self.reference), strict=True):
             if m in seen and shape > 0:
                 pairs.append((m, counts.get(m, 0), shape))
         if len(pairs) * 2 < self.reference:
             return None
         # A minute is judged by the 5 minutes around it (one noisy minute is not a dip; a halving is).
-        ratios = [count / shape for _, count, shape in pairs]
-        smooth = [sum(ratios[max(i - 2, 0):i + 3]) / len(ratios[max(i - 2, 0):i + 3]) for i in range(len(ratios))]
-        floor = DIP_SHARE * sorted(smooth)[len(smooth) // 2]
+        running = [0.0]
+        for _, count, shape in pairs:
+            running.append(running[-1] + count / shape)
+        n = len(pairs)
+        smooth = [(running[high] - running[low]) / width for low, high, width in _neighbourhoods(n)]
+        floor = DIP_SHARE * sorted(smooth)[n // 2]
         newer = [(c, p) for (m, c, p), level in zip(pairs, smooth, strict=True) if level >= floor and m > end - half]
         older = [(c, p) for (m, c, p), level in zip(pairs, smooth, strict=True) if level >= floor and m <= end - half]
 
