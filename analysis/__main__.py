@@ -99,6 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         rule = baseline.rule
         print(f"{metric_label(metric):<34} {level:>16}  {baseline.dispersion:<38} "
               f"{rule.condition_text() + f' (for {rule.for_minutes}, resolve {rule.resolve_minutes})' if rule else '-'}")
+    print(f"Rules learned: {len(analysis.thresholds.rules)}")
+    for rule in analysis.thresholds.rules:
+        print(f"  {rule.id:<24} {rule.condition_text()} (for {rule.for_minutes}, resolve {rule.resolve_minutes})")
     print(f"Incidents found in the history: {len(incidents)}")
     for incident in incidents:
         drive = {None: "", "both": ", driven by both 51 and 59"}.get(incident.driver, f", driven by code {incident.driver}")

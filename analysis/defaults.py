@@ -1,9 +1,11 @@
 """Regenerate the built-in thresholds (``detection/default_thresholds.json``) from the generator's data.
 
-``python -m analysis.defaults`` makes 14 seeded synthetic days (flat volume, incidents included),
-learns from them without an hour-of-day profile (so every rule is volume-free and fits any traffic
-shape, with or without a daily cycle) and writes the file the monitor uses when no thresholds file
-is given. A user with no history of their own still gets sensible alerts.
+``python -m analysis.defaults`` makes 14 seeded synthetic days of the daily-rhythm shape (a strong daily
+cycle, weekends lower, counts noisier than Poisson, every incident kind), learns from them without an
+hour-of-day profile (so every rule is volume-free and fits any traffic shape, flat or cycling; the
+approval-drop rule's noise is measured against a flat profile on that cycle, so the evening decline is
+inside it) and writes the file the monitor uses when no thresholds file is given. A user with no history
+of their own still gets sensible alerts.
 """
 
 from __future__ import annotations
@@ -24,13 +26,13 @@ START = 29_188_800  # 2025-07-01 00:00 UTC
 
 
 def default_thresholds(days: int = DAYS, seed: int = SEED) -> Thresholds:
-    data = generate(START, days * 1440, seed, daily_cycle=False)
+    data = generate(START, days * 1440, seed, rhythm=True, incidents_per_day=6.0)
     analysis = learn(history_from_rows(data.status_rows, data.auth_rows), LearnOptions(hourly_profile=False))
     provenance = dict(analysis.thresholds.provenance)
     provenance.update({
         "tool": "python -m analysis.defaults",
         "inputs": [(f"analysis.synthetic.generate(start={START}, minutes={days * 1440}, seed={seed}, "
-                   f"daily_cycle=False): {len(data.incidents)} labelled incidents")],
+                   f"rhythm=True, incidents_per_day=6): {len(data.incidents)} labelled incidents")],
         "note": "built-in defaults: volume-free rules learned from synthetic data shaped like DATA.md",
     })
     return Thresholds(rules=analysis.thresholds.rules, statuses=analysis.thresholds.statuses,

@@ -4,7 +4,12 @@
 thresholds from the first 7 days, replays the last 7 minute by minute through ``Monitor`` and
 prints, per thresholds set (learned on the first 7 days, learned on all 14, the built-in defaults
 and a naive mean + 2 sigma analysis): recall per incident kind, false alert episodes per day over
-all metrics, and detection delay (median and max, minutes).
+all metrics, and detection delay (median and max, minutes). Beside them, the 10-day daily-rhythm
+set (strong cycle, weekends, over-dispersed, every incident kind; ``evaluate_rhythm``): learned on
+its first 7 days, judged on the last 3. Every set also gets incident-level figures: the episodes
+grouped into incidents by ``analysis.grouping.group_episodes`` (the one function to swap for the
+engine's incident tracker), incidents per real incident, false incidents per day, and the share of
+denial incidents whose driving auth code is named right.
 
 An episode counts for an incident when it starts between 3 minutes before the incident and
 ``MATCH_AFTER`` minutes after its end (window rules keep breaching while the window drains);
@@ -24,16 +29,30 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from analysis.grouping import group_episodes
 from analysis.learn import LearnOptions, learn, naive_thresholds
 from analysis.loading import history_from_rows
 from analysis.progress import Progress
 from analysis.replay import Episode, replay, rows_by_minute, validate_minutes
-from analysis.synthetic import INCIDENT_KINDS, Incident, generate
+from analysis.synthetic import ALL_KINDS, INCIDENT_KINDS, Incident, generate
 from detection.thresholds import Thresholds, load_thresholds, parse_thresholds
 
 MATCH_BEFORE = 3
 MATCH_AFTER = 10
 DEFAULT_START = 29_188_800  # 2025-07-01 00:00 UTC
+# The daily-rhythm set starts on a Friday: 7 days learned (one weekend in them), then Friday, Saturday and
+# Sunday judged, so the weekday-to-weekend change and a weekend night are judged too.
+RHYTHM_START = DEFAULT_START + 3 * 1440  # 2025-07-04 00:00 UTC, a Friday
+RHYTHM_DAYS = 10
+RHYTHM_TRAIN_DAYS = 7
+RHYTHM_INCIDENTS_PER_DAY = 8.0
+# Incident-level targets (issue 9): incidents per real incident, false incidents a day, delays per kind.
+TARGET_INCIDENTS_PER_REAL = 1.2
+TARGET_FALSE_INCIDENTS_PER_DAY = 1 / 3
+TARGET_KIND_MEDIAN_DELAY = 1.0
+TARGET_KIND_MAX_DELAY = 5
+# A denial incident is driven by one code when that code carries this share of the extra denials.
+DRIVER_SHARE = 0.75
 TARGET_RECALL = 0.95
 TARGET_FALSE_PER_DAY = 1.0
 TARGET_MEDIAN_DELAY = 2.0
@@ -45,6 +64,7 @@ class KindScore:
     incidents: int
     detected: int
     delays: list[int]
+    before_peak: int = 0  # detected no later than the minute after the incident's worst minute (ramps)
 
     @property
     def recall(self) -> float:
@@ -68,6 +88,37 @@ class Score:
     false_episodes: list[Episode]
     episodes: int
     missed: list[Incident] = field(default_factory=list)
+    shape: str = ""  # "flat volume", "daily cycle", "daily rhythm (10 days)"
+    incident_groups: int = 0  # episodes grouped into incidents (analysis.grouping.group_episodes)
+    groups_per_real: list[int] = field(default_factory=list)  # per detected real incident: how many groups
+    false_incidents: int = 0
+    drivers_right: int = 0
+    drivers_judged: int = 0  # denial incidents detected, whose driving code is checked
+
+    @property
+    def incidents_per_real(self) -> float | None:
+        return statistics.mean(self.groups_per_real) if self.groups_per_real else None
+
+    @property
+    def false_incidents_per_day(self) -> float:
+        return self.false_incidents / self.days
+
+    @property
+    def driver_share_right(self) -> float | None:
+        return self.drivers_right / self.drivers_judged if self.drivers_judged else None
+
+    def meets_incident_targets(self) -> bool:
+        """Issue 9: every incident found, <= 1.2 incidents per real one, <= 1 false incident per 3 days,
+        every denial's driving code named, median delay <= 1 and max <= 5 minutes for every kind (a slow
+        ramp: fired before its top)."""
+        kinds = [k for k in self.kinds.values() if k.incidents]
+        return (all(k.detected == k.incidents for k in kinds)
+                and (self.incidents_per_real or 0) <= TARGET_INCIDENTS_PER_REAL
+                and self.false_incidents_per_day <= TARGET_FALSE_INCIDENTS_PER_DAY + 1e-9
+                and (self.driver_share_right is None or self.driver_share_right == 1.0)
+                and all(k.before_peak == k.detected if k.kind == "denial_ramp"
+                        else k.median_delay is not None and k.median_delay <= TARGET_KIND_MEDIAN_DELAY
+                        and (k.max_delay or 0) <= TARGET_KIND_MAX_DELAY for k in kinds))
 
     @property
     def false_per_day(self) -> float:
@@ -83,44 +134,116 @@ class Score:
         return statistics.median(delays) if delays else None
 
     def meets_targets(self) -> bool:
+        """Recall, false episodes a day and median delay per kind; a ramp's delay target is to fire before its top."""
         kinds = [k for k in self.kinds.values() if k.incidents]
         return (all(k.recall >= TARGET_RECALL for k in kinds)
                 and self.false_per_day <= TARGET_FALSE_PER_DAY
-                and all(k.median_delay is not None and k.median_delay <= TARGET_MEDIAN_DELAY for k in kinds))
+                and all(k.before_peak == k.detected if k.kind == "denial_ramp"
+                        else k.median_delay is not None and k.median_delay <= TARGET_MEDIAN_DELAY for k in kinds))
 
     def to_dict(self) -> dict:
         return {
             "thresholds": self.name, "daily_cycle": self.daily_cycle, "days_scored": self.days,
             "false_episodes_per_day": round(self.false_per_day, 3), "episodes": self.episodes,
-            "median_delay": self.median_delay, "meets_targets": self.meets_targets(),
+            "median_delay": self.median_delay, "meets_targets": self.meets_targets(), "shape": self.shape,
             "kinds": {k: {"incidents": s.incidents, "detected": s.detected, "recall": s.recall,
-                          "median_delay": s.median_delay, "max_delay": s.max_delay} for k, s in self.kinds.items()},
+                          "median_delay": s.median_delay, "max_delay": s.max_delay, "before_peak": s.before_peak}
+                      for k, s in self.kinds.items()},
+            "incidents": {"groups": self.incident_groups, "per_real_incident": self.incidents_per_real,
+                          "false_per_day": round(self.false_incidents_per_day, 3),
+                          "driver_named_right": self.driver_share_right,
+                          "meets_targets": self.meets_incident_targets()},
         }
 
 
+def _matches(incident: Incident, episode: Episode) -> bool:
+    return incident.start_minute - MATCH_BEFORE <= episode.started_at <= incident.end_minute + MATCH_AFTER
+
+
 def score(name: str, daily_cycle: bool, incidents: Sequence[Incident], episodes: Sequence[Episode],
-          days: float) -> Score:
-    kinds = {kind: KindScore(kind, 0, 0, []) for kind in INCIDENT_KINDS}
+          days: float, kinds_scored: Sequence[str] = INCIDENT_KINDS, shape: str = "",
+          counts: AuthCounts | None = None, last_minute: int | None = None) -> Score:
+    """Episode-level and incident-level figures. ``counts`` (auth code counts per minute, with the thresholds'
+    usual ratios to code 00) lets the driving code of each denial incident be checked."""
+    kinds = {kind: KindScore(kind, 0, 0, []) for kind in kinds_scored}
     matched: set[str] = set()
     missed = []
     for incident in incidents:
         entry = kinds[incident.kind]
         entry.incidents += 1
         feed_kind = incident.kind == "feed_outage"
-        hits = [e for e in episodes
-                if incident.start_minute - MATCH_BEFORE <= e.started_at <= incident.end_minute + MATCH_AFTER
-                and e.metric.startswith("feed:") == feed_kind]
+        hits = [e for e in episodes if _matches(incident, e) and e.metric.startswith("feed:") == feed_kind]
         # Episodes of any kind that overlap an incident are its side effects, not false alarms.
-        matched.update(e.alert_id for e in episodes
-                       if incident.start_minute - MATCH_BEFORE <= e.started_at <= incident.end_minute + MATCH_AFTER)
+        matched.update(e.alert_id for e in episodes if _matches(incident, e))
         if hits:
             entry.detected += 1
             first_seen = incident.start_minute + 1  # wall minute in which its first minute was closed
-            entry.delays.append(max(0, min(e.fired_minute for e in hits) - first_seen))
+            fired = min(e.fired_minute for e in hits)
+            entry.delays.append(max(0, fired - first_seen))
+            entry.before_peak += fired <= incident.peak_minute + 1
         else:
             missed.append(incident)
     false = [e for e in episodes if e.alert_id not in matched]
-    return Score(name, daily_cycle, days, kinds, false, len(episodes), missed)
+    result = Score(name, daily_cycle, days, kinds, false, len(episodes), missed, shape=shape)
+    _score_incidents(result, incidents, episodes, counts, last_minute)
+    return result
+
+
+@dataclass
+class AuthCounts:
+    """Per-minute counts of codes 00, 51 and 59, and each code's usual count per code-00 approval."""
+
+    by_code: dict[str, dict[int, int]]
+    ratios: dict[str, float]
+
+    def driver(self, start: int, end: int) -> str | None:
+        """Which code carries the extra denials in [start, end]: '51', '59' or 'both' (None: no excess)."""
+        approved = sum(self.by_code.get("00", {}).get(m, 0) for m in range(start, end + 1))
+        excess = {code: max(sum(self.by_code.get(code, {}).get(m, 0) for m in range(start, end + 1))
+                            - self.ratios.get(code, 0.0) * approved, 0.0) for code in ("51", "59")}
+        total = excess["51"] + excess["59"]
+        if total <= 0:
+            return None
+        for code in ("51", "59"):
+            if excess[code] >= DRIVER_SHARE * total:
+                return code
+        return "both"
+
+
+def auth_counts(minutes: Sequence[tuple[int, Sequence[dict], Sequence[dict]]], thresholds: Thresholds) -> AuthCounts:
+    by_code: dict[str, dict[int, int]] = {}
+    for minute, _, auth_rows in minutes:
+        for row in auth_rows:
+            by_code.setdefault(str(row["auth_code"]), {})[minute] = int(row["count"])
+    ratios = {}
+    for rule in thresholds.rules:
+        ratio = getattr(rule, "ratio", None)
+        if rule.metric.startswith("auth_code:") and getattr(rule, "per", "") == "auth_code:00" and ratio is not None:
+            ratios[rule.metric.split(":", 1)[1]] = float(ratio)
+    return AuthCounts(by_code, ratios)
+
+
+def _score_incidents(result: Score, incidents: Sequence[Incident], episodes: Sequence[Episode],
+                     counts: AuthCounts | None, last_minute: int | None) -> None:
+    """Incident-level figures from ``group_episodes``: groups per real incident, false groups, drivers."""
+    last = last_minute if last_minute is not None else max((e.started_at for e in episodes), default=0)
+    groups = group_episodes(episodes, last)
+    result.incident_groups = len(groups)
+    real_of_group: list[list[Incident]] = [[i for i in incidents if any(_matches(i, e) for e in g)] for g in groups]
+    result.false_incidents = sum(1 for found in real_of_group if not found)
+    for incident in incidents:
+        mine = [g for g, found in zip(groups, real_of_group, strict=True) if incident in found]
+        if not mine:
+            continue
+        result.groups_per_real.append(len(mine))
+        wanted = incident.driving_code
+        if wanted is None or counts is None or not counts.ratios:
+            continue
+        result.drivers_judged += 1
+        # Over every group the incident was split into: what an analyst would read across them.
+        start = min(e.started_at for g in mine for e in g)
+        end = max(e.resolved_at - 1 if e.resolved_at else last for g in mine for e in g)
+        result.drivers_right += counts.driver(start, max(end, start)) == wanted
 
 
 def _round_trip(thresholds: Thresholds, name: str) -> Thresholds:
@@ -131,13 +254,15 @@ def _round_trip(thresholds: Thresholds, name: str) -> Thresholds:
 def evaluate_one(daily_cycle: bool, days: int = 14, train_days: int = 7, seed: int = 0,
                  incidents_per_day: float = 6.0, options: LearnOptions | None = None,
                  sets: Sequence[str] = ("learned-first", "learned-all", "defaults", "naive"),
-                 progress: bool = False) -> list[Score]:
+                 progress: bool = False, rhythm: bool = False) -> list[Score]:
     """Generate, learn and replay for one traffic shape; one Score per thresholds set.
 
-    ``progress``: a line on stderr after each replayed set (lines, not a bar: the shapes run in two processes).
+    ``rhythm``: the daily-rhythm set (strong cycle, weekends, over-dispersed, all incident kinds) from a
+    Friday. ``progress``: a line on stderr after each replayed set (lines, not a bar: shapes run in parallel).
     """
-    start = DEFAULT_START
-    data = generate(start, days * 1440, seed, daily_cycle=daily_cycle, incidents_per_day=incidents_per_day)
+    start = RHYTHM_START if rhythm else DEFAULT_START
+    data = generate(start, days * 1440, seed, daily_cycle=daily_cycle, incidents_per_day=incidents_per_day,
+                    rhythm=rhythm)
     split = start + train_days * 1440
     train = history_from_rows(data.status_rows, data.auth_rows, until=split - 1)
     everything = history_from_rows(data.status_rows, data.auth_rows) if "learned-all" in sets else None
@@ -152,16 +277,18 @@ def evaluate_one(daily_cycle: bool, days: int = 14, train_days: int = 7, seed: i
         candidates["naive mean+2 sigma (first days)"] = naive_thresholds(train)
     test_minutes = (days - train_days) * 1440
     first = next(iter(candidates.values()))
-    minutes = validate_minutes(rows_by_minute(data.status_rows, data.auth_rows, split, test_minutes),
-                               first.statuses, first.auth_codes)
+    rows = rows_by_minute(data.status_rows, data.auth_rows, split, test_minutes)
+    minutes = validate_minutes(rows, first.statuses, first.auth_codes)
     test_incidents = [i for i in data.incidents if i.start_minute >= split]
     scores = []
-    shape = "daily cycle" if daily_cycle else "flat volume"
+    shape = f"daily rhythm ({days} days)" if rhythm else "daily cycle" if daily_cycle else "flat volume"
     done = Progress(f"evaluate, {shape}", len(candidates), "thresholds sets replayed", _stderr_line,
                     short="sets", per="min", every_fraction=1 / len(candidates)) if progress else None
     for name, thresholds in candidates.items():
         episodes = replay(_round_trip(thresholds, name), minutes)
-        scores.append(score(name, daily_cycle, test_incidents, episodes, test_minutes / 1440))
+        scores.append(score(name, daily_cycle, test_incidents, episodes, test_minutes / 1440,
+                            ALL_KINDS if rhythm else INCIDENT_KINDS, shape, auth_counts(rows, thresholds),
+                            split + test_minutes - 1))
         if done is not None:
             done.advance()
     return scores
@@ -171,12 +298,61 @@ def _stderr_line(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def evaluate(cycles: Sequence[bool] = (False, True), parallel: bool = True, **kwargs) -> list[Score]:
-    if parallel and len(cycles) > 1:
-        with ProcessPoolExecutor(max_workers=min(2, len(cycles))) as pool:
-            futures = [pool.submit(evaluate_one, cycle, **kwargs) for cycle in cycles]
+def evaluate_rhythm(seed: int = 0, options: LearnOptions | None = None,
+                    sets: Sequence[str] = ("learned-first", "defaults", "naive"), progress: bool = False,
+                    days: int = RHYTHM_DAYS, train_days: int = RHYTHM_TRAIN_DAYS,
+                    incidents_per_day: float = RHYTHM_INCIDENTS_PER_DAY) -> list[Score]:
+    """The 10-day daily-rhythm set: learn on the first 7 days, judge the last 3 (a Friday and a weekend)."""
+    return evaluate_one(True, days=days, train_days=train_days, seed=seed, incidents_per_day=incidents_per_day,
+                        options=options, sets=sets, progress=progress, rhythm=True)
+
+
+def merge_scores(parts: Sequence[Score]) -> Score:
+    """One thresholds set's scores over several generated sets (seeds) as one: counts and delays pooled."""
+    first = parts[0]
+    kinds = {k: KindScore(k, 0, 0, []) for k in first.kinds}
+    for part in parts:
+        for k, entry in part.kinds.items():
+            pooled = kinds[k]
+            pooled.incidents += entry.incidents
+            pooled.detected += entry.detected
+            pooled.delays += entry.delays
+            pooled.before_peak += entry.before_peak
+    merged = Score(first.name, first.daily_cycle, sum(p.days for p in parts), kinds,
+                   [e for p in parts for e in p.false_episodes], sum(p.episodes for p in parts),
+                   [m for p in parts for m in p.missed], shape=first.shape)
+    merged.incident_groups = sum(p.incident_groups for p in parts)
+    merged.groups_per_real = [g for p in parts for g in p.groups_per_real]
+    merged.false_incidents = sum(p.false_incidents for p in parts)
+    merged.drivers_right = sum(p.drivers_right for p in parts)
+    merged.drivers_judged = sum(p.drivers_judged for p in parts)
+    return merged
+
+
+def evaluate_rhythm_seeds(seeds: Sequence[int], **kwargs) -> list[Score]:
+    """``evaluate_rhythm`` for each seed (another 10 days each), pooled per thresholds set."""
+    runs = [evaluate_rhythm(seed=seed, **kwargs) for seed in seeds]
+    pooled = [merge_scores([run[i] for run in runs]) for i in range(len(runs[0]))]
+    if len(seeds) > 1:
+        for score_ in pooled:
+            score_.shape = f"daily rhythm (10 days x {len(seeds)} seeds)"
+    return pooled
+
+
+def evaluate(cycles: Sequence[bool] = (False, True), parallel: bool = True, rhythm: bool = False,
+             rhythm_seeds: int = 1, **kwargs) -> list[Score]:
+    """Each traffic shape in ``cycles`` (and the rhythm set when asked: seeds ``seed`` .. ``seed +
+    rhythm_seeds - 1``, pooled), two at a time in processes."""
+    rhythm_kwargs = {k: v for k, v in kwargs.items() if k in ("options", "progress")}
+    first_seed = kwargs.get("seed", 0)
+    jobs: list[tuple] = [(evaluate_one, (cycle,), kwargs) for cycle in cycles]
+    if rhythm:
+        jobs.append((evaluate_rhythm_seeds, (range(first_seed, first_seed + rhythm_seeds),), rhythm_kwargs))
+    if parallel and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=2) as pool:
+            futures = [pool.submit(fn, *args, **kw) for fn, args, kw in jobs]
             return [s for f in futures for s in f.result()]
-    return [s for cycle in cycles for s in evaluate_one(cycle, **kwargs)]
+    return [s for fn, args, kw in jobs for s in fn(*args, **kw)]
 
 
 def _fmt_delay(value: float | None) -> str:
@@ -186,24 +362,46 @@ def _fmt_delay(value: float | None) -> str:
 def format_report(scores: Sequence[Score]) -> str:
     lines = []
     for s in scores:
-        cycle = "with daily cycle" if s.daily_cycle else "flat volume"
-        lines.append(f"\n{s.name}, {cycle}: {s.episodes} alert episodes, "
+        shape = s.shape or ("daily cycle" if s.daily_cycle else "flat volume")
+        lines.append(f"\n{s.name}, {shape}: {s.episodes} alert episodes, "
                      f"{s.false_per_day:.2f} false episodes/day over all metrics"
                      f" -> {'meets' if s.meets_targets() else 'MISSES'} the targets")
         lines.append(f"  {'kind':<20} {'incidents':>9} {'recall':>7} {'median delay':>13} {'max delay':>10}")
         for k in s.kinds.values():
+            if not k.incidents and k.kind in RHYTHM_ONLY:
+                continue
+            peak = f"  (fired before its top: {k.before_peak} of {k.detected})" if k.kind == "denial_ramp" else ""
             lines.append(f"  {k.kind:<20} {k.incidents:>9} {k.recall:>7.2f} {_fmt_delay(k.median_delay):>13} "
-                         f"{_fmt_delay(k.max_delay):>10}")
-    lines.append("")
-    lines.append(summary_table(scores))
+                         f"{_fmt_delay(k.max_delay):>10}{peak}")
+        lines.append(f"  incidents (episodes grouped by analysis.grouping.group_episodes): {s.incident_groups}, "
+                     f"{_fmt_ratio(s.incidents_per_real)} per real incident, {s.false_incidents} false "
+                     f"({s.false_incidents_per_day:.2f}/day), driving code named right in "
+                     f"{s.drivers_right} of {s.drivers_judged} denial incidents"
+                     f" -> {'meets' if s.meets_incident_targets() else 'MISSES'} the incident targets")
+    others = [s for s in scores if not s.shape.startswith("daily rhythm")]
+    if others:
+        lines.append("")
+        lines.append(summary_table(others))
+    rhythm = [s for s in scores if s.shape.startswith("daily rhythm")]
+    if rhythm:
+        lines.append("")
+        lines.append(rhythm_table(rhythm))
     return "\n".join(lines)
+
+
+RHYTHM_ONLY = frozenset(ALL_KINDS) - frozenset(INCIDENT_KINDS)
+SHORT_KIND = {"denial_51": "51", "denial_59": "59", "denial_both": "both", "processing_failure": "fail",
+              "reversal_burst": "rev", "feed_outage": "outage", "night_denial": "night", "denial_ramp": "ramp",
+              "approval_drop": "drop", "partial_outage": "partial"}
+
+
+def _fmt_ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def summary_table(scores: Sequence[Score]) -> str:
     """A Markdown table (one row per thresholds set and traffic shape), as pasted into the README."""
-    short = {"denial_51": "51", "denial_59": "59", "denial_both": "both", "processing_failure": "fail",
-             "reversal_burst": "rev", "feed_outage": "outage"}
-    head = ("| thresholds | daily cycle | recall " + " / ".join(short[k] for k in INCIDENT_KINDS)
+    head = ("| thresholds | daily cycle | recall " + " / ".join(SHORT_KIND[k] for k in INCIDENT_KINDS)
             + " | false episodes/day | median delay (min) | max delay (min) | targets |")
     rows = [head, "|" + "---|" * 7]
     for s in scores:
@@ -215,28 +413,64 @@ def summary_table(scores: Sequence[Score]) -> str:
     return "\n".join(rows)
 
 
+def rhythm_table(scores: Sequence[Score]) -> str:
+    """The daily-rhythm set in Markdown: per kind found/incidents and median/max delay, then incident figures."""
+    kinds = [k for k in ALL_KINDS if any(s.kinds[k].incidents for s in scores)]
+    head = ("| thresholds (rhythm set, last 3 days) | " + " | ".join(SHORT_KIND[k] for k in kinds)
+            + " | false episodes/day | incidents per real | false incidents/day | driver right | incident targets |")
+    rows = [head, "|" + "---|" * (len(kinds) + 6)]
+    for s in scores:
+        cells = []
+        for k in kinds:
+            entry = s.kinds[k]
+            cells.append(f"{entry.detected}/{entry.incidents}, {_fmt_delay(entry.median_delay)}/"
+                         f"{_fmt_delay(entry.max_delay)} min")
+        driver = f"{s.drivers_right}/{s.drivers_judged}"
+        rows.append(f"| {s.name} | " + " | ".join(cells) + f" | {s.false_per_day:.2f} | "
+                    f"{_fmt_ratio(s.incidents_per_real)} | {s.false_incidents_per_day:.2f} | {driver} | "
+                    f"{'met' if s.meets_incident_targets() else 'missed'} |")
+    rows.append("")
+    rows.append("Cells: found/incidents, median/max delay in minutes (ramps: delay from the start of a one-hour "
+                "ramp; the target there is to fire before its top). Judged days: "
+                + ", ".join(f"{s.name} {s.days:g}" for s in scores[:1]) + ".")
+    return "\n".join(rows)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analysis.evaluate", description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=14, help="days of synthetic data (default 14)")
+    parser.add_argument("--days", type=int, default=14,
+                        help="days of synthetic data (default 14; the rhythm set is always 10 days, 7 learned)")
     parser.add_argument("--train-days", type=int, default=7, help="days to learn from (default 7)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--incidents-per-day", type=float, default=6.0)
     parser.add_argument("--budget", type=float, default=1.0,
                         help="false alerts per metric per week the learned thresholds allow (default 1)")
-    parser.add_argument("--cycle", choices=("both", "on", "off"), default="both", help="daily volume cycle")
+    parser.add_argument("--cycle", choices=("all", "both", "on", "off", "rhythm"), default="all",
+                        help="traffic shapes: all (default: flat, daily cycle and the 10-day daily-rhythm set), "
+                             "both (flat and daily cycle), on, off, or rhythm alone")
+    parser.add_argument("--rhythm-seeds", type=int, default=1,
+                        help="daily-rhythm sets to pool (seeds --seed, --seed + 1, ...; 3 judged days each; default 1)")
     parser.add_argument("--json", type=Path, help="also write the scores as JSON")
     args = parser.parse_args(argv)
+    if args.rhythm_seeds < 1:
+        parser.error("--rhythm-seeds: expected a positive integer")
     if not 0 < args.train_days < args.days:
         parser.error("--train-days must be between 0 and --days")
-    cycles = {"both": (False, True), "on": (True,), "off": (False,)}[args.cycle]
-    scores = evaluate(cycles, days=args.days, train_days=args.train_days, seed=args.seed,
-                      incidents_per_day=args.incidents_per_day,
+    cycles = {"all": (False, True), "both": (False, True), "on": (True,), "off": (False,), "rhythm": ()}[args.cycle]
+    scores = evaluate(cycles, rhythm=args.cycle in ("all", "rhythm"), rhythm_seeds=args.rhythm_seeds,
+                      days=args.days, train_days=args.train_days,
+                      seed=args.seed, incidents_per_day=args.incidents_per_day,
                       options=LearnOptions(false_alerts_per_week=args.budget), progress=True)
     print(format_report(scores))
     if args.json:
         args.json.write_text(json.dumps([s.to_dict() for s in scores], indent=2) + "\n", encoding="utf-8")
+    # The exit code judges the flat and daily-cycle sets by their targets, as before; the rhythm set alone
+    # (--cycle rhythm) by issue 9's incident targets, which its delays do not meet yet (see the report).
     learned = [s for s in scores if s.name.startswith("learned on first")]
-    return 0 if learned and all(s.meets_targets() for s in learned) else 1
+    older = [s for s in learned if not s.shape.startswith("daily rhythm")]
+    if older:
+        return 0 if all(s.meets_targets() for s in older) else 1
+    return 0 if learned and all(s.meets_incident_targets() for s in learned) else 1
 
 
 if __name__ == "__main__":

@@ -105,6 +105,15 @@ def _classify(analysis: Analysis, incident: FoundIncident) -> None:
         values = history.series("status:backend_reversed")[lo:hi]
         incident.peak = f"up to {int(values.max())} backend reversals/min"
         return
+    if "status:approved" in metrics and "approved" in history.status.keys:
+        # Approvals fell with no denial, failure or reversal behind it: dropped traffic, or a partial outage
+        # when they stopped while the other statuses went on.
+        approved = history.series("status:approved")[lo:hi]
+        others = history.status_total()[lo:hi] - approved
+        stopped = int(approved.min()) == 0 and int(others.sum()) > 0
+        incident.kind = "partial outage" if stopped else "approval drop"
+        incident.peak = f"approvals down to {int(approved.min())}/min"
+        return
     incident.kind = "unusual " + ", ".join(metric_label(m) for m in sorted(metrics))
 
 

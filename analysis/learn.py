@@ -8,7 +8,9 @@ Method (stated in the thresholds file's provenance and the report):
   rounds), so incidents inside the history do not drag the baseline up.
 - Dispersion: on clean windows, the variance of window counts against their expectation gives a
   negative-binomial size (overdispersed) or Poisson (no excess variance).
-- Approvals get an hour-of-day profile (UTC) when the history spans whole days.
+- Approvals are judged against a volume profile per hour of the week, per weekday / weekend hour,
+  per hour of day or flat, as fine as the history supports (analysis.rhythm_learn), at today's level.
+- A slow drift of the denied share is watched over half an hour beside the 2-minute share rule.
 - Thresholds: each rule's per-minute false-breach probability is the budget of false alerts per
   metric per week divided by the minutes in a week and by a model-error margin of 4
   (default 1 per week -> about 2.5e-5).
@@ -17,17 +19,17 @@ Method (stated in the thresholds file's provenance and the report):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from statistics import NormalDist
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from analysis.loading import History
-from detection.drop_rule import DropRule
+from analysis.rhythm_learn import approval_drop_rule, cell_of, choose_profile
 from detection.metrics import DEFAULT_AUTH_CODES, auth_code_metric, rate_metric, status_metric
+from detection.rhythm import ProfileDropRule
 from detection.rules import Rule, ThresholdRule
-from detection.stat_rules import PoissonTailRule, RateRule, SeasonalRule, TailTable
+from detection.stat_rules import PoissonTailRule, RateRule, TailTable
 from detection.thresholds import Thresholds
 
 MINUTES_PER_WEEK = 7 * 1440
@@ -48,6 +50,8 @@ SPARSE_STATUSES = (
 DENIAL_CODES = (("51", 2, 8), ("59", 2, 8))
 DENIED_WINDOW = 2
 SUSTAINED_DENIAL_WINDOW = 5
+DRIFT_WINDOW = 30
+DRIFT_MIN_COUNT = 20
 DEFAULT_NO_DATA_MINUTES = 2
 MIN_MINUTES = 120  # two hours: enough windows to see a level and its noise
 
@@ -86,6 +90,7 @@ class Analysis:
     clean: np.ndarray  # bool per minute: used for the baselines
     baselines: dict[str, MetricBaseline]
     thresholds: Thresholds
+    rule_reasons: dict[str, str] = field(default_factory=dict)  # rule id: why its min_count and for
 
 
 def _rolling(values: np.ndarray, window: int) -> np.ndarray:
@@ -129,13 +134,14 @@ def _nb_size(x: np.ndarray, total: np.ndarray, share: float, window: int, clean:
     return max(float((mus**2).sum() / excess), 0.5)
 
 
-def _hourly_median(values: np.ndarray, minutes: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Each minute's expected value: the median of its UTC hour over the masked minutes."""
-    hours = (minutes % 1440) // 60
+def _hourly_median(values: np.ndarray, minutes: np.ndarray, mask: np.ndarray, length: int = 24) -> np.ndarray:
+    """Each minute's expected value: the median of its UTC hour (of weekdays or weekends when ``length`` is
+    48) over the masked minutes, so a quiet night or a weekend is no drop."""
+    cells = cell_of(minutes, length)
     fallback = float(np.median(values[mask]))
-    medians = np.array([float(np.median(values[(hours == h) & mask])) if ((hours == h) & mask).any() else fallback
-                        for h in range(24)])
-    return medians[hours]
+    medians = np.array([float(np.median(values[(cells == h) & mask])) if ((cells == h) & mask).any() else fallback
+                        for h in range(length)])
+    return medians[cells]
 
 
 def _hourly(values: np.ndarray, minutes: np.ndarray, mask: np.ndarray) -> list[float]:
@@ -160,7 +166,6 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
         raise LearnError(f"{history.sources[0]}: {with_data} minutes with data ({start} to {end}); "
                          f"expected at least {MIN_MINUTES} minutes to learn a baseline (3 days or more is best)")
     p_value = options.p_value
-    z = NormalDist().inv_cdf(1 - p_value)
     minute_axis = np.arange(history.start, history.start + history.minutes)
     received = history.received("status")
     total = history.status_total().astype(np.float64)
@@ -197,7 +202,8 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
         if "approved" in history.status.keys and clean.any():
             # Approval drops against the median of the same hour of day (a quiet night is no drop).
             approved = history.series(status_metric("approved")).astype(np.float64)
-            level = _hourly_median(approved, minute_axis, clean) if history.minutes >= 1440 \
+            level = _hourly_median(approved, minute_axis, clean, 48 if history.minutes >= 7 * 1440 else 24) \
+                if history.minutes >= 1440 \
                 else np.full(history.minutes, np.median(approved[clean]))
             residual = approved - level
             mad = 1.4826 * float(np.median(np.abs(residual[clean])))
@@ -218,6 +224,7 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
                                       float(approved_ref[clean].mean()) if clean.any() else 117.0, whole_days)
     baselines: dict[str, MetricBaseline] = {}
     rules: list[Rule] = []
+    drop_profile = ""
 
     def baseline(metric: str, x: np.ndarray, share: float | None, size: float | None, rule: Rule | None,
                  reasoning: str, dispersion: str | None = None) -> None:
@@ -235,33 +242,23 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
         if rule is not None:
             rules.append(rule)
 
-    # Approvals: a seasonal rule against the hour-of-day profile, or (defaults) the approved share.
+    # Approvals: against what this hour of this kind of day normally has, at today's level (rhythm_learn).
     if "approved" in history.status.keys:
         approved = history.series(status_metric("approved")).astype(np.float64)
         approved_mean = float(approved[clean].mean()) if clean.any() else 0.0
-        profile = _profile_or_flat(_hourly(approved, minute_axis, clean), approved_mean, whole_days)
-        window = 10
-        rel = _relative_sd(approved, minute_axis, profile, window, clean)
-        rule: Rule | None = SeasonalRule(
-            rule_id="approved_drop", metric=status_metric("approved"), severity="critical", for_minutes=2,
-            resolve_minutes=5, direction="below", profile=profile, window=window, z=round(z, 2),
-            relative_sd=round(rel, 4), min_change=0.15,
-            description="approvals well below the usual level for the hour of day",
-        ) if whole_days else None
-        # Whatever the history, a sudden fall against the last hour's own level: volume-relative, so
-        # it fits any traffic shape and catches an approval drop that the denied share does not explain.
-        rules.append(DropRule(
-            rule_id="approved_sudden_drop", metric=status_metric("approved"), severity="critical", for_minutes=1,
-            resolve_minutes=3, window=3, reference=60, max_ratio=0.5, min_level=40.0,
-            description="approvals fell to half their level of the previous hour within minutes",
-        ))
+        choice = choose_profile(minute_axis, clean, options.hourly_profile)
+        drop_profile = choice.reason.split(";")[0].split(" (")[0]
+        drop = approval_drop_rule(approved, minute_axis, received, clean, choice, _round_p(p_value))
         share_approved = float(approved[clean].sum() / max(total[clean].sum(), 1.0))
-        baseline(status_metric("approved"), approved, share_approved, None, rule,
-                 f"about {approved_mean:.0f}/min; alert when a {window}-minute window is {z:.1f} sd "
-                 f"(Poisson plus {rel * 100:.1f}% level noise) and 15% below the hour-of-day profile"
-                 if rule else "no hour-of-day profile (too little history or volume-free defaults): "
-                 "a fall to half the previous hour's level within 3 minutes alerts (approved_sudden_drop)",
-                 f"Poisson plus {rel * 100:.1f}% level noise over {window} min")
+        sizes_text = ", ".join(f"{w} min: " + ("Poisson" if k is None else f"NB size {k:g}")
+                               for w, k in zip(drop.windows, drop.dispersion, strict=True))
+        baseline(status_metric("approved"), approved, share_approved, None, drop,
+                 f"about {approved_mean:.0f}/min; profile {choice.reason}; today's level from the "
+                 f"{drop.reference} min before the windows; alert when a {'/'.join(map(str, drop.windows))}-minute "
+                 f"window is in the lower tail (p < {p_value:.1e} shared by the windows) and "
+                 f"{drop.min_change:.0%} below it; for=1 because a halving must page within 5 minutes at any hour "
+                 f"and the tail already demands several minutes of evidence at night",
+                 f"negative binomial per window ({sizes_text})")
 
     # Denials: the denied share of all transactions (volume cancels out), then each code's tail.
     if "denied" in history.status.keys:
@@ -269,7 +266,7 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
         share = float(denied[clean].sum() / max(total[clean].sum(), 1.0))
         window = DENIED_WINDOW
         size = sizes.get(status_metric("denied"))
-        rule = RateRule(
+        rule: Rule = RateRule(
             rule_id="denied_share_high", metric=rate_metric("denied"), severity="warning", for_minutes=1,
             resolve_minutes=5, direction="above", baseline=round(share, 5), window=window,
             p_value=_round_p(p_value), dispersion=_round(size), min_count=5, volume=volume,
@@ -280,6 +277,17 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
                  + ("Poisson" if size is None else f"negative binomial (size {size:.1f})")
                  + f"; alert when the {window}-minute count has a tail probability below {p_value:.1e} "
                  f"(false-alarm budget {options.false_alerts_per_week:g}/week)")
+        # A slow drift (the denial share doubling over an hour) is too gradual for 2 minutes to show; over
+        # half an hour a rise of about 40% stands out at daytime volume, well before such a ramp's top.
+        drift_window = DRIFT_WINDOW
+        drift_size = _nb_size(denied, total, share, drift_window, clean)
+        drift = RateRule(
+            rule_id="denied_share_drift", metric=rate_metric("denied"), severity="warning", for_minutes=1,
+            resolve_minutes=10, direction="above", baseline=round(share, 5), window=drift_window,
+            p_value=_round_p(p_value), dispersion=_round(drift_size), min_count=DRIFT_MIN_COUNT, volume=volume,
+            description="denied share of all transactions creeping up over half an hour",
+        )
+        rules.append(drift)
     if history.auth is not None and auth_total is not None and code00_ref is not None:
         level_00 = _profile_or_flat(_hourly(code00_ref, minute_axis, clean),
                                     float(code00_ref[clean].mean()) if clean.any() else 117.0, whole_days)
@@ -357,7 +365,7 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
         "method": "iterative cleaning (windows with tail p < 1e-3 left out, up to 3 rounds); sparse counts as "
                   "ratios to approvals (auth codes to code 00), denials as a share of all transactions; "
                   "negative-binomial dispersion from clean windows; "
-                  + ("hour-of-day (UTC) profile for approvals" if whole_days else "no hour-of-day profile"),
+                  + (f"approvals against a {drop_profile} profile" if drop_profile else "no approvals rule"),
         "budget": {"false_alerts_per_metric_per_week": options.false_alerts_per_week,
                    "p_value_per_minute": _round_p(p_value)},
     }
@@ -366,29 +374,44 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
         auth_codes=history.auth.keys if history.auth is not None else DEFAULT_AUTH_CODES,
         no_data_minutes=options.no_data_minutes, provenance=provenance, source="learned",
     )
-    return Analysis(history, options, clean, baselines, thresholds)
+    return Analysis(history, options, clean, baselines, thresholds, {r.id: why_chosen(r) for r in rules})
+
+
+# Why each minimum count was chosen (the tail probability alone would alert on 2 events where 0.01 are usual).
+MIN_COUNT_WHY = {
+    "failed_high": "3 in 5 min: one card retried twice is 2 failures; 3 in 5 minutes is where a failure burst "
+                   "(1-10/min) shows in its first minutes",
+    "backend_reversed_high": "4 in 3 min: 1-3 backend reversals come alone now and then; a burst is 2-9/min",
+    "reversed_high": "8 in 5 min: isolated 5-7 reversals are normal (DATA.md), so no tail may alert below 8",
+    "refunded_high": "8 in 5 min: isolated 5-7 refunds are normal (DATA.md), so no tail may alert below 8",
+    "auth_51_high": "8 in 2 min: at the night trough a few declines are improbable against 1/min yet ordinary; "
+                    "a denial spike is 20-58/min by day and still 4+/min at night",
+    "auth_59_high": "8 in 2 min: at the night trough a few declines are improbable against 1/min yet ordinary; "
+                    "a denial spike is 20-58/min by day and still 4+/min at night",
+    "denied_high_sustained": "8 in 5 min: the night-time companion of the 2-minute rules, the same floor over a "
+                             "longer window",
+    "denied_share_high": "5 in 2 min: a share of 2 out of 3 night transactions is a large share of nothing",
+    "denied_share_drift": f"{DRIFT_MIN_COUNT} in {DRIFT_WINDOW} min: a quiet night (a handful of denials in half an "
+                          "hour) never alerts on a few extra",
+}
+
+
+def why_chosen(rule: Rule) -> str:
+    """Why the rule's ``min_count`` (or what stands in for it) and ``for`` are what they are, for the report."""
+    if isinstance(rule, ProfileDropRule):
+        floor = (f"no min_count: windows expecting fewer than {rule.min_expected:g} approvals are not judged, and a "
+                 f"window must be {rule.min_change:.0%} below normal as well as improbable")
+    else:
+        floor = MIN_COUNT_WHY.get(rule.id, f"min_count {getattr(rule, 'min_count', '-')}")
+    wait = ("for 1: the tail probability is the budget already (about one false alert per metric per week); "
+            "waiting for a second minute would only add a minute of delay to every incident")
+    return f"{floor}; {wait}"
 
 
 def _profile_or_flat(hourly: list[float], level: float, use_profile: bool) -> tuple[float, ...]:
     if not use_profile or any(math.isnan(v) for v in hourly):
         return (round(level, 4),)
     return tuple(round(v, 4) for v in hourly)
-
-
-def _relative_sd(x: np.ndarray, minutes: np.ndarray, profile: tuple[float, ...], window: int,
-                 clean: np.ndarray) -> float:
-    """Level noise beyond Poisson, as a fraction of the expected window sum (robust: MAD-based)."""
-    hours = (minutes % 1440) // 60
-    expected = np.array(profile)[hours] if len(profile) == 24 else np.full(len(x), profile[0])
-    n = len(x) // window * window
-    xs = x[:n].reshape(-1, window).sum(axis=1)
-    es = expected[:n].reshape(-1, window).sum(axis=1)
-    ok = clean[:n].reshape(-1, window).all(axis=1) & (es > 0)
-    if ok.sum() < 30:
-        return 0.1
-    residual = (xs[ok] - es[ok]) / es[ok]
-    robust_var = (1.4826 * np.median(np.abs(residual - np.median(residual)))) ** 2
-    return float(math.sqrt(max(robust_var - float(np.mean(1.0 / es[ok])), 0.0)))
 
 
 def _tail_reason(ratio: float, per: str, size: float | None, window: int, min_count: int, p_value: float) -> str:

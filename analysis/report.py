@@ -17,9 +17,21 @@ import plotly.graph_objects as go
 from analysis.incidents import FoundIncident
 from analysis.learn import Analysis
 from detection.metrics import RATE_PREFIX, metric_label, minute_to_iso, status_metric
+from detection.rules import Rule
 
 KIND_COLOURS = {"denial spike": "#e4572e", "processing failure": "#8e44ad", "reversal burst": "#f1a208",
                 "feed outage": "#555555"}
+
+
+def _rule_row(analysis: Analysis, rule: Rule) -> list[str]:
+    min_count = getattr(rule, "min_count", None)
+    return [
+        f"{rule.type_name} '{rule.id}'" + (f" (min_count {min_count})" if min_count is not None else ""),
+        metric_label(rule.metric),
+        rule.condition_text(),
+        f"for {rule.for_minutes} / resolve {rule.resolve_minutes}",
+        analysis.rule_reasons.get(rule.id, ""),
+    ]
 
 
 def findings(analysis: Analysis, incidents: list[FoundIncident]) -> list[str]:
@@ -201,18 +213,14 @@ def write_report(analysis: Analysis, incidents: list[FoundIncident], path: str |
 
     incident_rows = [[minute_to_iso(i.start) or "", str(i.minutes), i.kind, i.driver or "-", i.peak,
                       ", ".join(metric_label(m) for m in i.metrics)] for i in incidents]
-    rule_rows = []
-    for metric, baseline in analysis.baselines.items():
-        rule = baseline.rule
-        rule_rows.append([
-            metric_label(metric),
-            f"{baseline.mean:.3g}/min (sd {baseline.std:.3g})" if not metric.startswith(RATE_PREFIX)
-            else f"{(baseline.share or 0) * 100:.2f}%",
-            baseline.dispersion,
-            f"{rule.type_name} '{rule.id}': {rule.condition_text()}" if rule else "-",
-            f"for {rule.for_minutes} / resolve {rule.resolve_minutes}" if rule else "-",
-            baseline.reasoning,
-        ])
+    rule_rows = [_rule_row(analysis, rule) for rule in analysis.thresholds.rules]
+    baseline_rows = [[
+        metric_label(metric),
+        f"{baseline.mean:.3g}/min (sd {baseline.std:.3g})" if not metric.startswith(RATE_PREFIX)
+        else f"{(baseline.share or 0) * 100:.2f}%",
+        baseline.dispersion,
+        baseline.reasoning,
+    ] for metric, baseline in analysis.baselines.items()]
     provenance = analysis.thresholds.provenance
     body = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Transaction analysis report</title>
@@ -225,7 +233,11 @@ def write_report(analysis: Analysis, incidents: list[FoundIncident], path: str |
 {_table(["start (UTC)", "minutes", "kind", "driving auth code", "peak", "alerting metrics"], incident_rows)
  if incident_rows else "<p>None.</p>"}
 <h2>Thresholds and reasoning</h2>
-{_table(["metric", "baseline", "dispersion", "rule", "for / resolve (min)", "reasoning"], rule_rows)}
+<p>Every learned rule, as written to the thresholds file, and why its minimum count and its <code>for</code>
+were chosen.</p>
+{_table(["rule", "metric", "condition", "for / resolve (min)", "why this min_count and for"], rule_rows)}
+<h3>Baselines</h3>
+{_table(["metric", "baseline", "dispersion", "reasoning"], baseline_rows)}
 <h2>Series, baselines and alert bands</h2>
 <p>Dotted red lines: the per-minute value each rule tolerates (window rules: the window limit per minute,
 at typical volume). Green: the baseline. Shaded: incidents found (red denial, purple processing failure,

@@ -23,6 +23,12 @@ import numpy as np
 from detection.metrics import minute_to_datetime
 
 INCIDENT_KINDS = ("denial_51", "denial_59", "denial_both", "processing_failure", "reversal_burst", "feed_outage")
+# Shapes of the 10-day daily-rhythm set (DATA.md, "Other periods and other platforms"): a denial spike at
+# the night trough, a slow ramp (denial share doubling over an hour), approvals halving with nothing else
+# moving, approvals stopping while the other statuses go on (a partial outage).
+RHYTHM_KINDS = ("night_denial", "denial_ramp", "approval_drop", "partial_outage")
+ALL_KINDS = INCIDENT_KINDS + RHYTHM_KINDS
+DENIAL_KINDS = ("denial_51", "denial_59", "denial_both", "night_denial", "denial_ramp")
 
 STATUSES = ("approved", "denied", "failed", "reversed", "backend_reversed", "refunded")
 AUTH_CODES = ("00", "51", "59")
@@ -56,19 +62,42 @@ OUTAGE_MINUTES = (2, 30)
 REVERSALS_PER_FAILURE = 0.5
 # Quiet minutes kept between labelled incidents so each alert maps to one incident.
 INCIDENT_SPACING = 90
+# The daily-rhythm shapes: night spikes are large against the hour (few in counts), a ramp doubles the
+# denial share over RAMP_MINUTES then holds for RAMP_HOLD, approvals halve for 15-25 min, or stop for 5-20.
+NIGHT_DENIAL_MULTIPLIER = (4.0, 8.0)
+RAMP_MINUTES = 60
+RAMP_HOLD = 15
+APPROVAL_DROP_MINUTES = (15, 25)
+PARTIAL_OUTAGE_MINUTES = (5, 20)
+# Hours (UTC) each rhythm kind starts in: night spikes in the trough; ramps while there is traffic enough to
+# see a doubling before its top (at the trough a doubling of 1 denial a minute is not distinguishable in an hour).
+KIND_HOURS = {"night_denial": (0, 5), "denial_ramp": (7, 17)}
 
 
 @dataclass(frozen=True)
 class Incident:
-    kind: str            # one of INCIDENT_KINDS
+    kind: str            # one of ALL_KINDS
     start_minute: int    # epoch minute (UTC)
     minutes: int         # duration
-    magnitude: float     # kind-specific size (e.g. denial multiplier, failures per minute)
+    magnitude: float     # kind-specific size (e.g. denial multiplier, failures per minute, approvals kept)
+    driver: str = ""     # night_denial / denial_ramp: the auth code carrying the extra denials ("51", "59")
 
     @property
     def end_minute(self) -> int:
         """Last minute of the incident (inclusive)."""
         return self.start_minute + self.minutes - 1
+
+    @property
+    def driving_code(self) -> str | None:
+        """The auth code(s) an analyst should be told drive a denial incident: "51", "59" or "both"."""
+        fixed = {"denial_51": "51", "denial_59": "59", "denial_both": "both"}.get(self.kind)
+        return fixed or (self.driver if self.kind in DENIAL_KINDS else None)
+
+    @property
+    def peak_minute(self) -> int:
+        """The minute the incident is at its worst (a ramp at the top of its ramp; others at once)."""
+        return self.start_minute + min(RAMP_MINUTES, self.minutes) - 1 if self.kind == "denial_ramp" \
+            else self.start_minute
 
     def covers(self, minute: int) -> bool:
         return self.start_minute <= minute <= self.end_minute
@@ -87,11 +116,44 @@ def daily_factor(minutes: np.ndarray) -> np.ndarray:
     return 0.95 - 0.75 * np.cos(2 * math.pi * (hours - 3.0) / 24.0)
 
 
+# The strong rhythm: before dawn (04:00 UTC) a tenth of the weekday afternoon peak (16:00), weekends lower.
+RHYTHM_TROUGH = 0.1
+RHYTHM_PEAK = 1.9  # relative to the flat set's level, so the weekday mean is about the DATA.md volume
+WEEKEND_FACTOR = 0.7
+# Gamma-Poisson shape of approvals in the rhythm set: per-minute level noise of 10%, wider than Poisson.
+RHYTHM_APPROVED_SHAPE = 100.0
+
+
+def is_weekend(minutes: np.ndarray) -> np.ndarray:
+    """Saturday or Sunday (UTC); epoch minute 0 is a Thursday."""
+    return ((minutes // 1440 + 3) % 7) >= 5
+
+
+def weekend_weight(minutes: np.ndarray) -> np.ndarray:
+    """1 inside a weekend, 0 on weekdays, changing linearly over the 4 hours around each midnight that
+    starts or ends one: Friday night's shoppers do not stop at 00:00 UTC."""
+    offsets = np.arange(-120, 121, 30)  # an average over +-2 hours smooths the step into a ramp
+    return np.mean([is_weekend(minutes + k) for k in offsets], axis=0)
+
+
+def rhythm_factor(minutes: np.ndarray) -> np.ndarray:
+    """Volume relative to the flat set: a tenth of the peak at 04:00, the peak at 16:00, weekends x0.7.
+
+    The raised cosine to the power 1.3 keeps the trough wide and the evening decline steep (a quarter of
+    the peak an hour at its steepest), the part of the day that fools a detector that knows no rhythm.
+    """
+    hours = (minutes % 1440) / 60.0
+    rise = (0.5 - 0.5 * np.cos(2 * math.pi * (hours - 4.0) / 24.0)) ** 1.3
+    day = RHYTHM_PEAK * (RHYTHM_TROUGH + (1 - RHYTHM_TROUGH) * rise)
+    return day * (1.0 - (1.0 - WEEKEND_FACTOR) * weekend_weight(minutes))
+
+
 class _Model:
     """Expected counts per minute: volume (slow wobble, optional daily cycle) plus incident effects."""
 
-    def __init__(self, seed: int, daily_cycle: bool):
+    def __init__(self, seed: int, daily_cycle: bool, rhythm: bool = False):
         self.daily_cycle = daily_cycle
+        self.rhythm = rhythm
         rng = np.random.default_rng([seed, 7919])
         # A slow random wobble of a few percent (sum of long sinusoids with seeded phases),
         # a pure function of the minute so the live stream can produce any minute on its own.
@@ -102,7 +164,9 @@ class _Model:
     def volume(self, minutes: np.ndarray) -> np.ndarray:
         wobble = 1.0 + (self.amplitudes[None, :] * np.sin(
             2 * math.pi * minutes[:, None] / self.periods[None, :] + self.phases[None, :])).sum(axis=1)
-        if self.daily_cycle:
+        if self.rhythm:
+            wobble = wobble * rhythm_factor(minutes)
+        elif self.daily_cycle:
             wobble = wobble * daily_factor(minutes)
         return wobble
 
@@ -116,10 +180,17 @@ class _Model:
             if hi <= lo:
                 continue
             part = slice(lo, hi)
-            if incident.kind.startswith("denial_"):
+            if incident.kind in DENIAL_KINDS:
                 denied = out["code_51"][part] + out["code_59"][part]
-                extra = (incident.magnitude - 1.0) * denied
-                share_51 = {"denial_51": 1.0, "denial_59": 0.0, "denial_both": 0.5}[incident.kind]
+                if incident.kind == "denial_ramp":
+                    # The denial share climbs linearly to ``magnitude`` times normal, then holds there.
+                    step = np.arange(lo, hi) - (incident.start_minute - first) + 1
+                    factor = 1.0 + (incident.magnitude - 1.0) * np.minimum(step / RAMP_MINUTES, 1.0)
+                else:
+                    factor = np.full(hi - lo, incident.magnitude)
+                extra = (factor - 1.0) * denied
+                share_51 = {"denial_51": 1.0, "denial_59": 0.0, "denial_both": 0.5}.get(
+                    incident.kind, {"51": 1.0, "59": 0.0}.get(incident.driver, 0.5))
                 out["code_51"][part] += extra * share_51
                 out["code_59"][part] += extra * (1.0 - share_51)
                 # The declined transactions are ones that would otherwise have been approved.
@@ -130,18 +201,22 @@ class _Model:
                 out["approved"][part] = np.maximum(out["approved"][part] - incident.magnitude, 1.0)
             elif incident.kind == "reversal_burst":
                 out["backend_reversed"][part] += incident.magnitude
+            elif incident.kind in ("approval_drop", "partial_outage"):
+                # An acquirer silently dropping traffic: approvals (and code 00) fall, nothing else moves.
+                out["approved"][part] = out["approved"][part] * incident.magnitude
             elif incident.kind != "feed_outage":
-                raise ValueError(f"unknown incident kind {incident.kind!r}; expected one of {', '.join(INCIDENT_KINDS)}")
+                raise ValueError(f"unknown incident kind {incident.kind!r}; expected one of {', '.join(ALL_KINDS)}")
         return out
 
 
-def _sample(rng: np.random.Generator, means: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _sample(rng: np.random.Generator, means: dict[str, np.ndarray],
+            approved_shape: float = APPROVED_SHAPE) -> dict[str, np.ndarray]:
     """Draw counts: gamma-Poisson for approvals and denials, Poisson for the sparse statuses."""
     def gamma_poisson(mean: np.ndarray, shape: float) -> np.ndarray:
         return rng.poisson(mean * rng.gamma(shape, 1.0 / shape, size=mean.shape))
 
     counts = {
-        "approved": gamma_poisson(means["approved"], APPROVED_SHAPE),
+        "approved": gamma_poisson(means["approved"], approved_shape),
         "code_51": gamma_poisson(means["code_51"], DENIAL_SHAPE),
         "code_59": gamma_poisson(means["code_59"], DENIAL_SHAPE),
     }
@@ -201,9 +276,56 @@ def random_incidents(start_minute: int, minutes: int, seed: int, incidents_per_d
     return incidents
 
 
+def rhythm_incidents(start_minute: int, minutes: int, seed: int, incidents_per_day: float = 8.0) -> list[Incident]:
+    """Seeded incidents of all kinds (ALL_KINDS) for the daily-rhythm set, placed day by day.
+
+    The kinds rotate through the days, so any 3 consecutive days at 8 a day hold every kind at least
+    twice; each starts at a random minute of its day within its hours (KIND_HOURS), at least
+    INCIDENT_SPACING quiet minutes from any other.
+    """
+    rng = np.random.default_rng([seed, 130363])
+    per_day = max(int(round(incidents_per_day)), 0)
+    placed: list[Incident] = []
+    turn = 0
+    for day_start in range(start_minute, start_minute + minutes, 1440):
+        for _ in range(per_day):
+            kind = ALL_KINDS[turn % len(ALL_KINDS)]
+            turn += 1
+            duration = _duration(rng, kind)
+            low, high = KIND_HOURS.get(kind, (0, 23))
+            first = max(day_start + low * 60, start_minute + 60)  # the first hour stays quiet: windows fill
+            last = min(day_start + high * 60 + 59, start_minute + minutes - duration - 1)
+            for _attempt in range(500):
+                if last <= first:
+                    break
+                begin = int(rng.integers(first, last + 1))
+                if all(begin > other.end_minute + INCIDENT_SPACING or begin + duration + INCIDENT_SPACING
+                       < other.start_minute for other in placed):
+                    driver = str(rng.choice(["51", "59"])) if kind in ("night_denial", "denial_ramp") else ""
+                    placed.append(Incident(kind, begin, duration, _magnitude(rng, kind), driver))
+                    break
+    return sorted(placed, key=lambda incident: incident.start_minute)
+
+
+def _duration(rng: np.random.Generator, kind: str) -> int:
+    if kind == "denial_ramp":
+        return RAMP_MINUTES + RAMP_HOLD
+    span = {"processing_failure": FAILURE_MINUTES, "reversal_burst": REVERSAL_MINUTES, "feed_outage": OUTAGE_MINUTES,
+            "approval_drop": APPROVAL_DROP_MINUTES, "partial_outage": PARTIAL_OUTAGE_MINUTES}.get(kind, DENIAL_MINUTES)
+    return int(rng.integers(span[0], span[1] + 1))
+
+
 def _magnitude(rng: np.random.Generator, kind: str) -> float:
     """Log-uniform sizes, so small (hard) incidents are as common as large ones."""
-    if kind.startswith("denial_"):
+    if kind == "denial_ramp":
+        return 2.0  # the denial share doubles over the hour
+    if kind == "approval_drop":
+        return 0.5  # approvals halve
+    if kind == "partial_outage":
+        return 0.0  # approvals stop
+    if kind == "night_denial":
+        low, high = NIGHT_DENIAL_MULTIPLIER
+    elif kind.startswith("denial_"):
         low, high = DENIAL_MULTIPLIER
     elif kind == "processing_failure":
         low, high = FAILURES_PER_MINUTE
@@ -215,18 +337,28 @@ def _magnitude(rng: np.random.Generator, kind: str) -> float:
 
 
 def generate(start_minute: int, minutes: int, seed: int = 0, *, daily_cycle: bool = False,
-             incidents: Sequence[Incident] | None = None, incidents_per_day: float = 4.0) -> SyntheticData:
-    """incidents=None: place random incidents (seeded, varied sizes, some small/hard); [] = none."""
+             incidents: Sequence[Incident] | None = None, incidents_per_day: float = 4.0,
+             rhythm: bool = False) -> SyntheticData:
+    """incidents=None: place random incidents (seeded, varied sizes, some small/hard); [] = none.
+
+    ``rhythm``: the daily-rhythm set instead (strong daily cycle, weekends lower, approvals 10% noisier
+    than Poisson per minute) with every kind of ALL_KINDS placed by ``rhythm_incidents``.
+    """
     if minutes <= 0:
         raise ValueError("minutes must be positive")
-    chosen = (random_incidents(start_minute, minutes, seed, incidents_per_day)
-              if incidents is None else list(incidents))
+    if incidents is not None:
+        chosen = list(incidents)
+    elif rhythm:
+        chosen = rhythm_incidents(start_minute, minutes, seed, incidents_per_day)
+    else:
+        chosen = random_incidents(start_minute, minutes, seed, incidents_per_day)
     for incident in chosen:
-        if incident.kind not in INCIDENT_KINDS:
-            raise ValueError(f"unknown incident kind {incident.kind!r}; expected one of {', '.join(INCIDENT_KINDS)}")
-    model = _Model(seed, daily_cycle)
+        if incident.kind not in ALL_KINDS:
+            raise ValueError(f"unknown incident kind {incident.kind!r}; expected one of {', '.join(ALL_KINDS)}")
+    model = _Model(seed, daily_cycle, rhythm)
     minute_axis = np.arange(start_minute, start_minute + minutes, dtype=np.int64)
-    counts = _sample(np.random.default_rng([seed, 1]), model.means(minute_axis, chosen))
+    counts = _sample(np.random.default_rng([seed, 1]), model.means(minute_axis, chosen),
+                     RHYTHM_APPROVED_SHAPE if rhythm else APPROVED_SHAPE)
     silent = {m for inc in chosen if inc.kind == "feed_outage" for m in range(inc.start_minute, inc.end_minute + 1)}
     status_rows, auth_rows = _rows(minute_axis.tolist(), counts, silent)
     return SyntheticData(status_rows, auth_rows, chosen)
@@ -265,9 +397,10 @@ def write_csvs(data: SyntheticData, directory: Path) -> tuple[Path, Path, Path]:
     labels = directory / "labels.csv"
     _write(transactions, ("timestamp", "status", "count"), data.status_rows)
     _write(auth_codes, ("timestamp", "auth_code", "count"), data.auth_rows)
-    _write(labels, ("kind", "start", "end", "minutes", "magnitude"), [
+    _write(labels, ("kind", "start", "end", "minutes", "magnitude", "driver"), [
         {"kind": inc.kind, "start": _timestamp(inc.start_minute), "end": _timestamp(inc.end_minute),
-         "minutes": inc.minutes, "magnitude": inc.magnitude} for inc in data.incidents])
+         "minutes": inc.minutes, "magnitude": inc.magnitude, "driver": inc.driving_code or ""}
+        for inc in data.incidents])
     return transactions, auth_codes, labels
 
 
@@ -280,7 +413,11 @@ def read_labels(path: Path) -> list[Incident]:
         out = []
         for row in csv.DictReader(handle):
             start = datetime.strptime(row["start"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
-            out.append(Incident(row["kind"], int(start.timestamp() // 60), int(row["minutes"]), float(row["magnitude"])))
+            driver = row.get("driver") or ""
+            if row["kind"] not in ("night_denial", "denial_ramp"):
+                driver = ""  # the other kinds' driving code follows from the kind
+            out.append(Incident(row["kind"], int(start.timestamp() // 60), int(row["minutes"]),
+                                float(row["magnitude"]), driver))
         return out
 
 
@@ -308,7 +445,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--start", default="2025-07-12 00:00:00", help="first minute, UTC (default 2025-07-12 00:00:00)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--daily-cycle", action="store_true", help="night volume a fraction of afternoon volume")
-    parser.add_argument("--incidents-per-day", type=float, default=4.0)
+    parser.add_argument("--rhythm", action="store_true",
+                        help="the daily-rhythm set: strong daily cycle, weekends lower, noisier counts, all incident kinds")
+    parser.add_argument("--incidents-per-day", type=float, default=None, help="default 4 (8 with --rhythm)")
     parser.add_argument("--no-incidents", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("."), help="directory to write into")
     args = parser.parse_args(argv)
@@ -320,8 +459,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--days: expected a positive number")
     minutes = round(args.days * 1440)
     try:
+        per_day = args.incidents_per_day if args.incidents_per_day is not None else (8.0 if args.rhythm else 4.0)
         data = generate(start, minutes, args.seed, daily_cycle=args.daily_cycle,
-                        incidents=[] if args.no_incidents else None, incidents_per_day=args.incidents_per_day)
+                        incidents=[] if args.no_incidents else None, incidents_per_day=per_day, rhythm=args.rhythm)
     except ValueError as exc:
         parser.error(str(exc))
     paths = write_csvs(data, args.out)

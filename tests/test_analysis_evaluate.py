@@ -81,3 +81,54 @@ def test_thresholds_learned_on_one_export_catch_another_exports_incidents_withou
     assert result.false_per_day <= 1.0
     # Alert episodes, not per-minute rows: a few per incident (one per alerting rule and metric).
     assert len(episodes) <= 4 * len(export_b.incidents)
+
+
+def test_incident_figures_group_episodes_and_check_the_driving_code():
+    from analysis.evaluate import AuthCounts
+
+    incidents = [Incident("denial_59", START + 100, 20, 5.0), Incident("approval_drop", START + 400, 20, 0.5)]
+    episodes = [
+        _episode("auth_code:59", START + 101, START + 102, "a"),
+        _episode("rate:denied", START + 103, START + 104, "b"),  # same incident, same group
+        _episode("status:approved", START + 401, START + 403, "c"),
+        _episode("status:denied", START + 425, START + 426, "d"),  # still matches the drop, a second group
+        _episode("status:refunded", START + 900, START + 900, "e"),  # a false incident
+    ]
+    for e, resolved in zip(episodes, (120, 121, 420, 430, 905), strict=True):
+        e.resolved_at = START + resolved
+    # Code 59 carries the extra declines: 30 a minute against its usual 3 per 100 approvals.
+    by_code = {"00": {START + m: 100 for m in range(100, 125)}, "51": {START + m: 2 for m in range(100, 125)},
+               "59": {START + m: 30 for m in range(100, 125)}}
+    counts = AuthCounts(by_code, {"51": 0.02, "59": 0.03})
+    result = score("x", False, incidents, episodes, days=1.0, kinds_scored=("denial_59", "approval_drop"),
+                   counts=counts, last_minute=START + 1439)
+    assert result.incident_groups == 4
+    assert result.groups_per_real == [1, 2] and result.incidents_per_real == 1.5
+    assert result.false_incidents == 1 and result.false_incidents_per_day == 1.0
+    assert (result.drivers_right, result.drivers_judged) == (1, 1)
+    assert not result.meets_incident_targets()
+    assert counts.driver(START + 100, START + 124) == "59"
+    assert AuthCounts({"00": {START: 100}, "51": {START: 10}, "59": {START: 10}}, {"51": 0.02, "59": 0.03}).driver(
+        START, START) == "both"
+
+
+def test_the_daily_rhythm_set_is_judged_with_learned_thresholds_and_defaults():
+    """The 10-day set (learn 7, judge 3) as ``python -m analysis.evaluate`` runs it: every incident found,
+    no false incident, ramps told before their top, the driving code named in every denial."""
+    from analysis.evaluate import evaluate_rhythm
+    from analysis.synthetic import ALL_KINDS
+
+    learned, defaults = evaluate_rhythm(seed=0, sets=("learned-first", "defaults"))
+    assert learned.shape == "daily rhythm (10 days)" and defaults.name == "built-in defaults"
+    for result in (learned, defaults):
+        assert {k for k, s in result.kinds.items() if s.incidents} == set(ALL_KINDS)
+        assert all(s.detected == s.incidents for s in result.kinds.values()), result.missed
+        ramps = result.kinds["denial_ramp"]
+        assert ramps.before_peak == ramps.detected == ramps.incidents
+        assert result.kinds["partial_outage"].max_delay == 1
+        assert result.incidents_per_real is not None and result.incidents_per_real <= 1.2
+        assert result.false_incidents_per_day <= 1 / 3
+        assert result.drivers_judged >= 10 and result.driver_share_right == 1.0
+    assert len(defaults.false_episodes) <= 3  # issue 9: the built-in defaults, at most 3 false episodes
+    table = format_report([learned, defaults])
+    assert "| thresholds (rhythm set, last 3 days) |" in table and "incidents per real" in table

@@ -56,10 +56,11 @@ def test_baselines_are_not_dragged_up_by_incidents():
 def test_hour_of_day_profile_and_volume_free_defaults():
     data = generate(START, 3 * 1440, seed=9, daily_cycle=True, incidents=[])
     history = history_from_rows(data.status_rows, data.auth_rows)
-    profile = _rule(learn(history).thresholds, "approved_drop").profile
-    assert len(profile) == 24 and profile[3] < 0.3 * profile[15]
+    profile = _rule(learn(history).thresholds, "approved_drop").profile.values
+    assert len(profile) == 24 and profile[3] < 0.3 * profile[15]  # 3 days, no weekend: hour of day
     portable = learn(history, LearnOptions(hourly_profile=False)).thresholds
-    assert "approved_drop" not in {r.id for r in portable.rules}
+    drop = _rule(portable, "approved_drop")
+    assert len(drop.profile.values) == 1 and drop.trend  # flat, following today's trend instead
     assert all(len(getattr(r, "per_level", (0,))) == 1 for r in portable.rules)
 
 
@@ -82,7 +83,7 @@ def test_cli_writes_thresholds_with_provenance_and_an_offline_report(export_dir,
     printed = capsys.readouterr().out
     assert code == 0
     thresholds = load_thresholds(out)  # the engine reads what the CLI wrote
-    assert {r.type_name for r in thresholds.rules} == {"seasonal", "rate", "poisson_tail", "drop"}
+    assert {r.type_name for r in thresholds.rules} == {"profile_drop", "rate", "poisson_tail"}
     provenance = json.loads(out.read_text())["provenance"]
     assert provenance["inputs"] == [str(export_dir / "transactions.csv"), str(export_dir / "transactions_auth_codes.csv")]
     assert provenance["time_range"] == {"from": "2025-07-01T00:00:00Z", "to": "2025-07-03T23:59:00Z"}
@@ -95,6 +96,12 @@ def test_cli_writes_thresholds_with_provenance_and_an_offline_report(export_dir,
     html = report.read_text()
     assert not re.search(r"<script[^>]+src=", html)  # nothing fetched: opens offline
     assert "plotly.js v" in html and html.count("Plotly.newPlot") >= 8
+    # Every learned rule is listed (the drop rule too), each with why its min_count and for were chosen.
+    assert "why this min_count and for" in html and html.count("the tail probability is the budget already") == len(
+        thresholds.rules)
+    for rule in thresholds.rules:
+        assert f"{rule.type_name} &#x27;{rule.id}&#x27;" in html, rule.id
+    assert "Rules learned: " + str(len(thresholds.rules)) in printed
     for section in ("Findings", "Incidents found in the history", "Thresholds and reasoning",
                     "Series, baselines and alert bands", "driving auth code", "strong daily cycle"):
         assert section in html

@@ -166,3 +166,80 @@ def test_cli_writes_the_three_files(tmp_path, capsys):
     assert "4320 status rows, 2160 auth-code rows" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["--days", "-1", "--out", str(tmp_path)])
+
+
+# ---------------------------------------------------------------------------------- the daily-rhythm set
+RHYTHM_FRIDAY = START + 3 * 1440  # 2025-07-04, a Friday
+
+
+@pytest.fixture(scope="module")
+def rhythm_week():
+    from analysis.synthetic import generate as make
+
+    return make(RHYTHM_FRIDAY, 7 * 1440, seed=5, rhythm=True, incidents=[])
+
+
+def _approved_by_minute(data) -> np.ndarray:
+    return np.array([r["count"] for r in data.status_rows if r["status"] == "approved"], dtype=float)
+
+
+def test_rhythm_set_has_a_strong_daily_cycle_lower_weekends_and_wider_than_poisson_noise(rhythm_week):
+    approved = _approved_by_minute(rhythm_week).reshape(7, 24, 60)  # Friday .. Thursday, UTC hours
+    by_hour = approved.mean(axis=2)
+    weekdays, weekend = by_hour[[0, 3, 4, 5, 6]], by_hour[[1, 2]]  # Fri, Mon-Thu; Sat, Sun
+    assert 0.08 < weekdays[:, 4].mean() / weekdays[:, 16].mean() < 0.13  # 04:00 about a tenth of 16:00
+    assert 0.65 < weekend[:, 16].mean() / weekdays[:, 16].mean() < 0.75
+    # Afternoon minutes vary more than Poisson: variance / mean well above 1 (gamma-Poisson, 10% level noise).
+    afternoon = approved[[0, 3, 4, 5, 6], 14:17].reshape(5, -1)
+    dispersion = float(np.mean(afternoon.var(axis=1) / afternoon.mean(axis=1)))
+    assert dispersion > 2.0
+
+
+def test_rhythm_incidents_move_only_what_they_should():
+    from analysis.synthetic import generate as make
+
+    drop = Incident("approval_drop", RHYTHM_FRIDAY + 600, 20, 0.5)
+    stop = Incident("partial_outage", RHYTHM_FRIDAY + 900, 10, 0.0)
+    ramp = Incident("denial_ramp", RHYTHM_FRIDAY + 1100, 75, 2.0, "59")
+    quiet = make(RHYTHM_FRIDAY, 1440, seed=8, rhythm=True, incidents=[])
+    shaped = make(RHYTHM_FRIDAY, 1440, seed=8, rhythm=True, incidents=[drop, stop, ramp])
+
+    def series(data, status):
+        return np.array([r["count"] for r in data.status_rows if r["status"] == status], dtype=float)
+
+    approved_quiet, approved = series(quiet, "approved"), series(shaped, "approved")
+    assert approved[600:620].sum() / approved_quiet[600:620].sum() == pytest.approx(0.5, abs=0.08)
+    assert approved[900:910].sum() == 0 and series(shaped, "denied")[900:910].sum() > 0  # the rest goes on
+    # The expected counts of everything but approvals are untouched by a drop or a stop (the draws differ:
+    # the random stream moves on differently once approvals are drawn from another mean).
+    from analysis.synthetic import _Model
+
+    axis = np.arange(RHYTHM_FRIDAY, RHYTHM_FRIDAY + 1440)
+    model = _Model(8, False, True)
+    base, moved = model.means(axis, []), model.means(axis, [drop, stop])
+    for key in base:
+        if key != "approved":
+            assert moved[key].tolist() == base[key].tolist(), key
+    assert (moved["approved"][600:620] == 0.5 * base["approved"][600:620]).all()
+    codes = _pivot(shaped.auth_rows, "auth_code")
+    stamps = sorted(codes)
+    top = [codes[s]["59"] for s in stamps[1100 + 45:1100 + 75]]
+    start = [codes[s]["59"] for s in stamps[1100:1100 + 15]]
+    assert np.mean(top) > 1.5 * np.mean(start)  # code 59 climbs to about twice its level
+    assert ramp.peak_minute == ramp.start_minute + 59 and ramp.driving_code == "59"
+
+
+def test_rhythm_set_holds_every_kind_in_any_three_days_and_labels_keep_the_driver(tmp_path):
+    from analysis.synthetic import ALL_KINDS
+    from analysis.synthetic import generate as make
+
+    data = make(RHYTHM_FRIDAY, 10 * 1440, seed=0, rhythm=True, incidents_per_day=8)
+    last_three = [i for i in data.incidents if i.start_minute >= RHYTHM_FRIDAY + 7 * 1440]
+    assert {i.kind for i in last_three} == set(ALL_KINDS)
+    night = [i for i in data.incidents if i.kind == "night_denial"]
+    assert night and all((i.start_minute % 1440) // 60 <= 5 for i in night)
+    assert all(i.driver in ("51", "59") for i in data.incidents if i.kind in ("night_denial", "denial_ramp"))
+    spaced = sorted(data.incidents, key=lambda i: i.start_minute)
+    assert all(b.start_minute > a.end_minute + 90 for a, b in itertools.pairwise(spaced))
+    _, _, labels = write_csvs(data, tmp_path)
+    assert read_labels(labels) == data.incidents

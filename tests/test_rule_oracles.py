@@ -352,7 +352,7 @@ def test_every_rule_type_is_registered_under_its_name():
 
     assert {name: cls.__name__ for name, cls in RULE_TYPES.items()} == {
         "threshold": "ThresholdRule", "poisson_tail": "PoissonTailRule", "seasonal": "SeasonalRule",
-        "rate": "RateRule", "drop": "DropRule"}
+        "rate": "RateRule", "drop": "DropRule", "profile_drop": "ProfileDropRule"}
 
 
 def test_series_values_are_counts_or_shares():
