@@ -32,6 +32,9 @@ class Judgement(NamedTuple):
     threshold: float
     clean: bool  # counts towards resolving a firing alert (hysteresis: may differ from "not breach")
     expected: float | None = None
+    # Minutes the verdict was judged over, ending at the judged minute (the shortest breaching window
+    # of a multi-window rule): a breach at minute m proves something was wrong in m - window + 1 .. m.
+    window: int = 1
 
 
 class FieldReader:
