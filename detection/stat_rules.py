@@ -428,18 +428,25 @@ class RateRule(Rule):
             breach = observed >= critical
         else:
             breach = observed <= critical
-        if breach and self.recent is not None:
-            breach = self._recent_past(view, totals, minute, self.recent, critical / total)
-        return Judgement(breach, observed / total, critical / total, not breach, self.baseline, self.window)
+        if self.recent is None:
+            return Judgement(breach, observed / total, critical / total, not breach, self.baseline, self.window)
+        # With ``recent``, a breach rests on the newest minutes: those are the ones it shows were off.
+        breach = breach and self._recent_past(view, totals, minute, self.recent, observed / total, critical / total)
+        return Judgement(breach, observed / total, critical / total, not breach, self.baseline, self.recent)
 
     def _recent_past(self, view: SeriesView, totals: Mapping[int, int], minute: int, recent: int,
-                     limit_share: float) -> bool:
-        """Whether the newest ``recent`` minutes' share is still past the window's limit share."""
+                     window_share: float, limit_share: float) -> bool:
+        """Whether the newest ``recent`` minutes are as far out as the window: past its limit share and
+        its own share. A drift still going on has its newest minutes the worst of the window; a window
+        only draining an episode that ended has them back to normal, and noise does not take them past
+        the whole window's share (a bar against the limit alone let noise fire it again while draining)."""
         total = sum(totals.get(m, 0) for m in range(minute - recent + 1, minute + 1))
         if total == 0:
             return False  # nothing came in lately: the feed-gap alert speaks for those minutes
         share = view.window_sum(self.count_metric, minute, recent) / total
-        return share >= limit_share if self.direction == "above" else share <= limit_share
+        if self.direction == "above":
+            return share >= max(limit_share, window_share)
+        return share <= min(limit_share, window_share)
 
     def worse(self, new: float, old: float) -> bool:
         return new < old if self.direction == "below" else new > old

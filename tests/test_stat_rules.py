@@ -164,10 +164,24 @@ def test_a_long_rate_window_with_recent_stops_breaching_once_the_newest_minutes_
     assert judgement.breach is breach
     # The 30-minute share itself is past the limit either way: only the newest minutes differ.
     assert judgement.value > judgement.threshold
-    assert judgement.window == 30
+    assert judgement.window == (30 if recent is None else recent)  # the newest minutes a breach rests on
     spike = [T0 + i for i in range(25, 60)]
     first = rule.first_breach(view, spike, 0)
     assert first is not None and rule.judge(view, spike[first]).breach  # the fast scan agrees with judge()
+
+
+def test_a_draining_long_window_is_not_fired_again_by_newest_minutes_just_past_the_limit():
+    # 15 minutes after the spike, the newest 5 minutes run at 9 denials (about 7%): past the 30-minute
+    # limit share, as noise after an episode can be, but far below the window's own share: not a drift.
+    rule = RateRule(rule_id="denied_share_drift", metric="rate:denied", direction="above", baseline=0.049, window=30,
+                    p_value=2.5e-5, min_count=20, dispersion=1000.0, recent=5)
+    columns = {"status__approved": flat(117), "status__denied": [6] * 25 + [40] * 15 + [6] * 10 + [9] * 5}
+    view = series_of(**columns)
+    judged = T0 + 54
+    newest = sum(columns["status__denied"][50:55]) / (5 * 117 + sum(columns["status__denied"][50:55]))
+    judgement = rule.judge(view, judged)
+    assert judgement.threshold < newest < judgement.value  # past the limit share, under the window's share
+    assert not judgement.breach
 
 
 def _config(rule: dict) -> dict:
