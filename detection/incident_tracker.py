@@ -182,6 +182,9 @@ class IncidentTracker:
         self._rules = {rule.id: rule for rule in rules}
         self._open: dict[str, Incident] = {}
         self._computed: dict[str, int] = {}  # incident id -> the newest minute its figures include
+        # member alert id -> (its last breach, the last minute its breaches show was off): judged again
+        # only when the member breached anew; dropped when its incident resolves.
+        self._evidence: dict[str, tuple[int, int]] = {}
 
     # ------------------------------------------------------------- state
     def restore(self, incidents: Iterable[Incident], open_alerts: Iterable[Alert]) -> None:
@@ -201,6 +204,7 @@ class IncidentTracker:
                 incident.last_member_resolved_at = max(ends, default=incident.started_at) + 1
             self._open[incident.id] = incident
         self._computed = {}
+        self._evidence = {}
 
     def open_incidents(self) -> list[Incident]:
         return [i.copy() for i in sorted(self._open.values(), key=lambda i: (-i.started_at, i.id))]
@@ -380,7 +384,11 @@ class IncidentTracker:
         """Kind, drivers, title and summary from the counts over the incident's minutes."""
         # The problem's minutes, not the minutes its members' windows took to drain or its members to
         # resolve: a halving of 10 minutes seen by a 15-minute window must read "down 50%", not 32%.
-        ends = [self._evidence_end(m, series) for m in incident.details.get("members", [])]
+        members = incident.details.get("members", [])
+        ends = [self._evidence_end(m, series) for m in members]
+        if not incident.is_open:
+            for member in members:
+                self._evidence.pop(member["alert_id"], None)
         last = max(*ends, incident.started_at)
         first = max(incident.started_at, last - MAX_SPAN_MINUTES + 1)
         figures = self._figures(series, first, last, incident.started_at)
@@ -404,6 +412,9 @@ class IncidentTracker:
         rule = self._rules.get(member.get("rule", ""))
         if rule is None:
             return last
+        known = self._evidence.get(member["alert_id"])
+        if known is not None and known[0] == last:
+            return known[1]
         best: int | None = None
         minute = last
         # Walking back from the last breach: a breach at minute m shows at most m, so stop once m <= best.
@@ -414,7 +425,9 @@ class IncidentTracker:
                 best = end if best is None else max(best, end)
             minute -= 1
         # Minutes no longer held in memory (a restart) cannot be judged again: the breach itself then.
-        return last if best is None else max(best, started)
+        end = last if best is None else max(best, started)
+        self._evidence[member["alert_id"]] = (last, end)
+        return end
 
     def _figures(self, series: MinuteSeries, first: int, last: int, started: int) -> _Figures:
         observed: dict[str, float] = {}
