@@ -52,6 +52,9 @@ DENIED_WINDOW = 2
 SUSTAINED_DENIAL_WINDOW = 5
 DRIFT_WINDOW = 30
 DRIFT_MIN_COUNT = 20
+# The drift rule stops breaching once the newest minutes' share is back under its limit: without it the
+# half-hour window keeps an incident open for half an hour after the denials are back to normal.
+DRIFT_RECENT = 5
 DEFAULT_NO_DATA_MINUTES = 2
 MIN_MINUTES = 120  # two hours: enough windows to see a level and its noise
 
@@ -285,7 +288,7 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
             rule_id="denied_share_drift", metric=rate_metric("denied"), severity="warning", for_minutes=1,
             resolve_minutes=10, direction="above", baseline=round(share, 5), window=drift_window,
             p_value=_round_p(p_value), dispersion=_round(drift_size), min_count=DRIFT_MIN_COUNT, volume=volume,
-            description="denied share of all transactions creeping up over half an hour",
+            recent=DRIFT_RECENT, description="denied share of all transactions creeping up over half an hour",
         )
         rules.append(drift)
     if history.auth is not None and auth_total is not None and code00_ref is not None:

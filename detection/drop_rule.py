@@ -60,7 +60,7 @@ class DropRule(Rule):
         if level < self.min_level:
             return Judgement(False, mean, 0.0, True, level)  # too thin to judge (night traffic)
         limit = self.max_ratio * level
-        return Judgement(mean < limit, mean, limit, mean >= limit, level)
+        return Judgement(mean < limit, mean, limit, mean >= limit, level, self.window)
 
     def judge(self, view: SeriesView, minute: int) -> Judgement:
         counts, seen = view.counts_of(self.metric), view.received_of(self._feed)

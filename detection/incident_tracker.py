@@ -36,8 +36,10 @@ so a flapping member rejoins the incident it left. ``resolved_at`` is the end of
 the quiet period, so a replay and a live feed resolve at the same minute.
 
 Kind and drivers come from the counts over the incident's minutes (its start to
-the newest minute while open, to the last breaching minute of any member once
-resolved, at most ``MAX_SPAN_MINUTES``): the excess of each status and auth code
+the last minute any member's breaches show was off, open or resolved: a breach
+judged over the newest w minutes at minute m shows m - w + 1, so minutes where a
+long window only drains or a member resolves are left out; at most
+``MAX_SPAN_MINUTES``): the excess of each status and auth code
 over what is expected, where expected is ``rule.expected(minute)`` when a rule on
 that metric knows it, else the metric's mean over the ``BASELINE_MINUTES``
 before the incident.
@@ -180,6 +182,9 @@ class IncidentTracker:
         self._rules = {rule.id: rule for rule in rules}
         self._open: dict[str, Incident] = {}
         self._computed: dict[str, int] = {}  # incident id -> the newest minute its figures include
+        # member alert id -> (its last breach, the last minute its breaches show was off): judged again
+        # only when the member breached anew; dropped when its incident resolves.
+        self._evidence: dict[str, tuple[int, int]] = {}
 
     # ------------------------------------------------------------- state
     def restore(self, incidents: Iterable[Incident], open_alerts: Iterable[Alert]) -> None:
@@ -199,6 +204,7 @@ class IncidentTracker:
                 incident.last_member_resolved_at = max(ends, default=incident.started_at) + 1
             self._open[incident.id] = incident
         self._computed = {}
+        self._evidence = {}
 
     def open_incidents(self) -> list[Incident]:
         return [i.copy() for i in sorted(self._open.values(), key=lambda i: (-i.started_at, i.id))]
@@ -249,7 +255,7 @@ class IncidentTracker:
                 changed[incident.id] = incident
         for incident in changed.values():
             if now_minute is not None or not incident.is_open:
-                self._describe(incident, series, now_minute if now_minute is not None else incident.started_at)
+                self._describe(incident, series)
             if incident.is_open:
                 self._computed[incident.id] = now_minute if now_minute is not None else incident.started_at
             else:
@@ -374,14 +380,16 @@ class IncidentTracker:
             events.setdefault(incident.id, []).append(RESOLVED_TRANSITION)
 
     # ------------------------------------------------------------- naming
-    def _describe(self, incident: Incident, series: MinuteSeries, now_minute: int) -> None:
+    def _describe(self, incident: Incident, series: MinuteSeries) -> None:
         """Kind, drivers, title and summary from the counts over the incident's minutes."""
-        if incident.is_open:
-            last = now_minute
-        else:
-            ends = [m["last_breach_minute"] for m in incident.details.get("members", [])]
-            last = max(ends) if ends else incident.started_at
-        last = max(last, incident.started_at)
+        # The problem's minutes, not the minutes its members' windows took to drain or its members to
+        # resolve: a halving of 10 minutes seen by a 15-minute window must read "down 50%", not 32%.
+        members = incident.details.get("members", [])
+        ends = [self._evidence_end(m, series) for m in members]
+        if not incident.is_open:
+            for member in members:
+                self._evidence.pop(member["alert_id"], None)
+        last = max(*ends, incident.started_at)
         first = max(incident.started_at, last - MAX_SPAN_MINUTES + 1)
         figures = self._figures(series, first, last, incident.started_at)
         family = incident.details.get("family", OTHER_FAMILY)
@@ -394,6 +402,32 @@ class IncidentTracker:
             m: {"observed": round(figures.observed[m], 2), "expected": round(figures.expected[m], 2)}
             for m in (*self._status_metrics, *self._code_metrics)
         }
+
+    def _evidence_end(self, member: Mapping[str, Any], series: MinuteSeries) -> int:
+        """The last minute a member's breaches show was off: a breach at minute m judged over the newest w
+        minutes shows a problem in m - w + 1 .. m, so the latest such m - w + 1 over its breaching minutes.
+        Breaches after it only say the window still holds the problem (a 15-minute window goes on
+        breaching for minutes after approvals are back). Feed gaps (no rule) end at their last silent minute."""
+        last, started = member["last_breach_minute"], member.get("started_minute", member["last_breach_minute"])
+        rule = self._rules.get(member.get("rule", ""))
+        if rule is None:
+            return last
+        known = self._evidence.get(member["alert_id"])
+        if known is not None and known[0] == last:
+            return known[1]
+        best: int | None = None
+        minute = last
+        # Walking back from the last breach: a breach at minute m shows at most m, so stop once m <= best.
+        while minute >= started and (best is None or minute > best):
+            judgement = rule.judge(series, minute)
+            if judgement.breach:
+                end = minute - judgement.window + 1
+                best = end if best is None else max(best, end)
+            minute -= 1
+        # Minutes no longer held in memory (a restart) cannot be judged again: the breach itself then.
+        end = last if best is None else max(best, started)
+        self._evidence[member["alert_id"]] = (last, end)
+        return end
 
     def _figures(self, series: MinuteSeries, first: int, last: int, started: int) -> _Figures:
         observed: dict[str, float] = {}

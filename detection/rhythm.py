@@ -229,7 +229,7 @@ class ProfileDropRule(Rule):
                 continue
             critical = min(self._tables[index].critical_count(expected), (1 - self.min_change) * expected)
             breach = observed <= critical
-            verdict = Judgement(breach, observed / window, critical / window, not breach, expected / window)
+            verdict = Judgement(breach, observed / window, critical / window, not breach, expected / window, window)
             if breach:
                 return verdict
             judged = verdict

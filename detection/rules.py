@@ -32,6 +32,10 @@ class Judgement(NamedTuple):
     threshold: float
     clean: bool  # counts towards resolving a firing alert (hysteresis: may differ from "not breach")
     expected: float | None = None
+    # The newest minutes a breach rests on, ending at the judged minute (the rule's window; the shortest
+    # breaching one of a multi-window rule): a breach at minute m shows something was off in
+    # m - window + 1 .. m. The incident tracker uses it to tell a problem's minutes from a window draining.
+    window: int = 1
 
 
 class FieldReader:

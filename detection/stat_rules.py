@@ -193,7 +193,7 @@ class PoissonTailRule(Rule):
         critical = max(self.min_count, self._table.critical_count(expected))
         breach = observed >= critical
         w = self.window
-        return Judgement(breach, observed / w, critical / w, not breach, expected / w)
+        return Judgement(breach, observed / w, critical / w, not breach, expected / w, w)
 
     def first_breach(self, view: SeriesView, minutes: Sequence[int], start: int) -> int | None:
         # The same test as judge(), on rolling sums (written out: this loop runs for every quiet
@@ -332,7 +332,7 @@ class SeasonalRule(Rule):
             return Judgement(False, observed / max(minutes, 1), 0.0, True, None)
         limit = self._limit(expected)
         breach = observed < limit if self.direction == "below" else observed > limit
-        return Judgement(breach, observed / minutes, limit / minutes, not breach, expected / minutes)
+        return Judgement(breach, observed / minutes, limit / minutes, not breach, expected / minutes, self.window)
 
     def worse(self, new: float, old: float) -> bool:
         return new < old if self.direction == "below" else new > old
@@ -389,13 +389,20 @@ class RateRule(Rule):
     is compared with ``baseline`` x (all transactions in the window) using a Poisson or negative
     binomial (size ``dispersion``) tail of probability ``p_value``; an upper bound also needs at
     least ``min_count`` transactions of that status in the window.
+
+    ``recent`` (optional, minutes, fewer than ``window``): a breach also needs the newest ``recent``
+    minutes' share past the window's limit share. A long window (the 30-minute drift rule) otherwise
+    goes on breaching until the whole episode has left it, half an hour after traffic is back to
+    normal; with ``recent`` it stops once the newest minutes are, and resolves after ``resolve``.
     """
 
     type_name = "rate"
 
     def __init__(self, *, direction: str, baseline: float, window: int, p_value: float, min_count: int,
-                 dispersion: float | None = None, volume: Sequence[float] = (125.0,), **common: Any):
+                 dispersion: float | None = None, volume: Sequence[float] = (125.0,), recent: int | None = None,
+                 **common: Any):
         super().__init__(**common)
+        self.recent = recent
         self.direction = direction
         self.baseline = baseline
         self.window = window
@@ -421,7 +428,25 @@ class RateRule(Rule):
             breach = observed >= critical
         else:
             breach = observed <= critical
-        return Judgement(breach, observed / total, critical / total, not breach, self.baseline)
+        if self.recent is None:
+            return Judgement(breach, observed / total, critical / total, not breach, self.baseline, self.window)
+        # With ``recent``, a breach rests on the newest minutes: those are the ones it shows were off.
+        breach = breach and self._recent_past(view, totals, minute, self.recent, observed / total, critical / total)
+        return Judgement(breach, observed / total, critical / total, not breach, self.baseline, self.recent)
+
+    def _recent_past(self, view: SeriesView, totals: Mapping[int, int], minute: int, recent: int,
+                     window_share: float, limit_share: float) -> bool:
+        """Whether the newest ``recent`` minutes are as far out as the window: past its limit share and
+        its own share. A drift still going on has its newest minutes the worst of the window; a window
+        only draining an episode that ended has them back to normal, and noise does not take them past
+        the whole window's share (a bar against the limit alone let noise fire it again while draining)."""
+        total = sum(totals.get(m, 0) for m in range(minute - recent + 1, minute + 1))
+        if total == 0:
+            return False  # nothing came in lately: the feed-gap alert speaks for those minutes
+        share = view.window_sum(self.count_metric, minute, recent) / total
+        if self.direction == "above":
+            return share >= max(limit_share, window_share)
+        return share <= min(limit_share, window_share)
 
     def worse(self, new: float, old: float) -> bool:
         return new < old if self.direction == "below" else new > old
@@ -435,7 +460,8 @@ class RateRule(Rule):
                 continue
             critical = self._limit_count(total)
             if (observed >= max(critical, self.min_count)) if above else (observed <= critical):
-                return index
+                if self.recent is None or self.judge(view, minutes[index]).breach:
+                    return index
         return None
 
     def expected(self, minute: int) -> float | None:
@@ -447,8 +473,11 @@ class RateRule(Rule):
         return (limit, None) if self.direction == "below" else (None, limit)
 
     def condition_text(self) -> str:
-        return (f"{self.direction} its usual {self.baseline * 100:.1f}% share over {self.window} min "
+        text = (f"{self.direction} its usual {self.baseline * 100:.1f}% share over {self.window} min "
                 f"by more than chance allows (p < {self.p_value:.0e})")
+        if self.recent is not None:
+            text += f", the newest {self.recent} min too"
+        return text
 
     def message(self, judgement: Judgement) -> str:
         return wording.share_message(self.metric, judgement.value, self.baseline)
@@ -460,7 +489,7 @@ class RateRule(Rule):
     def params(self) -> dict[str, Any]:
         return {"direction": self.direction, "baseline": self.baseline, "window": self.window,
                 "p_value": self.p_value, "dispersion": self.dispersion, "min_count": self.min_count,
-                "volume": profile_config(self.volume)}
+                "volume": profile_config(self.volume), **({} if self.recent is None else {"recent": self.recent})}
 
     @classmethod
     def from_config(cls, reader: FieldReader, metrics: Iterable[str]) -> RateRule:
@@ -480,7 +509,19 @@ class RateRule(Rule):
             min_count=reader.int("min_count", 1, minimum=0),
             dispersion=_dispersion(reader),
             volume=read_profile(reader, "volume") if reader.has("volume") else (125.0,),
+            recent=_recent(reader),
             **common,
         )
         reader.reject_unknown(("type", "description"))
         return rule
+
+
+def _recent(reader: FieldReader) -> int | None:
+    """A rate rule's optional ``recent`` minutes: fewer than its window (read after it)."""
+    if not reader.has("recent"):
+        return None
+    window = reader.obj.get("window", 5)
+    recent = reader.int("recent", minimum=1)
+    if recent >= window:
+        raise ConfigError(f"{reader.where}.recent: expected fewer minutes than the window ({window}), got {recent}")
+    return recent

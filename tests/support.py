@@ -57,6 +57,18 @@ def make_minutes(minutes: int, seed: int = 7, bursts=DEFAULT_BURSTS, start: int 
     return out
 
 
+def builtin_rule(rule_id: str) -> dict:
+    """One rule of the built-in thresholds file (detection/default_thresholds.json), as written there."""
+    from detection import load_thresholds
+
+    return next(r for r in load_thresholds().to_config()["rules"] if r["id"] == rule_id)
+
+
+def two_figures(value: float) -> str:
+    """A figure as alert texts show it: two significant figures (0.00783 -> '0.0078')."""
+    return f"{value:.2g}"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

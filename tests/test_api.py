@@ -11,7 +11,7 @@ from openapi_spec_validator import validate
 
 from app import create_app
 
-from .support import make_minutes
+from .support import builtin_rule, make_minutes, two_figures
 
 GOOD = {"timestamp": "2025-07-12 13:45:00", "status": "failed", "count": 3}
 
@@ -47,9 +47,11 @@ def test_the_answer_lists_the_alert_the_request_fired(client):
         "rule": "failed_high", "rule_type": "poisson_tail", "metric": "status:failed", "severity": "critical",
         "state": "firing", "started_at": "2025-07-12T13:45:00Z", "fired_at": "2025-07-12T13:45:00Z",
         "resolved_at": None, "duration_minutes": 1}
-    # 3 failures in the 5-minute window against 0.0087 per 100 approvals x 100 approvals in it.
-    assert alert["message"] == "Failed transactions: 3 in 5 min, about 0.0087 expected"
-    assert alert["detail"] == ("3 in a 5-min window against 0.0087 expected (0.0087 per 100 approvals); fires at 3 "
+    # 3 failures in the 5-minute window against the built-in ratio (per approval) x 100 approvals in it.
+    ratio = builtin_rule("failed_high")["ratio"]
+    expected = per_100 = two_figures(ratio * 100)  # 100 approvals in the window: both figures are the ratio x 100
+    assert alert["message"] == f"Failed transactions: 3 in 5 min, about {expected} expected"
+    assert alert["detail"] == (f"3 in a 5-min window against {expected} expected ({per_100} per 100 approvals); fires at 3 "
                                "or more: at least 3 and an upper-tail probability of at most 2.5e-05 (Poisson)")
     assert client.get("/api/alerts?state=firing").json["alerts"] == [{**alert, "silenced": False}]
 

@@ -16,6 +16,8 @@ from detection import Monitor, Store, parse_thresholds
 from detection.metrics import minute_to_iso
 from feeds.demo import FeedWriter
 
+from .support import two_figures
+
 START = 29_166_000  # epoch minute, a little before the FakeClock's wall time
 
 
@@ -56,6 +58,17 @@ def call_simulate(client, app, scenario: str) -> dict:
     response = client.post("/_dash-update-component", json=simulate_body(app, scenario))
     assert response.status_code == 200, response.data[:500]
     return response.get_json()["response"]
+
+
+def failed_high_expectation(monitor) -> tuple[str, str]:
+    """What failed_high expected in its worst window, from the thresholds' ratio and the approvals the demo
+    stream sent in that window (the window with the most failures), as the alert texts show it."""
+    rule = next(r for r in monitor.thresholds.rules if r.id == "failed_high")
+    (alert,) = [a for a in monitor.alerts() if a.rule == "failed_high"]
+    worst = max(range(alert.started_at, alert.last_breach_at + 1),
+                key=lambda m: monitor.series.window_sum("status:failed", m, rule.window))
+    approvals = monitor.series.window_sum("status:approved", worst, rule.window)
+    return two_figures(rule.ratio * approvals), two_figures(rule.ratio * 100)
 
 
 @pytest.fixture
@@ -169,8 +182,9 @@ def test_simulate_processing_failure_fires_and_turns_the_failed_card_red(demo_ap
     panel = json.dumps(out[ids.ALERTS_PANEL]["children"])
     assert re.findall(r"(\d+) firing", panel) == ["2"]  # the panel's summary: failed_high and one more
     # The seeded demo stream and the fixed clock give these exact figures; the statistics show on hover.
-    assert '"children": "Failed transactions: 18 in 5 min, about 0.053 expected"' in panel
-    assert ('"title": "18 in a 5-min window against 0.053 expected (0.0087 per 100 approvals); fires at 4 or more: '
+    expected, per_100 = failed_high_expectation(demo_app.server.extensions["monitor"])
+    assert f'"children": "Failed transactions: 18 in 5 min, about {expected} expected"' in panel
+    assert (f'"title": "18 in a 5-min window against {expected} expected ({per_100} per 100 approvals); fires at 3 or more: '
             'at least 3 and an upper-tail probability of at most 2.5e-05 (Poisson)"') in panel
     cards = out[ids.STATUS_CARDS]["children"]["props"]["children"]
     failed = next(c["props"]["children"] for c in cards if c["props"]["children"]["props"]["id"] == ids.status_card("failed"))
@@ -275,7 +289,8 @@ def test_a_silenced_alert_is_shown_marked_silenced(demo_app):
     call_simulate(client, demo_app, "processing_failure")
     out, _ = call_refresh(client, demo_app, "1h", trigger=ids.SIMULATED)
     panel = json.dumps(out[ids.ALERTS_PANEL]["children"])
-    assert '"children": "Failed transactions: 18 in 5 min, about 0.053 expected"' in panel
+    expected, _ = failed_high_expectation(demo_app.server.extensions["monitor"])
+    assert f'"children": "Failed transactions: 18 in 5 min, about {expected} expected"' in panel
     assert "silenced-badge" in panel
     client.delete(f"/api/silences/{made.get_json()['id']}")
     out, _ = call_refresh(client, demo_app, "1h")

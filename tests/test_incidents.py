@@ -60,6 +60,7 @@ def test_a_denial_spike_with_several_alerts_is_one_incident_driven_by_code_51(fe
     excess = {code: sum(feed.posted[m][f"auth_code:{code}"] for m in minutes) - len(minutes) * rule_expected(f"auth_{code}_high")
               for code in ("51", "59")}
     share_51 = excess["51"] / (excess["51"] + excess["59"])
+    assert len(minutes) == 15 and {feed.posted[m]["auth_code:51"] for m in minutes} == {32}  # the spike's minutes
     assert 0.8 < share_51 < 0.9
     assert [d.metric for d in incident.drivers] == ["auth_code:51", "auth_code:59"]
     assert incident.drivers[0].share == pytest.approx(share_51, abs=1e-9)
@@ -90,6 +91,13 @@ def test_approvals_halving_alone_is_an_approval_drop(feed):
     assert incident.kind == "approval_drop"
     assert [(d.metric, d.share) for d in incident.drivers] == [("status:approved", 1.0)]
     assert incident.title == "Approvals down 50%"
+    # The figures cover the minutes of the halving only, not the minutes after it where the drop rule's
+    # 5-15 minute windows still held it (they made this "down 32%" once).
+    span = incident.details["span"]
+    minutes = range(iso_minute(span["from"]), iso_minute(span["to"]) + 1)
+    assert minutes and {feed.posted[m]["status:approved"] for m in minutes} == {58}
+    # "about 116": the hour before the incident's start, 59 steady minutes at 117 and the first halved one.
+    assert incident.summary.startswith("Approvals 58/min against about 116 normally, from ")
 
 
 def test_approvals_stopping_while_denials_go_on_is_a_partial_outage(feed):
@@ -100,6 +108,8 @@ def test_approvals_stopping_while_denials_go_on_is_a_partial_outage(feed):
     # Several rules fired (the drop, the denied share): all symptoms of the one outage.
     assert len(incidents[0].alert_ids) >= 2
     assert incidents[0].title == "Partial outage: approvals stopped while other transactions go on"
+    # Judged over the 10 stopped minutes, not diluted by the minutes members took to drain and resolve.
+    assert incidents[0].summary.startswith("Approvals stopped (under 10% of about 117/min) for 10 of 10 minutes")
 
 
 def test_a_feed_gap_is_a_feed_outage(feed):

@@ -145,6 +145,45 @@ def test_rate_judgements(case, columns, breach):
     assert judgement.expected == 0.049
 
 
+# A 30-minute drift rule half an hour after 15 minutes of denials at 40 (share about 25%), then
+# back to 6 a minute: the half hour still holds the spike when the newest minutes are clean.
+SPIKE_THEN_CLEAN = {"status__approved": flat(117), "status__denied": [6] * 25 + [40] * 15 + [6] * 20}
+
+
+@pytest.mark.parametrize(("recent", "minutes_after", "breach"), [
+    (None, 19, True),  # without `recent`: breaching until the spike has left the 30-minute window
+    (5, 1, True),  # the newest 5 minutes still hold 4 spike minutes
+    (5, 5, False),  # the newest 5 minutes are clean: the drift is over
+])
+def test_a_long_rate_window_with_recent_stops_breaching_once_the_newest_minutes_are_clean(recent, minutes_after, breach):
+    rule = RateRule(rule_id="denied_share_drift", metric="rate:denied", direction="above", baseline=0.049, window=30,
+                    p_value=2.5e-5, min_count=20, dispersion=1000.0, recent=recent)
+    view = series_of(**SPIKE_THEN_CLEAN)
+    minute = T0 + 39 + minutes_after
+    judgement = rule.judge(view, minute)
+    assert judgement.breach is breach
+    # The 30-minute share itself is past the limit either way: only the newest minutes differ.
+    assert judgement.value > judgement.threshold
+    assert judgement.window == (30 if recent is None else recent)  # the newest minutes a breach rests on
+    spike = [T0 + i for i in range(25, 60)]
+    first = rule.first_breach(view, spike, 0)
+    assert first is not None and rule.judge(view, spike[first]).breach  # the fast scan agrees with judge()
+
+
+def test_a_draining_long_window_is_not_fired_again_by_newest_minutes_just_past_the_limit():
+    # 15 minutes after the spike, the newest 5 minutes run at 9 denials (about 7%): past the 30-minute
+    # limit share, as noise after an episode can be, but far below the window's own share: not a drift.
+    rule = RateRule(rule_id="denied_share_drift", metric="rate:denied", direction="above", baseline=0.049, window=30,
+                    p_value=2.5e-5, min_count=20, dispersion=1000.0, recent=5)
+    columns = {"status__approved": flat(117), "status__denied": [6] * 25 + [40] * 15 + [6] * 10 + [9] * 5}
+    view = series_of(**columns)
+    judged = T0 + 54
+    newest = sum(columns["status__denied"][50:55]) / (5 * 117 + sum(columns["status__denied"][50:55]))
+    judgement = rule.judge(view, judged)
+    assert judgement.threshold < newest < judgement.value  # past the limit share, under the window's share
+    assert not judgement.breach
+
+
 def _config(rule: dict) -> dict:
     return {"version": 1, "rules": [rule]}
 
@@ -157,13 +196,17 @@ RATE = {"id": "d", "type": "rate", "metric": "rate:denied", "direction": "above"
         "p_value": 2.5e-5, "dispersion": 100.0, "min_count": 5, "volume": 125, "for": 1, "resolve": 5}
 
 
-@pytest.mark.parametrize("config", [TAIL, SEASONAL, RATE], ids=["poisson_tail", "seasonal", "rate"])
+RATE_RECENT = {**RATE, "id": "drift", "window": 30, "min_count": 20, "recent": 5}
+
+
+@pytest.mark.parametrize("config", [TAIL, SEASONAL, RATE, RATE_RECENT], ids=["poisson_tail", "seasonal", "rate", "rate-recent"])
 def test_rules_round_trip_through_the_thresholds_file(config):
     assert config["type"] in RULE_TYPES
     first = parse_thresholds(_config(config), "t.json")
     again = parse_thresholds(json.loads(json.dumps(first.to_config())), "t.json")
     assert first.rules[0].to_config() == again.rules[0].to_config()
     assert again.rules[0].to_config()["type"] == config["type"]
+    assert again.rules[0].to_config().get("recent") == config.get("recent")
     described = again.rules[0].describe()
     assert described["condition"] and described["metric_label"]
     # The same decisions after the round trip, bounded on the rule's side only: a rule for rises has an
@@ -190,6 +233,8 @@ BAD = [
     (RATE, "baseline", 1.5, "t.json.rules[0].baseline"),
     (RATE, "volume", "lots", "t.json.rules[0].volume"),
     (RATE, "surprise", 1, "unknown field(s) surprise"),
+    (RATE, "recent", 2, "t.json.rules[0].recent: expected fewer minutes than the window (2), got 2"),
+    (RATE, "recent", 0, "t.json.rules[0].recent"),
 ]
 
 

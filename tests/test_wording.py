@@ -9,7 +9,7 @@ from detection import Monitor, MonitorSettings, Store, parse_thresholds, validat
 from detection.metrics import DEFAULT_STATUSES, metric_name
 
 from .support import START_MINUTE as T0
-from .support import timestamp
+from .support import builtin_rule, timestamp, two_figures
 
 NOW = (T0 + 10_000) * 60.0
 CODES = ("00", "51", "59")
@@ -117,9 +117,11 @@ def test_the_api_shows_the_plain_message_and_the_statistics_apart(client):
                    {"timestamp": timestamp(T0 + minute), "status": "failed", "count": 4 if minute == 4 else 0}]
         assert client.post("/api/transaction", json=records).status_code == 201
     (alert,) = client.get("/api/alerts?state=all").json["alerts"]
-    # The built-in failed_high rule: 4 failures against 0.0087 per 100 approvals x 500 approvals.
-    assert alert["message"] == "Failed transactions: 4 in 5 min, about 0.044 expected"
-    assert alert["detail"] == ("4 in a 5-min window against 0.044 expected (0.0087 per 100 approvals); fires at 3 "
+    # The built-in failed_high rule: 4 failures against its ratio (per approval) x 500 approvals.
+    ratio = builtin_rule("failed_high")["ratio"]
+    expected, per_100 = two_figures(ratio * 500), two_figures(ratio * 100)
+    assert alert["message"] == f"Failed transactions: 4 in 5 min, about {expected} expected"
+    assert alert["detail"] == (f"4 in a 5-min window against {expected} expected ({per_100} per 100 approvals); fires at 3 "
                                "or more: at least 3 and an upper-tail probability of at most 2.5e-05 (Poisson)")
 
 
