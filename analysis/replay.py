@@ -115,15 +115,17 @@ def replay(thresholds: Thresholds, minutes: Iterable[MinuteRows] | list[MinuteRe
 
 
 def replay_run(thresholds: Thresholds, minutes: Iterable[MinuteRows] | list[MinuteRecords],
-               ticks: bool = True, advance: Callable[[int], None] | None = None) -> Replayed:
+               ticks: bool = True, advance: Callable[[int], None] | None = None,
+               store: Store | None = None) -> Replayed:
     """Feed ``(minute, status_rows, auth_rows)`` (or validated ``(minute, records)``) in order.
 
-    Returns every episode that fired and the Monitor's own incidents. ``ticks=False`` skips the wall-clock ticks: minutes are then
+    Returns every episode that fired and the Monitor's own incidents. ``store``: where the Monitor
+    writes (default in memory; a file keeps what it stored, to compare). ``ticks=False`` skips the wall-clock ticks: minutes are then
     closed by the next minute's data and outages show only as feed gaps, which is enough to find
     incidents in history and twice as fast. ``advance(1)`` is called after each minute (progress).
     """
     clock = _ReplayClock()
-    monitor = Monitor(thresholds, Store(":memory:"), MonitorSettings(window_minutes=24 * 60,
+    monitor = Monitor(thresholds, store if store is not None else Store(":memory:"), MonitorSettings(window_minutes=24 * 60,
                                                                      retention_minutes=24 * 60), clock=clock)
     episodes: dict[str, Episode] = {}
     incidents: dict[str, EngineIncident] = {}
