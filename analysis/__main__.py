@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from analysis.incidents import find_incidents
+from analysis.incidents import drivers_text, find_incidents, kind_words, last_minute
 from analysis.learn import LearnError, LearnOptions, learn
 from analysis.loading import LoadError, load_history
 from analysis.progress import progress_for
@@ -102,10 +102,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Rules learned: {len(analysis.thresholds.rules)}")
     for rule in analysis.thresholds.rules:
         print(f"  {rule.id:<24} {rule.condition_text()} (for {rule.for_minutes}, resolve {rule.resolve_minutes})")
+    # As the engine grouped and named them (the same incidents the monitor would have opened live).
     print(f"Incidents found in the history: {len(incidents)}")
-    for incident in incidents:
-        drive = {None: "", "both": ", driven by both 51 and 59"}.get(incident.driver, f", driven by code {incident.driver}")
-        print(f"  {minute_to_iso(incident.start)}  {incident.minutes:>4} min  {incident.kind}{drive} ({incident.peak})")
+    last = last_minute(analysis)
+    for found in incidents:
+        incident = found.incident
+        minutes = found.end(last) - incident.started_at + 1
+        print(f"  {minute_to_iso(incident.started_at)}  {minutes:>4} min  {incident.title} "
+              f"[{kind_words(incident.kind)}; drivers {drivers_text(incident.drivers)}]")
     print(f"Wrote {args.out}" + (f" and {report}" if report else ""))
     return 0
 

@@ -6,16 +6,26 @@ prints, per thresholds set (learned on the first 7 days, learned on all 14, the 
 and a naive mean + 2 sigma analysis): recall per incident kind, false alert episodes per day over
 all metrics, and detection delay (median and max, minutes). Beside them, the 10-day daily-rhythm
 set (strong cycle, weekends, over-dispersed, every incident kind; ``evaluate_rhythm``): learned on
-its first 7 days, judged on the last 3. Every set also gets incident-level figures: the episodes
-grouped into incidents by ``analysis.grouping.group_episodes`` (the one function to swap for the
-engine's incident tracker), incidents per real incident, false incidents per day, and the share of
-denial incidents whose driving auth code is named right.
+its first 7 days, judged on the last 3.
 
-An episode counts for an incident when it starts between 3 minutes before the incident and
-``MATCH_AFTER`` minutes after its end (window rules keep breaching while the window drains);
-feed outages count only feed alerts (``no_data``, ``feed_gap``), other kinds only metric alerts.
-Detection delay is the wall-clock minute in which the alert fired, minus the minute in which the
-incident's first minute of data arrived (0 = fired as soon as that first minute was closed).
+Incidents are the engine's own: the replay collects the ``Monitor``'s incidents (``IncidentTracker``),
+with the kind, drivers and member alerts it gave them; nothing here groups alerts. An alert episode
+matches a labelled incident when it starts between 3 minutes before the incident and ``MATCH_AFTER``
+minutes after its end (window rules keep breaching while the window drains); an engine incident
+matches a labelled one when one of its member alerts does. A labelled incident is found when an
+engine incident with a matching member of the right sort matches it (feed outages: a feed alert,
+``no_data`` or ``feed_gap``; other kinds: a metric alert). Per labelled incident:
+
+- delay: the wall-clock minute in which the first such engine incident opened (its first member
+  fired), minus the minute in which the incident's first minute of data arrived (0 = as soon as
+  that first minute was closed);
+- kind named: that incident's ``kind`` against ``EXPECTED_KIND`` of the label;
+- driving code named (denial kinds): the first matching ``denial_spike`` incident's ``drivers``
+  read by ``analysis.incidents.named_code`` ("both" when codes 51 and 59 each carry >= 25% of the
+  excess: the generator puts 100% on one code or 50% on each);
+- incidents per real incident: how many engine incidents match it.
+
+An engine incident matching no labelled incident is a false incident.
 """
 
 from __future__ import annotations
@@ -29,12 +39,20 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis.grouping import group_episodes
+from analysis.incidents import named_code
 from analysis.learn import LearnOptions, learn, naive_thresholds
 from analysis.loading import history_from_rows
 from analysis.progress import Progress
-from analysis.replay import Episode, replay, rows_by_minute, validate_minutes
+from analysis.replay import EngineIncident, Episode, replay_run, rows_by_minute, validate_minutes
 from analysis.synthetic import ALL_KINDS, INCIDENT_KINDS, Incident, generate
+from detection.incidents import (
+    APPROVAL_DROP,
+    DENIAL_SPIKE,
+    FEED_OUTAGE,
+    PARTIAL_OUTAGE,
+    PROCESSING_FAILURE,
+    REVERSAL_BURST,
+)
 from detection.thresholds import Thresholds, load_thresholds, parse_thresholds
 
 MATCH_BEFORE = 3
@@ -51,8 +69,11 @@ TARGET_INCIDENTS_PER_REAL = 1.2
 TARGET_FALSE_INCIDENTS_PER_DAY = 1 / 3
 TARGET_KIND_MEDIAN_DELAY = 1.0
 TARGET_KIND_MAX_DELAY = 5
-# A denial incident is driven by one code when that code carries this share of the extra denials.
-DRIVER_SHARE = 0.75
+# The engine kind an analyst should be told for each labelled kind.
+EXPECTED_KIND = {"denial_51": DENIAL_SPIKE, "denial_59": DENIAL_SPIKE, "denial_both": DENIAL_SPIKE,
+                 "night_denial": DENIAL_SPIKE, "denial_ramp": DENIAL_SPIKE, "processing_failure": PROCESSING_FAILURE,
+                 "reversal_burst": REVERSAL_BURST, "feed_outage": FEED_OUTAGE, "approval_drop": APPROVAL_DROP,
+                 "partial_outage": PARTIAL_OUTAGE}
 TARGET_RECALL = 0.95
 TARGET_FALSE_PER_DAY = 1.0
 TARGET_MEDIAN_DELAY = 2.0
@@ -63,8 +84,13 @@ class KindScore:
     kind: str
     incidents: int
     detected: int
-    delays: list[int]
+    delays: list[int]  # per found incident: the engine incident opened, minutes after the first minute was in
     before_peak: int = 0  # detected no later than the minute after the incident's worst minute (ramps)
+    named: dict[str, int] = field(default_factory=dict)  # engine kind of the incident that paged -> how often
+
+    @property
+    def named_right(self) -> int:
+        return self.named.get(EXPECTED_KIND[self.kind], 0)
 
     @property
     def recall(self) -> float:
@@ -89,15 +115,29 @@ class Score:
     episodes: int
     missed: list[Incident] = field(default_factory=list)
     shape: str = ""  # "flat volume", "daily cycle", "daily rhythm (10 days)"
-    incident_groups: int = 0  # episodes grouped into incidents (analysis.grouping.group_episodes)
-    groups_per_real: list[int] = field(default_factory=list)  # per detected real incident: how many groups
+    engine_incidents: int = 0  # the Monitor's incidents over the judged days
+    per_real: list[int] = field(default_factory=list)  # per found real incident: how many engine incidents
     false_incidents: int = 0
     drivers_right: int = 0
-    drivers_judged: int = 0  # denial incidents detected, whose driving code is checked
+    drivers_judged: int = 0  # denial incidents found, whose driving code is checked
 
     @property
     def incidents_per_real(self) -> float | None:
-        return statistics.mean(self.groups_per_real) if self.groups_per_real else None
+        return statistics.mean(self.per_real) if self.per_real else None
+
+    @property
+    def kinds_right(self) -> int:
+        return sum(k.named_right for k in self.kinds.values())
+
+    @property
+    def kinds_judged(self) -> int:
+        return sum(k.detected for k in self.kinds.values())
+
+    def confusion(self) -> dict[str, dict[str, int]]:
+        """Per labelled kind, the engine kinds named other than the expected one (and how often)."""
+        return {k: {named: n for named, n in sorted(entry.named.items()) if named != EXPECTED_KIND[k]}
+                for k, entry in self.kinds.items()
+                if any(named != EXPECTED_KIND[k] for named in entry.named)}
 
     @property
     def false_incidents_per_day(self) -> float:
@@ -147,11 +187,13 @@ class Score:
             "false_episodes_per_day": round(self.false_per_day, 3), "episodes": self.episodes,
             "median_delay": self.median_delay, "meets_targets": self.meets_targets(), "shape": self.shape,
             "kinds": {k: {"incidents": s.incidents, "detected": s.detected, "recall": s.recall,
-                          "median_delay": s.median_delay, "max_delay": s.max_delay, "before_peak": s.before_peak}
+                          "median_delay": s.median_delay, "max_delay": s.max_delay, "before_peak": s.before_peak,
+                          "kinds_named": dict(sorted(s.named.items()))}
                       for k, s in self.kinds.items()},
-            "incidents": {"groups": self.incident_groups, "per_real_incident": self.incidents_per_real,
+            "incidents": {"engine_incidents": self.engine_incidents, "per_real_incident": self.incidents_per_real,
                           "false_per_day": round(self.false_incidents_per_day, 3),
                           "driver_named_right": self.driver_share_right,
+                          "kind_named_right": f"{self.kinds_right}/{self.kinds_judged}",
                           "meets_targets": self.meets_incident_targets()},
         }
 
@@ -162,88 +204,52 @@ def _matches(incident: Incident, episode: Episode) -> bool:
 
 def score(name: str, daily_cycle: bool, incidents: Sequence[Incident], episodes: Sequence[Episode],
           days: float, kinds_scored: Sequence[str] = INCIDENT_KINDS, shape: str = "",
-          counts: AuthCounts | None = None, last_minute: int | None = None) -> Score:
-    """Episode-level and incident-level figures. ``counts`` (auth code counts per minute, with the thresholds'
-    usual ratios to code 00) lets the driving code of each denial incident be checked."""
+          engine: Sequence[EngineIncident] = ()) -> Score:
+    """Per labelled incident, how the engine's incidents (``engine``, with their member ``episodes``) met it;
+    alert episodes matching no labelled incident are false episodes."""
     kinds = {kind: KindScore(kind, 0, 0, []) for kind in kinds_scored}
-    matched: set[str] = set()
+    members: dict[str, list[Episode]] = {}
+    for episode in episodes:
+        members.setdefault(episode.incident_id or "", []).append(episode)
+    matched_episodes: set[str] = set()
+    matched_incidents: set[str] = set()
     missed = []
+    per_real: list[int] = []
+    drivers_right = drivers_judged = 0
     for incident in incidents:
         entry = kinds[incident.kind]
         entry.incidents += 1
         feed_kind = incident.kind == "feed_outage"
-        hits = [e for e in episodes if _matches(incident, e) and e.metric.startswith("feed:") == feed_kind]
         # Episodes of any kind that overlap an incident are its side effects, not false alarms.
-        matched.update(e.alert_id for e in episodes if _matches(incident, e))
-        if hits:
-            entry.detected += 1
-            first_seen = incident.start_minute + 1  # wall minute in which its first minute was closed
-            fired = min(e.fired_minute for e in hits)
-            entry.delays.append(max(0, fired - first_seen))
-            entry.before_peak += fired <= incident.peak_minute + 1
-        else:
+        matched_episodes.update(e.alert_id for e in episodes if _matches(incident, e))
+        mine = [i for i in engine if any(_matches(incident, e) for e in members.get(i.id, ()))]
+        matched_incidents.update(i.id for i in mine)
+        found = [i for i in mine if any(_matches(incident, e) and e.metric.startswith("feed:") == feed_kind
+                                        for e in members.get(i.id, ()))]
+        if not found:
             missed.append(incident)
-    false = [e for e in episodes if e.alert_id not in matched]
+            continue
+        per_real.append(len(mine))
+        entry.detected += 1
+        paged = min(found, key=lambda i: (i.opened_wall, i.id))
+        first_seen = incident.start_minute + 1  # wall minute in which its first minute was closed
+        entry.delays.append(max(0, paged.opened_minute - first_seen))
+        entry.before_peak += paged.opened_minute <= incident.peak_minute + 1
+        entry.named[paged.kind] = entry.named.get(paged.kind, 0) + 1
+        wanted = incident.driving_code
+        if wanted is not None:
+            drivers_judged += 1
+            denial = [i for i in found if i.kind == DENIAL_SPIKE]
+            judged = min(denial, key=lambda i: (i.opened_wall, i.id)) if denial else paged
+            drivers_right += named_code(judged.incident.drivers) == wanted
+    false = [e for e in episodes if e.alert_id not in matched_episodes]
     result = Score(name, daily_cycle, days, kinds, false, len(episodes), missed, shape=shape)
-    _score_incidents(result, incidents, episodes, counts, last_minute)
+    result.engine_incidents = len(engine)
+    result.per_real = per_real
+    result.false_incidents = sum(1 for i in engine if i.id not in matched_incidents)
+    result.drivers_right, result.drivers_judged = drivers_right, drivers_judged
     return result
 
-
-@dataclass
-class AuthCounts:
-    """Per-minute counts of codes 00, 51 and 59, and each code's usual count per code-00 approval."""
-
-    by_code: dict[str, dict[int, int]]
-    ratios: dict[str, float]
-
-    def driver(self, start: int, end: int) -> str | None:
-        """Which code carries the extra denials in [start, end]: '51', '59' or 'both' (None: no excess)."""
-        approved = sum(self.by_code.get("00", {}).get(m, 0) for m in range(start, end + 1))
-        excess = {code: max(sum(self.by_code.get(code, {}).get(m, 0) for m in range(start, end + 1))
-                            - self.ratios.get(code, 0.0) * approved, 0.0) for code in ("51", "59")}
-        total = excess["51"] + excess["59"]
-        if total <= 0:
-            return None
-        for code in ("51", "59"):
-            if excess[code] >= DRIVER_SHARE * total:
-                return code
-        return "both"
-
-
-def auth_counts(minutes: Sequence[tuple[int, Sequence[dict], Sequence[dict]]], thresholds: Thresholds) -> AuthCounts:
-    by_code: dict[str, dict[int, int]] = {}
-    for minute, _, auth_rows in minutes:
-        for row in auth_rows:
-            by_code.setdefault(str(row["auth_code"]), {})[minute] = int(row["count"])
-    ratios = {}
-    for rule in thresholds.rules:
-        ratio = getattr(rule, "ratio", None)
-        if rule.metric.startswith("auth_code:") and getattr(rule, "per", "") == "auth_code:00" and ratio is not None:
-            ratios[rule.metric.split(":", 1)[1]] = float(ratio)
-    return AuthCounts(by_code, ratios)
-
-
-def _score_incidents(result: Score, incidents: Sequence[Incident], episodes: Sequence[Episode],
-                     counts: AuthCounts | None, last_minute: int | None) -> None:
-    """Incident-level figures from ``group_episodes``: groups per real incident, false groups, drivers."""
-    last = last_minute if last_minute is not None else max((e.started_at for e in episodes), default=0)
-    groups = group_episodes(episodes, last)
-    result.incident_groups = len(groups)
-    real_of_group: list[list[Incident]] = [[i for i in incidents if any(_matches(i, e) for e in g)] for g in groups]
-    result.false_incidents = sum(1 for found in real_of_group if not found)
-    for incident in incidents:
-        mine = [g for g, found in zip(groups, real_of_group, strict=True) if incident in found]
-        if not mine:
-            continue
-        result.groups_per_real.append(len(mine))
-        wanted = incident.driving_code
-        if wanted is None or counts is None or not counts.ratios:
-            continue
-        result.drivers_judged += 1
-        # Over every group the incident was split into: what an analyst would read across them.
-        start = min(e.started_at for g in mine for e in g)
-        end = max(e.resolved_at - 1 if e.resolved_at else last for g in mine for e in g)
-        result.drivers_right += counts.driver(start, max(end, start)) == wanted
 
 
 def _round_trip(thresholds: Thresholds, name: str) -> Thresholds:
@@ -285,10 +291,9 @@ def evaluate_one(daily_cycle: bool, days: int = 14, train_days: int = 7, seed: i
     done = Progress(f"evaluate, {shape}", len(candidates), "thresholds sets replayed", _stderr_line,
                     short="sets", per="min", every_fraction=1 / len(candidates)) if progress else None
     for name, thresholds in candidates.items():
-        episodes = replay(_round_trip(thresholds, name), minutes)
-        scores.append(score(name, daily_cycle, test_incidents, episodes, test_minutes / 1440,
-                            ALL_KINDS if rhythm else INCIDENT_KINDS, shape, auth_counts(rows, thresholds),
-                            split + test_minutes - 1))
+        run = replay_run(_round_trip(thresholds, name), minutes)
+        scores.append(score(name, daily_cycle, test_incidents, run.episodes, test_minutes / 1440,
+                            ALL_KINDS if rhythm else INCIDENT_KINDS, shape, run.incidents))
         if done is not None:
             done.advance()
     return scores
@@ -318,11 +323,13 @@ def merge_scores(parts: Sequence[Score]) -> Score:
             pooled.detected += entry.detected
             pooled.delays += entry.delays
             pooled.before_peak += entry.before_peak
+            for named, n in entry.named.items():
+                pooled.named[named] = pooled.named.get(named, 0) + n
     merged = Score(first.name, first.daily_cycle, sum(p.days for p in parts), kinds,
                    [e for p in parts for e in p.false_episodes], sum(p.episodes for p in parts),
                    [m for p in parts for m in p.missed], shape=first.shape)
-    merged.incident_groups = sum(p.incident_groups for p in parts)
-    merged.groups_per_real = [g for p in parts for g in p.groups_per_real]
+    merged.engine_incidents = sum(p.engine_incidents for p in parts)
+    merged.per_real = [g for p in parts for g in p.per_real]
     merged.false_incidents = sum(p.false_incidents for p in parts)
     merged.drivers_right = sum(p.drivers_right for p in parts)
     merged.drivers_judged = sum(p.drivers_judged for p in parts)
@@ -373,11 +380,17 @@ def format_report(scores: Sequence[Score]) -> str:
             peak = f"  (fired before its top: {k.before_peak} of {k.detected})" if k.kind == "denial_ramp" else ""
             lines.append(f"  {k.kind:<20} {k.incidents:>9} {k.recall:>7.2f} {_fmt_delay(k.median_delay):>13} "
                          f"{_fmt_delay(k.max_delay):>10}{peak}")
-        lines.append(f"  incidents (episodes grouped by analysis.grouping.group_episodes): {s.incident_groups}, "
+        lines.append(f"  the engine's incidents: {s.engine_incidents}, "
                      f"{_fmt_ratio(s.incidents_per_real)} per real incident, {s.false_incidents} false "
                      f"({s.false_incidents_per_day:.2f}/day), driving code named right in "
-                     f"{s.drivers_right} of {s.drivers_judged} denial incidents"
+                     f"{s.drivers_right} of {s.drivers_judged} denial incidents, kind named right in "
+                     f"{s.kinds_right} of {s.kinds_judged}"
                      f" -> {'meets' if s.meets_incident_targets() else 'MISSES'} the incident targets")
+        confusion = s.confusion()
+        if confusion:
+            lines.append("  kinds named otherwise: " + "; ".join(
+                f"{kind} as " + ", ".join(f"{named} {n}x" for named, n in named_as.items())
+                for kind, named_as in confusion.items()))
     others = [s for s in scores if not s.shape.startswith("daily rhythm")]
     if others:
         lines.append("")
@@ -417,8 +430,9 @@ def rhythm_table(scores: Sequence[Score]) -> str:
     """The daily-rhythm set in Markdown: per kind found/incidents and median/max delay, then incident figures."""
     kinds = [k for k in ALL_KINDS if any(s.kinds[k].incidents for s in scores)]
     head = ("| thresholds (rhythm set, last 3 days) | " + " | ".join(SHORT_KIND[k] for k in kinds)
-            + " | false episodes/day | incidents per real | false incidents/day | driver right | incident targets |")
-    rows = [head, "|" + "---|" * (len(kinds) + 6)]
+            + " | false episodes/day | incidents per real | false incidents/day | driver right | kind right"
+            " | incident targets |")
+    rows = [head, "|" + "---|" * (len(kinds) + 7)]
     for s in scores:
         cells = []
         for k in kinds:
@@ -428,11 +442,17 @@ def rhythm_table(scores: Sequence[Score]) -> str:
         driver = f"{s.drivers_right}/{s.drivers_judged}"
         rows.append(f"| {s.name} | " + " | ".join(cells) + f" | {s.false_per_day:.2f} | "
                     f"{_fmt_ratio(s.incidents_per_real)} | {s.false_incidents_per_day:.2f} | {driver} | "
-                    f"{'met' if s.meets_incident_targets() else 'missed'} |")
+                    f"{s.kinds_right}/{s.kinds_judged} | {'met' if s.meets_incident_targets() else 'missed'} |")
     rows.append("")
-    rows.append("Cells: found/incidents, median/max delay in minutes (ramps: delay from the start of a one-hour "
-                "ramp; the target there is to fire before its top). Judged days: "
-                + ", ".join(f"{s.name} {s.days:g}" for s in scores[:1]) + ".")
+    rows.append("Cells: found/incidents, median/max delay in minutes from the labelled start to the minute the "
+                "engine's incident opened (ramps: from the start of a one-hour ramp; the target there is to fire "
+                "before its top). Judged days: " + ", ".join(f"{s.name} {s.days:g}" for s in scores[:1]) + ".")
+    for s in scores:
+        confusion = s.confusion()
+        if confusion:
+            rows.append(f"Kinds named otherwise ({s.name}): " + "; ".join(
+                f"{SHORT_KIND[kind]} as " + ", ".join(f"{named} {n}x" for named, n in named_as.items())
+                for kind, named_as in confusion.items()) + ".")
     return "\n".join(rows)
 
 

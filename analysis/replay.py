@@ -1,4 +1,5 @@
-"""Replay minute rows through the real engine as if they arrived live, and collect the alert episodes.
+"""Replay minute rows through the real engine as if they arrived live, and collect the alert episodes
+and the incidents the engine grouped them into (its own ``IncidentTracker``: analysis never groups by itself).
 
 Each minute's rows go through ``validate_records`` and ``Monitor.ingest`` at the end of that
 minute (wall clock = minute end + 5 s), then the wall clock moves on 30 s and ``Monitor.tick``
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 from detection import FIRING, RESOLVED, CountRecord, Monitor, MonitorSettings, Store, Thresholds, validate_records
 from detection.alerts import Transition
+from detection.incidents import Incident, IncidentTransition
 
 ARRIVAL_SECONDS = 5  # a platform posts a minute's counts a few seconds after it ends
 TICK_SECONDS = 35  # the ticker closes it after the engine's 30 s grace
@@ -34,11 +36,49 @@ class Episode:
     resolved_at: int | None = None
     value: float = 0.0
     message: str = ""
+    incident_id: str | None = None  # the engine's incident this alert joined when it fired
 
     @property
     def fired_minute(self) -> int:
         """The wall-clock minute in which people were told."""
         return int(self.fired_wall // 60)
+
+
+@dataclass
+class EngineIncident:
+    """One incident exactly as the engine grouped and named it, and when it opened (its first member fired)."""
+
+    incident: Incident  # the engine's final copy: kind, drivers, title, summary, started_at, resolved_at
+    opened_wall: float  # wall-clock seconds when the engine opened it
+
+    @property
+    def id(self) -> str:
+        return self.incident.id
+
+    @property
+    def kind(self) -> str:
+        return self.incident.kind
+
+    @property
+    def opened_minute(self) -> int:
+        """The wall-clock minute in which people were paged."""
+        return int(self.opened_wall // 60)
+
+    def end(self, last_minute: int) -> int:
+        """Its last minute (inclusive), as the engine's figures span it: the last minute any member breached
+        (neither the members' clean minutes before resolving nor the quiet period); still open: ``last_minute``."""
+        if self.incident.is_open:
+            return last_minute
+        ends = [m["last_breach_minute"] for m in self.incident.details.get("members", [])]
+        return max([self.incident.started_at, *ends])
+
+
+@dataclass
+class Replayed:
+    """What a replay saw: every fired alert episode and every incident, in the order they fired/opened."""
+
+    episodes: list[Episode]
+    incidents: list[EngineIncident]
 
 
 class _ReplayClock:
@@ -70,29 +110,49 @@ def validate_minutes(minutes: Iterable[MinuteRows], statuses: Sequence[str],
 
 def replay(thresholds: Thresholds, minutes: Iterable[MinuteRows] | list[MinuteRecords],
            ticks: bool = True, advance: Callable[[int], None] | None = None) -> list[Episode]:
+    """Every episode that fired (``replay_run`` also gives the engine's incidents)."""
+    return replay_run(thresholds, minutes, ticks, advance).episodes
+
+
+def replay_run(thresholds: Thresholds, minutes: Iterable[MinuteRows] | list[MinuteRecords],
+               ticks: bool = True, advance: Callable[[int], None] | None = None,
+               store: Store | None = None) -> Replayed:
     """Feed ``(minute, status_rows, auth_rows)`` (or validated ``(minute, records)``) in order.
 
-    Returns every episode that fired. ``ticks=False`` skips the wall-clock ticks: minutes are then
+    Returns every episode that fired and the Monitor's own incidents. ``store``: where the Monitor
+    writes (default in memory; a file keeps what it stored, to compare). ``ticks=False`` skips the wall-clock ticks: minutes are then
     closed by the next minute's data and outages show only as feed gaps, which is enough to find
     incidents in history and twice as fast. ``advance(1)`` is called after each minute (progress).
     """
     clock = _ReplayClock()
-    monitor = Monitor(thresholds, Store(":memory:"), MonitorSettings(window_minutes=24 * 60,
+    monitor = Monitor(thresholds, store if store is not None else Store(":memory:"), MonitorSettings(window_minutes=24 * 60,
                                                                      retention_minutes=24 * 60), clock=clock)
     episodes: dict[str, Episode] = {}
+    incidents: dict[str, EngineIncident] = {}
 
     def on_transitions(transitions: Sequence[Transition]) -> None:
         for transition in transitions:
             alert = transition.alert
             if transition.kind == FIRING and alert.id not in episodes:
                 episodes[alert.id] = Episode(alert.id, alert.rule, alert.rule_type, alert.metric, alert.severity,
-                                             alert.started_at, clock.now, value=alert.value, message=alert.message)
+                                             alert.started_at, clock.now, value=alert.value, message=alert.message,
+                                             incident_id=alert.incident_id)
             elif transition.kind == RESOLVED and alert.id in episodes:
                 episodes[alert.id].resolved_at = alert.resolved_at
                 episodes[alert.id].value = alert.value
                 episodes[alert.id].message = alert.message
 
+    def on_incidents(transitions: Sequence[IncidentTransition]) -> None:
+        for transition in transitions:
+            seen = incidents.get(transition.incident.id)
+            if seen is None:
+                # An incident's first transition is its opening, handed over in the call its first member fired.
+                incidents[transition.incident.id] = EngineIncident(transition.incident, clock.now)
+            else:
+                seen.incident = transition.incident  # each transition carries the newest copy
+
     monitor.add_listener(on_transitions)
+    monitor.add_incident_listener(on_incidents)
     minute_list = list(minutes)
     records: Iterable[MinuteRecords] = minute_list  # type: ignore[assignment]
     if minute_list and len(minute_list[0]) == 3:
@@ -101,7 +161,12 @@ def replay(thresholds: Thresholds, minutes: Iterable[MinuteRows] | list[MinuteRe
                    for rows in minute_list)
     with quiet_console():
         _feed(monitor, clock, records, ticks, advance)
-    return sorted(episodes.values(), key=lambda e: (e.fired_wall, e.rule))
+    # Incidents still open at the end: the tracker's copies are described up to the newest minute.
+    for incident in monitor.incident_tracker.open_incidents():
+        if incident.id in incidents:
+            incidents[incident.id].incident = incident
+    return Replayed(sorted(episodes.values(), key=lambda e: (e.fired_wall, e.rule)),
+                    sorted(incidents.values(), key=lambda i: (i.opened_wall, i.incident.started_at, i.id)))
 
 
 @contextmanager

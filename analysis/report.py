@@ -1,8 +1,8 @@
 """The analysis report: one self-contained HTML file (Plotly's JavaScript inlined, opens offline).
 
 Contents: plain-language findings, each metric's series with its baseline and the band its rule
-tolerates, incidents found in the history shaded, distributions, which auth code drove each
-denial incident, and the threshold table with the reasoning behind each rule.
+tolerates, incidents found in the history (as the engine groups and names them: title, kind,
+drivers, start, duration) shaded, distributions, and the threshold table with the reasoning behind each rule.
 """
 
 from __future__ import annotations
@@ -14,13 +14,22 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 
-from analysis.incidents import FoundIncident
+from analysis.incidents import drivers_text, kind_words, last_minute, named_code
 from analysis.learn import Analysis
+from analysis.replay import EngineIncident
+from detection.incidents import (
+    APPROVAL_DROP,
+    DENIAL_SPIKE,
+    FEED_OUTAGE,
+    PARTIAL_OUTAGE,
+    PROCESSING_FAILURE,
+    REVERSAL_BURST,
+)
 from detection.metrics import RATE_PREFIX, metric_label, minute_to_iso, status_metric
 from detection.rules import Rule
 
-KIND_COLOURS = {"denial spike": "#e4572e", "processing failure": "#8e44ad", "reversal burst": "#f1a208",
-                "feed outage": "#555555"}
+KIND_COLOURS = {DENIAL_SPIKE: "#e4572e", PROCESSING_FAILURE: "#8e44ad", REVERSAL_BURST: "#f1a208",
+                FEED_OUTAGE: "#555555", APPROVAL_DROP: "#2e86c1", PARTIAL_OUTAGE: "#17a589"}
 
 
 def _rule_row(analysis: Analysis, rule: Rule) -> list[str]:
@@ -34,7 +43,7 @@ def _rule_row(analysis: Analysis, rule: Rule) -> list[str]:
     ]
 
 
-def findings(analysis: Analysis, incidents: list[FoundIncident]) -> list[str]:
+def findings(analysis: Analysis, incidents: list[EngineIncident]) -> list[str]:
     """Short sentences an analyst can read first."""
     history = analysis.history
     out: list[str] = []
@@ -84,11 +93,12 @@ def findings(analysis: Analysis, incidents: list[FoundIncident]) -> list[str]:
     for incident in incidents:
         kinds[incident.kind] = kinds.get(incident.kind, 0) + 1
     if incidents:
-        listed = ", ".join(f"{n} {k}{'s' if n > 1 else ''}" for k, n in sorted(kinds.items()))
-        out.append(f"Replaying the history through the learned rules finds {len(incidents)} incidents: {listed}.")
-        denial = [i for i in incidents if i.driver]
-        if denial:
-            by_code = {c: sum(1 for i in denial if i.driver == c) for c in ("51", "59", "both")}
+        listed = ", ".join(f"{n} {kind_words(k)}{'s' if n > 1 else ''}" for k, n in sorted(kinds.items()))
+        out.append(f"Replaying the history through the learned rules, the engine opens {len(incidents)} "
+                   f"incidents: {listed}.")
+        codes = [named_code(i.incident.drivers) for i in incidents if i.kind == DENIAL_SPIKE]
+        if any(codes):
+            by_code = {c: codes.count(c) for c in ("51", "59", "both")}
             out.append(f"Denial incidents were driven by code 51 (insufficient funds) {by_code['51']} times, "
                        f"59 (suspected fraud) {by_code['59']} times and both {by_code['both']} times.")
     else:
@@ -117,14 +127,15 @@ def _array(values: list[float | None]) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
-def _shapes(incidents: list[FoundIncident]) -> list[dict]:
+def _shapes(incidents: list[EngineIncident], last: int) -> list[dict]:
     return [{"type": "rect", "xref": "x", "yref": "paper", "y0": 0, "y1": 1, "line": {"width": 0},
-             "x0": np.datetime64(incident.start * 60, "s"), "x1": np.datetime64((incident.end + 1) * 60, "s"),
-             "fillcolor": KIND_COLOURS.get(incident.kind, "#999999"), "opacity": 0.18, "layer": "below"}
-            for incident in incidents]
+             "x0": np.datetime64(found.incident.started_at * 60, "s"),
+             "x1": np.datetime64((found.end(last) + 1) * 60, "s"),
+             "fillcolor": KIND_COLOURS.get(found.kind, "#999999"), "opacity": 0.18, "layer": "below"}
+            for found in incidents]
 
 
-def _series_figure(analysis: Analysis, metric: str, incidents: list[FoundIncident], times: np.ndarray) -> go.Figure:
+def _series_figure(analysis: Analysis, metric: str, incidents: list[EngineIncident], times: np.ndarray) -> go.Figure:
     history = analysis.history
     baseline = analysis.baselines.get(metric)
     rule = baseline.rule if baseline else None
@@ -159,7 +170,7 @@ def _series_figure(analysis: Analysis, metric: str, incidents: list[FoundInciden
     return go.Figure(data=traces, layout={
         "title": {"text": f"{metric_label(metric)} ({unit})"}, "height": 280, "template": "plotly_white",
         "margin": {"l": 50, "r": 20, "t": 40, "b": 30}, "legend": {"orientation": "h", "y": -0.2},
-        "shapes": _shapes(incidents)})
+        "shapes": _shapes(incidents, last_minute(analysis))})
 
 
 def _distribution_figure(analysis: Analysis, metrics: Sequence[str]) -> go.Figure:
@@ -194,7 +205,7 @@ li { margin: 4px 0; }
 """
 
 
-def write_report(analysis: Analysis, incidents: list[FoundIncident], path: str | Path) -> Path:
+def write_report(analysis: Analysis, incidents: list[EngineIncident], path: str | Path) -> Path:
     history = analysis.history
     times = _times(history.start, history.minutes)
     plotted = [m for m in analysis.baselines if analysis.baselines[m].rule is not None]
@@ -211,8 +222,11 @@ def write_report(analysis: Analysis, incidents: list[FoundIncident], path: str |
         # The JavaScript goes in once, inline: the report must open with no network.
         parts.append(fig.to_html(include_plotlyjs=index == 0, full_html=False, config={"displaylogo": False}))
 
-    incident_rows = [[minute_to_iso(i.start) or "", str(i.minutes), i.kind, i.driver or "-", i.peak,
-                      ", ".join(metric_label(m) for m in i.metrics)] for i in incidents]
+    last = last_minute(analysis)
+    incident_rows = [[found.incident.title, kind_words(found.kind), drivers_text(found.incident.drivers),
+                      minute_to_iso(found.incident.started_at) or "",
+                      str(found.end(last) - found.incident.started_at + 1), found.incident.summary,
+                      ", ".join(metric_label(m) for m in found.incident.metrics)] for found in incidents]
     rule_rows = [_rule_row(analysis, rule) for rule in analysis.thresholds.rules]
     baseline_rows = [[
         metric_label(metric),
@@ -230,7 +244,10 @@ def write_report(analysis: Analysis, incidents: list[FoundIncident], path: str |
 <h2>Findings</h2>
 <ul>{"".join(f"<li>{html.escape(f)}</li>" for f in findings(analysis, incidents))}</ul>
 <h2>Incidents found in the history</h2>
-{_table(["start (UTC)", "minutes", "kind", "driving auth code", "peak", "alerting metrics"], incident_rows)
+<p>As the monitor's engine groups and names them (the incidents it would have opened live): drivers are the
+metrics carrying the excess, with their shares; duration runs to the last member alert's end.</p>
+{_table(["incident", "kind", "drivers (share of the excess)", "start (UTC)", "duration (min)", "summary",
+         "alerting metrics"], incident_rows)
  if incident_rows else "<p>None.</p>"}
 <h2>Thresholds and reasoning</h2>
 <p>Every learned rule, as written to the thresholds file, and why its minimum count and its <code>for</code>
@@ -240,8 +257,8 @@ were chosen.</p>
 {_table(["metric", "baseline", "dispersion", "reasoning"], baseline_rows)}
 <h2>Series, baselines and alert bands</h2>
 <p>Dotted red lines: the per-minute value each rule tolerates (window rules: the window limit per minute,
-at typical volume). Green: the baseline. Shaded: incidents found (red denial, purple processing failure,
-amber reversal burst, grey feed outage).</p>
+at typical volume). Green: the baseline. Shaded: incidents found (red denial spike, purple processing failure,
+amber reversal burst, grey feed outage, blue approval drop, teal partial outage).</p>
 {"".join(parts)}
 </body></html>
 """

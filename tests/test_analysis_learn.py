@@ -89,10 +89,21 @@ def test_cli_writes_thresholds_with_provenance_and_an_offline_report(export_dir,
     assert provenance["time_range"] == {"from": "2025-07-01T00:00:00Z", "to": "2025-07-03T23:59:00Z"}
     assert provenance["budget"]["false_alerts_per_metric_per_week"] == 1.0
     assert "iterative cleaning" in provenance["method"]
-    # The summary: baselines, thresholds and the incidents found, with the driving auth code.
-    assert "Incidents found in the history: 5" in printed
-    assert "denial spike, driven by code 59" in printed and "denial spike, driven by code 51" in printed
-    assert "processing failure" in printed and "reversal burst" in printed and "feed outage" in printed
+    # The summary: baselines, thresholds and the incidents found, as the engine groups and names them:
+    # one per labelled incident, each with the engine's start, title, kind and drivers. The backend-reversal
+    # burst is a processing failure to the engine (backend_reversed is in its failure family).
+    listed = printed.split("Incidents found in the history: ")[1].splitlines()
+    assert listed[0] == "5"
+    assert [(line.split()[0], line.split("  ")[-1].split(" [")[0], line.split("[")[1].split(";")[0])
+            for line in listed[1:6]] == [
+        ("2025-07-01T10:00:00Z", "Denial spike driven by code 59 (suspected fraud)", "denial spike"),
+        ("2025-07-02T04:20:00Z", "Processing failure driven by failed transactions and backend reversals",
+         "processing failure"),
+        ("2025-07-02T17:40:00Z", "Denial spike driven by code 51 (insufficient funds)", "denial spike"),
+        ("2025-07-03T03:40:00Z", "Processing failure driven by backend reversals", "processing failure"),
+        ("2025-07-03T17:00:00Z", "Feed outage: no auth-code and status data", "feed outage"),
+    ]
+    assert "drivers auth_code:59 100%]" in listed[1] and "drivers status:backend_reversed 100%]" in listed[4]
     html = report.read_text()
     assert not re.search(r"<script[^>]+src=", html)  # nothing fetched: opens offline
     assert "plotly.js v" in html and html.count("Plotly.newPlot") >= 8
@@ -103,8 +114,11 @@ def test_cli_writes_thresholds_with_provenance_and_an_offline_report(export_dir,
         assert f"{rule.type_name} &#x27;{rule.id}&#x27;" in html, rule.id
     assert "Rules learned: " + str(len(thresholds.rules)) in printed
     for section in ("Findings", "Incidents found in the history", "Thresholds and reasoning",
-                    "Series, baselines and alert bands", "driving auth code", "strong daily cycle"):
+                    "Series, baselines and alert bands", "drivers (share of the excess)", "strong daily cycle"):
         assert section in html
+    # The report's incident table is the engine's: title, kind, drivers, start, duration.
+    assert ("<tr><td>Denial spike driven by code 51 (insufficient funds)</td><td>denial spike</td>"
+            "<td>auth_code:51 98%</td><td>2025-07-02T17:40:00Z</td><td>48</td>") in html
 
 
 def test_until_learns_only_from_earlier_rows(export_dir, tmp_path, capsys):
