@@ -48,6 +48,9 @@ SPARSE_STATUSES = (
 )
 # Short windows: a denial spike is large, and analysts want it within a minute or two.
 DENIAL_CODES = (("51", 2, 8), ("59", 2, 8))
+# Denial rules judge the open minute (``judge_open``): a spike posted as one batch fires in the minute it
+# arrives, not a minute later when the next minute closes it (median delay 2 -> 1 on the rhythm set).
+# Failures and reversals stay on closed minutes: they already fire within a minute or two.
 DENIED_WINDOW = 2
 SUSTAINED_DENIAL_WINDOW = 5
 DRIFT_WINDOW = 30
@@ -302,7 +305,7 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
                 rule_id=f"auth_{code}_high", metric=metric, severity="warning", for_minutes=1,
                 resolve_minutes=2 * window, ratio=round(ratio, 6), per=auth_code_metric("00"), window=window,
                 p_value=_round_p(p_value), min_count=min_count, dispersion=_round(sizes.get(metric)),
-                per_level=level_00, description=f"auth code {code} declines above normal",
+                per_level=level_00, judge_open=True, description=f"auth code {code} declines above normal",
             )
             baseline(metric, x, share, sizes.get(metric), rule, _tail_reason(ratio, "code 00", sizes.get(metric),
                                                                              window, min_count, p_value))
@@ -336,7 +339,7 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
             rule_id="denied_high_sustained", metric=status_metric("denied"), severity="warning", for_minutes=1,
             resolve_minutes=window, ratio=round(ratio, 6), per=status_metric("approved"), window=window,
             p_value=_round_p(p_value), min_count=min_count, dispersion=_round(size), per_level=approved_level,
-            description="denials above normal over a longer window",
+            judge_open=True, description="denials above normal over a longer window",
         )
         baseline(status_metric("denied"), x, baselines[rate_metric("denied")].share, size, rule,
                  _tail_reason(ratio, "approval", size, window, min_count, p_value))
