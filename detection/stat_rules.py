@@ -5,7 +5,7 @@ Each is a small pure object like ``ThresholdRule``: its thresholds are worked ou
 is built (from the thresholds file), so ``judge`` only sums a short window and looks a number up.
 They judge closed minutes only (their expectation depends on the rest of the minute's data), except a
 ``poisson_tail`` rule with ``judge_open``: it judges the open minute too, its reference count floored at the
-previous minute's, so a spike posted in one batch fires in the minute it arrives instead of the next.
+previous minute's when it is under half of it, so a spike posted in one batch fires in the minute it arrives instead of the next.
 """
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ from .series import SeriesView
 
 HOURS = 24
 MAX_WINDOW = 60
+# judge_open: a newest minute whose reference count is under this fraction of the minute before is taken
+# as half-posted and counted as the minute before. Ordinary minutes never fall this far (approvals vary
+# about 10% a minute), so a complete minute is judged on its own counts and the tail keeps its budget.
+OPEN_FLOOR = 0.5
 
 
 def hour_of_day(minute: int) -> int:
@@ -172,9 +176,9 @@ class PoissonTailRule(Rule):
     Poisson (``dispersion`` null) or negative binomial (size ``dispersion``) law.
 
     ``judge_open``: the rule also judges the minute still open (the engine calls ``judge`` on it as data
-    arrives), and the newest minute's reference count is taken as at least the previous minute's. A
-    minute usually arrives in one batch, but when it trickles in, its reference so far may lag its
-    denials; the floor keeps a half-posted minute from looking like a spike. The same floor applies when
+    arrives), and a newest minute whose reference count is under half the previous minute's counts as
+    the previous minute's. A minute usually arrives in one batch, but when it trickles in, its reference
+    so far may lag its denials; the floor keeps a half-posted minute from looking like a spike. The same floor applies when
     the minute is judged closed, so replaying history gives the same alerts as receiving it live.
     """
 
@@ -204,7 +208,8 @@ class PoissonTailRule(Rule):
         per = view.window_sum(self.per, minute, self.window)
         if self.judge_open:
             newest, before = view.count(self.per, minute), view.count(self.per, minute - 1)
-            per += max(before - newest, 0)
+            if newest < OPEN_FLOOR * before:
+                per += before - newest
         return per
 
     def judge(self, view: SeriesView, minute: int) -> Judgement:
@@ -239,7 +244,8 @@ class PoissonTailRule(Rule):
             previous = minute
             if observed < min_count:
                 continue
-            reference = per + max(get_per(minute - 1, 0) - get_per(minute, 0), 0) if floor else per
+            newest, before = get_per(minute, 0), get_per(minute - 1, 0)
+            reference = per + before - newest if floor and newest < OPEN_FLOOR * before else per
             if observed >= critical_count(ratio * reference):
                 return index
         return None
