@@ -48,9 +48,11 @@ SPARSE_STATUSES = (
 )
 # Short windows: a denial spike is large, and analysts want it within a minute or two.
 DENIAL_CODES = (("51", 2, 8), ("59", 2, 8))
-# Denial rules judge the open minute (``judge_open``): a spike posted as one batch fires in the minute it
-# arrives, not a minute later when the next minute closes it (median delay 2 -> 1 on the rhythm set).
-# Failures and reversals stay on closed minutes: they already fire within a minute or two.
+# Auth-code tails judge the open minute (``judge_open``): a spike posted as one batch fires in the minute it
+# arrives, not a minute later when the next minute closes it (median delay 2 -> 1 on the rhythm set). The
+# status-feed denial rule does not: statuses are posted before codes, so firing on the open status minute
+# would name an incident's drivers before that minute's codes are in. Failures and reversals stay on closed
+# minutes: they already fire within a minute or two.
 DENIED_WINDOW = 2
 SUSTAINED_DENIAL_WINDOW = 5
 DRIFT_WINDOW = 30
@@ -339,7 +341,7 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
             rule_id="denied_high_sustained", metric=status_metric("denied"), severity="warning", for_minutes=1,
             resolve_minutes=window, ratio=round(ratio, 6), per=status_metric("approved"), window=window,
             p_value=_round_p(p_value), min_count=min_count, dispersion=_round(size), per_level=approved_level,
-            judge_open=True, description="denials above normal over a longer window",
+            description="denials above normal over a longer window",
         )
         baseline(status_metric("denied"), x, baselines[rate_metric("denied")].share, size, rule,
                  _tail_reason(ratio, "approval", size, window, min_count, p_value))
