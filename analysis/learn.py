@@ -48,6 +48,12 @@ SPARSE_STATUSES = (
 )
 # Short windows: a denial spike is large, and analysts want it within a minute or two.
 DENIAL_CODES = (("51", 2, 8), ("59", 2, 8))
+# Auth-code tails judge the open minute (``judge_open``): a spike posted as one batch fires in the minute it
+# arrives, not a minute later when the next minute closes it (median delay 2 -> 1 on the rhythm set). The
+# status-feed denial rule does not: statuses are posted before codes, so firing on the open status minute
+# would name an incident's drivers before that minute's codes are in. Failures and reversals stay on closed
+# minutes: they already fire within a minute or two.
+CODE_SUSTAINED_WINDOW = 5
 DENIED_WINDOW = 2
 SUSTAINED_DENIAL_WINDOW = 5
 DRIFT_WINDOW = 30
@@ -301,14 +307,30 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
             x = history.series(metric)
             ratio = float(x[clean].sum() / max(code00_ref[clean].sum(), 1.0))
             share = float(x[clean].sum() / max(auth_total[clean].sum(), 1.0))
-            rule = PoissonTailRule(
-                rule_id=f"auth_{code}_high", metric=metric, severity="warning", for_minutes=1,
-                resolve_minutes=2 * window, ratio=round(ratio, 6), per=auth_code_metric("00"), window=window,
-                p_value=_round_p(p_value), min_count=min_count, dispersion=_round(sizes.get(metric)),
-                per_level=level_00, description=f"auth code {code} declines above normal",
-            )
-            baseline(metric, x, share, sizes.get(metric), rule, _tail_reason(ratio, "code 00", sizes.get(metric),
-                                                                             window, min_count, p_value))
+            # Two windows per code share the code's budget (Bonferroni): 2 min for a spike, 5 min for one
+            # too small at night for 2 minutes to show (the status-feed 5-minute rule waits for the minute
+            # to close; this one fires on the open minute). The longer window keeps the 2-minute window's
+            # negative-binomial size unless its own fit is smaller: a wider tail, never a narrower one.
+            code_p = _round_p(p_value / 2)
+            sustained_size = sizes.get(metric)
+            fitted = _nb_size(x.astype(np.float64), code00_ref, ratio, CODE_SUSTAINED_WINDOW, clean)
+            if sustained_size is not None and fitted is not None:
+                sustained_size = min(sustained_size, fitted)
+            for rule_id, length, size in ((f"auth_{code}_high", window, sizes.get(metric)),
+                                          (f"auth_{code}_sustained", CODE_SUSTAINED_WINDOW, sustained_size)):
+                rule = PoissonTailRule(
+                    rule_id=rule_id, metric=metric, severity="warning", for_minutes=1,
+                    resolve_minutes=2 * length if length == window else length, ratio=round(ratio, 6),
+                    per=auth_code_metric("00"), window=length, p_value=code_p, min_count=min_count,
+                    dispersion=_round(size), per_level=level_00, judge_open=True,
+                    description=f"auth code {code} declines above normal"
+                    + ("" if length == window else " over a longer window"),
+                )
+                if length == window:
+                    baseline(metric, x, share, size, rule, _tail_reason(ratio, "code 00", size, length, min_count,
+                                                                        code_p))
+                else:
+                    rules.append(rule)
         if "00" in history.auth.keys:
             x = history.series(auth_code_metric("00"))
             baseline(auth_code_metric("00"), x, float(x[clean].sum() / max(auth_total[clean].sum(), 1.0)),
@@ -391,6 +413,10 @@ MIN_COUNT_WHY = {
                     "a denial spike is 20-58/min by day and still 4+/min at night",
     "auth_59_high": "8 in 2 min: at the night trough a few declines are improbable against 1/min yet ordinary; "
                     "a denial spike is 20-58/min by day and still 4+/min at night",
+    "auth_51_sustained": "8 in 5 min: the night-time companion of auth_51_high, the same floor over a longer "
+                         "window, judged on the open minute",
+    "auth_59_sustained": "8 in 5 min: the night-time companion of auth_59_high, the same floor over a longer "
+                         "window, judged on the open minute",
     "denied_high_sustained": "8 in 5 min: the night-time companion of the 2-minute rules, the same floor over a "
                              "longer window",
     "denied_share_high": "5 in 2 min: a share of 2 out of 3 night transactions is a large share of nothing",

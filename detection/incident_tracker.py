@@ -180,6 +180,8 @@ class IncidentTracker:
             if split_metric(rule.metric)[0] in (STATUS_FEED, AUTH_CODE_FEED) and rule.expected(0) is not None:
                 self._expecting.setdefault(rule.metric, rule)
         self._rules = {rule.id: rule for rule in rules}
+        # Rules judged while their minute is open fire before the closed-minute rules of that minute.
+        self._open_judged = frozenset(rule.id for rule in rules if rule.monotone)
         self._open: dict[str, Incident] = {}
         self._computed: dict[str, int] = {}  # incident id -> the newest minute its figures include
         # member alert id -> (its last breach, the last minute its breaches show was off): judged again
@@ -226,7 +228,8 @@ class IncidentTracker:
         copies: dict[str, list[Alert]] = {}
         for transition in transitions:
             copies.setdefault(transition.alert.id, []).append(transition.alert)
-        for transition in sorted((t for t in transitions if t.kind in (FIRING, RESOLVED)), key=_order):
+        for transition in sorted((t for t in transitions if t.kind in (FIRING, RESOLVED)),
+                                 key=lambda t: _order(t, self._open_judged)):
             alert = transition.alert
             self._expire(_event_minute(transition), changed, events)
             if transition.kind == FIRING:
@@ -561,13 +564,14 @@ def _notable(expected: float) -> float:
     return max(3.0, 0.25 * expected, 4.0 * math.sqrt(expected))
 
 
-def _order(transition: Transition) -> tuple[int, int, int, int, int, str]:
+def _order(transition: Transition, open_judged: AbstractSet[str] = frozenset()) -> tuple[int, int, int, int, int, int, str]:
     """Event minute first; within a minute, what a live feed meets first: firing before resolving,
+    rules judged on the open minute before those that wait for it to close (the next minute closes it),
     upper-bound families before approvals, the status feed before the auth-code feed (payment systems
     post statuses, then codes)."""
     alert = transition.alert
     feed_rank = {STATUS_FEED: 0, AUTH_CODE_FEED: 1}.get(feed_of(alert.metric), 2)
-    return (_event_minute(transition), 0 if transition.kind == FIRING else 1,
+    return (_event_minute(transition), 0 if transition.kind == FIRING else 1, 0 if alert.rule in open_judged else 1,
             FAMILY_ORDER.index(family_of(alert)), feed_rank, alert.started_at, alert.id)
 
 

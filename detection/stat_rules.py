@@ -3,7 +3,9 @@
 
 Each is a small pure object like ``ThresholdRule``: its thresholds are worked out once when it
 is built (from the thresholds file), so ``judge`` only sums a short window and looks a number up.
-All three judge closed minutes only: their expectation depends on the rest of the minute's data.
+They judge closed minutes only (their expectation depends on the rest of the minute's data), except a
+``poisson_tail`` rule with ``judge_open``: it judges the open minute too, its reference count floored at the
+previous minute's when it is under half of it, so a spike posted in one batch fires in the minute it arrives instead of the next.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from .series import SeriesView
 
 HOURS = 24
 MAX_WINDOW = 60
+# judge_open: a newest minute whose reference count is under this fraction of the minute before is taken
+# as half-posted and counted as the minute before. Ordinary minutes never fall this far (approvals vary
+# about 10% a minute), so a complete minute is judged on its own counts and the tail keeps its budget.
+OPEN_FLOOR = 0.5
 
 
 def hour_of_day(minute: int) -> int:
@@ -168,13 +174,21 @@ class PoissonTailRule(Rule):
     (a daily cycle) move the expectation with them. A breach needs the window count to be at
     least ``min_count`` and to have an upper-tail probability of at most ``p_value`` under a
     Poisson (``dispersion`` null) or negative binomial (size ``dispersion``) law.
+
+    ``judge_open``: the rule also judges the minute still open (the engine calls ``judge`` on it as data
+    arrives), and a newest minute whose reference count is under half the previous minute's counts as
+    the previous minute's. A minute usually arrives in one batch, but when it trickles in, its reference
+    so far may lag its denials; the floor keeps a half-posted minute from looking like a spike. The same floor applies when
+    the minute is judged closed, so replaying history gives the same alerts as receiving it live.
     """
 
     type_name = "poisson_tail"
 
     def __init__(self, *, ratio: float, per: str, window: int, p_value: float, min_count: int,
-                 dispersion: float | None = None, per_level: Sequence[float] = (117.0,), **common: Any):
+                 dispersion: float | None = None, per_level: Sequence[float] = (117.0,), judge_open: bool = False,
+                 **common: Any):
         super().__init__(**common)
+        self.judge_open = judge_open
         self.ratio = ratio
         self.per = per
         self.window = window
@@ -184,12 +198,26 @@ class PoissonTailRule(Rule):
         self.per_level = tuple(per_level)
         self._table = TailTable(p_value, dispersion)
 
+    @property
+    def monotone(self) -> bool:
+        return self.judge_open
+
+    def _reference(self, view: SeriesView, minute: int) -> float:
+        """The ``per`` count over the window; with ``judge_open`` the newest minute counts at least as
+        many as the one before it (see the class docstring)."""
+        per = view.window_sum(self.per, minute, self.window)
+        if self.judge_open:
+            newest, before = view.count(self.per, minute), view.count(self.per, minute - 1)
+            if newest < OPEN_FLOOR * before:
+                per += before - newest
+        return per
+
     def judge(self, view: SeriesView, minute: int) -> Judgement:
         observed = view.window_sum(self.metric, minute, self.window)
         if observed < self.min_count:
             # The usual case for sparse counts: no tail can breach below the minimum count.
             return Judgement(False, observed / self.window, self.min_count / self.window, True, None)
-        expected = self.ratio * view.window_sum(self.per, minute, self.window)
+        expected = self.ratio * self._reference(view, minute)
         critical = max(self.min_count, self._table.critical_count(expected))
         breach = observed >= critical
         w = self.window
@@ -200,6 +228,7 @@ class PoissonTailRule(Rule):
         # minute of every tail rule); below the minimum count nothing can breach.
         get_observed, get_per = view.counts_of(self.metric).get, view.counts_of(self.per).get
         critical_count, ratio, min_count, window = self._table.critical_count, self.ratio, self.min_count, self.window
+        floor = self.judge_open
         previous = None
         observed = per = 0
         for index in range(start, len(minutes)):
@@ -213,7 +242,11 @@ class PoissonTailRule(Rule):
                 observed = sum(get_observed(m, 0) for m in span)
                 per = sum(get_per(m, 0) for m in span)
             previous = minute
-            if observed >= min_count and observed >= critical_count(ratio * per):
+            if observed < min_count:
+                continue
+            newest, before = get_per(minute, 0), get_per(minute - 1, 0)
+            reference = per + before - newest if floor and newest < OPEN_FLOOR * before else per
+            if observed >= critical_count(ratio * reference):
                 return index
         return None
 
@@ -243,9 +276,12 @@ class PoissonTailRule(Rule):
                                    self.p_value, self.dispersion, self.ratio, self.per)
 
     def params(self) -> dict[str, Any]:
-        return {"ratio": self.ratio, "per": self.per, "window": self.window, "p_value": self.p_value,
-                "min_count": self.min_count, "dispersion": self.dispersion,
-                "per_level": profile_config(self.per_level)}
+        params = {"ratio": self.ratio, "per": self.per, "window": self.window, "p_value": self.p_value,
+                  "min_count": self.min_count, "dispersion": self.dispersion,
+                  "per_level": profile_config(self.per_level)}
+        if self.judge_open:  # written only when set, so files of rules that judge closed minutes stay as they were
+            params["judge_open"] = True
+        return params
 
     @classmethod
     def from_config(cls, reader: FieldReader, metrics: Iterable[str]) -> PoissonTailRule:
@@ -269,10 +305,20 @@ class PoissonTailRule(Rule):
             min_count=reader.int("min_count", 3, minimum=1),
             dispersion=_dispersion(reader),
             per_level=read_profile(reader, "per_level") if reader.has("per_level") else (117.0,),
+            judge_open=_flag(reader, "judge_open"),
             **common,
         )
         reader.reject_unknown(("type", "description"))
         return rule
+
+
+def _flag(reader: FieldReader, key: str) -> bool:
+    """An optional true/false field, false when absent."""
+    reader.used.add(key)
+    value = reader.obj.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{reader.where}.{key}: expected true or false, got {value!r}")
+    return value
 
 
 def _dispersion(reader: FieldReader) -> float | None:

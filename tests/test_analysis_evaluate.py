@@ -102,8 +102,9 @@ def test_thresholds_learned_on_one_export_catch_another_exports_incidents_withou
     result = score("learned on export A", False, export_b.incidents, episodes, days=3, engine=run.incidents)
     assert all(k.recall == 1.0 for k in result.kinds.values() if k.incidents), result.missed
     assert result.false_per_day <= 1.0
-    # Alert episodes, not per-minute rows: a few per incident (one per alerting rule and metric).
-    assert len(episodes) <= 4 * len(export_b.incidents)
+    # Alert episodes, not per-minute rows: a few per incident (one per alerting rule and metric; a denial spike
+    # may fire both windows of its code, 2 and 5 minutes). People are paged per incident, not per episode.
+    assert len(episodes) <= 5 * len(export_b.incidents)
 
 
 def test_incident_figures_come_from_the_engines_incidents_its_kind_and_drivers():

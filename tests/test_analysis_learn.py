@@ -84,6 +84,12 @@ def test_cli_writes_thresholds_with_provenance_and_an_offline_report(export_dir,
     assert code == 0
     thresholds = load_thresholds(out)  # the engine reads what the CLI wrote
     assert {r.type_name for r in thresholds.rules} == {"profile_drop", "rate", "poisson_tail"}
+    # Auth-code tails judge the open minute (a spike fires in the minute it arrives); the rest do not. Each code
+    # has a 2- and a 5-minute window sharing its budget.
+    tails = {r.id: r for r in thresholds.rules if r.monotone}
+    assert sorted(tails) == ["auth_51_high", "auth_51_sustained", "auth_59_high", "auth_59_sustained"]
+    assert [(tails[f"auth_51_{n}"].window, tails[f"auth_51_{n}"].p_value) for n in ("high", "sustained")] == [
+        (2, 1.24e-05), (5, 1.24e-05)]
     provenance = json.loads(out.read_text())["provenance"]
     assert provenance["inputs"] == [str(export_dir / "transactions.csv"), str(export_dir / "transactions_auth_codes.csv")]
     assert provenance["time_range"] == {"from": "2025-07-01T00:00:00Z", "to": "2025-07-03T23:59:00Z"}

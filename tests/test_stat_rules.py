@@ -284,3 +284,65 @@ def test_tail_limits_agree_with_scipy(p_value, dispersion):
         lower = [int(c) - 1 for c in stats.nbinom.ppf(p_value, dispersion, probs)]
     assert count_limits(p_value, dispersion, means) == upper
     assert count_limits(p_value, dispersion, means, lower=True) == lower
+
+
+def _code51_rule(judge_open: bool) -> PoissonTailRule:
+    return PoissonTailRule(rule_id="r", metric="auth_code:51", ratio=0.022, per="auth_code:00", window=2,
+                           p_value=2.5e-5, min_count=5, judge_open=judge_open)
+
+
+# (case, code 00 series, code 51 series, breach without judge_open, breach with it, critical 2-min count with it)
+OPEN_CASES = [
+    ("half-posted newest minute counts as the one before", with_tail(flat(100), [20]), with_tail(flat(2), [11]),
+     True, False, 16),
+    ("a complete spike fires either way", flat(100), with_tail(flat(2), [14]), True, True, 16),
+    ("an ordinary dip in code 00 keeps its own counts", with_tail(flat(100), [60]), with_tail(flat(2), [7]),
+     False, False, 15),
+    ("the minute before empty: nothing to floor with", with_tail(flat(0), [100]), with_tail(flat(0), [14]),
+     True, True, 12),
+]
+
+
+@pytest.mark.parametrize("case,code00,code51,closed_breach,open_breach,critical", OPEN_CASES,
+                         ids=[c[0] for c in OPEN_CASES])
+def test_judge_open_floors_a_half_posted_reference(case, code00, code51, closed_breach, open_breach, critical):
+    series = series_of(auth__00=code00, auth__51=code51)
+    assert _code51_rule(False).judge(series, JUDGED).breach is closed_breach, case
+    judgement = _code51_rule(True).judge(series, JUDGED)
+    assert judgement.breach is open_breach, case
+    assert judgement.threshold * 2 == critical
+    # The engine's skip-ahead applies the same floor.
+    found = _code51_rule(True).first_breach(series, list(range(T0, JUDGED + 1)), N - 3)
+    assert found == (N - 1 if open_breach else None)
+
+
+def test_judge_open_is_written_only_when_set_and_checked():
+    spike = dict(TAIL, judge_open=True)
+    rule = parse_thresholds(_config(spike), "t.json").rules[0]
+    assert rule.monotone and rule.to_config()["judge_open"] is True
+    plain = parse_thresholds(_config(TAIL), "t.json").rules[0]
+    assert not plain.monotone and "judge_open" not in plain.to_config()
+    with pytest.raises(ConfigError) as error:
+        parse_thresholds(_config(dict(TAIL, judge_open="yes")), "t.json")
+    assert str(error.value) == "t.json.rules[0].judge_open: expected true or false, got 'yes'"
+
+
+def _auth_minute(minute: int, code00: int, code51: int) -> list:
+    rows = [{"timestamp": minute * 60, "auth_code": code, "count": count}
+            for code, count in (("00", code00), ("51", code51), ("59", 3))]
+    return validate_records(rows, "auth_code", ["00", "51", "59"], now=2e9)
+
+
+@pytest.mark.parametrize("judge_open", [True, False], ids=["judge_open", "closed-only"])
+def test_a_spike_fires_in_the_minute_it_arrives_with_judge_open(clock, judge_open):
+    rule = {"id": "auth_51_high", "type": "poisson_tail", "metric": "auth_code:51", "ratio": 0.022,
+            "per": "auth_code:00", "window": 2, "p_value": 2.5e-5, "min_count": 8, "dispersion": 7.0,
+            "for": 1, "resolve": 4, "judge_open": judge_open}
+    monitor = Monitor(parse_thresholds(_config(rule), "t.json"), Store(":memory:"), MonitorSettings(), clock=clock)
+    for i in range(30):
+        monitor.ingest(_auth_minute(T0 + i, 100, 2))
+    monitor.ingest(_auth_minute(T0 + 30, 100, 40))  # the spike minute arrives in one batch and stays open
+    firing = [(a.rule, a.started_at) for a in monitor.alerts() if a.state == "firing"]
+    assert firing == ([("auth_51_high", T0 + 30)] if judge_open else [])
+    monitor.ingest(_auth_minute(T0 + 31, 100, 40))  # closes minute 30: now both have fired, from minute 30
+    assert [(a.rule, a.started_at, a.state) for a in monitor.alerts()] == [("auth_51_high", T0 + 30, "firing")]
