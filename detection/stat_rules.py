@@ -427,6 +427,10 @@ class SeasonalRule(Rule):
         return rule
 
 
+# How unusual a rate rule's newest ``recent`` minutes must be on their own (see RateRule).
+RECENT_P_VALUE = 1e-3
+
+
 @register_rule
 class RateRule(Rule):
     """A status's share of all transactions over a window, against its usual share.
@@ -439,7 +443,10 @@ class RateRule(Rule):
     ``recent`` (optional, minutes, fewer than ``window``): a breach also needs the newest ``recent``
     minutes' share past the window's limit share. A long window (the 30-minute drift rule) otherwise
     goes on breaching until the whole episode has left it, half an hour after traffic is back to
-    normal; with ``recent`` it stops once the newest minutes are, and resolves after ``resolve``.
+    normal; with ``recent`` it stops once the newest minutes are, and resolves after ``resolve``. The
+    newest minutes must also stand out on their own (tail probability at most ``RECENT_P_VALUE`` against
+    the usual share): while an ended spike drains from the window, the window's share stays high, and a
+    few noisy minutes past it would otherwise open a second, false incident half an hour later.
     """
 
     type_name = "rate"
@@ -458,6 +465,7 @@ class RateRule(Rule):
         self.volume = tuple(volume)
         self.count_metric = status_metric(self.metric[len(RATE_PREFIX):])
         self._table = TailTable(p_value, dispersion, lower=direction == "below")
+        self._recent_table = TailTable(max(p_value, RECENT_P_VALUE), dispersion, lower=direction == "below")
 
     def _limit_count(self, total: float) -> int:
         return self._table.critical_count(self.baseline * total)
@@ -489,10 +497,12 @@ class RateRule(Rule):
         total = sum(totals.get(m, 0) for m in range(minute - recent + 1, minute + 1))
         if total == 0:
             return False  # nothing came in lately: the feed-gap alert speaks for those minutes
-        share = view.window_sum(self.count_metric, minute, recent) / total
+        count = view.window_sum(self.count_metric, minute, recent)
+        share = count / total
+        alone = self._recent_table.critical_count(self.baseline * total)  # where the newest minutes stand out
         if self.direction == "above":
-            return share >= max(limit_share, window_share)
-        return share <= min(limit_share, window_share)
+            return share >= max(limit_share, window_share) and count >= alone
+        return share <= min(limit_share, window_share) and count <= alone
 
     def worse(self, new: float, old: float) -> bool:
         return new < old if self.direction == "below" else new > old

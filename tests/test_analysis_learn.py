@@ -124,7 +124,7 @@ def test_cli_writes_thresholds_with_provenance_and_an_offline_report(export_dir,
         assert section in html
     # The report's incident table is the engine's: title, kind, drivers, start, duration.
     assert ("<tr><td>Denial spike driven by code 51 (insufficient funds)</td><td>denial spike</td>"
-            "<td>auth_code:51 98%</td><td>2025-07-02T17:40:00Z</td><td>48</td>") in html
+            "<td>auth_code:51 100%</td><td>2025-07-02T17:40:00Z</td><td>24</td>") in html
 
 
 def test_until_learns_only_from_earlier_rows(export_dir, tmp_path, capsys):
