@@ -281,6 +281,23 @@ def test_a_failed_checkpoint_names_its_cause_and_makes_health_say_so(tmp_path):
     assert health.failed_at is not None and abs(health.failed_at - time.time()) < 60
 
 
+def test_a_successful_checkpoint_clears_an_earlier_checkpoint_failure(tmp_path):
+    """health(): degraded while the last checkpoint failed, ok again once one succeeds."""
+    path = str(tmp_path / "m.db")
+    store = Store(path)
+    store.write(meta_write(note="x"))
+    os.rename(path, path + ".away")  # the file is gone for a moment (same inode once it is back)
+    with pytest.raises(StoreError):
+        store.checkpoint()
+    os.rename(path + ".away", path)
+    health = store.health()
+    assert health.ok is False and health.reason.startswith(f"the last checkpoint failed: the database file {path} "
+                                                           "was deleted")
+    assert store.checkpoint() is True
+    assert (store.health().ok, store.health().reason) == (True, None)
+    store.close()
+
+
 def test_a_probe_of_a_healthy_store_writes_nothing(tmp_path):
     store = Store(str(tmp_path / "m.db"))
     store.checkpoint()
@@ -375,23 +392,26 @@ def test_silences_are_read_back_exactly_and_unreadable_rows_are_skipped_and_logg
 
 
 def test_log_retention_cuts_strictly_before_its_time_and_keeps_undone_outbox_rows(tmp_path):
+    """DeliveryLog.prune: log rows older than the cut go; an outbox row goes once it is done and its incident
+    is no longer stored, row by row: a resolution still being delivered stays while its done opening goes."""
     from detection.delivery_log import DELIVERED, ERROR, DeliveryLog, LogRecord
-    from detection.incidents import OPENED
+    from detection.incidents import OPENED, RESOLVED_TRANSITION
 
     from .delivery_support import save_alerts, spike, spike_alerts
 
     store = Store(str(tmp_path / "m.db"))
     save_alerts(store, spike_alerts())
     log = DeliveryLog(store)
-    done, pending = log.add_transitions([(OPENED, spike(spike_alerts(), "inc-done")),
-                                         (OPENED, spike(spike_alerts(), "inc-pending"))], 1.0)
-    log.record([LogRecord("console", "inc-done", OPENED, 1, DELIVERED, "", done.id)], 10.0, ["console"])
-    log.record([LogRecord("console", "inc-pending", OPENED, 1, ERROR, "503", pending.id)], 20.0, ["console"])
+    opened, = log.add_transitions([(OPENED, spike(spike_alerts(), "inc-a"))], 1.0)
+    log.record([LogRecord("console", "inc-a", OPENED, 1, DELIVERED, "", opened.id)], 10.0, ["console"])
+    resolved, = log.add_transitions([(RESOLVED_TRANSITION, spike(spike_alerts(resolved=True), "inc-a"))], 11.0)
+    log.record([LogRecord("console", "inc-a", RESOLVED_TRANSITION, 1, ERROR, "503", resolved.id)], 20.0,
+               ["console"])
     assert log.prune(20.0, set()) == 1  # the row at 10.0 goes; the one at exactly 20.0 stays
-    assert [(e["incident_id"], e["outcome"]) for e in log.entries()] == [("inc-pending", ERROR)]
-    # Neither incident is stored any more: the done row goes, the one still being delivered stays.
-    assert set(log.told(["inc-done", "inc-pending"])) == {"inc-pending"}
-    assert [e.incident.id for e, _channels in log.open_entries()] == ["inc-pending"]
+    assert [(e["kind"], e["outcome"]) for e in log.entries()] == [(RESOLVED_TRANSITION, ERROR)]
+    # inc-a is no longer stored: its done opening goes, its resolution (still being delivered) stays.
+    assert [kind for kind, _incident in log.told(["inc-a"])["inc-a"]] == [RESOLVED_TRANSITION]
+    assert [(e.id, e.kind) for e, _channels in log.open_entries()] == [(resolved.id, RESOLVED_TRANSITION)]
     store.close()
 
 
