@@ -459,3 +459,142 @@ def test_after_a_failed_reload_writes_are_refused_until_memory_is_rebuilt_from_t
     # Memory is what the store holds: minute 0 read back, minute 1 (never stored) gone.
     assert [monitor.series.count("status:approved", T0 + m) for m in range(3)] == [100, 0, 100]
     assert [monitor.series.count("status:failed", T0 + m) for m in range(3)] == [0, 0, 1]
+
+
+# ------------------------------------------------------------------------------------ api/params.py
+
+GOOD_RECORD = {"timestamp": "2025-07-12 13:45:00", "status": "failed", "count": 3}
+UNAUTHORIZED = {"error": "unauthorized",
+                "message": "this route needs 'Authorization: Bearer <token>' (MONITOR_API_TOKEN is set)"}
+
+
+@pytest.mark.parametrize(("header", "status"), [
+    (None, 401),
+    ("Bearer s3cret", 201),
+    ("bearer s3cret", 201),  # the scheme is case-insensitive (RFC 7235)
+    ("BEARER  s3cret ", 201),  # spaces around the token are not part of it
+    ("Basic s3cret", 401),
+    ("s3cret", 401),
+    ("Bearer s3cre", 401),
+    ("Bearer s3cret2", 401),
+])
+def test_the_bearer_token_is_checked_exactly_and_a_refusal_says_what_is_needed(db_path, header, status):
+    from app import create_app
+
+    client = create_app({"db": db_path, "api_token": "s3cret"}).server.test_client()
+    headers = {} if header is None else {"Authorization": header}
+    response = client.post("/api/transaction", json=GOOD_RECORD, headers=headers)
+    assert response.status_code == status
+    if status == 401:
+        assert response.get_json() == UNAUTHORIZED
+
+
+def test_a_route_without_query_parameters_names_the_unknown_one_cut_to_40_characters(client):
+    long_name = "x" * 39 + "yz"
+    for name, shown in (("foo", "foo"), (long_name, "x" * 39 + "y")):
+        response = client.get(f"/api/incidents/inc-1?{name}=1")
+        assert response.status_code == 400
+        assert response.get_json() == {"error": "invalid_parameter",
+                                       "message": f"unknown query parameter {shown!r}; this route takes no query "
+                                                  "parameters"}
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("limit=ten", "'limit' must be an integer from 1 to 10000, got 'ten'"),
+    ("limit=1.5", "'limit' must be an integer from 1 to 10000, got '1.5'"),
+    ("limit=0", "'limit' must be from 1 to 10000, got 0"),
+    ("limit=-3", "'limit' must be from 1 to 10000, got -3"),
+    ("limit=10001", "'limit' must be from 1 to 10000, got 10001"),
+])
+def test_an_integer_parameter_out_of_range_or_not_an_integer_is_a_400_with_its_range(client, query, message):
+    response = client.get(f"/api/alerts?{query}")
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "invalid_parameter", "message": message}
+
+
+def test_an_integer_parameter_takes_its_default_when_absent_and_its_bounds_inclusive(client):
+    # 150 alerts would be slow to make; /api/transactions shows the default width (60 minutes) directly.
+    client.post("/api/transaction", json=GOOD_RECORD)
+    assert len(client.get("/api/transactions").get_json()["data"]) == 60
+    assert len(client.get("/api/transactions?minutes=1").get_json()["data"]) == 1
+    assert len(client.get("/api/transactions?minutes=10080").get_json()["data"]) == 10080
+
+
+# ----------------------------------------------------------------------------------- api/metrics.py
+
+
+def scrape(client) -> dict[str, dict[tuple, float]]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    out: dict[str, dict[tuple, float]] = {}
+    for family in text_string_to_metric_families(response.get_data(as_text=True)):
+        out.setdefault(family.name, {})
+        for sample in family.samples:
+            out.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+    return out
+
+
+def test_before_any_traffic_metrics_show_every_status_code_rule_and_incident_kind_at_zero(client):
+    from detection.alerts import SEVERITIES
+    from detection.incidents import KINDS
+
+    thresholds = client.application.extensions["monitor"].thresholds
+    metrics = scrape(client)
+    assert metrics["monitor_ingested_transactions_total"] == {(("status", s),): 0.0 for s in thresholds.statuses}
+    assert metrics["monitor_ingested_auth_codes_total"] == {(("auth_code", c),): 0.0 for c in thresholds.auth_codes}
+    assert metrics["monitor_alerts_firing"] == {
+        (("metric", r.metric), ("rule", r.id), ("severity", r.severity)): 0.0 for r in thresholds.rules}
+    assert metrics["monitor_incidents_open"] == {
+        (("kind", k), ("severity", s)): 0.0 for k in KINDS for s in SEVERITIES}
+    assert metrics["monitor_alerts_firing_silenced"] == {}
+    assert metrics["monitor_newest_event_timestamp_seconds"] == {}
+    assert metrics["monitor_silences_active"] == {(): 0.0}
+
+
+def test_metrics_count_a_silenced_firing_alert_its_open_incident_and_the_newest_minute(tmp_path):
+    from datetime import UTC, datetime
+
+    from detection.alerts import SEVERITIES
+    from detection.incidents import KINDS
+
+    from .delivery_support import fire, make_app
+
+    app = make_app(tmp_path, [])
+    client = app.server.test_client()
+    assert client.post("/api/silences", json={"matchers": {"rule": "failed_high"},
+                                              "ends_at": time.time() + 86_400}).status_code == 201
+    fire(client)  # minutes 13:00-13:02 with failures: failed_high fires, and with it an incident
+    metrics = scrape(client)
+    firing_key = (("metric", "status:failed"), ("rule", "failed_high"), ("severity", "critical"))
+    assert metrics["monitor_alerts_firing"][firing_key] == 1.0
+    assert metrics["monitor_alerts_firing_silenced"] == {firing_key: 1.0}
+    assert metrics["monitor_silences_active"] == {(): 1.0}
+    (incident,) = client.get("/api/incidents?state=open").get_json()["incidents"]
+    expected = {(("kind", k), ("severity", s)): 0.0 for k in KINDS for s in SEVERITIES}
+    expected[(("kind", incident["kind"]), ("severity", incident["severity"]))] = 1.0
+    assert metrics["monitor_incidents_open"] == expected
+    newest = datetime(2025, 7, 12, 13, 2, tzinfo=UTC).timestamp()
+    assert metrics["monitor_newest_event_timestamp_seconds"] == {(("feed", "status"),): newest}
+
+
+def test_metrics_of_an_engine_without_silences_or_delivery_leave_those_families_out(clock):
+    """register_metrics(server, monitor): silences and the delivery worker are optional; without them a
+    firing alert is counted and nothing about silences or notifications is exported."""
+    from flask import Flask
+
+    from api.metrics import register_metrics
+
+    from .test_engine_edges import FAILED_FAST, post
+    from .test_monitor import make_monitor
+
+    monitor = make_monitor(clock, rules=(FAILED_FAST,))
+    assert [a["state"] for a in post(monitor, 0, failed=5)] == ["firing"]
+    server = Flask("metrics-only")
+    register_metrics(server, monitor)
+    metrics = scrape(server.test_client())
+    assert metrics["monitor_alerts_firing"] == {
+        (("metric", "status:failed"), ("rule", "failed_high"), ("severity", "warning")): 1.0}
+    assert metrics["monitor_alerts_firing_silenced"] == {}
+    assert not [name for name in metrics if "silences" in name or "notification" in name]
