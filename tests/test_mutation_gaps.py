@@ -598,3 +598,53 @@ def test_metrics_of_an_engine_without_silences_or_delivery_leave_those_families_
         (("metric", "status:failed"), ("rule", "failed_high"), ("severity", "warning")): 1.0}
     assert metrics["monitor_alerts_firing_silenced"] == {}
     assert not [name for name in metrics if "silences" in name or "notification" in name]
+
+
+# Names, types and labels as the README's "/metrics" table lists them; the HELP lines are what Prometheus
+# and Grafana show beside each series, so they are pinned too.
+METRIC_FAMILIES = {
+    "monitor_ingested_transactions": ("counter", ["status"],
+                                      "Transactions accepted per status since the process started"),
+    "monitor_ingested_auth_codes": ("counter", ["auth_code"],
+                                    "Transactions accepted per authorization code since the process started"),
+    "monitor_alerts_firing": ("gauge", ["metric", "rule", "severity"], "Alerts firing now, per rule and metric"),
+    "monitor_alerts_firing_silenced": ("gauge", ["metric", "rule", "severity"], "Firing alerts that a silence mutes"),
+    "monitor_incidents_open": ("gauge", ["kind", "severity"], "Open incidents, per kind and severity"),
+    "monitor_newest_event_timestamp_seconds": ("gauge", ["feed"], "Event time of the newest minute received, per feed"),
+    "monitor_silences_active": ("gauge", [], "Silences in force now"),
+    "monitor_notifications": ("counter", ["channel", "outcome"], "Notification attempts per channel and outcome "
+                              "(delivered, error = retried, failed, silenced, skipped)"),
+    "monitor_notification_transitions_dropped": ("counter", [], "Transitions the full queue turned away (a reconcile "
+                                                 "sends them later)"),
+    "monitor_notification_queue_depth": ("gauge", [], "Transition batches waiting for the dispatcher"),
+    "monitor_notification_pending": ("gauge", ["channel"], "Incident messages waiting for or being sent by a channel"),
+    "monitor_ingest_requests": ("counter", ["code", "feed"], "Requests to the ingest routes, per feed and HTTP status"),
+    "monitor_ingest_errors": ("counter", ["error", "feed"], "Rejected ingest requests, per feed and error code"),
+    "monitor_ingest_request_duration_seconds": ("histogram", ["feed"], "Time to answer an ingest request"),
+}
+
+
+def test_metric_families_have_the_documented_types_labels_and_help(tmp_path, httpserver):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from .delivery_support import fire, make_app, settle
+
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    app = make_app(tmp_path, [{"type": "webhook", "name": "ops", "url": httpserver.url_for("/hook")}])
+    client = app.server.test_client()
+    assert client.post("/api/silences", json={"matchers": {"rule": "failed_high"},
+                                              "ends_at": time.time() + 86_400}).status_code == 201
+    assert client.post("/api/transaction", json=[{"timestamp": "x", "status": "failed", "count": 1}]).status_code == 422
+    delivery = app.server.extensions["delivery"].start()
+    try:
+        fire(client)  # failed_high fires, silenced: every channel logs its outcome
+        settle(delivery)
+    finally:
+        delivery.stop()
+    seen = {}
+    for family in text_string_to_metric_families(client.get("/metrics").get_data(as_text=True)):
+        if family.name.endswith("_created"):
+            continue  # prometheus_client's own creation-time series
+        labels = sorted({name for s in family.samples for name in s.labels if name not in ("le", "quantile")})
+        seen[family.name] = (family.type, labels, family.documentation)
+    assert seen == METRIC_FAMILIES
