@@ -648,3 +648,41 @@ def test_metric_families_have_the_documented_types_labels_and_help(tmp_path, htt
         labels = sorted({name for s in family.samples for name in s.labels if name not in ("le", "quantile")})
         seen[family.name] = (family.type, labels, family.documentation)
     assert seen == METRIC_FAMILIES
+
+
+# ----------------------------------------------------------------------------------- email channel
+
+
+def test_an_email_carries_its_sender_every_recipient_a_utc_date_and_a_monitor_message_id():
+    from email.utils import parsedate_to_datetime
+
+    from detection.channels import EmailChannel, SlackChannel
+    from detection.incident_message import plain_text
+
+    from .test_delivery_payloads import _note
+
+    channel = EmailChannel("mail", "127.0.0.1", 25, "monitor@example.com", ["a@example.com", "b@example.com"])
+    assert (channel.send_resolved, channel.starttls) == (True, False)  # README defaults
+    assert SlackChannel("chat", "http://127.0.0.1/hook").send_resolved is True
+    note = _note()
+    before = time.time()
+    mail = channel.message(note)
+    assert mail["From"] == "monitor@example.com"
+    assert mail["To"] == "a@example.com, b@example.com"
+    assert mail["Date"].endswith(" +0000")  # UTC stated (usegmt); "-0000" would mean "zone unknown"
+    assert before - 2 <= parsedate_to_datetime(mail["Date"]).timestamp() <= time.time() + 1
+    assert re.fullmatch(r"<[^@<>]+@transaction-monitor>", mail["Message-ID"])
+    assert mail.get_content() == plain_text(note) + "\n"
+
+
+def test_an_unreachable_smtp_server_is_a_delivery_error_naming_host_and_port():
+    from detection.channels import DeliveryError, EmailChannel
+
+    from .support import free_port
+    from .test_delivery_payloads import _note
+
+    port = free_port()  # nothing listens there
+    channel = EmailChannel("mail", "127.0.0.1", port, "monitor@example.com", ["a@example.com"])
+    with pytest.raises(DeliveryError) as raised:
+        channel.send(_note(), timeout=5.0)
+    assert str(raised.value).startswith(f"cannot reach SMTP server 127.0.0.1:{port}: ")
