@@ -686,3 +686,28 @@ def test_an_unreachable_smtp_server_is_a_delivery_error_naming_host_and_port():
     with pytest.raises(DeliveryError) as raised:
         channel.send(_note(), timeout=5.0)
     assert str(raised.value).startswith(f"cannot reach SMTP server 127.0.0.1:{port}: ")
+
+
+def test_an_smtp_server_that_cannot_take_the_login_or_never_greets_is_a_delivery_error_saying_which(tmp_path):
+    from detection.channels import DeliveryError, EmailChannel
+
+    from .delivery_support import HangingReceiver, SmtpSink
+    from .test_delivery_payloads import _note
+
+    with SmtpSink() as sink:  # offers no AUTH: a login cannot happen, so nothing is sent
+        channel = EmailChannel("mail", "127.0.0.1", sink.port, "monitor@example.com", ["a@example.com"],
+                               username="monitor", password="secret")
+        with pytest.raises(DeliveryError) as refused:
+            channel.send(_note(), timeout=10.0)
+    assert sink.messages == []
+    assert str(refused.value) == (f"SMTP server 127.0.0.1:{sink.port} refused: SMTP AUTH extension not supported "
+                                  "by server.")
+
+    with HangingReceiver() as silent:  # accepts the connection, never sends the SMTP greeting
+        channel = EmailChannel("mail", "127.0.0.1", silent.port, "monitor@example.com", ["a@example.com"])
+        started = time.monotonic()
+        with pytest.raises(DeliveryError) as hung:
+            channel.send(_note(), timeout=0.5)
+        waited = time.monotonic() - started
+    assert str(hung.value).startswith(f"SMTP server 127.0.0.1:{silent.port} did not answer in time: ")
+    assert waited < 10  # the channel's timeout bounds the wait
