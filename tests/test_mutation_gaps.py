@@ -711,3 +711,21 @@ def test_an_smtp_server_that_cannot_take_the_login_or_never_greets_is_a_delivery
         waited = time.monotonic() - started
     assert str(hung.value).startswith(f"SMTP server 127.0.0.1:{silent.port} did not answer in time: ")
     assert waited < 10  # the channel's timeout bounds the wait
+
+
+# --------------------------------------------------------------------------------- notify_config
+
+
+@pytest.mark.parametrize(("value", "starttls"), [
+    (None, False), ("", False), ("0", False), ("false", False), (" No ", False), ("OFF", False),
+    ("1", True), ("true", True), (" Yes", True), ("ON", True),
+])
+def test_smtp_starttls_from_the_environment_takes_the_usual_words_either_way(value, starttls):
+    from detection.notify_config import load_notification_config
+
+    environ = {"MONITOR_SMTP_HOST": "127.0.0.1", "MONITOR_SMTP_FROM": "monitor@example.com",
+               "MONITOR_SMTP_TO": "a@example.com"}
+    if value is not None:
+        environ["MONITOR_SMTP_STARTTLS"] = value
+    (email,) = [c for c in load_notification_config(None, environ).channels if c.name == "email"]
+    assert email.starttls is starttls
