@@ -729,3 +729,70 @@ def test_smtp_starttls_from_the_environment_takes_the_usual_words_either_way(val
         environ["MONITOR_SMTP_STARTTLS"] = value
     (email,) = [c for c in load_notification_config(None, environ).channels if c.name == "email"]
     assert email.starttls is starttls
+
+
+class GatedReloadStore(UnreadableStore):
+    """Counts reloads (``meta`` is read once per reload); the first read after ``gate`` is set waits for it."""
+
+    def __init__(self, path: str):
+        super().__init__(path, error=disk_full)
+        self.loads = 0
+        self.gate: threading.Event | None = None
+        self.entered = threading.Event()
+
+    def meta(self):
+        self.loads += 1
+        gate, self.gate = self.gate, None
+        if gate is not None:
+            self.entered.set()
+            assert gate.wait(DEADLINE_SECONDS), "the test never opened the gate"
+        return super().meta()
+
+
+def _in_function(thread: threading.Thread, name: str) -> bool:
+    """Whether ``thread`` is now running inside a function whose name contains ``name`` (its stack, read live)."""
+    import sys
+
+    frame = sys._current_frames().get(thread.ident)
+    while frame is not None:
+        if name in frame.f_code.co_name:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def test_a_request_that_waited_for_another_requests_rebuild_does_not_rebuild_again(tmp_path, clock):
+    """Monitor._rebuild_memory: 'another request rebuilt it meanwhile' -- memory is rebuilt once, not per request."""
+    from .support import START_MINUTE as T0
+    from .test_engine_edges import FAILED_FAST, post
+    from .test_monitor import make_monitor
+
+    store = GatedReloadStore(str(tmp_path / "m.db"))
+    monitor = make_monitor(clock, rules=(FAILED_FAST,), store=store)
+    post(monitor, 0)
+    store.failing = store.failing_reads = True
+    with pytest.raises(StoreError):
+        post(monitor, 1, failed=5)  # the commit fails and so does the reload: memory is stale
+    store.failing = store.failing_reads = False
+    gate = store.gate = threading.Event()
+    errors: list[BaseException] = []
+
+    def request(minute: int) -> None:
+        try:
+            post(monitor, minute)
+        except BaseException as exc:  # reported by the test below, not lost in the thread
+            errors.append(exc)
+
+    first = threading.Thread(target=request, args=(2,), daemon=True)
+    second = threading.Thread(target=request, args=(3,), daemon=True)
+    first.start()
+    assert store.entered.wait(DEADLINE_SECONDS), "the first request never started rebuilding"
+    second.start()
+    wait_until(lambda: _in_function(second, "_rebuild_memory"), "the second request waiting to rebuild")
+    loads = store.loads
+    gate.set()
+    first.join(DEADLINE_SECONDS)
+    second.join(DEADLINE_SECONDS)
+    assert not first.is_alive() and not second.is_alive() and errors == []
+    assert store.loads == loads  # the second request found memory rebuilt and used it
+    assert store.counts_since(0) == [("status:approved", T0 + m, 100) for m in (0, 2, 3)]
