@@ -39,10 +39,16 @@ Kind and drivers come from the counts over the incident's minutes (its start to
 the last minute any member's breaches show was off, open or resolved: a breach
 judged over the newest w minutes at minute m shows m - w + 1, so minutes where a
 long window only drains or a member resolves are left out; at most
-``MAX_SPAN_MINUTES``): the excess of each status and auth code
-over what is expected, where expected is ``rule.expected(minute)`` when a rule on
-that metric knows it, else the metric's mean over the ``BASELINE_MINUTES``
-before the incident.
+``MAX_SPAN_MINUTES``): the excess (or shortfall) of each status and auth code
+over what is normal for those minutes (``incident_normal.NormalCounts``: a count
+rule's ratio to approvals at the approvals seen, or at their normal for the minute
+when fewer were seen; else the rule's profile or the hour before the incident).
+The group (denials, failures, reversals) with the largest excess names the kind;
+backend reversals with no excess of failed transactions are a reversal burst, not
+a processing failure. A code or status is a driver when it carries at least
+``MIN_DRIVER_SHARE`` of its group's excess and its own excess is beyond chance.
+With no group in excess, approvals well below normal are an approval drop, and
+approvals stopped while the other statuses go on a partial outage.
 """
 
 from __future__ import annotations
@@ -50,11 +56,11 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
 from .alerts import FIRING, RESOLVED, Alert, Transition
+from .incident_normal import NormalCounts, knowing_rules, received_between
 from .incidents import (
     APPROVAL_DROP,
     DENIAL_SPIKE,
@@ -92,10 +98,10 @@ from .series import MinuteSeries
 # "incidents": {"quiet_minutes": N} sets it (Thresholds.incident_quiet_minutes).
 QUIET_MINUTES = 5
 JOIN_MINUTES = 5  # a denial/failure alert this close after an approval-only incident's start explains it
-BASELINE_MINUTES = 60  # before the incident: the fallback "normal" for metrics no rule knows
 MAX_SPAN_MINUTES = 24 * 60  # drivers are computed over at most the newest day of an incident
 MAX_MEMBERS = 100  # member alerts listed per incident; later ones still carry its incident_id
 MIN_DRIVER_SHARE = 0.1
+DRIVER_NOISE_SD = 2.0  # a driver's excess is beyond this many Poisson standard deviations of its expectation
 STOPPED_SHARE = 0.1  # approvals at or below this share of normal have stopped (a partial outage)
 
 FEED, DENIAL, FAILURE, REVERSAL, APPROVAL, OTHER_FAMILY = "feed", "denial", "failure", "reversal", "approval", "other"
@@ -175,10 +181,7 @@ class IncidentTracker:
         self._decline_codes = tuple(auth_code_metric(c) for c in auth_codes if c != APPROVED_CODE)
         # A count rule that knows what normal is for its metric (poisson_tail, seasonal); rates and
         # drops do not say it as a count.
-        self._expecting: dict[str, Rule] = {}
-        for rule in rules:
-            if split_metric(rule.metric)[0] in (STATUS_FEED, AUTH_CODE_FEED) and rule.expected(0) is not None:
-                self._expecting.setdefault(rule.metric, rule)
+        self._expecting = knowing_rules(rules)
         self._rules = {rule.id: rule for rule in rules}
         # Rules judged while their minute is open fire before the closed-minute rules of that minute.
         self._open_judged = frozenset(rule.id for rule in rules if rule.monotone)
@@ -398,8 +401,9 @@ class IncidentTracker:
         family = incident.details.get("family", OTHER_FAMILY)
         kind = self._kind(figures, incident.families, family)
         incident.kind = kind
-        incident.drivers = self._drivers(kind, figures)
-        incident.title, incident.summary = _words(incident, kind, figures, self._status_metrics)
+        incident.drivers = self._drivers(kind, figures, incident.families)
+        incident.title, incident.summary = _words(incident, kind, figures, self._status_metrics,
+                                                  self._reversal_metrics(incident.families))
         incident.details["span"] = {"from": minute_to_iso(first), "to": minute_to_iso(last), "minutes": last - first + 1}
         incident.details["figures"] = {
             m: {"observed": round(figures.observed[m], 2), "expected": round(figures.expected[m], 2)}
@@ -436,8 +440,9 @@ class IncidentTracker:
         observed: dict[str, float] = {}
         expected: dict[str, float] = {}
         silent: dict[str, int] = {}
+        normal = NormalCounts(self._expecting, series, started)
         received = {feed: series.received_of(feed) for feed in (STATUS_FEED, AUTH_CODE_FEED)}
-        seen = {feed: _received_between(got, first, last) for feed, got in received.items()}
+        seen = {feed: received_between(got, first, last) for feed, got in received.items()}
         for feed, minutes in seen.items():
             if received[feed]:
                 silent[feed] = (last - first + 1) - len(minutes)
@@ -445,42 +450,24 @@ class IncidentTracker:
             counts = series.counts_of(metric)
             minutes = seen[feed_of(metric)]
             observed[metric] = float(sum(counts.get(m, 0) for m in minutes))
-            rule = self._expecting.get(metric)
-            if rule is not None:
-                expected[metric] = float(sum(rule.expected(m) or 0.0 for m in minutes))
-            else:
-                expected[metric] = self._baseline(metric, series, started, received[feed_of(metric)]) * len(minutes)
+            expected[metric] = normal.over(metric, minutes)
         figures = _Figures(first, last, observed, expected, silent)
-        self._count_stopped(figures, series, seen[STATUS_FEED], started, received[STATUS_FEED])
+        self._count_stopped(figures, series, seen[STATUS_FEED], normal)
         return figures
 
-    def _count_stopped(self, figures: _Figures, series: MinuteSeries, minutes: list[int], started: int,
-                       received: AbstractSet[int]) -> None:
+    def _count_stopped(self, figures: _Figures, series: MinuteSeries, minutes: list[int], normal: NormalCounts) -> None:
         """Minutes where approvals stopped, and what the other statuses did meanwhile (a partial outage)."""
         approved = status_metric("approved")
         if approved not in self._status_metrics or not minutes:
             return
-        per_minute = {m: self._expected_at(approved, m, series, started, received) for m in minutes}
+        per_minute = {m: normal.at(approved, m) for m in minutes}
         counts = series.counts_of(approved)
         stopped = [m for m in minutes if per_minute[m] > 0 and counts.get(m, 0) <= STOPPED_SHARE * per_minute[m]]
         others = [m for m in self._status_metrics if m != approved]
         observed = sum(series.counts_of(o).get(m, 0) for o in others for m in stopped)
-        expected = sum(self._expected_at(o, m, series, started, received) for o in others for m in stopped)
+        expected = sum(normal.over(o, stopped) for o in others)
         figures.stopped = len(stopped)
         figures.others_when_stopped = (float(observed), expected)
-
-    def _expected_at(self, metric: str, minute: int, series: MinuteSeries, started: int,
-                     received: AbstractSet[int]) -> float:
-        rule = self._expecting.get(metric)
-        if rule is not None:
-            return rule.expected(minute) or 0.0
-        return self._baseline(metric, series, started, received)
-
-    def _baseline(self, metric: str, series: MinuteSeries, started: int, received: AbstractSet[int]) -> float:
-        """The metric's mean per received minute over the BASELINE_MINUTES before the incident."""
-        before = _received_between(received, started - BASELINE_MINUTES, started - 1)
-        counts = series.counts_of(metric)
-        return sum(counts.get(m, 0) for m in before) / len(before) if before else 0.0
 
     def _group(self, figures: _Figures, group: str) -> tuple[float, float]:
         metrics = [status_metric(s) for s in GROUP_STATUSES[group] if s in self._statuses]
@@ -507,13 +494,27 @@ class IncidentTracker:
                 score = excess / math.sqrt(exp + 1.0)
                 if score > best_score:
                     best, best_score = group, score
+        if best == FAILURE and not self._failures_notable(figures):
+            # Backend reversals with no failed transactions carrying any of the excess: a reversal
+            # burst (DATA.md), not a processing failure, though its alerts are of the failure family.
+            return REVERSAL_BURST
         if best is not None:
             return KIND_OF_GROUP[best]
         if a_exp > 0 and a_exp - a_obs >= _notable(a_exp) and a_obs <= 0.75 * a_exp:
             return APPROVAL_DROP
         return NATURAL_KIND.get(family, OTHER)
 
-    def _drivers(self, kind: str, figures: _Figures) -> list[Driver]:
+    def _failures_notable(self, figures: _Figures) -> bool:
+        failed = status_metric("failed")
+        return failed in self._status_metrics and figures.excess(failed) >= _notable(figures.expected[failed])
+
+    def _reversal_metrics(self, families: Sequence[str]) -> list[str]:
+        """The reversal statuses of the families the incident has symptoms of: backend reversals (failure
+        family) and/or reversals and refunds (reversal family)."""
+        groups = [g for g in (FAILURE, REVERSAL) if g in families] or [REVERSAL]
+        return [status_metric(s) for g in groups for s in GROUP_STATUSES[g] if s != "failed" and s in self._statuses]
+
+    def _drivers(self, kind: str, figures: _Figures, families: Sequence[str]) -> list[Driver]:
         if kind == FEED_OUTAGE:
             total = sum(figures.silent.values())
             out = [Driver(f"feed:{feed}", n / total, float(figures.last - figures.first + 1 - n),
@@ -525,9 +526,11 @@ class IncidentTracker:
             if kind == DENIAL_SPIKE:
                 candidates = list(self._decline_codes)
                 fallback = [status_metric("denied")]
-            elif kind in (PROCESSING_FAILURE, REVERSAL_BURST):
-                group = FAILURE if kind == PROCESSING_FAILURE else REVERSAL
-                candidates = [status_metric(s) for s in GROUP_STATUSES[group] if s in self._statuses]
+            elif kind == PROCESSING_FAILURE:
+                candidates = [status_metric(s) for s in GROUP_STATUSES[FAILURE] if s in self._statuses]
+                fallback = []
+            elif kind == REVERSAL_BURST:
+                candidates = self._reversal_metrics(families)
                 fallback = []
             else:
                 candidates = [*self._status_metrics, *self._code_metrics]
@@ -541,21 +544,19 @@ class IncidentTracker:
         return out
 
 
-def _received_between(received: AbstractSet[int], first: int, last: int) -> list[int]:
-    """The received minutes in ``first..last``, in order; walks whichever is shorter, the span or the
-    set, so an incident after a gap of decades costs no more than the minutes held (as Monitor._close)."""
-    if last - first < len(received):
-        return [m for m in range(first, last + 1) if m in received]
-    return sorted(m for m in received if first <= m <= last)
-
-
 def _shares(metrics: Sequence[str], figures: _Figures) -> list[Driver]:
+    """Each metric's share of the candidates' summed excess. A metric whose own excess is within chance
+    of its expectation (under DRIVER_NOISE_SD Poisson standard deviations) is not named a driver, unless
+    none is beyond it: over a minute or two of a slow drift, code 59's noise must not read as 'both codes'."""
     excess = {m: max(0.0, figures.excess(m)) for m in metrics}
     total = sum(excess.values())
     if total <= 0:
         return []
+    beyond = {m for m, e in excess.items()
+              if e >= max(1.0, DRIVER_NOISE_SD * math.sqrt(figures.expected.get(m, 0.0)))}
+    named = beyond or {m for m, e in excess.items() if e > 0}
     return [Driver(m, e / total, figures.observed.get(m, 0.0), figures.expected.get(m, 0.0))
-            for m, e in excess.items() if e > 0]
+            for m, e in excess.items() if m in named]
 
 
 def _notable(expected: float) -> float:
@@ -615,8 +616,17 @@ def _driver_name(metric: str) -> str:
     return metric_label(metric).replace("auth code", "code")
 
 
-def _words(incident: Incident, kind: str, figures: _Figures, status_metrics: Sequence[str]) -> tuple[str, str]:
-    """Title and summary, in an analyst's words, from the same figures as the kind and drivers."""
+def _status_words(metrics: Sequence[str]) -> str:
+    """'Reversals and refunds', 'Backend reversals'."""
+    names = [_driver_name(m) for m in metrics]
+    text = ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1] if names else "reversals"
+    return text[:1].upper() + text[1:]
+
+
+def _words(incident: Incident, kind: str, figures: _Figures, status_metrics: Sequence[str],
+           reversal_metrics: Sequence[str]) -> tuple[str, str]:
+    """Title and summary, in an analyst's words, from the same figures as the kind and drivers
+    (``reversal_metrics``: the reversal statuses a reversal burst is judged on)."""
     when = _when(incident)
     approved = status_metric("approved")
     a_obs, a_exp = figures.per_minute(approved)
@@ -629,7 +639,8 @@ def _words(incident: Incident, kind: str, figures: _Figures, status_metrics: Seq
 
     if kind in (DENIAL_SPIKE, PROCESSING_FAILURE, REVERSAL_BURST):
         group = {DENIAL_SPIKE: DENIAL, PROCESSING_FAILURE: FAILURE, REVERSAL_BURST: REVERSAL}[kind]
-        metrics = [status_metric(s) for s in GROUP_STATUSES[group]]
+        metrics = list(reversal_metrics) if kind == REVERSAL_BURST else [status_metric(s) for s in GROUP_STATUSES[group]]
+        words = GROUP_WORDS[group] if kind != REVERSAL_BURST else _status_words(metrics)
         obs = sum(figures.per_minute(m)[0] for m in metrics)
         exp = sum(figures.per_minute(m)[1] for m in metrics)
         head = {DENIAL_SPIKE: "Denial spike", PROCESSING_FAILURE: "Processing failure",
@@ -641,7 +652,7 @@ def _words(incident: Incident, kind: str, figures: _Figures, status_metrics: Seq
             title = head
         ratio = f" ({obs / exp:.0f}x)" if exp > 0 and obs / exp >= 2 else ""
         share = f", {obs / total * 100:.0f}% of all transactions" if total > 0 else ""
-        summary = f"{GROUP_WORDS[group]} {_num(obs)}/min against about {_num(exp)} normally{ratio}{share}, {when}{approvals}"
+        summary = f"{words} {_num(obs)}/min against about {_num(exp)} normally{ratio}{share}, {when}{approvals}"
         return title, summary
     if kind == APPROVAL_DROP:
         change = (1 - a_obs / a_exp) * 100 if a_exp > 0 else 0.0
