@@ -84,6 +84,7 @@ class WeekProfile:
 
 
 @lru_cache(maxsize=64)
+@lru_cache(maxsize=64)  # n is the reference length or a little less: a few sizes, asked every minute
 def _neighbourhoods(n: int) -> tuple[tuple[int, int, int], ...]:
     """(first, end, width) of the up-to-5 minutes centred on each of n minutes, for running-sum look-ups."""
     return tuple((max(i - 2, 0), min(i + 3, n), min(i + 3, n) - max(i - 2, 0)) for i in range(n))
