@@ -100,6 +100,9 @@ from .series import MinuteSeries
 QUIET_MINUTES = 5
 JOIN_MINUTES = 5  # a denial/failure alert this close after an approval-only incident's start explains it
 MAX_SPAN_MINUTES = 24 * 60  # drivers are computed over at most the newest day of an incident
+# While open, an incident is described again every minute: over its newest hour only, so a long outage does
+# not cost a day of minutes on every request. Once resolved it is described once more over MAX_SPAN_MINUTES.
+OPEN_SPAN_MINUTES = 60
 MAX_MEMBERS = 100  # member alerts listed per incident; later ones still carry its incident_id
 MIN_DRIVER_SHARE = 0.1
 DRIVER_NOISE_SD = 2.0  # a driver's excess is beyond this many Poisson standard deviations of its expectation
@@ -397,7 +400,8 @@ class IncidentTracker:
             for member in members:
                 self._evidence.pop(member["alert_id"], None)
         last = max(*ends, incident.started_at)
-        first = max(incident.started_at, last - MAX_SPAN_MINUTES + 1)
+        span = OPEN_SPAN_MINUTES if incident.is_open else MAX_SPAN_MINUTES
+        first = max(incident.started_at, last - span + 1)
         figures = self._figures(series, first, last, incident.started_at)
         family = incident.details.get("family", OTHER_FAMILY)
         kind = self._kind(figures, incident.families, family)
