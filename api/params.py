@@ -38,3 +38,11 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ApiError(400, "invalid_parameter", f"'{name}' must be from {low} to {high}, got {value}")
     return value
+
+
+def choice_arg(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """A query parameter that must be one of ``choices``, or a 400 naming it and them."""
+    value = request.args.get(name, default)
+    if value not in choices:
+        raise ApiError(400, "invalid_parameter", f"'{name}' must be one of {', '.join(choices)}, got {value[:40]!r}")
+    return value

@@ -26,7 +26,7 @@ from .limits import (
     MAX_RECORDS,
 )
 from .openapi import openapi_document
-from .params import int_arg, only_args, require_bearer
+from .params import choice_arg, int_arg, only_args, require_bearer
 
 ALERT_STATES = ("firing", "pending", "resolved", "all")
 INCIDENT_STATES = ("open", "resolved", "all")
@@ -166,9 +166,7 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
     @api.get("/alerts")
     def get_alerts():
         only_args("state", "limit")
-        state = request.args.get("state", "all")
-        if state not in ALERT_STATES:
-            raise ApiError(400, "invalid_parameter", f"'state' must be one of {', '.join(ALERT_STATES)}, got {state!r}")
+        state = choice_arg("state", "all", ALERT_STATES)
         limit = int_arg("limit", 100, 1, MAX_LIMIT)
         try:
             alerts = monitor.alerts(state, limit)
@@ -179,9 +177,7 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
     @api.get("/incidents")
     def get_incidents():
         only_args("state", "limit")
-        state = request.args.get("state", "all")
-        if state not in INCIDENT_STATES:
-            raise ApiError(400, "invalid_parameter", f"'state' must be one of {', '.join(INCIDENT_STATES)}, got {state[:40]!r}")
+        state = choice_arg("state", "all", INCIDENT_STATES)
         limit = int_arg("limit", 100, 1, MAX_INCIDENT_LIMIT)
         try:
             incidents = monitor.incidents(state, limit)

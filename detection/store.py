@@ -487,33 +487,25 @@ class Store:
         return rows
 
     def alerts(self, states: Iterable[str] | None = None, limit: int = 100) -> list[Alert]:
-        cols = ", ".join(ALERT_COLUMNS)
+        return [_row_alert(r) for r in self._newest("alerts", ", ".join(ALERT_COLUMNS), states, limit)]
+
+    def _newest(self, table: str, cols: str, states: Iterable[str] | None, limit: int) -> list[tuple]:
+        """Rows of ``table`` newest first, in any of ``states`` (all when None)."""
         if states is None:
-            rows = self._query(f"SELECT {cols} FROM alerts ORDER BY started_at DESC, id LIMIT ?", (limit,))
-        else:
-            wanted = list(states)
-            marks = ", ".join("?" * len(wanted))
-            rows = self._query(
-                f"SELECT {cols} FROM alerts WHERE state IN ({marks}) ORDER BY started_at DESC, id LIMIT ?",
-                [*wanted, limit],
-            )
-        return [_row_alert(r) for r in rows]
+            return self._query(f"SELECT {cols} FROM {table} ORDER BY started_at DESC, id LIMIT ?", (limit,))
+        wanted = list(states)
+        marks = ", ".join("?" * len(wanted))
+        return self._query(
+            f"SELECT {cols} FROM {table} WHERE state IN ({marks}) ORDER BY started_at DESC, id LIMIT ?",
+            [*wanted, limit],
+        )
 
     def open_alerts(self) -> list[Alert]:
         return self.alerts(OPEN_STATES, limit=1_000_000)
 
     def incidents(self, states: Iterable[str] | None = None, limit: int = 100) -> list[Incident]:
         """Incidents newest first; a row that cannot be read is logged and left out."""
-        cols = "id, state, kind, severity, started_at, resolved_at, body"
-        if states is None:
-            rows = self._query(f"SELECT {cols} FROM incidents ORDER BY started_at DESC, id LIMIT ?", (limit,))
-        else:
-            wanted = list(states)
-            marks = ", ".join("?" * len(wanted))
-            rows = self._query(
-                f"SELECT {cols} FROM incidents WHERE state IN ({marks}) ORDER BY started_at DESC, id LIMIT ?",
-                [*wanted, limit],
-            )
+        rows = self._newest("incidents", "id, state, kind, severity, started_at, resolved_at, body", states, limit)
         return [i for i in map(_row_incident, rows) if i is not None]
 
     def incident(self, incident_id: str) -> Incident | None:
