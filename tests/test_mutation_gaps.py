@@ -23,16 +23,9 @@ from detection import Monitor, MonitorSettings, Store, load_thresholds
 from detection.store import WAL_TARGET_BYTES, PendingWrite, StoreError
 from detection.ticker import Ticker
 
+from .delivery_support import DEADLINE as DEADLINE_SECONDS
+from .delivery_support import wait_until
 from .faulty_store import FaultyStore, disk_full
-
-DEADLINE_SECONDS = 30
-
-
-def wait_until(condition, what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 def meta_write(**meta) -> PendingWrite:
@@ -111,7 +104,7 @@ def test_the_first_tick_comes_one_interval_after_start_and_then_one_interval_apa
     started = time.monotonic()
     ticker = Ticker(monitor, interval_seconds=interval, wal_check_seconds=0.02).start()
     try:
-        wait_until(lambda: len(monitor.ticks) >= 3, "three ticks")
+        wait_until(lambda: len(monitor.ticks) >= 3, what="three ticks")
     finally:
         ticker.stop()
     ticks = monitor.ticks[:3]
@@ -127,7 +120,7 @@ def test_between_ticks_a_wal_at_4_mb_is_truncated_early_and_one_byte_less_is_not
     ticker = Ticker(Monitor(load_thresholds(), at_bound, MonitorSettings()), interval_seconds=600,
                     wal_check_seconds=0.02).start()
     try:
-        wait_until(lambda: len(at_bound.checkpoints) >= 1, "an early checkpoint at exactly 4 MB")
+        wait_until(lambda: len(at_bound.checkpoints) >= 1, what="an early checkpoint at exactly 4 MB")
     finally:
         ticker.stop()
 
@@ -135,7 +128,7 @@ def test_between_ticks_a_wal_at_4_mb_is_truncated_early_and_one_byte_less_is_not
     ticker = Ticker(Monitor(load_thresholds(), below, MonitorSettings()), interval_seconds=600,
                     wal_check_seconds=0.02).start()
     try:
-        wait_until(lambda: below.wal_checks >= 10, "ten WAL size checks")  # a positive signal, no fixed sleep
+        wait_until(lambda: below.wal_checks >= 10, what="ten WAL size checks")  # a positive signal, no fixed sleep
     finally:
         ticker.stop()
     assert below.checkpoints == []
@@ -788,7 +781,7 @@ def test_a_request_that_waited_for_another_requests_rebuild_does_not_rebuild_aga
     first.start()
     assert store.entered.wait(DEADLINE_SECONDS), "the first request never started rebuilding"
     second.start()
-    wait_until(lambda: _in_function(second, "_rebuild_memory"), "the second request waiting to rebuild")
+    wait_until(lambda: _in_function(second, "_rebuild_memory"), what="the second request waiting to rebuild")
     loads = store.loads
     gate.set()
     first.join(DEADLINE_SECONDS)
