@@ -28,7 +28,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypedDict
 
 from .alerts import Alert
@@ -44,8 +44,10 @@ from .delivery_log import (
     LogRecord,
     OutboxEntry,
 )
+from .incident_actions import Acknowledgement
 from .incident_message import REPEAT, Notification
 from .incidents import ESCALATED, INCIDENT_TRANSITIONS, OPENED, RESOLVED_TRANSITION, Incident, IncidentTransition
+from .metrics import epoch_to_iso
 from .notify_config import DeliverySettings
 from .silences import Silences
 from .store import Store, StoreError
@@ -168,7 +170,7 @@ class ChannelSender:
     def _send(self, items: list[_Item]) -> None:
         delivery = self._delivery
         settings = delivery.settings
-        notification = _notification(items, delivery.dashboard_url)
+        notification = delivery.with_acknowledgement(_notification(items, delivery.dashboard_url))
         name = self.channel.name
         incident_id = notification.incident.id
         for attempt in range(1, settings.max_attempts + 1):
@@ -227,7 +229,7 @@ class Delivery:
         dashboard_url: str = "",
         clock: Callable[[], float] = time.time,
         incidents: IncidentSource | None = None,
-        acknowledged: Callable[[Sequence[str]], Mapping[str, object]] | None = None,
+        acknowledged: Callable[[Sequence[str]], Mapping[str, Acknowledgement]] | None = None,
     ):
         names = [c.name for c in channels]
         if len(set(names)) != len(names):
@@ -370,6 +372,19 @@ class Delivery:
                 return []
             found.update(dict.fromkeys(ids))
         return list(found)
+
+    def with_acknowledgement(self, notification: Notification) -> Notification:
+        """The message, saying who acknowledged its incident (and when) if anyone did."""
+        if self.acknowledged is None:
+            return notification
+        try:
+            ack = self.acknowledged([notification.incident.id]).get(notification.incident.id)
+        except StoreError:  # the message matters more than who is on it
+            log.exception("delivery: cannot read the acknowledgement of incident %s", notification.incident.id)
+            return notification
+        if ack is None:
+            return notification
+        return replace(notification, acknowledged_by=f"{ack.by} at {epoch_to_iso(ack.at)}")
 
     def _dispatch(self, entries: Sequence[OutboxEntry], channels: Sequence[Channel] | None = None) -> None:
         channels = self.channels if channels is None else channels
