@@ -21,13 +21,14 @@ from typing import Any, NoReturn
 
 from dash import Dash
 
-from api import ApiSettings, register_api, register_metrics, register_notifications
+from api import ApiSettings, register_api, register_incident_actions, register_metrics, register_notifications
 from callbacks import register_callbacks
 from callbacks.layout import dashboard_layout
 from components.vendor import ASSETS_IGNORE, serve_bootstrap, serve_plotly_basic
 from detection import Alert, ConfigError, Monitor, MonitorSettings, Store, StoreError, load_thresholds
 from detection import __version__ as VERSION
 from detection.delivery import Delivery
+from detection.incident_actions import IncidentActions
 from detection.incidents import OPEN as OPEN_INCIDENT
 from detection.incidents import Incident
 from detection.notify_config import load_notification_config
@@ -279,9 +280,11 @@ def build_monitor(config: AppConfig) -> Monitor:
 ALL_STORED_INCIDENTS = 1_000_000
 
 
-def build_delivery(config: AppConfig, monitor: Monitor) -> tuple[Delivery, Silences]:
+def build_delivery(config: AppConfig, monitor: Monitor,
+                   actions: IncidentActions | None = None) -> tuple[Delivery, Silences]:
     """Channels from the notifications file and environment; the worker sends per incident (its
-    ``incident_listener`` is what the incident tracker calls) and only once started."""
+    ``incident_listener`` is what the incident tracker calls) and only once started; acknowledged
+    incidents (``actions``) get no reminders."""
     notify = load_notification_config(config.notifications, config.notify_environ or {})
     silences = Silences(monitor.store)
     dashboard = notify.dashboard_url or f"http://{config.host}:{config.port}/"
@@ -292,7 +295,8 @@ def build_delivery(config: AppConfig, monitor: Monitor) -> tuple[Delivery, Silen
         # them), or only the open ones for the periodic pass. Read through the store's per-thread reader.
         return store.incidents(None if with_resolved else [OPEN_INCIDENT], limit=ALL_STORED_INCIDENTS)
 
-    delivery = Delivery(store, notify.channels, notify.settings, silences, dashboard, incidents=committed_incidents)
+    delivery = Delivery(store, notify.channels, notify.settings, silences, dashboard, incidents=committed_incidents,
+                        acknowledged=actions.acknowledged if actions is not None else None)
     monitor.add_incident_listener(delivery.incident_listener)
     return delivery, silences
 
@@ -316,7 +320,8 @@ def create_app(config: AppConfig | Mapping[str, Any] | None = None, monitor: Mon
                                   base_url=f"http://{config.host}:{config.port}", token_required=bool(config.api_token))
     server.extensions["monitor"] = monitor
     server.extensions["monitor_config"] = config
-    delivery, silences = build_delivery(config, monitor)
+    actions = server.extensions["incident_actions"] = IncidentActions(monitor.store)
+    delivery, silences = build_delivery(config, monitor, actions)
     server.extensions["delivery"] = delivery  # started by serve(), or by a test
     server.extensions["silences"] = silences
     def alert_marks(alert: Alert) -> dict[str, Any]:
@@ -325,9 +330,10 @@ def create_app(config: AppConfig | Mapping[str, Any] | None = None, monitor: Mon
     ingest_metrics = register_metrics(server, monitor, delivery, silences)
     register_api(server, monitor, ApiSettings(
         api_token=config.api_token, version=VERSION, store_path=config.db, alert_marks=alert_marks,
-        observe_ingest=ingest_metrics.observe,
+        observe_ingest=ingest_metrics.observe, incident_actions=actions,
     ))
     register_notifications(server, delivery, silences, config.api_token)
+    register_incident_actions(server, actions, config.api_token)
     # One writer for the simulate buttons and the demo/replay feed, so they never post the same minute.
     writer = server.extensions["feed_writer"] = FeedWriter(monitor)
     register_callbacks(app, monitor, writer if simulate else None, alert_marks, config.api_token)

@@ -1,4 +1,5 @@
-"""``python -m analysis TRANSACTIONS_CSV [--auth-codes CSV] [--out thresholds.json] [--report report.html] [--until T]``.
+"""``python -m analysis TRANSACTIONS_CSV [--auth-codes CSV] [--out thresholds.json] [--report report.html] [--until T]
+[--feedback monitor.db|labels.json]``.
 
 Learns what normal looks like from the exports, prints a short summary, and writes the thresholds
 file the monitor reads (with provenance) and, if asked, a self-contained HTML report.
@@ -12,6 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from analysis.feedback import FeedbackError, load_feedback
 from analysis.incidents import drivers_text, find_incidents, kind_words, last_minute
 from analysis.learn import LearnError, LearnOptions, learn
 from analysis.loading import LoadError, load_history
@@ -53,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="no hour-of-day levels: volume-free rules only (how the built-in defaults are made)")
     parser.add_argument("--statuses", help="extra statuses the export may contain, comma-separated")
     parser.add_argument("--auth-code-list", dest="extra_codes", help="extra auth codes, comma-separated")
+    parser.add_argument("--feedback", type=Path,
+                        help="the monitor's store file, or a labels file (GET /api/incidents/labels saved as JSON): "
+                             "incidents labelled expected are left out of learning, false alarms are counted")
     return parser
 
 
@@ -70,8 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                codes=_names(args.extra_codes, DEFAULT_AUTH_CODES), until=args.until)
         rows = history.status.rows + (history.auth.rows if history.auth else 0)
         _say(f"analysis [1/{steps}] read {rows:,} rows, {history.minutes:,} minutes, in {_since(started)}")
+        feedback = load_feedback(args.feedback) if args.feedback is not None else None
         started = time.monotonic()
-        analysis = learn(history, LearnOptions(false_alerts_per_week=args.budget, hourly_profile=not args.no_profile))
+        analysis = learn(history, LearnOptions(false_alerts_per_week=args.budget, hourly_profile=not args.no_profile,
+                                               excluded=feedback.excluded_periods() if feedback else ()))
         _say(f"analysis [2/{steps}] learned {len(analysis.thresholds.rules)} rules in {_since(started)}")
         with progress_for(f"analysis [3/{steps}] finding incidents", history.minutes, "minutes", _say,
                           short="min") as progress:
@@ -80,9 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = None
         if args.report:
             started = time.monotonic()
-            report = write_report(analysis, incidents, args.report)
+            said = [feedback.sentence(analysis.thresholds.provenance["excluded_minutes"])] if feedback else []
+            report = write_report(analysis, incidents, args.report, said)
             _say(f"analysis [4/{steps}] wrote {report} in {_since(started)}")
-    except (LoadError, LearnError, ConfigError) as exc:
+    except (LoadError, LearnError, ConfigError, FeedbackError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
@@ -92,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     start, end = history.time_range()
     print(f"Learned from {history.minutes:,} minutes ({start} to {end}), "
           f"{int(analysis.clean.sum()):,} of them normal; budget {args.budget:g} false alert/metric/week.")
+    if feedback is not None:
+        print(feedback.sentence(analysis.thresholds.provenance["excluded_minutes"]))
     print(f"{'metric':<34} {'baseline':>16}  {'dispersion':<38} rule")
     for metric, baseline in analysis.baselines.items():
         level = (f"{(baseline.share or 0) * 100:.2f}%" if metric.startswith("rate:")

@@ -70,6 +70,9 @@ class LearnOptions:
     false_alerts_per_week: float = 1.0  # per metric, on normal data
     hourly_profile: bool = True  # False: volume-free rules only, for defaults that fit any traffic shape
     no_data_minutes: int = DEFAULT_NO_DATA_MINUTES
+    # Epoch-minute ranges (first, last) analysts labelled ``expected`` (analysis.feedback): real events that
+    # are not normal either (maintenance, a campaign), left out of the baselines like detected incidents.
+    excluded: tuple[tuple[int, int], ...] = ()
 
     @property
     def p_value(self) -> float:
@@ -200,7 +203,8 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
                 watched.append((auth_code_metric(code), history.series(auth_code_metric(code)), code00_ref, window))
 
     # Iterative cleaning: estimate, mark improbable windows, re-estimate without them.
-    clean = received.copy()
+    usable = received & ~excluded_mask(minute_axis, options.excluded)
+    clean = usable.copy()
     sizes: dict[str, float | None] = {m: None for m, *_ in watched}
     for _ in range(CLEANING_ROUNDS):
         incident = np.zeros(history.minutes, dtype=bool)
@@ -218,8 +222,8 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
             mad = 1.4826 * float(np.median(np.abs(residual[clean])))
             if mad > 0:
                 incident |= _spread(_rolling(residual, 5) / (5 * mad) < -4.0, 5)
-        new_clean = received & ~incident
-        if new_clean.sum() < 0.5 * received.sum():
+        new_clean = usable & ~incident
+        if new_clean.sum() < 0.5 * usable.sum():
             break  # more than half flagged: the history is mostly unusual; keep the last estimate
         if np.array_equal(new_clean, clean):
             break
@@ -387,6 +391,7 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
         "time_range": {"from": start, "to": end},
         "minutes": int(history.minutes),
         "clean_minutes": int(clean.sum()),
+        "excluded_minutes": int((received & ~usable).sum()),  # labelled expected by analysts (--feedback)
         "method": "iterative cleaning (windows with tail p < 1e-3 left out, up to 3 rounds); sparse counts as "
                   "ratios to approvals (auth codes to code 00), denials as a share of all transactions; "
                   "negative-binomial dispersion from clean windows; "
@@ -435,6 +440,14 @@ def why_chosen(rule: Rule) -> str:
     wait = ("for 1: the tail probability is the budget already (about one false alert per metric per week); "
             "waiting for a second minute would only add a minute of delay to every incident")
     return f"{floor}; {wait}"
+
+
+def excluded_mask(minute_axis: np.ndarray, periods: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """True for each minute inside one of ``periods`` (first and last minute included)."""
+    mask = np.zeros(len(minute_axis), dtype=bool)
+    for first, last in periods:
+        mask |= (minute_axis >= first) & (minute_axis <= last)
+    return mask
 
 
 def _profile_or_flat(hourly: list[float], level: float, use_profile: bool) -> tuple[float, ...]:

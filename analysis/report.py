@@ -205,7 +205,9 @@ li { margin: 4px 0; }
 """
 
 
-def write_report(analysis: Analysis, incidents: list[EngineIncident], path: str | Path) -> Path:
+def write_report(analysis: Analysis, incidents: list[EngineIncident], path: str | Path,
+                 more_findings: Sequence[str] = ()) -> Path:
+    """The HTML report; ``more_findings`` are put after the computed ones (the analysts' feedback, say)."""
     history = analysis.history
     times = _times(history.start, history.minutes)
     plotted = [m for m in analysis.baselines if analysis.baselines[m].rule is not None]
@@ -242,7 +244,7 @@ def write_report(analysis: Analysis, incidents: list[EngineIncident], path: str 
 <h1>Transaction analysis report</h1>
 <p>Inputs: {html.escape(", ".join(history.sources))}. Method: {html.escape(str(provenance.get("method", "")))}.</p>
 <h2>Findings</h2>
-<ul>{"".join(f"<li>{html.escape(f)}</li>" for f in findings(analysis, incidents))}</ul>
+<ul>{"".join(f"<li>{html.escape(f)}</li>" for f in [*findings(analysis, incidents), *more_findings])}</ul>
 <h2>Incidents found in the history</h2>
 <p>As the monitor's engine groups and names them (the incidents it would have opened live): drivers are the
 metrics carrying the excess, with their shares; duration runs to the last member alert's end.</p>

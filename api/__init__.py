@@ -6,15 +6,18 @@ from werkzeug.routing import MapAdapter
 
 from detection import Monitor
 from detection.delivery import Delivery
+from detection.incident_actions import IncidentActions
 from detection.silences import Silences
 
 from .errors import ApiError, register_error_handlers
+from .incident_actions import make_incident_actions_blueprint
 from .json_body import register_body_guards
 from .metrics import register_metrics
 from .notifications import make_notifications_blueprint
 from .routes import ApiSettings, make_blueprint
 
-__all__ = ["ApiError", "ApiSettings", "register_api", "register_metrics", "register_notifications"]
+__all__ = ["ApiError", "ApiSettings", "register_api", "register_incident_actions", "register_metrics",
+           "register_notifications"]
 
 
 # The blueprint's route for unknown /api/ paths (GET and POST); it must not hide a route's other methods.
@@ -67,3 +70,8 @@ def answer_wrong_methods(server: Flask) -> None:
 def register_notifications(server: Flask, delivery: Delivery, silences: Silences, api_token: str | None = None) -> None:
     """/api/silences and /api/notifications ; call after ``register_api``, which installs the JSON errors."""
     server.register_blueprint(make_notifications_blueprint(delivery, silences, api_token))
+
+
+def register_incident_actions(server: Flask, actions: IncidentActions, api_token: str | None = None) -> None:
+    """Acknowledge, note, label, list labels, prefill a silence; call after ``register_api`` (the JSON errors)."""
+    server.register_blueprint(make_incident_actions_blueprint(actions, api_token))

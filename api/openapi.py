@@ -8,11 +8,14 @@ from typing import Any
 
 from detection.alerts import SEVERITIES
 from detection.delivery_log import OUTCOMES
+from detection.incident_actions import LABELS
 from detection.incidents import INCIDENT_STATES, KINDS
 
 from .limits import (
+    MAX_ACTION_BODY_BYTES,
     MAX_AHEAD_SECONDS,
     MAX_BODY_BYTES,
+    MAX_BY,
     MAX_COMMENT,
     MAX_CREATED_BY,
     MAX_FUTURE_SECONDS,
@@ -20,13 +23,18 @@ from .limits import (
     MAX_INCIDENT_ID,
     MAX_INCIDENT_LIMIT,
     MAX_JSON_DEPTH,
+    MAX_LABEL_LIMIT,
     MAX_LIMIT,
     MAX_MATCHER_VALUE,
     MAX_MINUTE_COUNT,
+    MAX_NOTES,
+    MAX_REASON,
     MAX_RECORD_COUNT,
     MAX_RECORDS,
     MAX_SILENCE_BODY_BYTES,
+    MAX_TEXT,
     MAX_TIMESTAMP_CHARS,
+    SILENCE_DURATIONS_MINUTES,
 )
 
 # Every number the document states is read from the constant the code enforces (api/limits.py).
@@ -299,6 +307,7 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
                 }
             },
             **incident_paths(),
+            **incident_action_paths(token_required),
             "/api/health": {
                 "get": {
                     "summary": "Status, version, uptime, newest event time, store and feed status",
@@ -342,6 +351,7 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
                     },
                 },
                 **incident_schemas(),
+                **incident_action_schemas(),
                 **notification_schemas(),
                 "Error": {
                     "type": "object",
@@ -409,7 +419,7 @@ def incident_schemas() -> dict[str, Any]:
         "Incident": {
             "type": "object",
             "required": ["id", "state", "kind", "title", "summary", "severity", "started_at", "resolved_at",
-                         "metrics", "drivers", "alerts", "details"],
+                         "metrics", "drivers", "alerts", "details", "acknowledged", "notes", "label"],
             "properties": {
                 "id": {"type": "string"},
                 "state": {"type": "string", "enum": list(INCIDENT_STATES)},
@@ -429,6 +439,157 @@ def incident_schemas() -> dict[str, Any]:
                 "alerts": {"type": "array", "items": {"type": "string"}, "description": "Member alert ids."},
                 "details": {"type": "object", "description": "The statistics: member rules, windows, thresholds, "
                                                              "values, and the figures per metric."},
+                "acknowledged": {
+                    "type": "object", "nullable": True, "required": ["by", "at", "note"],
+                    "description": "Who acknowledged it and when (wall clock); kept after it resolves. Null: nobody yet.",
+                    "properties": {"by": {"type": "string"}, "at": _ISO, "note": {"type": "string", "nullable": True}}},
+                "notes": {"type": "array", "maxItems": MAX_NOTES, "description": "Analysts' notes, oldest first.",
+                          "items": {"type": "object", "required": ["by", "at", "text"], "properties": {
+                              "by": {"type": "string"}, "at": _ISO, "text": {"type": "string"}}}},
+                "label": {"$ref": "#/components/schemas/Label"},
+            },
+        },
+    }
+
+
+# --- what analysts do to incidents ---
+
+# Text fields: no control characters; a note may hold newlines and tabs. A required one holds a visible character.
+ONE_LINE = NO_CONTROLS
+MULTI_LINE = "^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*$"
+VISIBLE = "\\S"
+
+
+def _text_schema(limit: int, one_line: bool, required: bool) -> dict[str, Any]:
+    pattern = ONE_LINE if one_line else MULTI_LINE
+    if not required:
+        return {"type": "string", "nullable": True, "maxLength": limit, "pattern": pattern,
+                "description": "Optional; null, absent or blank means none."}
+    return {"type": "string", "minLength": 1, "maxLength": limit, "allOf": [{"pattern": pattern}, {"pattern": VISIBLE}]}
+
+
+def incident_action_paths(token_required: bool = False) -> dict[str, Any]:
+    incident_id = [{"name": "incident_id", "in": "path", "required": True,
+                    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_INCIDENT_ID}}]
+    answer = _json({"$ref": "#/components/schemas/Incident"}, "The incident, with its acknowledgement, notes and label")
+    common = {
+        "400": _error(f"{NOT_JSON} Or the id is longer than {MAX_INCIDENT_ID} characters, or a query parameter was given."),
+        "401": _error(UNAUTHORIZED),
+        "404": _error("No incident with this id."),
+        "413": _error(f"Body over {MAX_ACTION_BODY_BYTES:,} bytes."),
+        "415": _error("Content-Type is not application/json."),
+        "503": _error("The store could not be written; nothing was stored."),
+    }
+
+    def write(summary: str, description: str, schema: str, status: str, conflict: str, invalid: str) -> dict[str, Any]:
+        return {
+            "summary": summary, "description": description, **_security(token_required),
+            "requestBody": {"required": True,
+                            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}},
+            "responses": {status: answer, **common, "409": _error(conflict),
+                          "422": _error(f"A field is wrong (details name it): {invalid}")},
+        }
+
+    by_wrong = (f"'by' missing, blank, over {MAX_BY} characters or holding a control character; an unknown field")
+    return {
+        "/api/incidents/{incident_id}/ack": {
+            "parameters": incident_id,
+            "post": write(
+                "Acknowledge an open incident: someone is on it",
+                "It stays acknowledged (also after it resolves, for the record). Reminders (repeat_interval) stop "
+                "for it; its escalation and resolution messages still go out.",
+                "AckRequest", "200",
+                "'incident_resolved': the incident has resolved; 'already_acknowledged': someone acknowledged it "
+                "already (the message says who and when). Acknowledging twice is refused, not repeated.",
+                f"{by_wrong}, or a note over {MAX_TEXT} characters."),
+        },
+        "/api/incidents/{incident_id}/notes": {
+            "parameters": incident_id,
+            "post": write(
+                "Add a note to an incident (open or resolved)", f"At most {MAX_NOTES} notes per incident.",
+                "NoteRequest", "201", f"'too_many_notes': the incident has {MAX_NOTES} notes already.",
+                f"{by_wrong}, or 'text' missing, blank or over {MAX_TEXT} characters."),
+        },
+        "/api/incidents/{incident_id}/label": {
+            "parameters": incident_id,
+            "put": write(
+                "Label a resolved incident a false alarm or expected (maintenance, a campaign)",
+                "A new label replaces the previous one. The analysis CLI (--feedback) leaves 'expected' incidents "
+                "out of learning and counts 'false_alarm' ones.",
+                "LabelRequest", "200", "'incident_open': the incident is still open; label it once it resolved.",
+                f"{by_wrong}, a label not in {', '.join(LABELS)}, or a reason over {MAX_REASON} characters."),
+        },
+        "/api/incidents/labels": {
+            "get": {
+                "summary": "Labelled incidents with their newest label, newest label first",
+                "description": "Saved to a file, this answer is a labels file for `python -m analysis --feedback`.",
+                "parameters": [
+                    {"name": "label", "in": "query", "required": False, "schema": {"type": "string", "enum": list(LABELS)}},
+                    {"name": "limit", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LABEL_LIMIT, "default": 100}},
+                ],
+                "responses": {
+                    "200": _json({"type": "object", "required": ["label", "count", "labels"], "properties": {
+                        "label": {"type": "string", "nullable": True, "enum": [*LABELS, None]},
+                        "count": {"type": "integer", "minimum": 0},
+                        "labels": {"type": "array", "items": {"$ref": "#/components/schemas/LabelledIncident"}}}},
+                        "Labels"),
+                    "400": _error(f"'label' is not one of {', '.join(LABELS)}, 'limit' is not an integer from 1 to "
+                                  f"{MAX_LABEL_LIMIT}, or a query parameter the route does not take."),
+                    "503": _error("The store could not be read."),
+                },
+            }
+        },
+        "/api/incidents/{incident_id}/silence": {
+            "parameters": incident_id,
+            "get": {
+                "summary": "What to post to /api/silences to silence this incident: one matcher set per member rule and metric",
+                "description": "An incident is silenced when every member alert is, so silencing it takes one silence per "
+                               "matcher set (POST /api/silences each, with ends_at = now + one of durations_minutes).",
+                "responses": {
+                    "200": _json({"type": "object", "required": ["incident_id", "matchers", "durations_minutes", "comment"],
+                                  "properties": {
+                                      "incident_id": {"type": "string"},
+                                      "matchers": {"type": "array", "items": {
+                                          "type": "object", "required": ["rule", "metric"],
+                                          "properties": {"rule": {"type": "string"}, "metric": {"type": "string"}}}},
+                                      "durations_minutes": {"type": "array", "items": {"type": "integer", "minimum": 1},
+                                                            "example": list(SILENCE_DURATIONS_MINUTES)},
+                                      "comment": {"type": "string", "maxLength": MAX_COMMENT}}},
+                                 "A silence template"),
+                    "400": _error(f"The id is longer than {MAX_INCIDENT_ID} characters, or a query parameter was given."),
+                    "404": _error("No incident with this id."),
+                    "503": _error("The store could not be read."),
+                },
+            },
+        },
+    }
+
+
+def incident_action_schemas() -> dict[str, Any]:
+    by = {**_text_schema(MAX_BY, one_line=True, required=True), "description": "Who (free text: there are no accounts)."}
+    label = {
+        "type": "object", "nullable": True, "required": ["label", "by", "at", "reason"],
+        "description": "The newest label; null: not labelled.",
+        "properties": {"label": {"type": "string", "enum": list(LABELS)}, "by": {"type": "string"}, "at": _ISO,
+                       "reason": {"type": "string", "nullable": True}},
+    }
+    return {
+        "AckRequest": {"type": "object", "required": ["by"], "additionalProperties": False, "properties": {
+            "by": by, "note": _text_schema(MAX_TEXT, one_line=False, required=False)}},
+        "NoteRequest": {"type": "object", "required": ["by", "text"], "additionalProperties": False, "properties": {
+            "by": by, "text": _text_schema(MAX_TEXT, one_line=False, required=True)}},
+        "LabelRequest": {"type": "object", "required": ["label", "by"], "additionalProperties": False, "properties": {
+            "label": {"type": "string", "enum": list(LABELS)}, "by": by,
+            "reason": _text_schema(MAX_REASON, one_line=False, required=False)}},
+        "Label": label,
+        "LabelledIncident": {
+            "type": "object", "required": ["incident_id", "kind", "started_at", "resolved_at", "label", "by", "at"],
+            "properties": {
+                "incident_id": {"type": "string"}, "kind": {"type": "string", "enum": list(KINDS)},
+                "title": {"type": "string"}, "started_at": _ISO, "resolved_at": _ISO_OR_NULL,
+                "label": {"type": "string", "enum": list(LABELS)}, "by": {"type": "string"}, "at": _ISO,
+                "reason": {"type": "string", "nullable": True},
             },
         },
     }

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from detection import Alert, IdempotencyConflict, Monitor, RecordValidationError, StoreError, validate_records
+from detection.incident_actions import IncidentActions
 from detection.metrics import AUTH_CODE_FEED, STATUS_FEED, auth_code_metric, epoch_to_iso, minute_to_iso, status_metric
 from detection.records import FieldError
 
@@ -41,12 +42,15 @@ class ApiSettings:
     alert_marks: Callable[[Alert], dict[str, Any]] | None = None
     # Told of every ingest request: (feed, HTTP status, error code or None, seconds), for /metrics.
     observe_ingest: Callable[[str, int, str | None, float], None] | None = None
+    # Acknowledgements, notes and labels added to each incident in answers; None: read from the monitor's store.
+    incident_actions: IncidentActions | None = None
 
 
 def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
     api = Blueprint("api", __name__, url_prefix="/api")
     thresholds = monitor.thresholds
     allowed = {STATUS_FEED: frozenset(thresholds.statuses), AUTH_CODE_FEED: frozenset(thresholds.auth_codes)}
+    actions = settings.incident_actions or IncidentActions(monitor.store)
 
     def alert_json(alert: Alert) -> dict[str, Any]:
         shaped = alert.to_dict()
@@ -181,9 +185,10 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
         limit = int_arg("limit", 100, 1, MAX_INCIDENT_LIMIT)
         try:
             incidents = monitor.incidents(state, limit)
+            shaped = actions.shape(incidents)
         except StoreError as exc:
             raise ApiError(503, "store_unavailable", str(exc)) from None
-        return jsonify({"state": state, "count": len(incidents), "incidents": [i.to_dict() for i in incidents]})
+        return jsonify({"state": state, "count": len(shaped), "incidents": shaped})
 
     @api.get("/incidents/<incident_id>")
     def get_incident(incident_id: str):
@@ -193,11 +198,12 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
                                                      f"{MAX_INCIDENT_ID} characters")
         try:
             incident = monitor.incident(incident_id)
+            shaped = actions.shape([incident]) if incident is not None else []
         except StoreError as exc:
             raise ApiError(503, "store_unavailable", str(exc)) from None
-        if incident is None:
+        if not shaped:
             raise ApiError(404, "not_found", f"no incident with id {incident_id!r}")
-        return jsonify(incident.to_dict())
+        return jsonify(shaped[0])
 
     @api.get("/health")
     def get_health():

@@ -9,7 +9,8 @@ silences and ``send_resolved``, and hands the rest to each channel's sender.
 A sender waits ``group_wait`` so that what happens to one incident in quick
 succession goes out as one message, then tries with a timeout and exponential
 backoff, and logs every attempt. A slow or dead receiver only holds up its own
-sender thread. Open incidents are repeated after ``repeat_interval``. At
+sender thread. Open incidents are repeated after ``repeat_interval``, unless an
+analyst acknowledged them (``acknowledged``): someone is on it. At
 start, and whenever the queue overflowed, a reconcile re-sends whatever the
 store says was committed but never finished: delivery is at-least-once.
 
@@ -26,8 +27,8 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TypedDict
 
 from .alerts import Alert
@@ -43,8 +44,10 @@ from .delivery_log import (
     LogRecord,
     OutboxEntry,
 )
+from .incident_actions import Acknowledgement
 from .incident_message import REPEAT, Notification
 from .incidents import ESCALATED, INCIDENT_TRANSITIONS, OPENED, RESOLVED_TRANSITION, Incident, IncidentTransition
+from .metrics import epoch_to_iso
 from .notify_config import DeliverySettings
 from .silences import Silences
 from .store import Store, StoreError
@@ -167,7 +170,7 @@ class ChannelSender:
     def _send(self, items: list[_Item]) -> None:
         delivery = self._delivery
         settings = delivery.settings
-        notification = _notification(items, delivery.dashboard_url)
+        notification = delivery.with_acknowledgement(_notification(items, delivery.dashboard_url))
         name = self.channel.name
         incident_id = notification.incident.id
         for attempt in range(1, settings.max_attempts + 1):
@@ -226,6 +229,7 @@ class Delivery:
         dashboard_url: str = "",
         clock: Callable[[], float] = time.time,
         incidents: IncidentSource | None = None,
+        acknowledged: Callable[[Sequence[str]], Mapping[str, Acknowledgement]] | None = None,
     ):
         names = [c.name for c in channels]
         if len(set(names)) != len(names):
@@ -236,6 +240,8 @@ class Delivery:
         self.silences = silences
         self.dashboard_url = dashboard_url
         self.incidents = incidents
+        # Which of some incident ids an analyst acknowledged (detection.incident_actions): no reminders for them.
+        self.acknowledged = acknowledged
         self.log = DeliveryLog(store, incidents)
         self._clock = clock
         self._queue: queue.Queue[Sequence[IncidentTransition] | None] = queue.Queue(maxsize=settings.queue_size)
@@ -367,6 +373,19 @@ class Delivery:
             found.update(dict.fromkeys(ids))
         return list(found)
 
+    def with_acknowledgement(self, notification: Notification) -> Notification:
+        """The message, saying who acknowledged its incident (and when) if anyone did."""
+        if self.acknowledged is None:
+            return notification
+        try:
+            ack = self.acknowledged([notification.incident.id]).get(notification.incident.id)
+        except StoreError:  # the message matters more than who is on it
+            log.exception("delivery: cannot read the acknowledgement of incident %s", notification.incident.id)
+            return notification
+        if ack is None:
+            return notification
+        return replace(notification, acknowledged_by=f"{ack.by} at {epoch_to_iso(ack.at)}")
+
     def _dispatch(self, entries: Sequence[OutboxEntry], channels: Sequence[Channel] | None = None) -> None:
         channels = self.channels if channels is None else channels
         now = self._clock()
@@ -412,6 +431,7 @@ class Delivery:
         # before it lets go, so a message delivered between the two reads is seen as held, never as unsent.
         held = {name: sender.held_incidents() for name, sender in self._senders.items()}
         outcomes = self.log.last_announced([i.id for i in incidents])
+        acknowledged = self.acknowledged([i.id for i in incidents]) if self.acknowledged is not None else {}
         queued_at = time.monotonic()
         for incident in incidents:
             alerts: tuple[Alert, ...] | None = None
@@ -430,6 +450,8 @@ class Delivery:
                     break
                 # Silenced when it opened, the silence is over and it is still open: that is its opening.
                 kind = OPENED if sent is None else REPEAT
+                if kind == REPEAT and incident.id in acknowledged:
+                    break  # someone is on it: reminders stop (an escalation or the resolution still goes out)
                 self._senders[channel.name].add([_Item(kind, incident, alerts, None, queued_at)])
 
     def wait_settled(self, timeout: float) -> bool:

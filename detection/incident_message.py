@@ -34,6 +34,7 @@ class Notification:
     incident: Incident
     alerts: tuple[Alert, ...]  # its member alerts as they stood when the transition was committed
     dashboard_url: str = ""
+    acknowledged_by: str = ""  # who acknowledged the incident and when ("alice at 2026-...Z"), if anyone did
 
     @property
     def status(self) -> str:
@@ -73,7 +74,10 @@ def context_line(note: Notification) -> str:
     drivers = drivers_text(incident)
     if drivers:
         text += f"; driven by {drivers}"
-    return text + f"; {len(note.alerts)} alert(s)"
+    text += f"; {len(note.alerts)} alert(s)"
+    if note.acknowledged_by:  # an escalation tells the person on it, and everyone else who that is
+        text += f"; acknowledged by {note.acknowledged_by}"
+    return text
 
 
 def member_line(alert: Alert) -> str:
@@ -215,6 +219,8 @@ def incident_annotations(note: Notification) -> dict[str, str]:
     }
     if incident.resolved_at is not None:
         out["resolved_at"] = minute_to_iso(incident.resolved_at) or ""
+    if note.acknowledged_by:
+        out["acknowledged_by"] = note.acknowledged_by
     if note.dashboard_url:
         out["dashboard"] = note.dashboard_url
     return out

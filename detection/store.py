@@ -14,7 +14,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +65,18 @@ CREATE TABLE IF NOT EXISTS incidents (
 );
 CREATE INDEX IF NOT EXISTS incidents_by_start ON incidents (started_at);
 CREATE INDEX IF NOT EXISTS incidents_by_state ON incidents (state);
+-- What analysts did to an incident (acknowledged it, wrote a note, labelled it false_alarm or expected),
+-- one row per action in the order they happened; wall-clock seconds, like silences. Pruned with the incident.
+CREATE TABLE IF NOT EXISTS incident_actions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    by TEXT NOT NULL,
+    at REAL NOT NULL,
+    text TEXT NOT NULL DEFAULT '',
+    label TEXT
+);
+CREATE INDEX IF NOT EXISTS incident_actions_by_incident ON incident_actions (incident_id, seq);
 CREATE TABLE IF NOT EXISTS rule_state (
     key TEXT PRIMARY KEY,
     state TEXT NOT NULL
@@ -160,6 +172,24 @@ class PendingWrite:
     def is_empty(self) -> bool:
         return not (self.counts or self.count_deltas or self.alerts or self.deleted_alerts or self.rule_states
                     or self.meta or self.idempotency or self.incidents)
+
+
+@dataclass(frozen=True)
+class IncidentActionRow:
+    """One stored analyst action on an incident: ``ack``, ``note`` or ``label`` (see detection/incident_actions.py)."""
+
+    seq: int  # the order actions happened in, across all incidents
+    incident_id: str
+    action: str
+    by: str
+    at: float  # wall-clock epoch seconds
+    text: str  # the note, the acknowledgement's note or the label's reason ('' when none)
+    label: str | None = None
+
+
+ACTION_COLUMNS = "seq, incident_id, action, by, at, text, label"
+# Ids per query when reading the actions of many incidents (SQLite's bound-variable limit is 32,766, or 999 before 3.32).
+_IDS_PER_QUERY = 500
 
 
 class Store:
@@ -426,6 +456,11 @@ class Store:
                 alerts = conn.execute(
                     "DELETE FROM alerts WHERE state = 'resolved' AND resolved_at < ?", (before_minute,)
                 ).rowcount
+                # An incident's actions go with it, in the same transaction (they mean nothing without it).
+                conn.execute(
+                    "DELETE FROM incident_actions WHERE incident_id IN "
+                    "(SELECT id FROM incidents WHERE state = 'resolved' AND resolved_at < ?)", (before_minute,)
+                )
                 incidents = conn.execute(
                     "DELETE FROM incidents WHERE state = 'resolved' AND resolved_at < ?", (before_minute,)
                 ).rowcount
@@ -500,6 +535,16 @@ class Store:
             [*wanted, limit],
         )
 
+    def alerts_by_id(self, alert_ids: Iterable[str]) -> list[Alert]:
+        """The stored alerts among ``alert_ids`` (a pruned one is left out), oldest first."""
+        wanted = list(dict.fromkeys(alert_ids))
+        out: list[Alert] = []
+        for start in range(0, len(wanted), _IDS_PER_QUERY):
+            chunk = wanted[start:start + _IDS_PER_QUERY]
+            out += [_row_alert(r) for r in self._query(
+                f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts WHERE id IN ({', '.join('?' * len(chunk))})", chunk)]
+        return sorted(out, key=lambda a: (a.started_at, a.id))
+
     def open_alerts(self) -> list[Alert]:
         return self.alerts(OPEN_STATES, limit=1_000_000)
 
@@ -517,6 +562,65 @@ class Store:
     def open_incidents(self) -> list[Incident]:
         return self.incidents([OPEN], limit=1_000_000)
 
+    # -- incident actions (acknowledgements, notes, labels) --
+    def add_incident_action(
+        self, incident_id: str, action: str, by: str, at: float, text: str = "", label: str | None = None,
+        check: Callable[[Incident, list[IncidentActionRow]], None] | None = None,
+    ) -> tuple[Incident, list[IncidentActionRow]]:
+        """Store one action, after ``check(incident, its actions so far)`` in the same write transaction.
+
+        ``check`` sees the committed state (no ingest can commit between it and the insert) and refuses by
+        raising; then nothing is written. Raises ``LookupError`` when there is no such incident.
+        Returns the incident and all of its actions, the new one last.
+        """
+        with self.transaction() as conn:
+            rows = conn.execute(
+                "SELECT id, state, kind, severity, started_at, resolved_at, body FROM incidents WHERE id = ?",
+                (incident_id,),
+            ).fetchall()
+            incident = _row_incident(rows[0]) if rows else None
+            actions = [IncidentActionRow(*r) for r in conn.execute(
+                f"SELECT {ACTION_COLUMNS} FROM incident_actions WHERE incident_id = ? ORDER BY seq", (incident_id,))]
+            if incident is None:
+                raise LookupError(incident_id)
+            if check is not None:
+                check(incident, actions)
+            cursor = conn.execute(
+                "INSERT INTO incident_actions (incident_id, action, by, at, text, label) VALUES (?, ?, ?, ?, ?, ?)",
+                (incident_id, action, by, at, text, label),
+            )
+            actions.append(IncidentActionRow(int(cursor.lastrowid or 0), incident_id, action, by, at, text, label))
+        return incident, actions
+
+    def incident_actions(self, incident_ids: Iterable[str]) -> dict[str, list[IncidentActionRow]]:
+        """The actions of each of ``incident_ids`` that has any, oldest first."""
+        wanted = list(dict.fromkeys(incident_ids))
+        out: dict[str, list[IncidentActionRow]] = {}
+        for start in range(0, len(wanted), _IDS_PER_QUERY):
+            chunk = wanted[start:start + _IDS_PER_QUERY]
+            rows = self._query(
+                f"SELECT {ACTION_COLUMNS} FROM incident_actions WHERE incident_id IN ({', '.join('?' * len(chunk))}) "
+                "ORDER BY seq", chunk)
+            for row in rows:
+                out.setdefault(row[1], []).append(IncidentActionRow(*row))
+        return out
+
+    def labelled_incidents(self, limit: int, label: str | None = None) -> list[tuple[IncidentActionRow, Incident]]:
+        """Each labelled incident's newest label with the incident, newest label first; only ``label`` ones if given."""
+        wanted = "" if label is None else "AND a.label = ? "
+        rows = self._query(
+            f"SELECT a.{ACTION_COLUMNS.replace(', ', ', a.')}, i.id, i.state, i.kind, i.severity, i.started_at, "
+            "i.resolved_at, i.body FROM incident_actions a JOIN incidents i ON i.id = a.incident_id "
+            "WHERE a.action = 'label' AND a.seq = (SELECT MAX(b.seq) FROM incident_actions b "
+            f"WHERE b.incident_id = a.incident_id AND b.action = 'label') {wanted}ORDER BY a.seq DESC LIMIT ?",
+            (limit,) if label is None else (label, limit))
+        out = []
+        for row in rows:
+            incident = _row_incident(row[7:])
+            if incident is not None:
+                out.append((IncidentActionRow(*row[:7]), incident))
+        return out
+
     def rule_states(self) -> dict[str, dict[str, Any]]:
         return {k: json.loads(v) for k, v in self._query("SELECT key, state FROM rule_state")}
 
@@ -530,7 +634,7 @@ class Store:
         return (rows[0][0], rows[0][1]) if rows else None
 
     def count_rows(self, table: str) -> int:
-        if table not in ("minute_counts", "alerts", "incidents", "rule_state", "meta", "idempotency"):
+        if table not in ("minute_counts", "alerts", "incidents", "incident_actions", "rule_state", "meta", "idempotency"):
             raise ValueError(table)
         return self._query(f"SELECT COUNT(*) FROM {table}")[0][0]
 
