@@ -77,14 +77,19 @@ def compress_responses(server: Flask) -> Compress:
 
     @server.after_request
     def compress_and_cache(response: Response) -> Response:
-        path = request.path
-        for prefix, parameter in FINGERPRINTED:
-            if path.startswith(prefix) and request.args.get(parameter) and response.status_code == 200:
-                cache_for_a_year(response)
-        if response.content_length is not None and response.content_length < COMPRESS_MIN_BYTES:
-            return response  # never compressed, whatever the client accepts: no Vary needed either
-        if response.status_code == 206:
-            return response  # a byte range of the file as it is stored: compressing it would change what the range means
+        # Every posted record passes here: its answer (201, small) leaves after one header read and no
+        # look at the request (about 0.5 us; request.path and Response.content_length cost 1-2 us each).
+        length = response.headers.get("Content-Length")
+        small = length is not None and int(length) < COMPRESS_MIN_BYTES
+        if response.status_code == 200:
+            path = request.path
+            for prefix, parameter in FINGERPRINTED:
+                if path.startswith(prefix) and request.args.get(parameter):
+                    cache_for_a_year(response)
+        if small or response.status_code == 206:
+            # Small: never compressed, whatever the client accepts, so no Vary either. 206: a byte range of
+            # the file as stored; compressing it would change what the range means.
+            return response
         if response.is_streamed and response.mimetype in compress.compress_mimetypes_set:
             # A file answer (send_from_directory). flask-compress would wrap the open file in a generator whose
             # close() never closes the file (a leaked descriptor per request): read it now, and the file is
