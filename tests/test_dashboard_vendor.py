@@ -76,6 +76,11 @@ def test_the_fingerprinted_bundle_is_compressed_and_kept_for_a_year(app, client)
             assert cache.max_age == 365 * 24 * 3600 and cache.public and cache.immutable, response.headers
             if encoding is not None:
                 assert len(response.get_data()) < len(raw) * 0.35, (encoding, len(response.get_data()))
+    # A reload that revalidates gets no body.
+    with client.get(app.plotly_url, headers={"Accept-Encoding": "br"}) as first:
+        etag = first.headers["ETag"]
+    with client.get(app.plotly_url, headers={"Accept-Encoding": "br", "If-None-Match": etag}) as again:
+        assert again.status_code == 304 and again.get_data() == b""
     # An older (or made-up) fingerprint is not this file: never served under a name that would be kept a year.
     stale = re.sub(r"\.[0-9a-f]{12}\.", ".000000000000.", app.plotly_url)
     assert client.get(stale).status_code == 404
