@@ -36,6 +36,7 @@ from detection.silences import Silences
 from detection.ticker import Ticker
 from feeds.demo import FeedRunner, FeedWriter
 from feeds.replay import ReplayError, ReplaySource
+from serving import INDEX_STRING, MonitorDash, compress_responses
 
 log = logging.getLogger("monitor")
 
@@ -310,10 +311,12 @@ def create_app(config: AppConfig | Mapping[str, Any] | None = None, monitor: Mon
     validate_config(config)
     monitor = monitor if monitor is not None else build_monitor(config)
 
-    app = Dash(__name__, title=config.title, serve_locally=True, update_title=None, assets_ignore=ASSETS_IGNORE)
+    app = MonitorDash(__name__, title=config.title, serve_locally=True, update_title=None, assets_ignore=ASSETS_IGNORE,
+                      index_string=INDEX_STRING)
     server = app.server
     app.config.external_stylesheets = [serve_bootstrap(server)]  # served from the installed package, no CDN
-    serve_plotly_basic(server)  # the basic Plotly bundle: a first page load in half the time
+    app.plotly_url = serve_plotly_basic(server)  # the basic Plotly bundle: a first page load in half the time
+    compress_responses(server)  # compressed answers; fingerprinted files cached for a year
     mode = "DEMO" if config.demo else "REPLAY" if config.replay else None
     simulate = config.simulate or config.demo  # nothing synthetic unless asked for
     app.layout = dashboard_layout(monitor, config.title, config.refresh_ms, mode=mode, simulate=simulate,

@@ -7,12 +7,19 @@ refresh (the real Dash endpoint, through Flask's test client) and its response
 size, for a full figure and for the Patch sent on an ordinary refresh; then the
 median time from navigation to both charts drawn in headless Chromium
 (targets: 24 h refresh <= 100 ms and <= 300 KB; page load < 2 s).
+
+Then the bytes on the wire: every file of a first page load and each refresh's answer
+as sent to a browser (compressed, ``Accept-Encoding`` as Chromium sends it) beside the
+same answer uncompressed, medians over a new minute posted before each refresh; and,
+with the browser, what Chromium itself counted (Resource Timing ``transferSize``,
+headers included) on a first visit and on a second one with a warm cache.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import socket
 import statistics
 import sys
@@ -149,16 +156,145 @@ def time_page_load(app, rounds: int) -> dict[str, list[float]]:
     return times
 
 
+# What headless Chromium sends, to 127.0.0.1 too (checked with an echo route, Chromium 156).
+BROWSER_ACCEPT = "gzip, deflate, br, zstd"
+
+
+def sent_and_raw(client, method: str, url: str, json_body=None) -> tuple[int, int, str, str]:
+    """(bytes sent to a browser, bytes uncompressed, Content-Encoding, Cache-Control) of one answer."""
+    sizes, headers = [], None
+    for accept in (BROWSER_ACCEPT, "identity"):
+        with client.open(url, method=method, json=json_body, headers={"Accept-Encoding": accept}) as response:
+            assert response.status_code == 200, (url, response.status_code)
+            sizes.append(len(response.get_data()))
+            headers = headers or response.headers
+    return sizes[0], sizes[1], headers.get("Content-Encoding", "-"), headers.get("Cache-Control", "-")
+
+
+def first_load_files(app) -> list[tuple[str, str, dict | None]]:
+    """(method, url, body) of every answer a first visit needs before the charts are drawn."""
+    client = app.server.test_client()
+    index = client.get("/", headers={"Accept-Encoding": "identity"}).get_data(as_text=True)
+    files = [("GET", "/", None)] + [("GET", u, None) for u in re.findall(r'(?:src|href)="(/[^"]+)"', index)]
+    files += [("GET", "/_dash-layout", None), ("GET", "/_dash-dependencies", None),
+              # the graphs' code chunk (fetched by Dash's renderer, unversioned: revalidated by ETag) and Plotly
+              ("GET", "/_dash-component-suites/dash/dcc/async-graph.js", None), ("GET", app.plotly_url, None),
+              ("POST", "/_dash-update-component", refresh_request(app, "6h", None))]
+    return files
+
+
+def first_load_bytes(app) -> dict[str, float]:
+    """Every answer of a first visit, sent vs uncompressed; a warm visit re-fetches only what has no year's cache."""
+    client = app.server.test_client()
+    out = {"files": 0, "sent": 0.0, "raw": 0.0, "warm": 0.0}
+    rows = []
+    for method, url, body in first_load_files(app):
+        sent, raw, encoding, cache = sent_and_raw(client, method, url, body)
+        kept = "max-age=31536000" in cache
+        revalidated = url.endswith("async-graph.js")  # an ETag: a warm visit gets 304 and no body
+        out["files"] += 1
+        out["sent"] += sent
+        out["raw"] += raw
+        out["warm"] += 0 if kept or revalidated else sent
+        rows.append((url, raw, sent, encoding, "1 year" if kept else "ETag" if revalidated else "no"))
+    print(f"{'file':<58} {'raw KB':>8} {'sent KB':>8} {'enc':>5}  cached")
+    for url, raw, sent, encoding, kept in rows:
+        shown = url if len(url) <= 58 else url[:26] + "..." + url[-29:]
+        print(f"{shown:<58} {raw / 1024:8.1f} {sent / 1024:8.1f} {encoding:>5}  {kept}")
+    return out
+
+
+def refresh_bytes(app, range_label: str, repeat: int) -> dict[str, float]:
+    """Median bytes of a full refresh and of an ordinary (Patch) one, sent and uncompressed, a new minute before each."""
+    client = app.server.test_client()
+    writer = app.server.extensions["feed_writer"]
+    signature = None
+    sizes: dict[str, list[int]] = {"full_sent": [], "full_raw": [], "patch_sent": [], "patch_raw": []}
+    for _ in range(repeat):
+        writer.stream_next()
+        full_sent, full_raw, _, _ = sent_and_raw(client, "POST", "/_dash-update-component",
+                                                 refresh_request(app, range_label, None))
+        sizes["full_sent"].append(full_sent)
+        sizes["full_raw"].append(full_raw)
+        if signature is not None:
+            patch_sent, patch_raw, _, _ = sent_and_raw(client, "POST", "/_dash-update-component",
+                                                       refresh_request(app, range_label, signature))
+            sizes["patch_sent"].append(patch_sent)
+            sizes["patch_raw"].append(patch_raw)
+        answer = client.post("/_dash-update-component", json=refresh_request(app, range_label, signature))
+        signature = answer.get_json()["response"][ids.CHART_SIGNATURE]["data"]
+    return {k: statistics.median(v) / 1024 for k, v in sizes.items()}
+
+
+def browser_transfer(url: str, drawn_js: str) -> tuple[float, float, float]:
+    """(cold sent, cold uncompressed, warm sent) in bytes, as Chromium's Resource Timing counts them up to the
+    charts being drawn: a fresh profile, then the same page again with its cache."""
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1600,1500"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options)
+    count = ("const all = performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'));"
+             "return [all.reduce((s, e) => s + e.transferSize, 0), all.reduce((s, e) => s + e.decodedBodySize, 0)];")
+    try:
+        out = []
+        for _ in range(2):
+            driver.get("about:blank")
+            driver.get(url)
+            start = time.perf_counter()
+            while not driver.execute_script(drawn_js):
+                if time.perf_counter() - start > 30:
+                    raise RuntimeError(f"{url}: charts not drawn within 30 s")
+                time.sleep(0.005)
+            out.append(driver.execute_script(count))
+    finally:
+        driver.quit()
+    return out[0][0], out[0][1], out[1][0]
+
+
+def print_bytes(app, repeat: int, browser: bool) -> None:
+    print()
+    print(f"bytes on the wire, first page load (Accept-Encoding: {BROWSER_ACCEPT}; Flask test client):")
+    load = first_load_bytes(app)
+    print(f"first visit: {load['files']:.0f} answers, {load['raw'] / 1024:,.0f} KB uncompressed -> "
+          f"{load['sent'] / 1024:,.0f} KB sent ({load['sent'] / load['raw']:.2f}); a second visit re-fetches "
+          f"{load['warm'] / 1024:,.0f} KB (the page, layout, dependencies and first refresh; every other file is "
+          "cached for a year)")
+    print()
+    print(f"bytes per refresh, median of {repeat} (a new minute posted before each):")
+    print(f"{'range':>6} {'full raw KB':>12} {'full sent KB':>13} {'patch raw KB':>13} {'patch sent KB':>14}")
+    for label in ("1h", "6h", "24h", "3d"):
+        r = refresh_bytes(app, label, repeat)
+        print(f"{label:>6} {r['full_raw']:12.1f} {r['full_sent']:13.1f} {r['patch_raw']:13.1f} {r['patch_sent']:14.1f}")
+    if browser:
+        server, url = serve(app)
+        drawn = (f"return document.querySelectorAll('#{ids.STATUS_CHART} .scatterlayer .trace').length >= 6 && "
+                 f"document.querySelectorAll('#{ids.AUTH_CHART} .scatterlayer .trace').length >= 3;")
+        try:
+            runs = [browser_transfer(url, drawn) for _ in range(3)]
+        finally:
+            server.close()
+        cold, raw, warm = (statistics.median(r[i] for r in runs) / 1024 for i in range(3))
+        print()
+        print("Chromium's own count (Resource Timing transferSize, headers included), median of 3 visits:")
+        print(f"first visit {cold:,.0f} KB sent of {raw:,.0f} KB uncompressed; second visit {warm:,.0f} KB")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3, help="browser rounds for the page-load figure")
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--bytes-only", action="store_true", help="only the bytes on the wire (no timings)")
     args = parser.parse_args()
 
     start = time.perf_counter()
     app, minutes, incidents = build_app()
     print(f"history: {minutes} minutes ({DAYS} days, {incidents} incidents) posted in {time.perf_counter() - start:.1f} s")
+    if args.bytes_only:
+        print_bytes(app, args.repeat, not args.no_browser)
+        return 0
     print()
     print(f"refresh callback, median of {args.repeat} (server side, Flask test client):")
     print(f"{'range':>6} {'full ms':>9} {'full KB':>9} {'patch ms':>9} {'patch KB':>9}")
@@ -181,6 +317,8 @@ def main() -> int:
             print(f"{kind:>10} {mine:12.2f} {floor:20.2f} {mine / floor:6.2f}")
         warm = statistics.median(loads["dashboard warm"])
         print(f"target < 2 s: cold {statistics.median(loads['dashboard cold']) / 2:.2f} of budget, warm {warm / 2:.2f} of budget")
+    # Last: it posts a new minute before each refresh it measures, so the timings above see the same history.
+    print_bytes(app, args.repeat, not args.no_browser)
     return 0
 
 

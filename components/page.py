@@ -37,7 +37,7 @@ class PageSpec:
 
 
 def banner(spec: PageSpec) -> dbc.Navbar:
-    left = [html.Span(spec.title, className="navbar-brand mb-0 h1")]
+    left = [html.H1(spec.title, className="navbar-brand mb-0 h1")]
     if spec.mode:
         left.append(html.Span(spec.mode, id=ids.DEMO_BADGE, className="badge badge-demo ms-2"))
     right = [
@@ -48,13 +48,13 @@ def banner(spec: PageSpec) -> dbc.Navbar:
     return dbc.Navbar(
         dbc.Container([html.Div(left, className="d-flex align-items-center"),
                        html.Div(right, className="d-flex align-items-center")], fluid=True),
-        color="dark", dark=True, className="banner mb-3",
+        color="dark", dark=True, className="banner mb-3", tag="header", role="banner",
     )
 
 
 def panel(title: str, body: Any, extra: Any = None, class_name: str = "") -> dbc.Card:
     """A titled card holding one part of the page."""
-    header = [html.Span(title, className="panel-title")]
+    header = [html.H2(title, className="panel-title")]
     if extra is not None:
         header.append(extra)
     return dbc.Card([dbc.CardHeader(header, className="panel-header"), dbc.CardBody(body)],
@@ -73,7 +73,10 @@ def page_layout(spec: PageSpec) -> html.Div:
                         [
                             dbc.Col(panel("Transactions per minute, by status", chart(ids.STATUS_CHART, STATUS_CHART_HEIGHT),
                                           range_selector(DEFAULT_RANGE)), lg=8),
-                            dbc.Col(panel("Alerts", html.Div(id=ids.ALERTS_PANEL), class_name="alerts-card"), lg=4),
+                            # The box scrolls on its own: focusable, so a keyboard can scroll it too.
+                            dbc.Col(panel("Alerts", html.Div(id=ids.ALERTS_PANEL, tabIndex="0", role="region",
+                                                             **{"aria-label": "Alerts"}),
+                                          class_name="alerts-card"), lg=4),
                         ],
                         className="g-3",
                     ),
@@ -87,16 +90,19 @@ def page_layout(spec: PageSpec) -> html.Div:
                     ),
                     dbc.Row(
                         [
-                            dbc.Col(panel("Recent minutes", html.Div(id=ids.RECENT_TABLE)), lg=6),
+                            dbc.Col(panel("Recent minutes", html.Div(id=ids.RECENT_TABLE, tabIndex="0", role="region",
+                                                                     **{"aria-label": "Recent minutes"})), lg=6),
                             dbc.Col(panel("Rules in force", html.Div(
                                 rules_table(spec.rules, spec.thresholds_source, spec.provenance, spec.no_data_minutes,
-                                            spec.no_data_severity), id=ids.RULES_TABLE)), lg=6),
+                                            spec.no_data_severity), id=ids.RULES_TABLE, tabIndex="0", role="region",
+                                    **{"aria-label": "Rules in force"})), lg=6),
                         ],
                         className="g-3",
                     ),
                     dbc.Row(dbc.Col(panel("REST API", api_panel(spec.endpoints))), className="g-3"),
                 ],
                 fluid=True,
+                tag="main",
             ),
             dcc.Interval(id=ids.REFRESH, interval=spec.refresh_ms, n_intervals=0),
             dcc.Store(id=ids.SIMULATED, data=0),
