@@ -77,6 +77,7 @@ from .incidents import (
     Driver,
     Incident,
     IncidentTransition,
+    MemberEntry,
     severity_rank,
 )
 from .incidents import RESOLVED as INCIDENT_RESOLVED
@@ -395,8 +396,8 @@ class IncidentTracker:
         rule = self._rules.get(alert.rule)
         params = self._member_params.get(alert.rule, {})
         # Keys in the order the entry has always had (the stored JSON reads the same): the id first.
-        entry: dict[str, Any] = {} if index is None else dict(members[index])
-        entry.update({
+        fields: dict[str, Any] = {} if index is None else dict(members[index])
+        fields.update({
             "alert_id": alert.id,
             "rule": alert.rule, "rule_type": alert.rule_type, "metric": alert.metric, "severity": alert.severity,
             # Epoch minutes (the tracker reads them back); the API's times are the alerts' own.
@@ -407,11 +408,11 @@ class IncidentTracker:
             "for_minutes": rule.for_minutes if rule is not None else None,
         })
         if alert.detail:
-            entry["detail"] = alert.detail
+            fields["detail"] = alert.detail
         if index is None:
-            members.append(entry)
-        elif entry != members[index]:
-            members[index] = entry
+            members.append(MemberEntry(fields))
+        elif fields != members[index]:
+            members[index] = MemberEntry(fields)
 
     def _member_resolved(self, alert: Alert, changed: dict[str, Incident]) -> None:
         incident = self._open.get(alert.incident_id or "")

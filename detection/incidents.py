@@ -9,6 +9,7 @@ minutes), like the alerts'.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,33 @@ INCIDENT_TRANSITIONS = (OPENED, ESCALATED, RESOLVED_TRANSITION)
 
 def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity) if severity in SEVERITIES else -1
+
+
+class MemberEntry(dict[str, Any]):
+    """One member alert's statistics in ``details["members"]``: made whole, then never changed.
+
+    The tracker replaces an entry instead of changing it, so copies of an incident share its entries and
+    each entry's JSON is encoded once, not on every write of an incident listing up to MAX_MEMBERS of them.
+    """
+
+    __slots__ = ("_json",)
+
+    def json(self) -> str:
+        try:
+            return self._json
+        except AttributeError:
+            self._json: str = json.dumps(self)
+            return self._json
+
+
+def _details_json(details: dict[str, Any]) -> str:
+    """``json.dumps(details)``, byte for byte, with the member entries' own encodings reused."""
+    members = details.get("members")
+    if not isinstance(members, list) or not all(isinstance(k, str) for k in details):
+        return json.dumps(details)
+    encoded = "[" + ", ".join(m.json() if isinstance(m, MemberEntry) else json.dumps(m) for m in members) + "]"
+    return "{" + ", ".join(f"{json.dumps(k)}: {encoded if k == 'members' else json.dumps(v)}"
+                           for k, v in details.items()) + "}"
 
 
 @dataclass(slots=True)
@@ -123,6 +151,12 @@ class Incident:
             "alert_ids": self.alert_ids, "details": self.details, "open_alert_ids": self.open_alert_ids,
             "families": self.families, "driver_history": self.driver_history,
         }
+
+    def record_json(self) -> str:
+        """``json.dumps(self.to_record())``, the same text, without encoding unchanged member entries again."""
+        return "{" + ", ".join(
+            f"{json.dumps(k)}: {_details_json(v) if k == 'details' else json.dumps(v)}" for k, v in self.to_record().items()
+        ) + "}"
 
     @classmethod
     def from_record(cls, id: str, state: str, kind: str, severity: str, started_at: int, resolved_at: int | None,

@@ -12,6 +12,7 @@ open incident must be what the tracker holds, as when every open incident was re
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 
 from detection import Monitor, MonitorSettings, Store, load_thresholds, validate_records
 from detection.incident_tracker import IncidentTracker
+from detection.incidents import Driver, Incident, MemberEntry
 from detection.metrics import DEFAULT_AUTH_CODES, DEFAULT_STATUSES
 
 from .support import START_MINUTE, timestamp
@@ -68,6 +70,8 @@ class TwinTracker:
         fresh_written = {i.id: i for i in fresh.incidents}
         for written in out.incidents:
             assert written == fresh_written[written.id]
+            # The row's text reuses each member entry's encoding: it must be json.dumps's own.
+            assert written.record_json() == json.dumps(written.to_record())
         return out
 
 
@@ -160,3 +164,27 @@ def test_the_benchmark_load_reuses_descriptions_and_still_equals_them_afresh(tmp
     twin, seen_open = run(tmp_path, 3, bursts, [(70, 30, "status", 4)], None, -BASELINE)
     assert seen_open > MINUTES // 2
     assert twin.reused_descriptions > seen_open // 2  # most minutes of the open incident reuse its description
+
+
+json_values = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.text(max_size=12),
+                        st.floats(allow_nan=True, allow_infinity=True))
+
+
+@settings(max_examples=200, deadline=None)
+@given(entries=st.lists(st.tuples(st.booleans(), st.dictionaries(st.text(max_size=8), json_values, max_size=6)),
+                        max_size=6),
+       extra=st.dictionaries(st.text(max_size=8), json_values, max_size=4), title=st.text(max_size=20),
+       share=st.floats())
+def test_an_incident_row_text_is_json_dumps_of_its_record(entries, extra, title, share):
+    # Member entries made by the tracker (MemberEntry) and read back from the store (plain dicts), next to
+    # other details, unicode text, floats of every kind.
+    members = [MemberEntry(fields) if made else dict(fields) for made, fields in entries]
+    details = {"family": "denial", **{k: v for k, v in extra.items() if k != "members"}, "members": members}
+    incident = Incident("i1", "denial_spike", "open", "warning", 29_000_000, title=title, summary="\u00e9t\u00e9 \u2014",
+                        drivers=[Driver("auth_code:51", share, 3.0, 0.5)], details=details, metrics=["status:denied"])
+    for entry in members:
+        if isinstance(entry, MemberEntry):
+            entry.json()  # encoded once, then reused
+    text = incident.record_json()
+    assert text == json.dumps(incident.to_record())
+    assert incident.copy().record_json() == text
