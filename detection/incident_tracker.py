@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -222,6 +223,8 @@ class IncidentTracker:
         self._evidence: dict[str, tuple[int, int]] = {}
         # incident id -> what its current description was computed from: reused while none of it changed.
         self._described: dict[str, _Described] = {}
+        # incident id -> (its member entries, its start, their newest evidence): see _last_evidence.
+        self._last_ends: dict[str, tuple[tuple[Mapping[str, Any], ...], int, int]] = {}
         # incident id -> the copy last handed to the store: an open incident is written only when it differs.
         self._stored: dict[str, Incident] = {}
 
@@ -245,6 +248,7 @@ class IncidentTracker:
         self._computed = {}
         self._evidence = {}
         self._described = {}
+        self._last_ends = {}
         self._stored = {}
 
     def open_incidents(self) -> list[Incident]:
@@ -256,7 +260,7 @@ class IncidentTracker:
         """Take one call's alert transitions (any order) and the alerts it touched (live objects).
 
         ``counted`` is the (feed, minute) cells whose counts this call changed in ``series``; None means
-        not known, and every description is then computed afresh. An incident opened and resolved in the
+        not known, and every description is then computed afresh (nothing kept from earlier calls is used). An incident opened and resolved in the
         same call (a replayed batch) gets both transitions, each carrying the final copy.
         """
         if not transitions and not self._open:
@@ -442,12 +446,7 @@ class IncidentTracker:
         """Kind, drivers, title and summary from the counts over the incident's minutes."""
         # The problem's minutes, not the minutes its members' windows took to drain or its members to
         # resolve: a halving of 10 minutes seen by a 15-minute window must read "down 50%", not 32%.
-        members = incident.details.get("members", [])
-        ends = [self._evidence_end(m, series) for m in members]
-        if not incident.is_open:
-            for member in members:
-                self._evidence.pop(member["alert_id"], None)
-        last = max(*ends, incident.started_at)
+        last = self._last_evidence(incident, series)
         span = OPEN_SPAN_MINUTES if incident.is_open else MAX_SPAN_MINUTES
         first = max(incident.started_at, last - span + 1)
         # Everything the words and figures below are made of besides the counts (kept in ``_Described``).
@@ -475,12 +474,33 @@ class IncidentTracker:
             self._described[incident.id] = _Described(inputs, incident.started_at - BASELINE_MINUTES, last,
                                                       series.oldest_minute())
 
+    def _last_evidence(self, incident: Incident, series: MinuteSeries) -> int:
+        """The newest minute any member's breaches show was off (the incident's start at the earliest).
+
+        Member entries are replaced, never changed, and each one's evidence is kept: while an open
+        incident lists the very same entries, the answer is the one found last time."""
+        members = incident.details.get("members", [])
+        known = self._last_ends.get(incident.id)
+        if (incident.is_open and known is not None and known[1] == incident.started_at
+                and len(known[0]) == len(members) and all(map(operator.is_, known[0], members))):
+            return known[2]
+        ends = [self._evidence_end(m, series) for m in members]
+        last = max(*ends, incident.started_at)
+        if incident.is_open:
+            self._last_ends[incident.id] = (tuple(members), incident.started_at, last)
+        else:
+            self._last_ends.pop(incident.id, None)
+            for member in members:
+                self._evidence.pop(member["alert_id"], None)
+        return last
+
     def _forget_descriptions(self, counted: Iterable[tuple[str, int]] | None) -> None:
-        """Drop the descriptions that read counts this call changed (all of them when that is not known)."""
-        if not self._described:
-            return
+        """Drop the descriptions that read counts this call changed (everything kept when that is not known)."""
         if counted is None:
             self._described.clear()
+            self._last_ends.clear()
+            return
+        if not self._described:
             return
         minutes = {minute for _, minute in counted}
         if minutes:
