@@ -190,12 +190,15 @@ class _Described:
     oldest: int | None  # the series' oldest minute held then: a prune may since have dropped counts it read
 
     def still_holds(self, inputs: tuple[Any, ...], oldest: int | None) -> bool:
-        if inputs != self.inputs:
-            return False
-        if oldest == self.oldest:
-            return True
-        # The memory window moved: only counts before both oldest minutes are unchanged.
-        return oldest is not None and self.oldest is not None and max(oldest, self.oldest) <= self.low
+        return inputs == self.inputs and _unpruned(self.oldest, oldest, self.low)
+
+
+def _unpruned(then: int | None, now: int | None, low: int) -> bool:
+    """True when the series' oldest minute moving from ``then`` to ``now`` (a prune) left every minute
+    from ``low`` on as it was."""
+    if now == then:
+        return True
+    return now is not None and then is not None and max(now, then) <= low
 
 
 class IncidentTracker:
@@ -225,6 +228,9 @@ class IncidentTracker:
         self._described: dict[str, _Described] = {}
         # incident id -> (its member entries, its start, their newest evidence): see _last_evidence.
         self._last_ends: dict[str, tuple[tuple[Mapping[str, Any], ...], int, int]] = {}
+        # incident id -> its yardstick (NormalCounts): the hour-before means and the scaled reference
+        # counts of its minutes, kept while those counts are unchanged.
+        self._normals: dict[str, NormalCounts] = {}
         # incident id -> the copy last handed to the store: an open incident is written only when it differs.
         self._stored: dict[str, Incident] = {}
 
@@ -249,6 +255,7 @@ class IncidentTracker:
         self._evidence = {}
         self._described = {}
         self._last_ends = {}
+        self._normals = {}
         self._stored = {}
 
     def open_incidents(self) -> list[Incident]:
@@ -265,7 +272,7 @@ class IncidentTracker:
         """
         if not transitions and not self._open:
             return IncidentChanges()  # the common case, on every posted record: nothing to do
-        self._forget_descriptions(counted)
+        self._forget_counts(counted)
         changed: dict[str, Incident] = {}
         events: dict[str, list[str]] = {}
         severities = {i.id: i.severity for i in self._open.values()}
@@ -457,7 +464,7 @@ class IncidentTracker:
         if known is not None and known.still_holds(inputs, series.oldest_minute()):
             self._described[incident.id] = known
             return  # the incident still carries the description these inputs give
-        figures = self._figures(series, first, last, incident.started_at)
+        figures = self._figures(series, first, last, self._normal(incident, series))
         family = incident.details.get("family", OTHER_FAMILY)
         kind = self._kind(figures, incident.families, family)
         incident.kind = kind
@@ -494,19 +501,26 @@ class IncidentTracker:
                 self._evidence.pop(member["alert_id"], None)
         return last
 
-    def _forget_descriptions(self, counted: Iterable[tuple[str, int]] | None) -> None:
-        """Drop the descriptions that read counts this call changed (everything kept when that is not known)."""
+    def _forget_counts(self, counted: Iterable[tuple[str, int]] | None) -> None:
+        """Drop what was kept from counts this call changed (everything kept when that is not known)."""
         if counted is None:
             self._described.clear()
             self._last_ends.clear()
+            self._normals.clear()
             return
-        if not self._described:
+        if not self._described and not self._normals:
             return
         minutes = {minute for _, minute in counted}
-        if minutes:
-            for iid, known in list(self._described.items()):
-                if any(known.low <= m <= known.high for m in minutes):
-                    del self._described[iid]
+        if not minutes:
+            return
+        for iid, known in list(self._described.items()):
+            if any(known.low <= m <= known.high for m in minutes):
+                del self._described[iid]
+        for iid, normal in list(self._normals.items()):
+            if any(normal.reads_before(m) for m in minutes):
+                del self._normals[iid]  # the hour before the incident changed: every mean it keeps
+            else:
+                normal.forget(minutes)
 
     def _evidence_end(self, member: Mapping[str, Any], series: MinuteSeries) -> int:
         """The last minute a member's breaches show was off: a breach at minute m judged over the newest w
@@ -534,11 +548,21 @@ class IncidentTracker:
         self._evidence[member["alert_id"]] = (last, end)
         return end
 
-    def _figures(self, series: MinuteSeries, first: int, last: int, started: int) -> _Figures:
+    def _normal(self, incident: Incident, series: MinuteSeries) -> NormalCounts:
+        """The incident's yardstick, kept while it is open and what it read is unchanged (see ``_forget_counts``)."""
+        normal = self._normals.pop(incident.id, None)
+        oldest = series.oldest_minute()
+        if (normal is None or normal.series is not series or normal.started != incident.started_at
+                or not _unpruned(normal.oldest, oldest, incident.started_at - BASELINE_MINUTES)):
+            normal = NormalCounts(self._expecting, series, incident.started_at)
+        if incident.is_open:
+            self._normals[incident.id] = normal
+        return normal
+
+    def _figures(self, series: MinuteSeries, first: int, last: int, normal: NormalCounts) -> _Figures:
         observed: dict[str, float] = {}
         expected: dict[str, float] = {}
         silent: dict[str, int] = {}
-        normal = NormalCounts(self._expecting, series, started)
         received = {feed: series.received_of(feed) for feed in (STATUS_FEED, AUTH_CODE_FEED)}
         seen = {feed: received_between(got, first, last) for feed, got in received.items()}
         for feed, minutes in seen.items():

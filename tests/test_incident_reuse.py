@@ -101,8 +101,10 @@ def stored_open(monitor: Monitor) -> list:
 
 
 burst = st.tuples(st.sampled_from(KINDS), st.integers(0, MINUTES - 10), st.integers(1, 40), st.integers(2, 40))
-late = st.tuples(st.integers(0, MINUTES - 1), st.integers(1, 80), st.sampled_from(("status", "auth_code")),
-                 st.integers(0, 30))
+# A late record: (minute it is posted after, how many minutes back, metric, count); approvals are what
+# the count rules scale by, so a late approval changes the normal of every status in that minute.
+LATE_METRICS = ("status:failed", "status:approved", "auth_code:51", "auth_code:00")
+late = st.tuples(st.integers(0, MINUTES - 1), st.integers(1, 80), st.sampled_from(LATE_METRICS), st.integers(0, 60))
 
 
 def run(folder: Path, seed: int, bursts, lates, window: int | None, codes_from: int = 0) -> tuple[TwinTracker, int]:
@@ -116,8 +118,8 @@ def run(folder: Path, seed: int, bursts, lates, window: int | None, codes_from: 
     monitor.incident_tracker = twin  # type: ignore[assignment]
     rng = np.random.default_rng(seed)
     late_at: dict[int, list] = {}
-    for at, back, feed, count in lates:
-        late_at.setdefault(BASELINE + at, []).append((back, feed, count))
+    for at, back, metric, count in lates:
+        late_at.setdefault(BASELINE + at, []).append((back, metric, count))
     seen_open = 0
     for minute in range(BASELINE + MINUTES):
         records = minute_records(rng, minute, bursts)
@@ -131,10 +133,10 @@ def run(folder: Path, seed: int, bursts, lates, window: int | None, codes_from: 
         seen_open += bool(held)
         if minute >= BASELINE + codes_from:
             monitor.ingest(validate_records(codes, "auth_code", DEFAULT_AUTH_CODES, now=NOW))
-        for back, feed, count in late_at.get(minute, ()):
-            ts = timestamp(START_MINUTE + minute - back)
-            key, allowed = ("status", DEFAULT_STATUSES) if feed == "status" else ("auth_code", DEFAULT_AUTH_CODES)
-            record = {"timestamp": ts, key: "failed" if feed == "status" else "51", "count": count}
+        for back, metric, count in late_at.get(minute, ()):
+            feed, key = metric.split(":")
+            allowed = DEFAULT_STATUSES if feed == "status" else DEFAULT_AUTH_CODES
+            record = {"timestamp": timestamp(START_MINUTE + minute - back), feed: key, "count": count}
             monitor.ingest(validate_records([record], feed, allowed, now=NOW))
     assert twin.calls > BASELINE + MINUTES // 2
     # Resolved incidents: their final rows are what the twin described afresh when they resolved.
@@ -148,8 +150,9 @@ def run(folder: Path, seed: int, bursts, lates, window: int | None, codes_from: 
        window=st.sampled_from([None, 100]), codes_from=st.sampled_from([-BASELINE, -BASELINE, 30]))
 # A denial spike long enough for the pruned memory window to reach the hour before it, with late records
 # inside its minutes and in that hour.
-@example(seed=5, bursts=[("code51", 10, 60, 30)], lates=[(40, 45, "auth_code", 9), (50, 5, "status", 3)], window=100,
-         codes_from=-BASELINE)
+@example(seed=5, bursts=[("code51", 10, 60, 30)], window=100, codes_from=-BASELINE,
+         lates=[(40, 45, "auth_code:51", 9), (50, 5, "status:failed", 3), (45, 10, "status:approved", 50),
+                (55, 3, "auth_code:00", 40), (30, 25, "status:approved", 60)])
 # A feed outage still open (its quiet period) when the auth-code feed sends its first minute.
 @example(seed=8, bursts=[("gap", 20, 6, 2)], lates=[], window=None, codes_from=28)
 def test_a_reused_description_equals_one_computed_afresh_after_every_call(tmp_path_factory, seed, bursts, lates,
@@ -161,7 +164,7 @@ def test_the_benchmark_load_reuses_descriptions_and_still_equals_them_afresh(tmp
     # bench_delivery.py's load: failures every 20 minutes keep one incident open, members joining and
     # resolving; a late record lands in it.
     bursts = [("failed", start, 3, 20) for start in range(0, MINUTES, 20)]
-    twin, seen_open = run(tmp_path, 3, bursts, [(70, 30, "status", 4)], None, -BASELINE)
+    twin, seen_open = run(tmp_path, 3, bursts, [(70, 30, "status:failed", 4), (71, 3, "status:approved", 30)], None, -BASELINE)
     assert seen_open > MINUTES // 2
     assert twin.reused_descriptions > seen_open // 2  # most minutes of the open incident reuse its description
 
