@@ -103,7 +103,8 @@ QUIET_MINUTES = 5
 JOIN_MINUTES = 5  # a denial/failure alert this close after an approval-only incident's start explains it
 MAX_SPAN_MINUTES = 24 * 60  # drivers are computed over at most the newest day of an incident
 # While open, an incident is described again every minute: over its newest hour only, so a long outage does
-# not cost a day of minutes on every request. Once resolved it is described once more over MAX_SPAN_MINUTES.
+# not cost a day of minutes on every request (and the description is reused while nothing it reads changed:
+# see _Described). Once resolved it is described once more over MAX_SPAN_MINUTES.
 OPEN_SPAN_MINUTES = 60
 MAX_MEMBERS = 100  # member alerts listed per incident; later ones still carry its incident_id
 MIN_DRIVER_SHARE = 0.1
@@ -267,8 +268,9 @@ class IncidentTracker:
         """Take one call's alert transitions (any order) and the alerts it touched (live objects).
 
         ``counted`` is the (feed, minute) cells whose counts this call changed in ``series``; None means
-        not known, and every description is then computed afresh (nothing kept from earlier calls is used). An incident opened and resolved in the
-        same call (a replayed batch) gets both transitions, each carrying the final copy.
+        not known, and every description is then computed afresh (nothing kept from earlier calls is
+        used). An incident opened and resolved in the same call (a replayed batch) gets both transitions,
+        each carrying the final copy.
         """
         if not transitions and not self._open:
             return IncidentChanges()  # the common case, on every posted record: nothing to do
