@@ -36,21 +36,25 @@ def received_between(received: AbstractSet[int], first: int, last: int) -> list[
 class NormalCounts:
     """Per metric and minute, the count normal for an incident that started at ``started``.
 
-    Built once per description of an incident (the hour-before means are computed once, lazily)."""
+    Kept by the tracker while the incident is open: the hour-before means and, per reference metric and
+    minute, the reference's count at that minute (``scale``) are computed once, lazily. What they read
+    is the counts of the hour before the incident and of the minutes scaled; ``forget`` drops the
+    minutes whose counts changed (the tracker starts a new one when the hour before changed)."""
 
     def __init__(self, expecting: dict[str, Rule], series: MinuteSeries, started: int):
         self._expecting = expecting
-        self._series = series
-        self._started = started
+        self.series = series
+        self.started = started
+        self.oldest = series.oldest_minute()  # a prune past the hour before changes what it read
         self._before: dict[str, float] = {}
+        self._scale: dict[str, dict[int, float]] = {}  # reference metric -> minute -> max(seen, normal)
 
     def at(self, metric: str, minute: int) -> float:
         rule = self._expecting.get(metric)
         if rule is None:
             return self.before(metric)
         if isinstance(rule, PoissonTailRule):
-            seen = self._series.counts_of(rule.per).get(minute, 0)
-            return rule.ratio * max(float(seen), self.volume(rule.per, minute))
+            return rule.ratio * self.scale(rule.per, (minute,))[0]
         return rule.expected(minute) or 0.0
 
     def over(self, metric: str, minutes: Sequence[int]) -> float:
@@ -59,10 +63,37 @@ class NormalCounts:
         if rule is None:
             return self.before(metric) * len(minutes)
         if isinstance(rule, PoissonTailRule):
-            seen, per, volume = self._series.counts_of(rule.per), rule.per, self.volume
-            return sum(rule.ratio * max(float(seen.get(m, 0)), volume(per, m)) for m in minutes)
+            ratio = rule.ratio
+            return sum(ratio * scale for scale in self.scale(rule.per, minutes))
         expected = rule.expected
         return sum(expected(m) or 0.0 for m in minutes)
+
+    def scale(self, per: str, minutes: Sequence[int]) -> list[float]:
+        """Per minute, the reference count a count rule's ratio applies to: what was seen, or what is
+        normal for the minute when fewer were seen (the same for every metric scaled by ``per``)."""
+        known = self._scale.get(per)
+        if known is None:
+            known = self._scale[per] = {}
+        out = []
+        seen = None
+        for m in minutes:
+            value = known.get(m)
+            if value is None:
+                if seen is None:
+                    seen = self.series.counts_of(per)
+                value = known[m] = max(float(seen.get(m, 0)), self.volume(per, m))
+            out.append(value)
+        return out
+
+    def forget(self, minutes: AbstractSet[int]) -> None:
+        """Counts of these minutes changed: scale them again when asked."""
+        for known in self._scale.values():
+            for m in minutes:
+                known.pop(m, None)
+
+    def reads_before(self, minute: int) -> bool:
+        """True when ``minute`` is in the hour before the incident, whose means this keeps."""
+        return self.started - BASELINE_MINUTES <= minute < self.started
 
     def volume(self, metric: str, minute: int) -> float:
         """What a reference count (approvals, code 00) normally is at ``minute``: its own profile if a
@@ -81,9 +112,9 @@ class NormalCounts:
         known = self._before.get(metric)
         if known is not None:
             return known
-        received = self._series.received_of(feed_of(metric))
-        minutes = received_between(received, self._started - BASELINE_MINUTES, self._started - 1)
-        counts = self._series.counts_of(metric)
+        received = self.series.received_of(feed_of(metric))
+        minutes = received_between(received, self.started - BASELINE_MINUTES, self.started - 1)
+        counts = self.series.counts_of(metric)
         mean = sum(counts.get(m, 0) for m in minutes) / len(minutes) if minutes else 0.0
         self._before[metric] = mean
         return mean

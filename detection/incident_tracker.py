@@ -55,13 +55,14 @@ from __future__ import annotations
 
 import hashlib
 import math
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
 from .alerts import FIRING, RESOLVED, Alert, Transition
-from .incident_normal import NormalCounts, knowing_rules, received_between
+from .incident_normal import BASELINE_MINUTES, NormalCounts, knowing_rules, received_between
 from .incidents import (
     APPROVAL_DROP,
     DENIAL_SPIKE,
@@ -77,6 +78,7 @@ from .incidents import (
     Driver,
     Incident,
     IncidentTransition,
+    MemberEntry,
     severity_rank,
 )
 from .incidents import RESOLVED as INCIDENT_RESOLVED
@@ -101,7 +103,8 @@ QUIET_MINUTES = 5
 JOIN_MINUTES = 5  # a denial/failure alert this close after an approval-only incident's start explains it
 MAX_SPAN_MINUTES = 24 * 60  # drivers are computed over at most the newest day of an incident
 # While open, an incident is described again every minute: over its newest hour only, so a long outage does
-# not cost a day of minutes on every request. Once resolved it is described once more over MAX_SPAN_MINUTES.
+# not cost a day of minutes on every request (and the description is reused while nothing it reads changed:
+# see _Described). Once resolved it is described once more over MAX_SPAN_MINUTES.
 OPEN_SPAN_MINUTES = 60
 MAX_MEMBERS = 100  # member alerts listed per incident; later ones still carry its incident_id
 MIN_DRIVER_SHARE = 0.1
@@ -173,6 +176,32 @@ class _Figures:
         return self.observed.get(metric, 0.0) / minutes, self.expected.get(metric, 0.0) / minutes
 
 
+@dataclass(frozen=True, slots=True)
+class _Described:
+    """What an open incident's description (kind, drivers, title, summary, span, figures) was computed from.
+
+    It is a function of these inputs and of the counts of minutes ``low..high`` (and of the rules'
+    ``expected``, which come from the thresholds file): while none of them changed, describing the
+    incident again would give the same, field for field.
+    """
+
+    inputs: tuple[Any, ...]
+    low: int  # the oldest minute whose counts it read: the hour before the incident
+    high: int  # the newest: its last minute
+    oldest: int | None  # the series' oldest minute held then: a prune may since have dropped counts it read
+
+    def still_holds(self, inputs: tuple[Any, ...], oldest: int | None) -> bool:
+        return inputs == self.inputs and _unpruned(self.oldest, oldest, self.low)
+
+
+def _unpruned(then: int | None, now: int | None, low: int) -> bool:
+    """True when the series' oldest minute moving from ``then`` to ``now`` (a prune) left every minute
+    from ``low`` on as it was."""
+    if now == then:
+        return True
+    return now is not None and then is not None and max(now, then) <= low
+
+
 class IncidentTracker:
     """Owned by the Monitor and called under its lock; single-threaded like a rule."""
 
@@ -187,6 +216,8 @@ class IncidentTracker:
         # drops do not say it as a count.
         self._expecting = knowing_rules(rules)
         self._rules = {rule.id: rule for rule in rules}
+        # The statistics a member entry repeats from its rule's configuration (fixed for the tracker's life).
+        self._member_params = {rule.id: _member_params(rule) for rule in rules}
         # Rules judged while their minute is open fire before the closed-minute rules of that minute.
         self._open_judged = frozenset(rule.id for rule in rules if rule.monotone)
         self._open: dict[str, Incident] = {}
@@ -194,6 +225,15 @@ class IncidentTracker:
         # member alert id -> (its last breach, the last minute its breaches show was off): judged again
         # only when the member breached anew; dropped when its incident resolves.
         self._evidence: dict[str, tuple[int, int]] = {}
+        # incident id -> what its current description was computed from: reused while none of it changed.
+        self._described: dict[str, _Described] = {}
+        # incident id -> (its member entries, its start, their newest evidence): see _last_evidence.
+        self._last_ends: dict[str, tuple[tuple[Mapping[str, Any], ...], int, int]] = {}
+        # incident id -> its yardstick (NormalCounts): the hour-before means and the scaled reference
+        # counts of its minutes, kept while those counts are unchanged.
+        self._normals: dict[str, NormalCounts] = {}
+        # incident id -> the copy last handed to the store: an open incident is written only when it differs.
+        self._stored: dict[str, Incident] = {}
 
     # ------------------------------------------------------------- state
     def restore(self, incidents: Iterable[Incident], open_alerts: Iterable[Alert]) -> None:
@@ -214,20 +254,27 @@ class IncidentTracker:
             self._open[incident.id] = incident
         self._computed = {}
         self._evidence = {}
+        self._described = {}
+        self._last_ends = {}
+        self._normals = {}
+        self._stored = {}
 
     def open_incidents(self) -> list[Incident]:
         return [i.copy() for i in sorted(self._open.values(), key=lambda i: (-i.started_at, i.id))]
 
     # ------------------------------------------------------------- feeding
     def observe(self, transitions: Sequence[Transition], touched: Mapping[str, Alert], series: MinuteSeries,
-                now_minute: int | None) -> IncidentChanges:
+                now_minute: int | None, counted: Iterable[tuple[str, int]] | None = None) -> IncidentChanges:
         """Take one call's alert transitions (any order) and the alerts it touched (live objects).
 
-        An incident opened and resolved in the same call (a replayed batch) gets both transitions,
+        ``counted`` is the (feed, minute) cells whose counts this call changed in ``series``; None means
+        not known, and every description is then computed afresh (nothing kept from earlier calls is
+        used). An incident opened and resolved in the same call (a replayed batch) gets both transitions,
         each carrying the final copy.
         """
         if not transitions and not self._open:
             return IncidentChanges()  # the common case, on every posted record: nothing to do
+        self._forget_counts(counted)
         changed: dict[str, Incident] = {}
         events: dict[str, list[str]] = {}
         severities = {i.id: i.severity for i in self._open.values()}
@@ -280,7 +327,17 @@ class IncidentTracker:
                 if driver.metric not in incident.driver_history:
                     incident.driver_history.append(driver.metric)
 
-        out = IncidentChanges([incident.copy() for incident in changed.values()])
+        out = IncidentChanges()
+        for incident in changed.values():
+            # Re-described every minute, an open incident mostly reads as it did: its row is written (and
+            # copied for the store) only when something stored in it changed, or for a transition.
+            if incident.id in events or self._stored.get(incident.id) != incident:
+                stored = incident.copy()
+                out.incidents.append(stored)
+                if incident.is_open:
+                    self._stored[incident.id] = stored
+            if not incident.is_open:
+                self._stored.pop(incident.id, None)
         for iid, kinds in events.items():
             copy = changed[iid].copy()
             out.transitions += [IncidentTransition(kind, copy) for kind in kinds]
@@ -341,30 +398,34 @@ class IncidentTracker:
         return first((family,))
 
     def _note_member(self, incident: Incident, alert: Alert) -> None:
-        """Keep the member's statistics in ``details`` (the rule, its window, its worst value)."""
+        """Keep the member's statistics in ``details`` (the rule, its window, its worst value).
+
+        An entry is replaced, never changed in place: ``Incident.copy`` shares the entries with the
+        copies handed to the store and the listeners."""
         members: list[dict[str, Any]] = incident.details.setdefault("members", [])
-        found = [m for m in members if m["alert_id"] == alert.id]
-        if found:
-            entry = found[0]
-        elif len(members) >= MAX_MEMBERS:
+        index = next((i for i, m in enumerate(members) if m["alert_id"] == alert.id), None)
+        if index is None and len(members) >= MAX_MEMBERS:
             return
-        else:
-            entry = {"alert_id": alert.id}
-            members.append(entry)
         rule = self._rules.get(alert.rule)
-        params: dict[str, Any] = rule.params() if rule is not None else {}
-        figures: dict[str, Any] = {
+        params = self._member_params.get(alert.rule, {})
+        # Keys in the order the entry has always had (the stored JSON reads the same): the id first.
+        fields: dict[str, Any] = {} if index is None else dict(members[index])
+        fields.update({
+            "alert_id": alert.id,
             "rule": alert.rule, "rule_type": alert.rule_type, "metric": alert.metric, "severity": alert.severity,
             # Epoch minutes (the tracker reads them back); the API's times are the alerts' own.
             "started_minute": alert.started_at, "resolved_minute": alert.resolved_at,
             "last_breach_minute": alert.last_breach_at if alert.last_breach_at is not None else alert.started_at,
             "value": alert.value, "threshold": alert.threshold, "expected": alert.expected,
-            **{k: params[k] for k in ("window", "p_value", "min_count") if k in params},
+            **params,
             "for_minutes": rule.for_minutes if rule is not None else None,
-        }
-        entry.update(figures)
+        })
         if alert.detail:
-            entry["detail"] = alert.detail
+            fields["detail"] = alert.detail
+        if index is None:
+            members.append(MemberEntry(fields))
+        elif fields != members[index]:
+            members[index] = MemberEntry(fields)
 
     def _member_resolved(self, alert: Alert, changed: dict[str, Incident]) -> None:
         incident = self._open.get(alert.incident_id or "")
@@ -394,15 +455,18 @@ class IncidentTracker:
         """Kind, drivers, title and summary from the counts over the incident's minutes."""
         # The problem's minutes, not the minutes its members' windows took to drain or its members to
         # resolve: a halving of 10 minutes seen by a 15-minute window must read "down 50%", not 32%.
-        members = incident.details.get("members", [])
-        ends = [self._evidence_end(m, series) for m in members]
-        if not incident.is_open:
-            for member in members:
-                self._evidence.pop(member["alert_id"], None)
-        last = max(*ends, incident.started_at)
+        last = self._last_evidence(incident, series)
         span = OPEN_SPAN_MINUTES if incident.is_open else MAX_SPAN_MINUTES
         first = max(incident.started_at, last - span + 1)
-        figures = self._figures(series, first, last, incident.started_at)
+        # Everything the words and figures below are made of besides the counts (kept in ``_Described``).
+        inputs = (first, last, incident.started_at, incident.state, incident.resolved_at, tuple(incident.families),
+                  incident.details.get("family", OTHER_FAMILY), tuple(incident.metrics),
+                  tuple(bool(series.received_of(feed)) for feed in (STATUS_FEED, AUTH_CODE_FEED)))
+        known = self._described.pop(incident.id, None)
+        if known is not None and known.still_holds(inputs, series.oldest_minute()):
+            self._described[incident.id] = known
+            return  # the incident still carries the description these inputs give
+        figures = self._figures(series, first, last, self._normal(incident, series))
         family = incident.details.get("family", OTHER_FAMILY)
         kind = self._kind(figures, incident.families, family)
         incident.kind = kind
@@ -414,6 +478,51 @@ class IncidentTracker:
             m: {"observed": round(figures.observed[m], 2), "expected": round(figures.expected[m], 2)}
             for m in (*self._status_metrics, *self._code_metrics)
         }
+        if incident.is_open:
+            # The counts read: the hour before the incident (NormalCounts.before) to its last minute.
+            self._described[incident.id] = _Described(inputs, incident.started_at - BASELINE_MINUTES, last,
+                                                      series.oldest_minute())
+
+    def _last_evidence(self, incident: Incident, series: MinuteSeries) -> int:
+        """The newest minute any member's breaches show was off (the incident's start at the earliest).
+
+        Member entries are replaced, never changed, and each one's evidence is kept: while an open
+        incident lists the very same entries, the answer is the one found last time."""
+        members = incident.details.get("members", [])
+        known = self._last_ends.get(incident.id)
+        if (incident.is_open and known is not None and known[1] == incident.started_at
+                and len(known[0]) == len(members) and all(map(operator.is_, known[0], members))):
+            return known[2]
+        ends = [self._evidence_end(m, series) for m in members]
+        last = max(*ends, incident.started_at)
+        if incident.is_open:
+            self._last_ends[incident.id] = (tuple(members), incident.started_at, last)
+        else:
+            self._last_ends.pop(incident.id, None)
+            for member in members:
+                self._evidence.pop(member["alert_id"], None)
+        return last
+
+    def _forget_counts(self, counted: Iterable[tuple[str, int]] | None) -> None:
+        """Drop what was kept from counts this call changed (everything kept when that is not known)."""
+        if counted is None:
+            self._described.clear()
+            self._last_ends.clear()
+            self._normals.clear()
+            return
+        if not self._described and not self._normals:
+            return
+        minutes = {minute for _, minute in counted}
+        if not minutes:
+            return
+        for iid, known in list(self._described.items()):
+            if any(known.low <= m <= known.high for m in minutes):
+                del self._described[iid]
+        for iid, normal in list(self._normals.items()):
+            if any(normal.reads_before(m) for m in minutes):
+                del self._normals[iid]  # the hour before the incident changed: every mean it keeps
+            else:
+                normal.forget(minutes)
 
     def _evidence_end(self, member: Mapping[str, Any], series: MinuteSeries) -> int:
         """The last minute a member's breaches show was off: a breach at minute m judged over the newest w
@@ -441,11 +550,21 @@ class IncidentTracker:
         self._evidence[member["alert_id"]] = (last, end)
         return end
 
-    def _figures(self, series: MinuteSeries, first: int, last: int, started: int) -> _Figures:
+    def _normal(self, incident: Incident, series: MinuteSeries) -> NormalCounts:
+        """The incident's yardstick, kept while it is open and what it read is unchanged (see ``_forget_counts``)."""
+        normal = self._normals.pop(incident.id, None)
+        oldest = series.oldest_minute()
+        if (normal is None or normal.series is not series or normal.started != incident.started_at
+                or not _unpruned(normal.oldest, oldest, incident.started_at - BASELINE_MINUTES)):
+            normal = NormalCounts(self._expecting, series, incident.started_at)
+        if incident.is_open:
+            self._normals[incident.id] = normal
+        return normal
+
+    def _figures(self, series: MinuteSeries, first: int, last: int, normal: NormalCounts) -> _Figures:
         observed: dict[str, float] = {}
         expected: dict[str, float] = {}
         silent: dict[str, int] = {}
-        normal = NormalCounts(self._expecting, series, started)
         received = {feed: series.received_of(feed) for feed in (STATUS_FEED, AUTH_CODE_FEED)}
         seen = {feed: received_between(got, first, last) for feed, got in received.items()}
         for feed, minutes in seen.items():
@@ -547,6 +666,11 @@ class IncidentTracker:
         out = [d for d in out if d.share >= MIN_DRIVER_SHARE]
         out.sort(key=lambda d: (-d.share, d.metric))
         return out
+
+
+def _member_params(rule: Rule) -> dict[str, Any]:
+    params = rule.params()
+    return {k: params[k] for k in ("window", "p_value", "min_count") if k in params}
 
 
 def _shares(metrics: Sequence[str], figures: _Figures) -> list[Driver]:

@@ -652,9 +652,9 @@ class Monitor:
         if changes.incidents_tracked:
             return
         changes.incidents_tracked = True
-        outcome = self.incident_tracker.observe(changes.transitions, changes.alerts, self.series, self._newest_minute())
-        changes.write.incidents = outcome.incidents
-        changes.incident_transitions = outcome.transitions
+        outcome = self.incident_tracker.observe(changes.transitions, changes.alerts, self.series,
+                                                self._newest_minute(), changes.write.counts.keys())
+        changes.write.incidents, changes.incident_transitions = outcome.incidents, outcome.transitions
 
     def _collect_changes(self) -> PendingWrite:
         """Turn what this call changed into one store write (copies, so later changes cannot leak in)."""

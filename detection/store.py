@@ -377,7 +377,7 @@ class Store:
             conn.executemany(
                 "INSERT OR REPLACE INTO incidents (id, state, kind, severity, started_at, resolved_at, body) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(i.id, i.state, i.kind, i.severity, i.started_at, i.resolved_at, json.dumps(i.to_record()))
+                [(i.id, i.state, i.kind, i.severity, i.started_at, i.resolved_at, i.record_json())
                  for i in change.incidents],
             )
         if change.rule_states:
