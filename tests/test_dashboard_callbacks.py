@@ -25,15 +25,18 @@ def refresh_key(app) -> str:
     return next(k for k in app.callback_map if f"{ids.STATUS_CHART}.figure" in k)
 
 
-def call_refresh(client, app, range_label: str = "6h", signature=None, trigger: str = ids.REFRESH) -> tuple[dict, int]:
+def call_refresh(client, app, range_label: str = "6h", signature=None, trigger: str = ids.REFRESH, window=None,
+                 selected=None) -> tuple[dict, int]:
+    """The request the page sends for a refresh; ``window`` is the charts' pinned window (None: follow live)."""
     key = refresh_key(app)
     spec = app.callback_map[key]
     outputs = [{"id": part.split(".")[0], "property": part.split(".")[1]} for part in key.strip(".").split("...")]
-    values = {ids.REFRESH: 1, ids.RANGE: range_label, ids.SIMULATED: 0}
+    values = {ids.REFRESH: 1, ids.RANGE: range_label, ids.SIMULATED: 0, ids.VIEW_WINDOW: window,
+              ids.CHART_SIGNATURE: signature, ids.SELECTED_INCIDENT: selected}
     inputs = [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in spec["inputs"]]
-    prop = {ids.REFRESH: "n_intervals", ids.RANGE: "value", ids.SIMULATED: "data"}[trigger]
+    prop = {ids.REFRESH: "n_intervals", ids.RANGE: "value", ids.SIMULATED: "data", ids.VIEW_WINDOW: "data"}[trigger]
     body = {"output": key, "outputs": outputs, "inputs": inputs, "changedPropIds": [f"{trigger}.{prop}"],
-            "state": [{"id": ids.CHART_SIGNATURE, "property": "data", "value": signature}]}
+            "state": [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in spec["state"]]}
     response = client.post("/_dash-update-component", json=body)
     assert response.status_code == 200, response.data[:500]
     return response.get_json()["response"], len(response.data)
