@@ -79,18 +79,20 @@ def register_callbacks(
         Output(ids.CHART_SIGNATURE, "data"),
         Output(ids.OPEN_INCIDENTS, "children"),
         Output(ids.WINDOW_TEXT, "children"),
+        Output(ids.OPEN_INCIDENT_IDS, "data"),
         Input(ids.REFRESH, "n_intervals"),
         Input(ids.RANGE, "value"),
         Input(ids.SIMULATED, "data"),
         Input(ids.VIEW_WINDOW, "data"),
         State(ids.CHART_SIGNATURE, "data"),
         State(ids.SELECTED_INCIDENT, "data"),
+        State(ids.OPEN_INCIDENT_IDS, "data"),
         # No tick while a refresh is in flight: Dash would drop this answer for the tick's, and on a slow
         # link every answer, leaving the page blank. The next tick comes refresh_ms after the answer.
         running=[(Output(ids.REFRESH, "disabled"), True, False)],
     )
     def refresh(_n: int, range_label: str, _simulated: int, window_data: object, signature: str | None,
-                selected: object):
+                selected: object, open_ids: object):
         pinned = window.parse_window(window_data)
         newest = monitor.newest_event_minute()
         span = window.span_label(range_label, pinned, newest)
@@ -101,13 +103,17 @@ def register_callbacks(
         incidents = open_incidents_panel([i.to_dict() for i in snap.open_incidents],
                                          selected if isinstance(selected, str) else None)
         shown_range = range_label if range_label in RANGES else "6h"
+        # The resolved list reads the store again only when an incident opened or resolved, not every tick
+        # (a tick answered after a click on Older would otherwise put the list back on its first page).
+        now_open = "|".join(sorted(i.id for i in snap.open_incidents))
+        incidents_changed = no_update if now_open == open_ids else now_open
         if snap.end_minute is None:
             waiting = "waiting for data: POST to /api/transaction or press a simulate button"
             return (html.Div("No data yet.", className="text-muted mb-3"),
                     empty_figure(waiting, STATUS_CHART_HEIGHT), empty_figure(waiting, AUTH_CHART_HEIGHT),
                     alerts_panel([]), recent_transactions_table(snap.statuses, snap.auth_codes, []),
                     badge.children, badge.className, newest_event_text(feeds), updated, None, incidents,
-                    window.window_text(pinned, shown_range))
+                    window.window_text(pinned, shown_range), incidents_changed)
 
         recent = view.recent_alerts(snap)
         alerts = list(snap.open_alerts) + recent
@@ -136,6 +142,7 @@ def register_callbacks(
             str(new_signature),
             incidents,
             window.window_text(pinned, shown_range),
+            incidents_changed,
         )
 
     @app.callback(

@@ -124,7 +124,7 @@ def register_incident_callbacks(app: Dash, monitor: Monitor, history: IncidentHi
         Input(ids.INCIDENT_TEXT_FILTER, "value"),
         Input(ids.INCIDENTS_NEWER, "n_clicks"),
         Input(ids.INCIDENTS_OLDER, "n_clicks"),
-        Input(ids.REFRESH, "n_intervals"),
+        Input(ids.OPEN_INCIDENT_IDS, "data"),  # an incident opened or resolved
         State(ids.INCIDENT_PAGES, "data"),
         State(ids.SELECTED_INCIDENT, "data"),
     )

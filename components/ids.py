@@ -55,6 +55,7 @@ INCIDENT_SEVERITY_FILTER = "incident-severity-filter"
 INCIDENT_TEXT_FILTER = "incident-text-filter"
 INCIDENTS_NEWER = "incidents-newer"
 INCIDENTS_OLDER = "incidents-older"
+OPEN_INCIDENT_IDS = "open-incident-ids"  # store: the open incidents' ids, changed only when they change
 INCIDENT_PAGES = "incident-pages"  # store: the cursors of the pages walked so far, for Newer
 INCIDENT_OPEN_TYPE = "incident-open"
 

@@ -32,7 +32,7 @@ def call_refresh(client, app, range_label: str = "6h", signature=None, trigger: 
     spec = app.callback_map[key]
     outputs = [{"id": part.split(".")[0], "property": part.split(".")[1]} for part in key.strip(".").split("...")]
     values = {ids.REFRESH: 1, ids.RANGE: range_label, ids.SIMULATED: 0, ids.VIEW_WINDOW: window,
-              ids.CHART_SIGNATURE: signature, ids.SELECTED_INCIDENT: selected}
+              ids.CHART_SIGNATURE: signature, ids.SELECTED_INCIDENT: selected, ids.OPEN_INCIDENT_IDS: None}
     inputs = [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in spec["inputs"]]
     prop = {ids.REFRESH: "n_intervals", ids.RANGE: "value", ids.SIMULATED: "data", ids.VIEW_WINDOW: "data"}[trigger]
     body = {"output": key, "outputs": outputs, "inputs": inputs, "changedPropIds": [f"{trigger}.{prop}"],
