@@ -49,23 +49,27 @@ def build_app():
     return app, len(by_minute), len(data.incidents)
 
 
-def refresh_request(app, range_label: str, signature):
+def refresh_request(app, range_label: str, signature, open_ids=None):
     key = next(k for k in app.callback_map if f"{ids.STATUS_CHART}.figure" in k)
     spec = app.callback_map[key]
     outputs = [{"id": part.split(".")[0], "property": part.split(".")[1]} for part in key.strip(".").split("...")]
-    values = {ids.REFRESH: 1, ids.RANGE: range_label, ids.SIMULATED: 0}
+    values = {ids.REFRESH: 1, ids.RANGE: range_label, ids.SIMULATED: 0, ids.VIEW_WINDOW: None,
+              ids.CHART_SIGNATURE: signature, ids.SELECTED_INCIDENT: None, ids.OPEN_INCIDENT_IDS: open_ids}
     inputs = [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in spec["inputs"]]
+    state = [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in spec["state"]]
     return {"output": key, "outputs": outputs, "inputs": inputs, "changedPropIds": [f"{ids.REFRESH}.n_intervals"],
-            "state": [{"id": ids.CHART_SIGNATURE, "property": "data", "value": signature}]}
+            "state": state}
 
 
 def time_refresh(app, range_label: str, repeat: int) -> dict[str, float]:
     client = app.server.test_client()
     first = client.post("/_dash-update-component", json=refresh_request(app, range_label, None))
-    signature = first.get_json()["response"][ids.CHART_SIGNATURE]["data"]
+    answer = first.get_json()["response"]
+    signature = answer[ids.CHART_SIGNATURE]["data"]
+    open_ids = answer.get(ids.OPEN_INCIDENT_IDS, {}).get("data")
     out = {}
     for kind, sig in (("full", None), ("patch", signature)):
-        body = refresh_request(app, range_label, sig)
+        body = refresh_request(app, range_label, sig, open_ids)
         times, size = [], 0
         for _ in range(repeat):
             start = time.perf_counter()
