@@ -34,9 +34,17 @@ from feeds.demo import FeedWriter
 from . import patches, view, window
 from .access import check_write
 from .incidents import IncidentHistory, register_incident_callbacks
+from .unchanged import leave_out_unchanged
 
 RECENT_ALERTS = 60
 ALERTS_SHOWN = 12
+
+
+def page_answer(parts: dict[str, Any], updated: str, incidents_changed: Any, digests: Any) -> tuple:
+    """The refresh's outputs in their declared order (the "updated" time always goes: it shows the page is alive)."""
+    return (parts["cards"], parts["status"], parts["auth"], parts["alerts"], parts["recent"], parts["badge"],
+            parts["badge_class"], parts["newest"], updated, parts["signature"], parts["incidents"], parts["window"],
+            incidents_changed, digests)
 
 
 def register_callbacks(
@@ -80,6 +88,7 @@ def register_callbacks(
         Output(ids.OPEN_INCIDENTS, "children"),
         Output(ids.WINDOW_TEXT, "children"),
         Output(ids.OPEN_INCIDENT_IDS, "data"),
+        Output(ids.PART_DIGESTS, "data"),
         Input(ids.REFRESH, "n_intervals"),
         Input(ids.RANGE, "value"),
         Input(ids.SIMULATED, "data"),
@@ -87,12 +96,13 @@ def register_callbacks(
         State(ids.CHART_SIGNATURE, "data"),
         State(ids.SELECTED_INCIDENT, "data"),
         State(ids.OPEN_INCIDENT_IDS, "data"),
+        State(ids.PART_DIGESTS, "data"),
         # No tick while a refresh is in flight: Dash would drop this answer for the tick's, and on a slow
         # link every answer, leaving the page blank. The next tick comes refresh_ms after the answer.
         running=[(Output(ids.REFRESH, "disabled"), True, False)],
     )
     def refresh(_n: int, range_label: str, _simulated: int, window_data: object, signature: str | None,
-                selected: object, open_ids: object):
+                selected: object, open_ids: object, digests: object):
         pinned = window.parse_window(window_data)
         newest = monitor.newest_event_minute()
         span = window.span_label(range_label, pinned, newest)
@@ -109,11 +119,14 @@ def register_callbacks(
         incidents_changed = no_update if now_open == open_ids else now_open
         if snap.end_minute is None:
             waiting = "waiting for data: POST to /api/transaction or press a simulate button"
-            return (html.Div("No data yet.", className="text-muted mb-3"),
-                    empty_figure(waiting, STATUS_CHART_HEIGHT), empty_figure(waiting, AUTH_CHART_HEIGHT),
-                    alerts_panel([]), recent_transactions_table(snap.statuses, snap.auth_codes, []),
-                    badge.children, badge.className, newest_event_text(feeds), updated, None, incidents,
-                    window.window_text(pinned, shown_range), incidents_changed)
+            parts, new_digests = leave_out_unchanged({
+                "cards": html.Div("No data yet.", className="text-muted mb-3"),
+                "status": empty_figure(waiting, STATUS_CHART_HEIGHT), "auth": empty_figure(waiting, AUTH_CHART_HEIGHT),
+                "alerts": alerts_panel([]), "recent": recent_transactions_table(snap.statuses, snap.auth_codes, []),
+                "badge": badge.children, "badge_class": badge.className, "newest": newest_event_text(feeds),
+                "signature": None, "incidents": incidents, "window": window.window_text(pinned, shown_range),
+            }, digests)
+            return page_answer(parts, updated, incidents_changed, new_digests)
 
         recent = view.recent_alerts(snap)
         alerts = list(snap.open_alerts) + recent
@@ -129,21 +142,20 @@ def register_callbacks(
         new_signature = patches.signature(span, snap.end_minute, status_fig, auth_fig)
         shown = order_alerts([shaped(a) for a in snap.open_alerts], [shaped(a) for a in recent],
                              ALERTS_SHOWN)
-        return (
-            status_cards(view.status_cards(snap, rules)),
-            patches.chart_update(status_fig, old_signature, new_signature),
-            patches.chart_update(auth_fig, old_signature, new_signature),
-            alerts_panel(shown),
-            recent_transactions_table(snap.statuses, snap.auth_codes, view.recent_rows(snap)),
-            badge.children,
-            badge.className,
-            newest_event_text(feeds),
-            updated,
-            str(new_signature),
-            incidents,
-            window.window_text(pinned, shown_range),
-            incidents_changed,
-        )
+        parts, new_digests = leave_out_unchanged({
+            "cards": status_cards(view.status_cards(snap, rules)),
+            "status": patches.chart_update(status_fig, old_signature, new_signature),
+            "auth": patches.chart_update(auth_fig, old_signature, new_signature),
+            "alerts": alerts_panel(shown),
+            "recent": recent_transactions_table(snap.statuses, snap.auth_codes, view.recent_rows(snap)),
+            "badge": badge.children,
+            "badge_class": badge.className,
+            "newest": newest_event_text(feeds),
+            "signature": str(new_signature),
+            "incidents": incidents,
+            "window": window.window_text(pinned, shown_range),
+        }, digests)
+        return page_answer(parts, updated, incidents_changed, new_digests)
 
     @app.callback(
         Output(ids.VIEW_WINDOW, "data", allow_duplicate=True),

@@ -6,6 +6,7 @@ from __future__ import annotations
 REFRESH = "refresh-interval"
 SIMULATED = "simulated-store"  # bumped after a simulate click, so the page refreshes at once
 CHART_SIGNATURE = "chart-signature"  # shape of the drawn charts, so a refresh can send a Patch
+PART_DIGESTS = "part-digests"  # a digest of each part of the page as last sent, so unchanged parts are not resent
 PAUSE = "pause-refresh"  # pauses and resumes the auto-refresh (the interval's max_intervals 0 / -1)
 
 # Banner and health

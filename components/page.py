@@ -116,6 +116,7 @@ def page_layout(spec: PageSpec) -> html.Div:
             dcc.Store(id=ids.SELECTED_INCIDENT, data=None),
             dcc.Store(id=ids.INCIDENT_PAGES, data=[None]),
             dcc.Store(id=ids.OPEN_INCIDENT_IDS, data=None),
+            dcc.Store(id=ids.PART_DIGESTS, data=None),
             dcc.Store(id=ids.SIMULATED, data=0),
             dcc.Store(id=ids.CHART_SIGNATURE, data=None),
             dcc.Store(id=ids.API_TOKEN_STORE, storage_type="session"),
