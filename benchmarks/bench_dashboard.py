@@ -73,6 +73,7 @@ def time_refresh(app, range_label: str, repeat: int) -> dict[str, float]:
     open_ids = answer.get(ids.OPEN_INCIDENT_IDS, {}).get("data")
     settled = client.post("/_dash-update-component",
                           json=refresh_request(app, range_label, signature, open_ids, answer[ids.PART_DIGESTS]["data"]))
+    # Its digests, if the second refresh changed any (it sends none when the first answer already showed all).
     digests = settled.get_json()["response"].get(ids.PART_DIGESTS, {}).get("data") or answer[ids.PART_DIGESTS]["data"]
     out = {}
     for kind, body in (("full", refresh_request(app, range_label, None)),

@@ -34,7 +34,7 @@ from feeds.demo import FeedWriter
 from . import patches, view, window
 from .access import check_write
 from .incidents import IncidentHistory, register_incident_callbacks
-from .unchanged import leave_out_unchanged
+from .unchanged import charts_key, leave_out_unchanged
 
 RECENT_ALERTS = 60
 ALERTS_SHOWN = 12
@@ -130,31 +130,48 @@ def register_callbacks(
 
         recent = view.recent_alerts(snap)
         alerts = list(snap.open_alerts) + recent
-        axis = view.time_axis(snap)
         x_range = None if pinned is None else [pinned.start_text, pinned.end_text]
-        status_fig = timeseries_figure(axis, view.status_panels(snap, bands),
-                                       view.episodes(alerts, STATUS_FEED, snap.end_minute), STATUS_CHART_HEIGHT, span,
-                                       x_range)
-        auth_fig = timeseries_figure(axis, view.auth_panels(snap, bands),
-                                     view.episodes(alerts, AUTH_CODE_FEED, snap.end_minute), AUTH_CHART_HEIGHT, span,
-                                     x_range)
         old_signature = patches.ChartSignature.parse(signature)
-        new_signature = patches.signature(span, snap.end_minute, status_fig, auth_fig)
+        # What the charts are drawn from: their window, the minutes a Patch would resend, the shaded episodes.
+        # When it is what the page already shows, the charts are not built at all.
+        tail = slice(-patches.TAIL_MINUTES, None)
+        built_from = charts_key(span, x_range, snap.end_minute,
+                                {m: list(c[tail]) for m, c in snap.counts.items()},
+                                {f: list(r[tail]) for f, r in snap.received.items()},
+                                [(a.id, a.state, a.started_at, a.resolved_at) for a in alerts])
+        shown_already = (old_signature is not None and old_signature.range_label == span
+                         and old_signature.end_minute == snap.end_minute)
+        if shown_already and isinstance(digests, dict) and digests.get("charts_from") == built_from:
+            status_part: Any = no_update
+            auth_part: Any = no_update
+            new_signature_text = signature
+        else:
+            axis = view.time_axis(snap)
+            status_fig = timeseries_figure(axis, view.status_panels(snap, bands),
+                                           view.episodes(alerts, STATUS_FEED, snap.end_minute), STATUS_CHART_HEIGHT,
+                                           span, x_range)
+            auth_fig = timeseries_figure(axis, view.auth_panels(snap, bands),
+                                         view.episodes(alerts, AUTH_CODE_FEED, snap.end_minute), AUTH_CHART_HEIGHT,
+                                         span, x_range)
+            new_signature = patches.signature(span, snap.end_minute, status_fig, auth_fig)
+            status_part = patches.chart_update(status_fig, old_signature, new_signature)
+            auth_part = patches.chart_update(auth_fig, old_signature, new_signature)
+            new_signature_text = str(new_signature)
         shown = order_alerts([shaped(a) for a in snap.open_alerts], [shaped(a) for a in recent],
                              ALERTS_SHOWN)
         parts, new_digests = leave_out_unchanged({
             "cards": status_cards(view.status_cards(snap, rules)),
-            "status": patches.chart_update(status_fig, old_signature, new_signature),
-            "auth": patches.chart_update(auth_fig, old_signature, new_signature),
+            "status": status_part,
+            "auth": auth_part,
             "alerts": alerts_panel(shown),
             "recent": recent_transactions_table(snap.statuses, snap.auth_codes, view.recent_rows(snap)),
             "badge": badge.children,
             "badge_class": badge.className,
             "newest": newest_event_text(feeds),
-            "signature": str(new_signature),
+            "signature": new_signature_text,
             "incidents": incidents,
             "window": window.window_text(pinned, shown_range),
-        }, digests)
+        }, digests, {"charts_from": built_from})
         return page_answer(parts, updated, incidents_changed, new_digests)
 
     @app.callback(

@@ -33,10 +33,22 @@ def digest(value: Any) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-def leave_out_unchanged(parts: Mapping[str, Any], previous: object) -> tuple[dict[str, Any], dict[str, str] | Any]:
+def leave_out_unchanged(parts: Mapping[str, Any], previous: object,
+                        keys: Mapping[str, str] | None = None) -> tuple[dict[str, Any], dict[str, str] | Any]:
     """(each part, or ``no_update`` where its digest equals the one in ``previous``; the new digests, or
-    ``no_update`` when none changed)."""
+    ``no_update`` when none changed).
+
+    A part that is already ``no_update`` (the caller saw it unchanged without building it) keeps its old
+    digest; ``keys`` are further digests to remember, such as what a part was built from.
+    """
     seen = previous if isinstance(previous, dict) else {}
-    digests = {name: digest(value) for name, value in parts.items()}
+    digests = {name: (seen.get(name, "") if value is no_update else digest(value)) for name, value in parts.items()}
+    digests.update(keys or {})
     out = {name: (no_update if seen.get(name) == digests[name] else value) for name, value in parts.items()}
     return out, (no_update if digests == seen else digests)
+
+
+def charts_key(*inputs: Any) -> str:
+    """A digest of what the charts are built from, to skip building them (most of a refresh) when it is
+    the same as last time."""
+    return digest(list(inputs))
