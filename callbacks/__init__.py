@@ -1,11 +1,14 @@
 """Dash callbacks, registered with ``register_callbacks(app, monitor)``: thin readers of a Monitor snapshot.
 
-Two callbacks: ``refresh`` (every ``refresh_ms``, on a range change, and right
-after a simulate click) reads one snapshot and redraws the page; ``simulate``
-posts a scenario through the ingestion gate (with ``MONITOR_API_TOKEN`` set, only
-with that token: ``callbacks.access``). Charts are sent whole when their
-shape changes (first load, new range) and otherwise as a ``Patch`` holding only
-the minutes that changed (``callbacks.patches``).
+``refresh`` (every ``refresh_ms``, on a range or window change, and right after
+a simulate click) reads one snapshot and redraws the page; while it is in flight
+the interval is off, so a slow round trip is never overtaken (and discarded) by the
+next tick. ``simulate`` posts a scenario through the ingestion gate (with
+``MONITOR_API_TOKEN`` set, only with that token: ``callbacks.access``). Charts are
+sent whole when their shape changes (first load, new range) and otherwise as a
+``Patch`` holding only the minutes that changed (``callbacks.patches``). The time
+window both charts share is ``callbacks.window``'s; the incidents panels are
+``callbacks.incidents``'.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from typing import Any
 from dash import ALL, Dash, Input, Output, State, ctx, html, no_update, set_props
 
 from components import ids
-from components.alerts import alerts_panel, order_alerts
+from components.alerts import alerts_panel, order_alerts, utc_time
 from components.cards import status_cards
 from components.charts import RANGES, empty_figure, timeseries_figure
+from components.incidents import open_incidents_panel
 from components.page import AUTH_CHART_HEIGHT, STATUS_CHART_HEIGHT
 from components.panels import SIMULATE_OFF, health_badge, newest_event_text
 from components.tables import recent_transactions_table
@@ -27,11 +31,20 @@ from detection import Alert, Monitor, RecordValidationError, StoreError
 from detection.metrics import AUTH_CODE_FEED, STATUS_FEED
 from feeds.demo import FeedWriter
 
-from . import patches, view
+from . import patches, view, window
 from .access import check_write
+from .incidents import IncidentHistory, register_incident_callbacks
+from .unchanged import charts_key, leave_out_unchanged
 
 RECENT_ALERTS = 60
 ALERTS_SHOWN = 12
+
+
+def page_answer(parts: dict[str, Any], updated: str, incidents_changed: Any, digests: Any) -> tuple:
+    """The refresh's outputs in their declared order (the "updated" time always goes: it shows the page is alive)."""
+    return (parts["cards"], parts["status"], parts["auth"], parts["alerts"], parts["recent"], parts["badge"],
+            parts["badge_class"], parts["newest"], updated, parts["signature"], parts["incidents"], parts["window"],
+            incidents_changed, digests)
 
 
 def register_callbacks(
@@ -72,48 +85,134 @@ def register_callbacks(
         Output(ids.NEWEST_EVENT, "children"),
         Output(ids.LAST_REFRESH, "children"),
         Output(ids.CHART_SIGNATURE, "data"),
+        Output(ids.OPEN_INCIDENTS, "children"),
+        Output(ids.WINDOW_TEXT, "children"),
+        Output(ids.OPEN_INCIDENT_IDS, "data"),
+        Output(ids.PART_DIGESTS, "data"),
         Input(ids.REFRESH, "n_intervals"),
         Input(ids.RANGE, "value"),
         Input(ids.SIMULATED, "data"),
+        Input(ids.VIEW_WINDOW, "data"),
         State(ids.CHART_SIGNATURE, "data"),
+        State(ids.SELECTED_INCIDENT, "data"),
+        State(ids.OPEN_INCIDENT_IDS, "data"),
+        State(ids.PART_DIGESTS, "data"),
+        # No tick while a refresh is in flight: Dash would drop this answer for the tick's, and on a slow
+        # link every answer, leaving the page blank. The next tick comes refresh_ms after the answer.
+        running=[(Output(ids.REFRESH, "disabled"), True, False)],
     )
-    def refresh(_n: int, range_label: str, _simulated: int, signature: str | None):
-        minutes = RANGES.get(range_label, RANGES["6h"])
-        snap = monitor.snapshot(minutes, recent_alerts=RECENT_ALERTS)
+    def refresh(_n: int, range_label: str, _simulated: int, window_data: object, signature: str | None,
+                selected: object, open_ids: object, digests: object):
+        pinned = window.parse_window(window_data)
+        newest = monitor.newest_event_minute()
+        span = window.span_label(range_label, pinned, newest)
+        snap = monitor.snapshot(RANGES[span], recent_alerts=RECENT_ALERTS)
         feeds = {name: f.to_dict() for name, f in snap.feeds.items()}
         badge = health_badge(feeds)
-        updated = "updated " + time.strftime("%H:%M:%S", time.gmtime(snap.taken_at)) + " UTC"
+        updated = "updated " + utc_time(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(snap.taken_at)))
+        incidents = open_incidents_panel([i.to_dict() for i in snap.open_incidents],
+                                         selected if isinstance(selected, str) else None)
+        shown_range = range_label if range_label in RANGES else "6h"
+        # The resolved list reads the store again only when an incident opened or resolved, not every tick
+        # (a tick answered after a click on Older would otherwise put the list back on its first page).
+        now_open = "|".join(sorted(i.id for i in snap.open_incidents))
+        incidents_changed = no_update if now_open == open_ids else now_open
         if snap.end_minute is None:
             waiting = "waiting for data: POST to /api/transaction or press a simulate button"
-            return (html.Div("No data yet.", className="text-muted mb-3"),
-                    empty_figure(waiting, STATUS_CHART_HEIGHT), empty_figure(waiting, AUTH_CHART_HEIGHT),
-                    alerts_panel([]), recent_transactions_table(snap.statuses, snap.auth_codes, []),
-                    badge.children, badge.className, newest_event_text(feeds), updated, None)
+            parts, new_digests = leave_out_unchanged({
+                "cards": html.Div("No data yet.", className="text-muted mb-3"),
+                "status": empty_figure(waiting, STATUS_CHART_HEIGHT), "auth": empty_figure(waiting, AUTH_CHART_HEIGHT),
+                "alerts": alerts_panel([]), "recent": recent_transactions_table(snap.statuses, snap.auth_codes, []),
+                "badge": badge.children, "badge_class": badge.className, "newest": newest_event_text(feeds),
+                "signature": None, "incidents": incidents, "window": window.window_text(pinned, shown_range),
+            }, digests)
+            return page_answer(parts, updated, incidents_changed, new_digests)
 
         recent = view.recent_alerts(snap)
         alerts = list(snap.open_alerts) + recent
-        axis = view.time_axis(snap)
-        revision = f"{range_label}"
-        status_fig = timeseries_figure(axis, view.status_panels(snap, bands),
-                                       view.episodes(alerts, STATUS_FEED, snap.end_minute), STATUS_CHART_HEIGHT, revision)
-        auth_fig = timeseries_figure(axis, view.auth_panels(snap, bands),
-                                     view.episodes(alerts, AUTH_CODE_FEED, snap.end_minute), AUTH_CHART_HEIGHT, revision)
+        x_range = None if pinned is None else [pinned.start_text, pinned.end_text]
         old_signature = patches.ChartSignature.parse(signature)
-        new_signature = patches.signature(range_label, snap.end_minute, status_fig, auth_fig)
+        # What the charts are drawn from: their window, the minutes a Patch would resend, the shaded episodes.
+        # When it is what the page already shows, the charts are not built at all.
+        tail = slice(-patches.TAIL_MINUTES, None)
+        built_from = charts_key(span, x_range, snap.end_minute,
+                                {m: list(c[tail]) for m, c in snap.counts.items()},
+                                {f: list(r[tail]) for f, r in snap.received.items()},
+                                [(a.id, a.state, a.started_at, a.resolved_at) for a in alerts])
+        shown_already = (old_signature is not None and old_signature.range_label == span
+                         and old_signature.end_minute == snap.end_minute)
+        if shown_already and isinstance(digests, dict) and digests.get("charts_from") == built_from:
+            status_part: Any = no_update
+            auth_part: Any = no_update
+            new_signature_text = signature
+        else:
+            axis = view.time_axis(snap)
+            status_fig = timeseries_figure(axis, view.status_panels(snap, bands),
+                                           view.episodes(alerts, STATUS_FEED, snap.end_minute), STATUS_CHART_HEIGHT,
+                                           span, x_range)
+            auth_fig = timeseries_figure(axis, view.auth_panels(snap, bands),
+                                         view.episodes(alerts, AUTH_CODE_FEED, snap.end_minute), AUTH_CHART_HEIGHT,
+                                         span, x_range)
+            new_signature = patches.signature(span, snap.end_minute, status_fig, auth_fig)
+            status_part = patches.chart_update(status_fig, old_signature, new_signature)
+            auth_part = patches.chart_update(auth_fig, old_signature, new_signature)
+            new_signature_text = str(new_signature)
         shown = order_alerts([shaped(a) for a in snap.open_alerts], [shaped(a) for a in recent],
                              ALERTS_SHOWN)
-        return (
-            status_cards(view.status_cards(snap, rules)),
-            patches.chart_update(status_fig, old_signature, new_signature),
-            patches.chart_update(auth_fig, old_signature, new_signature),
-            alerts_panel(shown),
-            recent_transactions_table(snap.statuses, snap.auth_codes, view.recent_rows(snap)),
-            badge.children,
-            badge.className,
-            newest_event_text(feeds),
-            updated,
-            str(new_signature),
-        )
+        parts, new_digests = leave_out_unchanged({
+            "cards": status_cards(view.status_cards(snap, rules)),
+            "status": status_part,
+            "auth": auth_part,
+            "alerts": alerts_panel(shown),
+            "recent": recent_transactions_table(snap.statuses, snap.auth_codes, view.recent_rows(snap)),
+            "badge": badge.children,
+            "badge_class": badge.className,
+            "newest": newest_event_text(feeds),
+            "signature": new_signature_text,
+            "incidents": incidents,
+            "window": window.window_text(pinned, shown_range),
+        }, digests, {"charts_from": built_from})
+        return page_answer(parts, updated, incidents_changed, new_digests)
+
+    @app.callback(
+        Output(ids.VIEW_WINDOW, "data", allow_duplicate=True),
+        Output(ids.RANGE_ERROR, "children"),
+        Input(ids.RANGE_APPLY, "n_clicks"),
+        Input(ids.LIVE, "n_clicks"),
+        Input(ids.RANGE, "value"),
+        State(ids.RANGE_FROM, "value"),
+        State(ids.RANGE_TO, "value"),
+        prevent_initial_call=True,
+    )
+    def choose_window(_apply: int, _live: int, _range: str, start: object, end: object):
+        """A typed date range pins the window; Live or a quick range goes back to the newest minutes."""
+        if ctx.triggered_id != ids.RANGE_APPLY:
+            return None, ""
+        try:
+            return window.absolute_window(start, end, max(RANGES.values())), ""
+        except ValueError as exc:
+            return no_update, str(exc)
+
+    app.clientside_callback(
+        window.LINK_RANGES_JS % {"status": ids.STATUS_CHART},
+        Output(ids.VIEW_WINDOW, "data", allow_duplicate=True),
+        Output(ids.STATUS_CHART, "figure", allow_duplicate=True),
+        Output(ids.AUTH_CHART, "figure", allow_duplicate=True),
+        Input(ids.STATUS_CHART, "relayoutData"),
+        Input(ids.AUTH_CHART, "relayoutData"),
+        State(ids.VIEW_WINDOW, "data"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        window.PAUSE_JS,
+        Output(ids.REFRESH, "max_intervals"),
+        Output(ids.PAUSE, "children"),
+        Output(ids.PAUSE, "className"),
+        Input(ids.PAUSE, "n_clicks"),
+        State(ids.REFRESH, "max_intervals"),
+        prevent_initial_call=True,
+    )
+    register_incident_callbacks(app, monitor, IncidentHistory(monitor))
 
     @app.callback(
         Output(ids.SIMULATE_RESULT, "children"),

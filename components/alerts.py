@@ -27,10 +27,16 @@ def format_value(metric: str, value: float | None) -> str:
 
 
 def short_time(iso: str | None) -> str:
-    """'2025-07-12T13:45:00Z' -> '07-12 13:45' (UTC); the panel has no room for seconds."""
+    """'2025-07-12T13:45:00Z' -> '2025-07-12 13:45' (UTC): with the year, since replayed data may be last year's;
+    no seconds, since every time on the page is a minute."""
     if not iso:
         return "–"
-    return f"{iso[5:10]} {iso[11:16]}"
+    return f"{iso[0:10]} {iso[11:16]}"
+
+
+def utc_time(iso: str | None) -> str:
+    """'2025-07-12T13:45:00Z' -> '2025-07-12 13:45 UTC': how the page writes a time wherever it stands alone."""
+    return "–" if not iso else f"{short_time(iso)} UTC"
 
 
 def duration_text(alert: Mapping[str, Any]) -> str:
@@ -75,7 +81,7 @@ def alert_item(alert: Mapping[str, Any]) -> html.Div:
         [
             html.Div([*badges, html.Span(alert.get("metric_label") or metric, className="alert-metric"),
                       html.Span(vs, className="alert-value")], className="alert-line"),
-            html.Div([html.Span(f"started {short_time(alert.get('started_at'))}", className="alert-started"),
+            html.Div([html.Span(f"started {utc_time(alert.get('started_at'))}", className="alert-started"),
                       html.Span(duration_text(alert), className="alert-duration"),
                       # The statistics behind the message show on hover, so the line stays in plain words.
                       html.Span(alert.get("message", ""), title=alert.get("detail") or None, className="alert-message")],

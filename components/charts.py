@@ -135,8 +135,9 @@ def panel_domains(weights: Sequence[float]) -> list[tuple[float, float]]:
     return domains
 
 
-def timeseries_figure(axis: TimeAxis, panels: Sequence[Panel], episodes: Sequence[Episode], height: int, revision: str) -> dict:
-    """A figure of stacked panels sharing one time axis.
+def timeseries_figure(axis: TimeAxis, panels: Sequence[Panel], episodes: Sequence[Episode], height: int, revision: str,
+                      x_range: Sequence[str] | None = None) -> dict:
+    """A figure of stacked panels sharing one time axis, over ``x_range`` (two date strings) or else all its minutes.
 
     Each panel gets its own y axis (so approvals at ~120/min and failures at
     0-10/min are both readable), its rule bounds as a red dashed line (a band
@@ -145,7 +146,7 @@ def timeseries_figure(axis: TimeAxis, panels: Sequence[Panel], episodes: Sequenc
     data: list[dict] = []
     layout: dict = {
         "height": height,
-        "margin": {"l": 48, "r": 16, "t": 24, "b": 28},
+        "margin": {"l": 48, "r": 16, "t": 24, "b": 40},
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "#ffffff",
         "hovermode": "x unified",
@@ -158,14 +159,17 @@ def timeseries_figure(axis: TimeAxis, panels: Sequence[Panel], episodes: Sequenc
     }
     domains = panel_domains([p.weight for p in panels])
     panel_index = {}
-    end_iso = axis.iso(axis.start + axis.minutes - 1)
+    shown = list(x_range) if x_range is not None else [axis.start_iso, axis.iso(axis.start + axis.minutes - 1)]
     for n, (panel, (bottom, top)) in enumerate(zip(panels, domains, strict=True), start=1):
         panel_index[panel.key] = n
         xname = "xaxis" if n == 1 else f"xaxis{n}"
         yname = "yaxis" if n == 1 else f"yaxis{n}"
+        # The range is always explicit (autorange off): the window is the server's to set, from the
+        # store that remembers a zoom, so a refresh never snaps a dragged window back.
         layout[xname] = {
             "type": "date", "anchor": f"y{n}" if n > 1 else "y", "showgrid": True, "gridcolor": "#eef0f3",
-            "showticklabels": n == len(panels), "range": [axis.start_iso, end_iso],
+            "showticklabels": n == len(panels), "range": shown, "autorange": False,
+            "tickformat": "%H:%M UTC\n%Y-%m-%d", "hoverformat": "%Y-%m-%d %H:%M UTC",
             **({"matches": "x"} if n > 1 else {}),
         }
         peak = _peak(*(line.values for line in panel.lines), panel.upper, panel.lower, panel.expected)
@@ -241,11 +245,13 @@ def range_selector(value: str = DEFAULT_RANGE) -> html.Div:
 
 
 def chart(graph_id: str, height: int, message: str = "waiting for data") -> dcc.Graph:
-    """A graph that keeps the user's zoom between refreshes and shows no Plotly logo."""
+    """A graph with zoom, pan and reset only in its mode bar, and no Plotly logo (drag to zoom; double-click to
+    go back to the whole range)."""
     return dcc.Graph(
         id=graph_id,
         figure=empty_figure(message, height),
-        config={"displaylogo": False, "displayModeBar": False, "responsive": True},
+        config={"displaylogo": False, "displayModeBar": "hover", "responsive": True,
+                "modeBarButtons": [["zoom2d", "pan2d", "zoomIn2d", "zoomOut2d", "resetScale2d"]]},
         style={"height": f"{height}px"},
         className="ts-chart",
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 REFRESH = "refresh-interval"
 SIMULATED = "simulated-store"  # bumped after a simulate click, so the page refreshes at once
 CHART_SIGNATURE = "chart-signature"  # shape of the drawn charts, so a refresh can send a Patch
+PART_DIGESTS = "part-digests"  # a digest of each part of the page as last sent, so unchanged parts are not resent
+PAUSE = "pause-refresh"  # pauses and resumes the auto-refresh (the interval's max_intervals 0 / -1)
 
 # Banner and health
 HEALTH_BADGE = "health-badge"
@@ -17,8 +19,15 @@ DEMO_BADGE = "demo-badge"
 STATUS_CARDS = "status-cards"
 LIVE_COUNTS = STATUS_CARDS  # the core page's name for the same place
 
-# Charts
+# Charts and their time window
 RANGE = "range-selector"
+VIEW_WINDOW = "view-window"  # store: null (follow the newest minutes) or [from, to], the window both charts show
+WINDOW_TEXT = "window-text"  # which window the charts show, in words
+LIVE = "follow-live"  # button: back to the newest minutes
+RANGE_FROM = "range-from"  # absolute date range: two text inputs and a button
+RANGE_TO = "range-to"
+RANGE_APPLY = "range-apply"
+RANGE_ERROR = "range-error"
 STATUS_CHART = "status-chart"
 AUTH_CHART = "auth-code-chart"
 
@@ -36,6 +45,21 @@ API_TOKEN_STORE = "api-token-store"  # the token once it was accepted, kept for 
 
 SIMULATE_BUTTON_TYPE = "simulate-button"
 
+# Incidents
+OPEN_INCIDENTS = "open-incidents"
+INCIDENT_DETAIL = "incident-detail"
+SELECTED_INCIDENT = "selected-incident"  # store: the id of the incident opened by a click
+INCIDENT_HISTORY = "incident-history"
+RESOLVED_INCIDENTS = "resolved-incidents"
+INCIDENT_KIND_FILTER = "incident-kind-filter"
+INCIDENT_SEVERITY_FILTER = "incident-severity-filter"
+INCIDENT_TEXT_FILTER = "incident-text-filter"
+INCIDENTS_NEWER = "incidents-newer"
+INCIDENTS_OLDER = "incidents-older"
+OPEN_INCIDENT_IDS = "open-incident-ids"  # store: the open incidents' ids, changed only when they change
+INCIDENT_PAGES = "incident-pages"  # store: the cursors of the pages walked so far, for Newer
+INCIDENT_OPEN_TYPE = "incident-open"
+
 
 def status_card(status: str) -> str:
     """The card of one status, e.g. ``card-failed``."""
@@ -49,3 +73,22 @@ def status_card_count(status: str) -> str:
 def simulate_button(scenario: str) -> dict[str, str]:
     """Pattern-matching id, so one callback serves every simulate button."""
     return {"type": SIMULATE_BUTTON_TYPE, "scenario": scenario}
+
+
+def incident_open(incident_id: str, where: str = "open") -> dict[str, str]:
+    """The clickable part of an incident row; ``where`` is its list ("open" or "resolved"), so a row never
+    shares its id with the same incident in the other list while it moves from one to the other."""
+    return {"type": INCIDENT_OPEN_TYPE, "incident": incident_id, "list": where}
+
+
+def incident_row(incident_id: str, where: str = "open") -> str:
+    return f"incident-{where}-{incident_id}"
+
+
+def incident_actions(incident_id: str, where: str = "open") -> str:
+    """The slot for an incident's Acknowledge / Note / Silence buttons (in a list row, or in the detail)."""
+    return f"incident-actions-{where}-{incident_id}"
+
+
+def incident_detail_of(incident_id: str) -> str:
+    return f"incident-detail-{incident_id}"

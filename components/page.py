@@ -1,4 +1,4 @@
-"""The page frame: banner, cards, charts, alerts, simulate buttons, tables and API help, laid out on a grid."""
+"""The page frame: banner, incidents, cards, time controls and charts, alerts, simulate buttons, tables and API help."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from . import ids
-from .charts import DEFAULT_RANGE, chart, range_selector
+from .charts import chart
+from .incidents import history_panel, incident_detail
 from .panels import Endpoint, ScenarioButton, api_panel, simulate_panel
 from .tables import rules_table
+from .timebar import time_bar
 
 STATUS_CHART_HEIGHT = 560
 AUTH_CHART_HEIGHT = 300
@@ -68,11 +70,22 @@ def page_layout(spec: PageSpec) -> html.Div:
             banner(spec),
             dbc.Container(
                 [
-                    html.Div(id=ids.STATUS_CARDS, className="cards-row"),
+                    # What an analyst is paged for comes first: open incidents, the one opened, and the history.
                     dbc.Row(
                         [
-                            dbc.Col(panel("Transactions per minute, by status", chart(ids.STATUS_CHART, STATUS_CHART_HEIGHT),
-                                          range_selector(DEFAULT_RANGE)), lg=8),
+                            dbc.Col([panel("Open incidents", html.Div(id=ids.OPEN_INCIDENTS), class_name="incidents-card"),
+                                     panel("Resolved incidents", history_panel(), class_name="history-card")], lg=5),
+                            dbc.Col(panel("Incident", html.Div(incident_detail(None), id=ids.INCIDENT_DETAIL),
+                                          class_name="detail-card"), lg=7),
+                        ],
+                        className="g-3",
+                    ),
+                    html.Div(id=ids.STATUS_CARDS, className="cards-row"),
+                    time_bar(),
+                    dbc.Row(
+                        [
+                            dbc.Col(panel("Transactions per minute, by status", chart(ids.STATUS_CHART, STATUS_CHART_HEIGHT)),
+                                    lg=8),
                             # The box scrolls on its own: focusable, so a keyboard can scroll it too.
                             dbc.Col(panel("Alerts", html.Div(id=ids.ALERTS_PANEL, tabIndex="0", role="region",
                                                              **{"aria-label": "Alerts"}),
@@ -104,7 +117,12 @@ def page_layout(spec: PageSpec) -> html.Div:
                 fluid=True,
                 tag="main",
             ),
-            dcc.Interval(id=ids.REFRESH, interval=spec.refresh_ms, n_intervals=0),
+            dcc.Interval(id=ids.REFRESH, interval=spec.refresh_ms, n_intervals=0, max_intervals=-1),
+            dcc.Store(id=ids.VIEW_WINDOW, data=None),
+            dcc.Store(id=ids.SELECTED_INCIDENT, data=None),
+            dcc.Store(id=ids.INCIDENT_PAGES, data=[None]),
+            dcc.Store(id=ids.OPEN_INCIDENT_IDS, data=None),
+            dcc.Store(id=ids.PART_DIGESTS, data=None),
             dcc.Store(id=ids.SIMULATED, data=0),
             dcc.Store(id=ids.CHART_SIGNATURE, data=None),
             dcc.Store(id=ids.API_TOKEN_STORE, storage_type="session"),

@@ -752,9 +752,9 @@ class Monitor:
         states = None if state == "all" else [state]
         return self.store.alerts(states, limit)
 
-    def incidents(self, state: str = "all", limit: int = 100) -> list[Incident]:
-        """Incidents newest first, from the store (``state``: open, resolved or all)."""
-        return self.store.incidents(None if state == "all" else [state], limit)
+    def incidents(self, state: str = "all", limit: int = 100, before: tuple[int, str] | None = None) -> list[Incident]:
+        """Incidents newest first, from the store (``state``: open, resolved or all; ``before``: a paging cursor)."""
+        return self.store.incidents(None if state == "all" else [state], limit, before)
 
     def incident(self, incident_id: str) -> Incident | None:
         return self.store.incident(incident_id)

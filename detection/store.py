@@ -524,16 +524,25 @@ class Store:
     def alerts(self, states: Iterable[str] | None = None, limit: int = 100) -> list[Alert]:
         return [_row_alert(r) for r in self._newest("alerts", ", ".join(ALERT_COLUMNS), states, limit)]
 
-    def _newest(self, table: str, cols: str, states: Iterable[str] | None, limit: int) -> list[tuple]:
-        """Rows of ``table`` newest first, in any of ``states`` (all when None)."""
-        if states is None:
-            return self._query(f"SELECT {cols} FROM {table} ORDER BY started_at DESC, id LIMIT ?", (limit,))
-        wanted = list(states)
-        marks = ", ".join("?" * len(wanted))
-        return self._query(
-            f"SELECT {cols} FROM {table} WHERE state IN ({marks}) ORDER BY started_at DESC, id LIMIT ?",
-            [*wanted, limit],
-        )
+    def _newest(self, table: str, cols: str, states: Iterable[str] | None, limit: int,
+                before: tuple[int, str] | None = None) -> list[tuple]:
+        """Rows of ``table`` newest first, in any of ``states`` (all when None).
+
+        ``before`` is a cursor, the (started_at, id) of the last row of a previous page: only the rows
+        after it in this order come back. A cursor, not an offset, so a page does not shift when new rows
+        arrive at the top while someone pages through the history.
+        """
+        where: list[str] = []
+        params: list[Any] = []
+        if states is not None:
+            wanted = list(states)
+            where.append(f"state IN ({', '.join('?' * len(wanted))})")
+            params += wanted
+        if before is not None:
+            where.append("(started_at < ? OR (started_at = ? AND id > ?))")
+            params += [before[0], before[0], before[1]]
+        condition = f" WHERE {' AND '.join(where)}" if where else ""
+        return self._query(f"SELECT {cols} FROM {table}{condition} ORDER BY started_at DESC, id LIMIT ?", [*params, limit])
 
     def alerts_by_id(self, alert_ids: Iterable[str]) -> list[Alert]:
         """The stored alerts among ``alert_ids`` (a pruned one is left out), oldest first."""
@@ -548,9 +557,12 @@ class Store:
     def open_alerts(self) -> list[Alert]:
         return self.alerts(OPEN_STATES, limit=1_000_000)
 
-    def incidents(self, states: Iterable[str] | None = None, limit: int = 100) -> list[Incident]:
-        """Incidents newest first; a row that cannot be read is logged and left out."""
-        rows = self._newest("incidents", "id, state, kind, severity, started_at, resolved_at, body", states, limit)
+    def incidents(self, states: Iterable[str] | None = None, limit: int = 100,
+                  before: tuple[int, str] | None = None) -> list[Incident]:
+        """Incidents newest first (after the cursor ``before``, see ``_newest``); a row that cannot be read
+        is logged and left out."""
+        rows = self._newest("incidents", "id, state, kind, severity, started_at, resolved_at, body", states, limit,
+                            before)
         return [i for i in map(_row_incident, rows) if i is not None]
 
     def incident(self, incident_id: str) -> Incident | None:

@@ -25,15 +25,19 @@ def refresh_key(app) -> str:
     return next(k for k in app.callback_map if f"{ids.STATUS_CHART}.figure" in k)
 
 
-def call_refresh(client, app, range_label: str = "6h", signature=None, trigger: str = ids.REFRESH) -> tuple[dict, int]:
+def call_refresh(client, app, range_label: str = "6h", signature=None, trigger: str = ids.REFRESH, window=None,
+                 selected=None, digests=None, open_ids=None) -> tuple[dict, int]:
+    """The request the page sends for a refresh; ``window`` is the charts' pinned window (None: follow live)."""
     key = refresh_key(app)
     spec = app.callback_map[key]
     outputs = [{"id": part.split(".")[0], "property": part.split(".")[1]} for part in key.strip(".").split("...")]
-    values = {ids.REFRESH: 1, ids.RANGE: range_label, ids.SIMULATED: 0}
+    values = {ids.REFRESH: 1, ids.RANGE: range_label, ids.SIMULATED: 0, ids.VIEW_WINDOW: window,
+              ids.CHART_SIGNATURE: signature, ids.SELECTED_INCIDENT: selected, ids.OPEN_INCIDENT_IDS: open_ids,
+              ids.PART_DIGESTS: digests}
     inputs = [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in spec["inputs"]]
-    prop = {ids.REFRESH: "n_intervals", ids.RANGE: "value", ids.SIMULATED: "data"}[trigger]
+    prop = {ids.REFRESH: "n_intervals", ids.RANGE: "value", ids.SIMULATED: "data", ids.VIEW_WINDOW: "data"}[trigger]
     body = {"output": key, "outputs": outputs, "inputs": inputs, "changedPropIds": [f"{trigger}.{prop}"],
-            "state": [{"id": ids.CHART_SIGNATURE, "property": "data", "value": signature}]}
+            "state": [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in spec["state"]]}
     response = client.post("/_dash-update-component", json=body)
     assert response.status_code == 200, response.data[:500]
     return response.get_json()["response"], len(response.data)
@@ -295,3 +299,25 @@ def test_a_silenced_alert_is_shown_marked_silenced(demo_app):
     client.delete(f"/api/silences/{made.get_json()['id']}")
     out, _ = call_refresh(client, demo_app, "1h")
     assert "silenced-badge" not in json.dumps(out[ids.ALERTS_PANEL]["children"])
+
+
+def test_a_refresh_when_nothing_changed_sends_only_the_time_and_a_new_minute_sends_its_parts(demo_app):
+    client = demo_app.server.test_client()
+    first, first_size = call_refresh(client, demo_app, "24h")
+    signature, digests = first[ids.CHART_SIGNATURE]["data"], first[ids.PART_DIGESTS]["data"]
+    open_ids = first[ids.OPEN_INCIDENT_IDS]["data"]
+    quiet, quiet_size = call_refresh(client, demo_app, "24h", signature=signature, digests=digests, open_ids=open_ids)
+    assert set(quiet) == {ids.LAST_REFRESH}  # everything else is what the browser shows already
+    assert quiet_size < 5 * 1024 < first_size
+    # A window pinned by a zoom changes the charts though no minute did.
+    newest = demo_app.server.extensions["monitor"].newest_event_minute()
+    pinned = [view.plotly_time(newest - 120), view.plotly_time(newest - 60)]
+    zoomed, _ = call_refresh(client, demo_app, "24h", signature=signature, digests=digests, open_ids=open_ids,
+                             window=pinned)
+    assert zoomed[ids.STATUS_CHART]["figure"]["operations"] and zoomed[ids.AUTH_CHART]["figure"]["operations"]
+    demo_app.server.extensions["feed_writer"].stream_next()
+    moved, _ = call_refresh(client, demo_app, "24h", signature=signature, digests=digests, open_ids=open_ids)
+    assert {ids.STATUS_CHART, ids.AUTH_CHART, ids.RECENT_TABLE, ids.CHART_SIGNATURE, ids.PART_DIGESTS} <= set(moved)
+    # A page that lost its digests (a reload) gets every part again.
+    again, _ = call_refresh(client, demo_app, "24h", signature=signature)
+    assert {ids.STATUS_CARDS, ids.ALERTS_PANEL, ids.OPEN_INCIDENTS} <= set(again)

@@ -11,7 +11,7 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from components import ids
-from components.alerts import alert_item, alerts_panel, duration_text, format_value, order_alerts, short_time
+from components.alerts import alert_item, alerts_panel, duration_text, format_value, order_alerts, short_time, utc_time
 from components.cards import CardFigures, change_text, status_card, status_cards
 from components.charts import (
     RANGES,
@@ -198,7 +198,7 @@ def test_alerts_panel_shows_each_field_and_marks_silenced():
     panel = alerts_panel(shown)
     assert {"alert-f1", "alert-r1"} <= set(ids_in(panel))
     text = text_of(panel)
-    for piece in ("1 firing", "0 pending", "silenced", "critical", "failed", "started 07-12 10:00", "3 min so far",
+    for piece in ("1 firing", "0 pending", "silenced", "critical", "failed", "started 2025-07-12 10:00 UTC", "3 min so far",
                   "4/min vs threshold 0/min", "31.0% vs threshold 20.0%, normal 5.0%", "3.0 h"):
         assert piece in text, piece
     item = next(c for c in walk(panel) if getattr(c, "id", None) == "alert-f1")
@@ -240,7 +240,8 @@ def test_format_value(metric, value, text):
 
 
 def test_short_time_and_duration():
-    assert short_time("2025-07-12T13:45:00Z") == "07-12 13:45" and short_time(None) == "–"
+    assert short_time("2025-07-12T13:45:00Z") == "2025-07-12 13:45" and short_time(None) == "–"
+    assert utc_time("2025-07-12T13:45:00Z") == "2025-07-12 13:45 UTC" and utc_time(None) == "–"
     assert duration_text({"duration_minutes": None}) == "–"
     assert duration_text({"duration_minutes": 5, "state": "resolved"}) == "5 min"
 
@@ -283,7 +284,7 @@ def test_newest_event_text():
     assert newest_event_text({}) == "no events yet"
     feeds = {"status": {"newest_event_time": "2025-07-12T13:45:00Z", "silent_seconds": 4.2},
              "auth_code": {"newest_event_time": "2025-07-12T13:44:00Z", "silent_seconds": 9.0}}
-    assert newest_event_text(feeds) == "newest event 07-12 13:45 UTC · last post 4 s ago"
+    assert newest_event_text(feeds) == "newest event 2025-07-12 13:45 UTC · last post 4 s ago"
 
 
 def test_simulate_panel_has_one_button_per_scenario():

@@ -33,7 +33,7 @@ def test_the_page_asks_for_the_token_once_and_refuses_a_wrong_one(dash_duo):
     app.server.extensions["feed_writer"].backfill(60)
     monitor = app.server.extensions["monitor"]
     before = monitor.newest_event_minute()
-    dash_duo.driver.set_window_size(1600, 1500)
+    dash_duo.driver.set_window_size(1600, 2200)  # the incidents above push the simulate buttons down
     dash_duo.start_server(app)
     prompt = f"#{ids.SIMULATE_TOKEN_PROMPT}"
     wait_for(dash_duo, lambda: dash_duo.find_element(prompt).is_displayed(), "the token field is not shown")
