@@ -39,6 +39,8 @@ def possible_breaches(rule: ProfileDropRule, view: SeriesView, minutes: Sequence
     from .rhythm import MAX_TREND, MINUTES_PER_WEEK, MONDAY_OFFSET  # rhythm imports this module lazily
 
     k = len(minutes)
+    if k == 0:
+        return []
     longest, reference = max(rule.windows), rule.reference
     half = reference // 2
     low = minutes[0] - longest - reference + 1  # the first minute's first reference minute
