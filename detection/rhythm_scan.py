@@ -31,6 +31,7 @@ Rows = np.ndarray  # one value per judged minute of the block
 
 # Relative slack between these sums and judge's (both float64; their rounding differs by ~1e-13).
 SLACK = 1e-9
+SCREEN_FROM = 4  # rows with the same number of reference pairs, screened together when at least this many
 
 
 def possible_breaches(rule: ProfileDropRule, view: SeriesView, minutes: Sequence[int]) -> list[int]:
@@ -163,7 +164,10 @@ def _levels(rule: ProfileDropRule, pairs: _Pairs, half: int) -> tuple[Rows, Rows
     too_few = pairs.number * 2 < reference
     sure[too_few] = True
     rest = np.flatnonzero(~sure & ~too_few)
-    for number in np.unique(pairs.number[rest]).tolist():
+    numbers, many = np.unique(pairs.number[rest], return_counts=True)
+    # A few rows of one length cost more to screen than to judge (the minutes after a feed gap are one of
+    # each length): those stay unsure, for judge.
+    for number in numbers[many >= SCREEN_FROM].tolist():
         _smoothed_levels(rule, pairs, half, rest[pairs.number[rest] == number], number,
                          (level, has_level, change, size, sure))
     return level, has_level, change, size, sure

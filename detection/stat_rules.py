@@ -150,6 +150,14 @@ class TailTable:
         value = self.critical[index] = count_limits(self.p_value, self.dispersion, [mean], self.lower)[0]
         return value
 
+    def remembered(self, known: dict[int, int], factor: float, count: int) -> int:
+        """``critical_count(factor * count)``, kept in ``known`` by the whole count (cleared past a few thousand):
+        a quiet rule's skip-ahead asks for nearly every minute, and the counts it meets repeat."""
+        if len(known) >= 4096:
+            known.clear()
+        value = known[count] = self.critical_count(factor * count)
+        return value
+
     def critical_count(self, expected: float) -> int:
         if expected <= self.LOW:
             index = 0
@@ -197,6 +205,7 @@ class PoissonTailRule(Rule):
         self.dispersion = dispersion
         self.per_level = tuple(per_level)
         self._table = TailTable(p_value, dispersion)
+        self._by_reference: dict[int, int] = {}  # the limit for each reference count first_breach met
 
     @property
     def monotone(self) -> bool:
@@ -227,7 +236,8 @@ class PoissonTailRule(Rule):
         # The same test as judge(), on rolling sums (written out: this loop runs for every quiet
         # minute of every tail rule); below the minimum count nothing can breach.
         get_observed, get_per = view.counts_of(self.metric).get, view.counts_of(self.per).get
-        critical_count, ratio, min_count, window = self._table.critical_count, self.ratio, self.min_count, self.window
+        ratio, min_count, window = self.ratio, self.min_count, self.window
+        known, remembered = self._by_reference, self._table.remembered
         floor = self.judge_open
         previous = None
         observed = per = 0
@@ -246,7 +256,10 @@ class PoissonTailRule(Rule):
                 continue
             newest, before = get_per(minute, 0), get_per(minute - 1, 0)
             reference = per + before - newest if floor and newest < OPEN_FLOOR * before else per
-            if observed >= critical_count(ratio * reference):
+            critical = known.get(reference)
+            if critical is None:
+                critical = remembered(known, ratio, reference)
+            if observed >= critical:
                 return index
         return None
 
@@ -466,6 +479,7 @@ class RateRule(Rule):
         self.count_metric = status_metric(self.metric[len(RATE_PREFIX):])
         self._table = TailTable(p_value, dispersion, lower=direction == "below")
         self._recent_table = TailTable(max(p_value, RECENT_P_VALUE), dispersion, lower=direction == "below")
+        self._by_total: dict[int, int] = {}  # _limit_count of each total first_breach met
 
     def _limit_count(self, total: float) -> int:
         return self._table.critical_count(self.baseline * total)
@@ -511,10 +525,13 @@ class RateRule(Rule):
         observed_sums = rolling_sums(view.counts_of(self.count_metric), minutes, start, self.window)
         total_sums = rolling_sums(view.status_totals(), minutes, start, self.window)
         above = self.direction == "above"
+        known, remembered, baseline = self._by_total, self._table.remembered, self.baseline
         for (index, observed), (_, total) in zip(observed_sums, total_sums, strict=True):
             if total == 0 or (above and observed < self.min_count):
                 continue
-            critical = self._limit_count(total)
+            critical = known.get(total)
+            if critical is None:
+                critical = remembered(known, baseline, total)  # = self._limit_count(total)
             if (observed >= max(critical, self.min_count)) if above else (observed <= critical):
                 if self.recent is None or self.judge(view, minutes[index]).breach:
                     return index
