@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided, sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from .metrics import feed_of
 from .series import SeriesView
@@ -31,7 +31,6 @@ Rows = np.ndarray  # one value per judged minute of the block
 
 # Relative slack between these sums and judge's (both float64; their rounding differs by ~1e-13).
 SLACK = 1e-9
-SCREEN_FROM = 4  # rows with the same number of reference pairs, screened together when at least this many
 
 
 def possible_breaches(rule: ProfileDropRule, view: SeriesView, minutes: Sequence[int]) -> list[int]:
@@ -118,7 +117,7 @@ class _Pairs:
 def _levels(rule: ProfileDropRule, pairs: _Pairs, half: int) -> tuple[Rows, Rows, Rows, Rows, Rows]:
     """Per row: judge's (level, whether it has one, change) from ``levels``, a size for the slack, and
     whether all of that is certain. A reference whose minutes all have data and no dip is the usual case
-    and is summed whole; the others go through the smoothing and the median row by row length."""
+    and is summed whole; the others go through the smoothing and the median."""
     from .rhythm import DIP_SHARE
 
     reference, tolerance = pairs.reference, pairs.tolerance
@@ -164,31 +163,33 @@ def _levels(rule: ProfileDropRule, pairs: _Pairs, half: int) -> tuple[Rows, Rows
     too_few = pairs.number * 2 < reference
     sure[too_few] = True
     rest = np.flatnonzero(~sure & ~too_few)
-    numbers, many = np.unique(pairs.number[rest], return_counts=True)
-    # A few rows of one length cost more to screen than to judge (the minutes after a feed gap are one of
-    # each length): those stay unsure, for judge.
-    for number in numbers[many >= SCREEN_FROM].tolist():
-        _smoothed_levels(rule, pairs, half, rest[pairs.number[rest] == number], number,
-                         (level, has_level, change, size, sure))
+    if len(rest):
+        _smoothed_levels(rule, pairs, half, rest, (level, has_level, change, size, sure))
     return level, has_level, change, size, sure
 
 
-def _smoothed_levels(rule: ProfileDropRule, pairs: _Pairs, half: int, rows: np.ndarray, number: int,
+def _smoothed_levels(rule: ProfileDropRule, pairs: _Pairs, half: int, rows: np.ndarray,
                      out: tuple[Rows, Rows, Rows, Rows, Rows]) -> None:
-    """judge's ``levels`` for rows with ``number`` pairs each, as it computes them: which pairs the dip
-    floor keeps, and the level over those (in each half, with a trend)."""
-    from .rhythm import DIP_SHARE, _neighbourhoods
+    """judge's ``levels`` for these rows as it computes them, whatever their number of pairs: the 5-pair
+    smoothing, which pairs the dip floor keeps, and the level over those (in each half, with a trend).
+    A row's pairs fill the first ``number`` columns of a reference-wide matrix; the rest are masked."""
+    from .rhythm import DIP_SHARE
 
     level, has_level, change, size, sure = out
-    first, end, width = (np.array(column) for column in zip(*_neighbourhoods(number), strict=True))
-    start = pairs.start[rows][:, None]
-    smooth = (pairs.running_ratio[start + end] - pairs.running_ratio[start + first]) / width
-    floor = DIP_SHARE * np.partition(smooth, number // 2, axis=1)[:, number // 2][:, None]
-    kept = smooth >= floor
+    number, start = pairs.number[rows][:, None], pairs.start[rows][:, None]
+    column = np.arange(pairs.reference)[None, :]
+    used = column < number
+    first, end = np.maximum(column - 2, 0), np.minimum(column + 3, number)  # judge's _neighbourhoods
+    top = len(pairs.running_ratio) - 1
+    ratio = pairs.running_ratio
+    smooth = np.where(used, (ratio[np.minimum(start + end, top)] - ratio[np.minimum(start + first, top)])
+                      / np.maximum(end - first, 1), np.inf)  # unused columns sort last
+    floor = DIP_SHARE * np.take_along_axis(np.sort(smooth, axis=1), number // 2, axis=1)
+    kept = used & (smooth >= floor)
     # Which side of the floor a pair is on is certain only away from it (judge sums in another order).
-    sure[rows] = ~(np.abs(smooth - floor) <= pairs.tolerance).any(axis=1)
-    kept_counts = sliding_window_view(pairs.count, number)[pairs.start[rows]] * kept
-    kept_shapes = sliding_window_view(pairs.shape, number)[pairs.start[rows]] * kept
+    sure[rows] = ~(used & (np.abs(smooth - floor) <= pairs.tolerance)).any(axis=1)
+    at = np.minimum(start + column, len(pairs.count) - 1)
+    kept_counts, kept_shapes = pairs.count[at] * kept, pairs.shape[at] * kept
 
     def level_of(columns: np.ndarray) -> tuple[Rows, Rows]:
         """(level, whether judge has one) over the kept pairs of these columns (a mask per row)."""
@@ -197,12 +198,12 @@ def _smoothed_levels(rule: ProfileDropRule, pairs: _Pairs, half: int, rows: np.n
         ok = (counted * 4 >= half) & (weight > 0)
         return np.divide((kept_counts * columns).sum(axis=1), weight, out=np.zeros(len(rows)), where=ok), ok
 
-    newer = np.arange(number)[None, :] >= pairs.older[rows][:, None]
+    newer = column >= pairs.older[rows][:, None]
     if rule.trend:
         recent, has_recent = level_of(newer)
         before, has_before = level_of(~newer)
         level[rows], has_level[rows], change[rows] = recent, has_recent & has_before, recent - before
         size[rows] = np.abs(recent) + np.abs(before) + 1.0
     else:
-        level[rows], has_level[rows] = level_of(np.ones_like(newer))
+        level[rows], has_level[rows] = level_of(used)
         size[rows] = np.abs(level[rows]) + 1.0
