@@ -34,6 +34,10 @@ MAX_REFERENCE = 24 * 60
 # that just ended, not today's level; a trend moves the level by at most MAX_TREND of itself.
 DIP_SHARE = 0.75
 MAX_TREND = 0.3
+# first_breach: from this many minutes on, blocks of up to BULK_BLOCK minutes are screened at once (fewer are
+# judged one by one: the screen's fixed cost is a few plain judgements).
+BULK_FROM = 4
+BULK_BLOCK = 240
 
 
 def minute_of_week(minute: int) -> int:
@@ -66,7 +70,8 @@ class WeekProfile:
         # Hour h's level sits at minute 60h + 29.5; the week wraps (Sunday 23:30 -> Monday 00:30).
         centres = np.arange(-1, 169) * 60 + 29.5
         levels = np.concatenate(([hourly[-1]], hourly, [hourly[0]]))
-        self.by_minute: list[float] = np.interp(np.arange(MINUTES_PER_WEEK), centres, levels).tolist()
+        self.array = np.interp(np.arange(MINUTES_PER_WEEK), centres, levels)  # for the bulk skip-ahead
+        self.by_minute: list[float] = self.array.tolist()
         # The week once more at its end, so any reference or window is one slice from its first minute.
         self.wrapped = self.by_minute + self.by_minute[:MAX_REFERENCE + MAX_WINDOW * 2]
 
@@ -83,7 +88,6 @@ class WeekProfile:
         return self.by_minute[minute_of_week(minute)]
 
 
-@lru_cache(maxsize=64)
 @lru_cache(maxsize=64)  # n is the reference length or a little less: a few sizes, asked every minute
 def _neighbourhoods(n: int) -> tuple[tuple[int, int, int], ...]:
     """(first, end, width) of the up-to-5 minutes centred on each of n minutes, for running-sum look-ups."""
@@ -235,6 +239,20 @@ class ProfileDropRule(Rule):
                 return verdict
             judged = verdict
         return judged or Judgement(False, 0.0, 0.0, True, None)
+
+    def first_breach(self, view: SeriesView, minutes: Sequence[int], start: int) -> int | None:
+        """A bulk replay's quiet stretches are ruled out a block at a time (detection/rhythm_scan.py); the
+        plain ``judge`` decides every minute the block could not rule out, so the first breach is judge's."""
+        from .rhythm_scan import possible_breaches  # numpy, only once a rule judges in bulk
+
+        index = start
+        while len(minutes) - index >= BULK_FROM:
+            stop = min(index + BULK_BLOCK, len(minutes))
+            for found in possible_breaches(self, view, minutes[index:stop]):
+                if self.judge(view, minutes[index + found]).breach:
+                    return index + found
+            index = stop
+        return super().first_breach(view, minutes, index)  # a few minutes (live traffic): judged one by one
 
     def worse(self, new: float, old: float) -> bool:
         return new < old

@@ -11,7 +11,7 @@ previous minute's when it is under half of it, so a spike posted in one batch fi
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from . import wording
@@ -56,25 +56,6 @@ def profile_config(profile: Sequence[float]) -> float | list[float]:
 
 def _at(profile: Sequence[float], minute: int) -> float:
     return profile[0] if len(profile) == 1 else profile[hour_of_day(minute)]
-
-
-def rolling_sums(counts: Mapping[int, int], minutes: Sequence[int], start: int, window: int) -> Iterator[tuple[int, int]]:
-    """(index, window sum ending at minutes[index]) for minutes[start:], missing minutes zero.
-
-    Consecutive minutes update the sum by one in, one out, so a quiet rule can skip
-    ahead over thousands of minutes for two dictionary look-ups each.
-    """
-    get = counts.get
-    previous = None
-    total = 0
-    for index in range(start, len(minutes)):
-        minute = minutes[index]
-        if previous is not None and minute == previous + 1:
-            total += get(minute, 0) - get(minute - window, 0)
-        else:
-            total = sum(get(m, 0) for m in range(minute - window + 1, minute + 1))
-        previous = minute
-        yield index, total
 
 
 def _window(reader: FieldReader, default: int) -> int:
@@ -150,6 +131,14 @@ class TailTable:
         value = self.critical[index] = count_limits(self.p_value, self.dispersion, [mean], self.lower)[0]
         return value
 
+    def remembered(self, known: dict[int, int], factor: float, count: int) -> int:
+        """``critical_count(factor * count)``, kept in ``known`` by the whole count (cleared past a few thousand):
+        a quiet rule's skip-ahead asks for nearly every minute, and the counts it meets repeat."""
+        if len(known) >= 4096:
+            known.clear()
+        value = known[count] = self.critical_count(factor * count)
+        return value
+
     def critical_count(self, expected: float) -> int:
         if expected <= self.LOW:
             index = 0
@@ -197,6 +186,7 @@ class PoissonTailRule(Rule):
         self.dispersion = dispersion
         self.per_level = tuple(per_level)
         self._table = TailTable(p_value, dispersion)
+        self._by_reference: dict[int, int] = {}  # the limit for each reference count first_breach met
 
     @property
     def monotone(self) -> bool:
@@ -227,26 +217,32 @@ class PoissonTailRule(Rule):
         # The same test as judge(), on rolling sums (written out: this loop runs for every quiet
         # minute of every tail rule); below the minimum count nothing can breach.
         get_observed, get_per = view.counts_of(self.metric).get, view.counts_of(self.per).get
-        critical_count, ratio, min_count, window = self._table.critical_count, self.ratio, self.min_count, self.window
+        ratio, min_count, window = self.ratio, self.min_count, self.window
+        known, remembered = self._by_reference, self._table.remembered
         floor = self.judge_open
-        previous = None
+        previous = per_at = None
         observed = per = 0
         for index in range(start, len(minutes)):
             minute = minutes[index]
             if previous is not None and minute == previous + 1:
-                leaving = minute - window
-                observed += get_observed(minute, 0) - get_observed(leaving, 0)
-                per += get_per(minute, 0) - get_per(leaving, 0)
+                observed += get_observed(minute, 0) - get_observed(minute - window, 0)
             else:
-                span = range(minute - window + 1, minute + 1)
-                observed = sum(get_observed(m, 0) for m in span)
-                per = sum(get_per(m, 0) for m in span)
+                observed = sum(get_observed(m, 0) for m in range(minute - window + 1, minute + 1))
             previous = minute
             if observed < min_count:
                 continue
+            # The reference is summed only where the count could breach (for a sparse count, rarely).
+            if per_at is not None and minute == per_at + 1:
+                per += get_per(minute, 0) - get_per(minute - window, 0)
+            else:
+                per = sum(get_per(m, 0) for m in range(minute - window + 1, minute + 1))
+            per_at = minute
             newest, before = get_per(minute, 0), get_per(minute - 1, 0)
             reference = per + before - newest if floor and newest < OPEN_FLOOR * before else per
-            if observed >= critical_count(ratio * reference):
+            critical = known.get(reference)
+            if critical is None:
+                critical = remembered(known, ratio, reference)
+            if observed >= critical:
                 return index
         return None
 
@@ -466,6 +462,7 @@ class RateRule(Rule):
         self.count_metric = status_metric(self.metric[len(RATE_PREFIX):])
         self._table = TailTable(p_value, dispersion, lower=direction == "below")
         self._recent_table = TailTable(max(p_value, RECENT_P_VALUE), dispersion, lower=direction == "below")
+        self._by_total: dict[int, int] = {}  # _limit_count of each total first_breach met
 
     def _limit_count(self, total: float) -> int:
         return self._table.critical_count(self.baseline * total)
@@ -508,13 +505,29 @@ class RateRule(Rule):
         return new < old if self.direction == "below" else new > old
 
     def first_breach(self, view: SeriesView, minutes: Sequence[int], start: int) -> int | None:
-        observed_sums = rolling_sums(view.counts_of(self.count_metric), minutes, start, self.window)
-        total_sums = rolling_sums(view.status_totals(), minutes, start, self.window)
-        above = self.direction == "above"
-        for (index, observed), (_, total) in zip(observed_sums, total_sums, strict=True):
-            if total == 0 or (above and observed < self.min_count):
+        # Window sums of the count and of all statuses, one in and one out per minute where minutes are
+        # consecutive (written out: this runs for every quiet minute of every rate rule).
+        get_observed, get_total = view.counts_of(self.count_metric).get, view.status_totals().get
+        above, min_count, window = self.direction == "above", self.min_count, self.window
+        known, remembered, baseline = self._by_total, self._table.remembered, self.baseline
+        previous = None
+        observed = total = 0
+        for index in range(start, len(minutes)):
+            minute = minutes[index]
+            if previous is not None and minute == previous + 1:
+                leaving = minute - window
+                observed += get_observed(minute, 0) - get_observed(leaving, 0)
+                total += get_total(minute, 0) - get_total(leaving, 0)
+            else:
+                span = range(minute - window + 1, minute + 1)
+                observed = sum(get_observed(m, 0) for m in span)
+                total = sum(get_total(m, 0) for m in span)
+            previous = minute
+            if total == 0 or (above and observed < min_count):
                 continue
-            critical = self._limit_count(total)
+            critical = known.get(total)
+            if critical is None:
+                critical = remembered(known, baseline, total)  # = self._limit_count(total)
             if (observed >= max(critical, self.min_count)) if above else (observed <= critical):
                 if self.recent is None or self.judge(view, minutes[index]).breach:
                     return index
