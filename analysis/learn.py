@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 
 from analysis.loading import History
-from analysis.rhythm_learn import approval_drop_rule, cell_of, choose_profile
+from analysis.rhythm_learn import approval_drop_rule, cell_of, choose_profile, sequential_drop_rule
 from detection.metrics import DEFAULT_AUTH_CODES, auth_code_metric, rate_metric, status_metric
+from detection.drop_sequential import SequentialDropRule
 from detection.rhythm import ProfileDropRule
 from detection.rules import Rule, ThresholdRule
 from detection.stat_rules import PoissonTailRule, RateRule, TailTable
@@ -257,7 +258,11 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
         approved_mean = float(approved[clean].mean()) if clean.any() else 0.0
         choice = choose_profile(minute_axis, clean, options.hourly_profile)
         drop_profile = choice.reason.split(";")[0].split(" (")[0]
-        drop = approval_drop_rule(approved, minute_axis, received, clean, choice, _round_p(p_value))
+        # Two rules share the approvals' budget (half each): the windows catch a stop in a minute, the
+        # sequential test a halving at any hour with the fewest minutes of evidence (rhythm_learn).
+        drop = approval_drop_rule(approved, minute_axis, received, clean, choice, _round_p(p_value / 2))
+        sequential, sequential_why = sequential_drop_rule(approved, minute_axis, received, clean, drop,
+                                                          _round_p(p_value / 2))
         share_approved = float(approved[clean].sum() / max(total[clean].sum(), 1.0))
         sizes_text = ", ".join(f"{w} min: " + ("Poisson" if k is None else f"NB size {k:g}")
                                for w, k in zip(drop.windows, drop.dispersion, strict=True))
@@ -266,8 +271,13 @@ def learn(history: History, options: LearnOptions | None = None) -> Analysis:
                  f"{drop.reference} min before the windows; alert when a {'/'.join(map(str, drop.windows))}-minute "
                  f"window is in the lower tail (p < {p_value:.1e} shared by the windows) and "
                  f"{drop.min_change:.0%} below it; for=1 because a halving must page within 5 minutes at any hour "
-                 f"and the tail already demands several minutes of evidence at night",
+                 f"and the tail already demands several minutes of evidence at night; beside it "
+                 f"{sequential.id}: the log-likelihood ratio of a halving against normal, summed over up to "
+                 f"{sequential.lookback} min (Page's CUSUM), alert at {sequential.threshold:g} "
+                 f"(p {_round_p(p_value / 2):.2e} a minute each, the budget halved between the two rules): "
+                 f"threshold {sequential_why}",
                  f"negative binomial per window ({sizes_text})")
+        rules.append(sequential)
 
     # Denials: the denied share of all transactions (volume cancels out), then each code's tail.
     if "denied" in history.status.keys:
@@ -427,7 +437,11 @@ MIN_COUNT_WHY = {
 
 def why_chosen(rule: Rule) -> str:
     """Why the rule's ``min_count`` (or what stands in for it) and ``for`` are what they are, for the report."""
-    if isinstance(rule, ProfileDropRule):
+    if isinstance(rule, SequentialDropRule):
+        floor = (f"no min_count: segments expecting fewer than {rule.min_expected:g} approvals are not judged, a "
+                 f"segment must be {rule.min_change:.0%} below normal as well as far more likely under a halving, "
+                 f"and the newest minute must look like the drop (the alert resolves once approvals are back)")
+    elif isinstance(rule, ProfileDropRule):
         floor = (f"no min_count: windows expecting fewer than {rule.min_expected:g} approvals are not judged, and a "
                  f"window must be {rule.min_change:.0%} below normal as well as improbable")
     else:
