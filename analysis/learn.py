@@ -26,8 +26,8 @@ import numpy as np
 
 from analysis.loading import History
 from analysis.rhythm_learn import approval_drop_rule, cell_of, choose_profile, sequential_drop_rule
-from detection.metrics import DEFAULT_AUTH_CODES, auth_code_metric, rate_metric, status_metric
 from detection.drop_sequential import SequentialDropRule
+from detection.metrics import DEFAULT_AUTH_CODES, auth_code_metric, rate_metric, status_metric
 from detection.rhythm import ProfileDropRule
 from detection.rules import Rule, ThresholdRule
 from detection.stat_rules import PoissonTailRule, RateRule, TailTable
