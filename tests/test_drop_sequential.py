@@ -265,11 +265,16 @@ def test_learning_sets_the_threshold_from_the_budget_and_says_why(learned):
 
 
 def test_a_history_that_breaches_more_than_the_bound_raises_the_threshold():
-    evidence = np.array([7.0, -np.inf] * 500)  # 500 breaches at 6 in 1000 minutes: far more than e^-6 allows
     judged = np.ones(1000, dtype=bool)
+    # 4 separate breaches at 8 (3 below the bound of 11) in 1,000 minutes: e^-8 allows 0.34 there.
+    evidence = np.full(1000, -np.inf)
+    evidence[[100, 300, 500, 700]] = 8.5
     choice = choose_sequential_threshold(evidence, judged, p_value=math.exp(-11.0))
-    excess = 500 / (1000 * math.exp(-6.0))
-    assert choice.threshold == pytest.approx(11.0 + math.log(excess), abs=0.01)
+    assert choice.threshold == pytest.approx(11.0 + math.log(4 / (1000 * math.exp(-8.0))), abs=0.01)
+    assert "raised by" in choice.reason
+    # Two breaches are too few to count: the bound stands, as it does for a quiet history.
+    evidence[[500, 700]] = -np.inf
+    assert choose_sequential_threshold(evidence, judged, p_value=math.exp(-11.0)).threshold == pytest.approx(11.0)
     quiet = choose_sequential_threshold(np.full(1000, -np.inf), judged, p_value=math.exp(-11.0))
     assert quiet.threshold == pytest.approx(11.0, abs=0.01)
 
