@@ -110,6 +110,33 @@ class SequentialDropRule(Rule):
             return QUIET  # the newest minute does not look like the drop
         return self._segment(minute, minutes)
 
+    def first_breach(self, view: SeriesView, minutes: Sequence[int], start: int) -> int | None:
+        """``judge`` only where the newest minute could look like the drop: today's level is a weighted mean of
+        the reference minutes' count / profile, so it is at most their largest (times 1 + ``MAX_TREND`` with
+        ``trend``), and the LLR crossover count grows with the expectation; a count at or above the crossover
+        of that bound cannot breach. Most quiet minutes are skipped for a few look-ups instead of a level."""
+        counts, seen = view.counts_of(self.metric), view.received_of(self._feed)
+        growth = 1.0 + MAX_TREND if self.trend else 1.0
+        span, lookback, reference = self.profile.span, self.lookback, self.reference
+        for index in range(start, len(minutes)):
+            minute = minutes[index]
+            if minute not in seen:
+                continue  # judge() says QUIET for a minute the feed sent nothing for
+            first = minute - lookback - reference + 1
+            top = 0.0
+            for m, shape in zip(range(first, first + reference), span(first, reference), strict=True):
+                if shape > 0 and m in seen:
+                    ratio = counts.get(m, 0) / shape
+                    top = max(top, ratio)
+            bound = top * growth * span(minute, 1)[0]
+            if bound > 0:
+                a, b = self._llr_terms(bound)
+                if counts.get(minute, 0) > a / -b + 1e-9:
+                    continue
+            if self.judge(view, minute).breach:
+                return index
+        return None
+
     def _segment(self, minute: int, minutes: list[tuple[int, int, float]]) -> Judgement:
         """The strongest qualifying segment ending at the judged minute (``minutes`` newest first)."""
         evidence = observed = expected_sum = 0.0
