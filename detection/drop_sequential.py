@@ -15,6 +15,7 @@ before the lookback, times the week profile.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -113,22 +114,33 @@ class SequentialDropRule(Rule):
     def first_breach(self, view: SeriesView, minutes: Sequence[int], start: int) -> int | None:
         """``judge`` only where the newest minute could look like the drop: today's level is a weighted mean of
         the reference minutes' count / profile, so it is at most their largest (times 1 + ``MAX_TREND`` with
-        ``trend``), and the LLR crossover count grows with the expectation; a count at or above the crossover
-        of that bound cannot breach. Most quiet minutes are skipped for a few look-ups instead of a level."""
+        ``trend``), and the LLR crossover count grows with the expectation; a count above the crossover of
+        that bound cannot breach. The largest ratio slides with the reference (a monotone queue), so most
+        quiet minutes cost a few look-ups instead of a level."""
         counts, seen = view.counts_of(self.metric), view.received_of(self._feed)
         growth = 1.0 + MAX_TREND if self.trend else 1.0
-        span, lookback, reference = self.profile.span, self.lookback, self.reference
+        by_minute, lookback, reference = self.profile.by_minute, self.lookback, self.reference
+        window: deque[tuple[int, float]] = deque()  # (minute, count / profile), ratios decreasing
+        newest = None  # the newest reference minute pushed
         for index in range(start, len(minutes)):
             minute = minutes[index]
             if minute not in seen:
                 continue  # judge() says QUIET for a minute the feed sent nothing for
-            first = minute - lookback - reference + 1
-            top = 0.0
-            for m, shape in zip(range(first, first + reference), span(first, reference), strict=True):
+            last, first = minute - lookback, minute - lookback - reference + 1
+            if newest is None or newest < first - 1 or newest > last:
+                window.clear()
+                newest = first - 1
+            for m in range(newest + 1, last + 1):
+                shape = by_minute[minute_of_week(m)]
                 if shape > 0 and m in seen:
                     ratio = counts.get(m, 0) / shape
-                    top = max(top, ratio)
-            bound = top * growth * span(minute, 1)[0]
+                    while window and window[-1][1] <= ratio:
+                        window.pop()
+                    window.append((m, ratio))
+            newest = last
+            while window and window[0][0] < first:
+                window.popleft()
+            bound = (window[0][1] if window else 0.0) * growth * by_minute[minute_of_week(minute)]
             if bound > 0:
                 a, b = self._llr_terms(bound)
                 if counts.get(minute, 0) > a / -b + 1e-9:
