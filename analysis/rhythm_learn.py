@@ -9,11 +9,13 @@ threshold follows the data's own over-dispersion and the profile's own error.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from detection.drop_sequential import SequentialDropRule
 from detection.rhythm import MAX_TREND, MINUTES_PER_WEEK, MONDAY_OFFSET, WEEKEND_FROM_DAY, ProfileDropRule, WeekProfile
 
 # The approval-drop windows: 1 minute catches a stop at once, 2 and 3 a halving at the afternoon peak within
@@ -161,3 +163,122 @@ def approval_drop_rule(x: np.ndarray, minutes: np.ndarray, received: np.ndarray,
         reference=DROP_REFERENCE, min_expected=MIN_EXPECTED, trend=trend,
         description="approvals far below what this hour of this kind of day normally has",
     )
+
+
+# The sequential approval-drop rule (detection/drop_sequential.py): a halving, judged over up to 15 minutes
+# (the profile_drop's longest window, so both rules take today's level from the same reference hour).
+SEQUENTIAL_DROP = 0.5
+SEQUENTIAL_LOOKBACK = 15
+# The threshold is first set from the budget by Lorden's bound (a CUSUM whose LLR is the true one breaches
+# falsely at most exp(-threshold) a judged minute, at any volume), then checked on the clean history at
+# thresholds 3, 4 and 5 lower, where false breaches are frequent enough to count (e^3 to e^5, 20 to 150 times
+# the budget): where the history breaches more often than the bound allows (the model is wrong: today's level
+# is off by the same amount for every minute of a segment, so minutes are not independent and the tail is
+# heavier than exp(-threshold)), the threshold is raised by the log of the largest excess. A level with fewer
+# than CHECK_MIN_BREACHES breaches says too little to count.
+CHECK_BELOW = (5.0, 4.0, 3.0)
+CHECK_MIN_BREACHES = 3
+
+
+@dataclass(frozen=True)
+class SequentialChoice:
+    threshold: float
+    reason: str
+
+
+def sequential_evidence(x: np.ndarray, minutes: np.ndarray, received: np.ndarray, profile: Sequence[float],
+                        trend: bool, dispersion: float | None, min_change: float, drop: float = SEQUENTIAL_DROP,
+                        lookback: int = SEQUENTIAL_LOOKBACK, reference: int = DROP_REFERENCE,
+                        min_expected: float = MIN_EXPECTED) -> np.ndarray:
+    """Per minute, the evidence ``SequentialDropRule`` would weigh against its threshold (the strongest
+    qualifying segment's LLR sum; -inf where no segment qualifies or the newest minute does not look like the
+    drop), vectorised over the history. As in ``window_dispersions``, the reference's leaving out of dips is
+    not repeated: on clean minutes there is nothing to leave out."""
+    shape = np.array(WeekProfile(profile).by_minute)[(minutes + MONDAY_OFFSET) % MINUTES_PER_WEEK]
+    seen = received.astype(np.float64)
+    counts = x.astype(np.float64)
+    half = reference // 2
+    n = len(counts)
+    if trend:
+        newer = _levels(counts, shape, seen, lookback, half, half // 2)
+        older = _levels(counts, shape, seen, lookback + half, half, half // 2)
+    else:
+        level = _levels(counts, shape, seen, lookback, reference, reference / 2)
+    evidence = np.zeros(n)
+    observed = np.zeros(n)
+    expected_sum = np.zeros(n)
+    best = np.full(n, -np.inf)
+    newest_ok = np.zeros(n, dtype=bool)
+    log_keep = np.log(1.0 - drop)
+    for lag in range(lookback):
+        count_at, shape_at, seen_at = (_shift(v, lag) for v in (counts, shape, seen))
+        if trend:
+            ahead = ((half - 1) / 2 + lookback - lag) / half
+            change = np.clip((newer - older) * ahead, -MAX_TREND * newer, MAX_TREND * newer)
+            at = np.maximum(newer + change, 0.0) * shape_at
+        else:
+            at = level * shape_at
+        usable = (seen_at > 0) & np.isfinite(at) & (at > 0)
+        mu = np.where(usable, at, 1.0)
+        lower = (1.0 - drop) * mu
+        if dispersion is None:
+            llr = mu - lower + np.nan_to_num(count_at) * log_keep
+        else:
+            k = dispersion
+            llr = k * np.log((k + mu) / (k + lower)) + np.nan_to_num(count_at) * np.log(lower * (k + mu) / (mu * (k + lower)))
+        llr = np.where(usable, llr, 0.0)
+        if lag == 0:
+            newest_ok = usable & (llr > 0)
+        evidence += llr
+        observed += np.where(usable, np.nan_to_num(count_at), 0.0)
+        expected_sum += np.where(usable, mu, 0.0)
+        qualifies = (expected_sum >= min_expected) & (observed <= (1.0 - min_change) * expected_sum)
+        best = np.where(qualifies, np.maximum(best, evidence), best)
+    known = np.isfinite(newer if trend else level)
+    return np.where(newest_ok & known, best, -np.inf)
+
+
+def choose_sequential_threshold(evidence: np.ndarray, judged: np.ndarray, p_value: float) -> SequentialChoice:
+    """The threshold for a per-judged-minute false-alarm budget ``p_value`` (see ``CHECK_BELOW``)."""
+    bound = math.log(1.0 / p_value)
+    values = evidence[judged]
+    if len(values) == 0:
+        return SequentialChoice(round(bound, 2), f"{bound:.2f} = ln(1 / {p_value:.3g}) (Lorden's bound; no clean "
+                                                 f"history to check it on)")
+    checks = []
+    worst = 1.0
+    for below in CHECK_BELOW:
+        level = bound - below
+        breaching = values >= level
+        starts = int(np.sum(breaching[1:] & ~breaching[:-1]) + breaching[0])
+        allowed = len(values) * math.exp(-level)
+        checks.append(f"{starts} at {level:.2f} ({allowed:.1f} allowed)")
+        if starts >= CHECK_MIN_BREACHES:
+            worst = max(worst, starts / allowed)
+    threshold = bound + math.log(worst)
+    verdict = f"the clean history ({len(values)} judged minutes) breaches " + ", ".join(checks)
+    if worst > 1.0:
+        verdict += f", so raised by ln({worst:.2f})"
+    return SequentialChoice(round(threshold, 2), f"{threshold:.2f}: ln(1 / {p_value:.3g}) = {bound:.2f} "
+                                                 f"(Lorden's bound for the budget); {verdict}")
+
+
+def sequential_drop_rule(x: np.ndarray, minutes: np.ndarray, received: np.ndarray, clean: np.ndarray,
+                         drop_rule: ProfileDropRule, p_value: float) -> tuple[SequentialDropRule, str]:
+    """The sequential approval-drop rule beside ``drop_rule`` (same profile, level, minimum change), its
+    per-minute negative-binomial size the 1-minute window's, its threshold from ``p_value``; and why."""
+    size = drop_rule.dispersion[0] if drop_rule.windows[0] == 1 else None
+    evidence = sequential_evidence(x, minutes, received, drop_rule.profile.values, drop_rule.trend, size,
+                                   drop_rule.min_change)
+    span = SEQUENTIAL_LOOKBACK + DROP_REFERENCE
+    judged = (_rolling(clean.astype(np.float64), span) == span) & received.astype(bool)
+    choice = choose_sequential_threshold(evidence, judged, p_value)
+    rule = SequentialDropRule(
+        rule_id="approved_drop_sequential", metric=drop_rule.metric, severity="critical", for_minutes=1,
+        resolve_minutes=5, profile=drop_rule.profile.values, threshold=choice.threshold, drop=SEQUENTIAL_DROP,
+        dispersion=size, lookback=SEQUENTIAL_LOOKBACK, reference=DROP_REFERENCE, min_change=drop_rule.min_change,
+        min_expected=MIN_EXPECTED, trend=drop_rule.trend,
+        description="approvals falling towards half of what this hour of this kind of day normally has, "
+                    "minute after minute",
+    )
+    return rule, choice.reason

@@ -4,7 +4,7 @@ Use ``Monitor(load_thresholds(path), Store(db_path))``, feed it records that
 ``validate_records`` produced, and read ``Monitor.snapshot()`` / ``Monitor.alerts()``.
 """
 
-from . import drop_rule, rhythm, stat_rules  # noqa: F401  register drop, profile_drop, poisson_tail, seasonal, rate
+from . import drop_rule, drop_sequential, rhythm, stat_rules  # noqa: F401  register drop, sequential_drop, profile_drop, poisson_tail, seasonal, rate
 from .alerts import FIRING, PENDING, RESOLVED, Alert, Transition
 from .monitor import IdempotencyConflict, IngestResult, Monitor, MonitorSettings
 from .records import CountRecord, RecordValidationError, validate_records

@@ -83,7 +83,8 @@ def test_cli_writes_thresholds_with_provenance_and_an_offline_report(export_dir,
     printed = capsys.readouterr().out
     assert code == 0
     thresholds = load_thresholds(out)  # the engine reads what the CLI wrote
-    assert {r.type_name for r in thresholds.rules} == {"profile_drop", "rate", "poisson_tail"}
+    # With a learned profile approvals have two rules sharing their budget: windows and a sequential test.
+    assert {r.type_name for r in thresholds.rules} == {"profile_drop", "sequential_drop", "rate", "poisson_tail"}
     # Auth-code tails judge the open minute (a spike fires in the minute it arrives); the rest do not. Each code
     # has a 2- and a 5-minute window sharing its budget.
     tails = {r.id: r for r in thresholds.rules if r.monotone}

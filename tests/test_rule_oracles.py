@@ -352,7 +352,8 @@ def test_every_rule_type_is_registered_under_its_name():
 
     assert {name: cls.__name__ for name, cls in RULE_TYPES.items()} == {
         "threshold": "ThresholdRule", "poisson_tail": "PoissonTailRule", "seasonal": "SeasonalRule",
-        "rate": "RateRule", "drop": "DropRule", "profile_drop": "ProfileDropRule"}
+        "rate": "RateRule", "drop": "DropRule", "profile_drop": "ProfileDropRule",
+        "sequential_drop": "SequentialDropRule"}  # its oracle is in tests/test_drop_sequential.py
 
 
 def test_series_values_are_counts_or_shares():
