@@ -14,7 +14,7 @@ import pytest
 from app import create_app
 from serving import YEAR_SECONDS
 
-from .test_dashboard_callbacks import START, refresh_key
+from .test_dashboard_callbacks import START, refresh_request
 
 BROWSER = "gzip, deflate, br, zstd"
 
@@ -28,15 +28,8 @@ def demo_app(monitor, clock):
 
 
 def refresh_body(app) -> dict:
-    from components import ids
-
-    key = refresh_key(app)
-    spec = app.callback_map[key]
-    outputs = [{"id": part.split(".")[0], "property": part.split(".")[1]} for part in key.strip(".").split("...")]
-    values = {ids.REFRESH: 1, ids.RANGE: "24h", ids.SIMULATED: 0}
-    inputs = [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in spec["inputs"]]
-    return {"output": key, "outputs": outputs, "inputs": inputs, "changedPropIds": [f"{ids.REFRESH}.n_intervals"],
-            "state": [{"id": ids.CHART_SIGNATURE, "property": "data", "value": None}]}
+    """A 24 h refresh of a page that holds nothing yet (every part is sent)."""
+    return refresh_request(app, "24h")
 
 
 def page_urls(client) -> list[str]:

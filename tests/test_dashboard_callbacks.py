@@ -27,6 +27,15 @@ def refresh_key(app) -> str:
 
 def call_refresh(client, app, range_label: str = "6h", signature=None, trigger: str = ids.REFRESH, window=None,
                  selected=None, digests=None, open_ids=None) -> tuple[dict, int]:
+    """Sends the page's refresh request (see ``refresh_request``) and returns its answer and size in bytes."""
+    body = refresh_request(app, range_label, signature, trigger, window, selected, digests, open_ids)
+    response = client.post("/_dash-update-component", json=body)
+    assert response.status_code == 200, response.data[:500]
+    return response.get_json()["response"], len(response.data)
+
+
+def refresh_request(app, range_label: str = "6h", signature=None, trigger: str = ids.REFRESH, window=None,
+                    selected=None, digests=None, open_ids=None) -> dict:
     """The request the page sends for a refresh; ``window`` is the charts' pinned window (None: follow live)."""
     key = refresh_key(app)
     spec = app.callback_map[key]
@@ -36,11 +45,8 @@ def call_refresh(client, app, range_label: str = "6h", signature=None, trigger: 
               ids.PART_DIGESTS: digests}
     inputs = [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in spec["inputs"]]
     prop = {ids.REFRESH: "n_intervals", ids.RANGE: "value", ids.SIMULATED: "data", ids.VIEW_WINDOW: "data"}[trigger]
-    body = {"output": key, "outputs": outputs, "inputs": inputs, "changedPropIds": [f"{trigger}.{prop}"],
+    return {"output": key, "outputs": outputs, "inputs": inputs, "changedPropIds": [f"{trigger}.{prop}"],
             "state": [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in spec["state"]]}
-    response = client.post("/_dash-update-component", json=body)
-    assert response.status_code == 200, response.data[:500]
-    return response.get_json()["response"], len(response.data)
 
 
 def simulate_body(app, scenario: str, token: object = "", kept: object = None) -> dict:
