@@ -236,7 +236,8 @@ def test_send_resolved_off_skips_the_resolving_message(tmp_path, httpserver):
     assert [(r["kind"], r["detail"]) for r in skipped] == [("resolved", "send_resolved is off for this channel")]
 
 
-def test_a_receiver_that_answers_500_is_retried_then_recorded_failed(tmp_path, httpserver):
+def test_a_receiver_that_answers_500_is_retried_then_recorded_failed(tmp_path, httpserver, caplog):
+    caplog.set_level("ERROR", logger="monitor")
     httpserver.expect_request("/hook", method="POST").respond_with_response(Response("down", status=500))
     delivery = make_delivery(str(tmp_path / "monitor.db"),
                              [ConsoleChannel(), WebhookChannel("ops", httpserver.url_for("/hook"))]).start()
@@ -252,6 +253,10 @@ def test_a_receiver_that_answers_500_is_retried_then_recorded_failed(tmp_path, h
     assert {(r["incident_id"], r["kind"]) for r in rows} == {(SPIKE_ID, "opened")}
     assert all("HTTP 500" in r["detail"] for r in rows)
     assert len(httpserver.log) == 3
+    # The operator's log says which channel, message and incident gave up, after how many tries, and why.
+    gave_up = [r.getMessage() for r in caplog.records if r.levelname == "ERROR" and "failed after" in r.getMessage()]
+    assert gave_up == [f"channel ops: the opened message of incident {SPIKE_ID} failed after 3 attempts: "
+                       f"{rows[-2]['detail']}"]
     # The console channel is not held up by the failing one.
     assert _delivered(delivery, "console") == ["opened"]
 

@@ -121,3 +121,35 @@ def test_main_reports_a_bad_notifications_file_without_a_traceback(tmp_path, cap
     assert main(["--notifications", str(path), "--db", str(tmp_path / "m.db")]) == 2
     err = capsys.readouterr().err
     assert "channels[0].url: is required" in err and "Traceback" not in err
+
+
+MAIL = {"type": "email", "name": "m", "host": "smtp.test", "from": "monitor@example.com", "to": "ops@example.com"}
+
+
+@pytest.mark.parametrize(("channel", "message"), [
+    ({**HOOK, "headers": ["X-Token"]}, "channels[0].headers: expected an object of strings, got ['X-Token']"),
+    ({**HOOK, "headers": {"X-Retry": 3}}, "channels[0].headers: expected an object of strings, got {'X-Retry': 3}"),
+    ({"type": "slack", "name": "s", "url_env": "SLACK_URL"}, "channels[0].url_env: the variable does not hold an http(s) URL"),
+    ({**MAIL, "to": "ops"}, "channels[0].to: expected one or more email addresses, got ['ops']"),
+    ({**MAIL, "to": []}, "channels[0].to: expected one or more email addresses, got []"),
+    ({**MAIL, "to": ["ops@example.com", 7]}, "channels[0].to: expected one or more email addresses, got ['ops@example.com', 7]"),
+    ({**MAIL, "to": {"a": "ops@example.com"}}, "channels[0].to: expected one or more email addresses, got {'a': 'ops@example.com'}"),
+    ({**MAIL, "from": "monitor"}, "channels[0].from: expected an email address, got 'monitor'"),
+    ({**MAIL, "username": ""}, "channels[0].username: expected a non-empty string, got ''"),
+    ({**MAIL, "username": 5}, "channels[0].username: expected a non-empty string, got 5"),
+    ({**MAIL, "port": 65536}, "channels[0].port: expected 1 to 65535, got 65536"),
+])
+def test_each_channel_check_refuses_with_its_own_message_word_for_word(channel, message):
+    """Every refusal of a channel's fields (webhook headers, the Slack URL variable, email to / from / username /
+    port), whole: the file, the field's path, what was expected and the value found."""
+    with pytest.raises(ConfigError) as caught:
+        parse_notification_config({"channels": [channel]}, "notify.json", {"SLACK_URL": "hooks.slack.test/x"})
+    assert str(caught.value) == f"notify.json: {message}"
+
+
+def test_an_email_channel_takes_its_port_at_both_ends_and_one_address_as_a_list():
+    for port in (1, 65535):
+        (channel,) = [c for c in parse_notification_config({"channels": [{**MAIL, "port": port}]}, "notify.json", {}).channels
+                      if c.name == "m"]
+        assert isinstance(channel, EmailChannel)
+        assert (channel.port, channel.recipients, channel.sender) == (port, ["ops@example.com"], "monitor@example.com")

@@ -84,3 +84,25 @@ def test_an_incident_without_title_or_members_still_reads():
                    "2025-07-12T13:00:00Z; 0 alert(s)"
     body = alertmanager_payload(note, "ops")
     assert body["alerts"] == [] and body["commonLabels"] == {} and body["commonAnnotations"]["drivers"] == ""
+
+
+def test_labels_name_the_series_and_numbers_read_whole_or_to_four_significant_figures():
+    """alert_labels: alertname and rule are both the rule id (Alertmanager groups on alertname), then type, metric,
+    severity, then the alert's own labels. Figures: whole numbers without a point, others to 4 significant
+    figures, and a missing one as n/a; the dashboard link goes with the incident's annotations when set."""
+    import dataclasses
+
+    first = dataclasses.replace(spike_alerts()[0], value=38, threshold=12.345678, expected=None, labels={"region": "eu"})
+    assert alert_labels(first) == {"alertname": "denied_high", "rule": "denied_high", "rule_type": "poisson_tail",
+                                   "metric": "status:denied", "severity": "warning", "region": "eu"}
+    body = alertmanager_payload(_note(alerts=[first]), "ops")
+    annotations = body["alerts"][0]["annotations"]
+    assert (annotations["value"], annotations["threshold"]) == ("38", "12.35")
+    assert annotations["description"] == "worst value 38 vs threshold 12.35"
+    assert "expected" not in annotations
+    missing = dataclasses.replace(first, value=None, threshold=2.0, expected=0.000123456)
+    annotations = alertmanager_payload(_note(alerts=[missing]), "ops")["alerts"][0]["annotations"]
+    assert annotations["description"] == "worst value n/a vs threshold 2 (normal about 0.0001235)"
+    assert body["commonAnnotations"]["dashboard"] == "http://dash/"
+    without = Notification("opened", spike([first]), (first,), "")
+    assert "dashboard" not in alertmanager_payload(without, "ops")["commonAnnotations"]

@@ -221,3 +221,92 @@ def test_a_wrong_method_is_a_json_405_naming_the_allowed_ones(client) -> None:
     assert set(client.post("/metrics").headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
     assert client.options("/api/transaction").headers["Allow"] == "OPTIONS, POST"
     assert client.get("/api/no_such_route").status_code == 404  # an unknown path stays a 404
+
+
+def _schema_problems(value: object, schema: dict, document: dict, where: str) -> list[str]:
+    """Where ``value`` (a real answer) has a field its schema does not declare, or a declared field of the wrong
+    JSON type: the document must name every field the server sends, with its type (an object schema that names
+    no fields, like an incident's details, is free-form)."""
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    if "oneOf" in schema or "anyOf" in schema:
+        tries = [_schema_problems(value, branch, document, where) for branch in schema.get("oneOf", schema.get("anyOf"))]
+        return min(tries, key=len)
+    if value is None:
+        return [] if schema.get("nullable") else [f"{where}: null, not declared nullable"]
+    kinds = {"object": dict, "array": list, "string": str, "boolean": bool, "integer": int, "number": (int, float)}
+    kind = schema.get("type")
+    if kind is not None and (not isinstance(value, kinds[kind]) or (kind in ("integer", "number") and isinstance(value, bool))):
+        return [f"{where}: {type(value).__name__}, declared {kind}"]
+    if "enum" in schema and value not in schema["enum"]:
+        return [f"{where}: {value!r} not in {schema['enum']}"]
+    problems: list[str] = []
+    if isinstance(value, dict):
+        declared = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for name in schema.get("required", []):
+            if name not in value:
+                problems.append(f"{where}.{name}: required but missing")
+        for name, item in value.items():
+            if name in declared:
+                problems += _schema_problems(item, declared[name], document, f"{where}.{name}")
+            elif isinstance(extra, dict):
+                problems += _schema_problems(item, extra, document, f"{where}.{name}")
+            elif extra is not True and declared:  # an object without named fields (details) is free-form
+                problems.append(f"{where}.{name}: sent but not in the document")
+    elif isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            problems += _schema_problems(item, schema["items"], document, f"{where}[{i}]")
+    return problems
+
+
+def test_every_field_of_every_answer_is_in_the_document_with_its_type(tmp_path) -> None:
+    """The document is the contract: each answer below (alerts and incidents from a real failure burst and a
+    denial spike, a silence, health, stats, series, errors) has exactly the fields its schema names, of the
+    declared types and enums. A field renamed or dropped in the document, or a type or enum changed, fails."""
+    from .test_api_incidents import BASELINE, ClientFeed
+
+    app = create_app({"db": str(tmp_path / "monitor.db")})
+    client = app.server.test_client()
+    document = client.get("/api/openapi.json").get_json()
+    feed = ClientFeed(client, app.server.extensions["monitor"])
+    feed.post(BASELINE)
+    feed.post(5, failed=5)
+    feed.post(40)
+    answered: list = []  # each ingest answer of the denial spike; those closing a minute list the alerts it opened
+    for _ in range(6):
+        statuses, codes = feed.records(feed.minute, c51=32, c59=8)
+        answered += [client.post("/api/transaction", json=statuses), client.post("/api/auth_code", json=codes)]
+        feed.minute += 1
+    ingest = next(answer for answer in answered if answer.get_json()["alerts"])
+    silence = client.post("/api/silences", json={"matchers": {"rule": "failed_high"}, "ends_at": time.time() + DAY,
+                                                 "comment": "maintenance", "created_by": "ops"})
+    assert silence.status_code == 201
+    incidents = client.get("/api/incidents").get_json()
+    assert {i["state"] for i in incidents["incidents"]} == {"open", "resolved"}  # both shapes are checked
+    answers = {
+        ("post", "/api/transaction", "201"): ingest,
+        ("post", "/api/silences", "201"): silence,
+        ("get", "/api/silences/{silence_id}", "200"): client.get(f"/api/silences/{silence.get_json()['id']}"),
+        ("get", "/api/silences", "200"): client.get("/api/silences"),
+        ("get", "/api/alerts", "200"): client.get("/api/alerts?state=all"),
+        ("get", "/api/incidents", "200"): client.get("/api/incidents"),
+        ("get", "/api/incidents/{incident_id}", "200"): client.get(f"/api/incidents/{incidents['incidents'][0]['id']}"),
+        ("get", "/api/health", "200"): client.get("/api/health"),
+        ("get", "/api/stats", "200"): client.get("/api/stats?minutes=60"),
+        ("get", "/api/transactions", "200"): client.get("/api/transactions?minutes=5"),
+        ("get", "/api/auth_codes", "200"): client.get("/api/auth_codes?minutes=5"),
+        ("get", "/api/notifications", "200"): client.get("/api/notifications"),
+        ("get", "/api/alerts", "400"): client.get("/api/alerts?limit=0"),
+        ("get", "/api/incidents/{incident_id}", "404"): client.get("/api/incidents/inothere"),
+        ("post", "/api/transaction", "422"): client.post("/api/transaction", json={**GOOD_RECORD, "count": -1}),
+        ("post", "/api/transaction", "415"): client.post("/api/transaction", data="x", content_type="text/plain"),
+        ("delete", "/api/silences/{silence_id}", "200"): client.delete(f"/api/silences/{silence.get_json()['id']}"),
+    }
+    for (method, path, status), response in answers.items():
+        assert str(response.status_code) == status, (method, path, response.get_json())
+        schema = document["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+        assert _schema_problems(response.get_json(), schema, document, f"{method} {path} {status}") == []
+
+
+GOOD_RECORD = {"timestamp": "2025-07-12 13:45:00", "status": "failed", "count": 3}

@@ -121,3 +121,22 @@ def test_first_breach_skips_quiet_minutes_and_matches_judge():
     assert rule.first_breach(series, [0, 1, 2], 0) is None
     rate = ThresholdRule(rule_id="x", metric="rate:failed", direction="above", threshold=0.5)
     assert rate.first_breach(series, minutes, 0) == 1  # failed is the only status here: 100% of total
+
+
+@pytest.mark.parametrize(("direction", "recovery", "refused"), [
+    ("above", 2.5, "t.json.rules[0].recovery: must be <= threshold for an 'above' rule"),
+    ("above", 2, None),  # equal to the threshold: allowed
+    ("above", 1.5, None),
+    ("below", 1.5, "t.json.rules[0].recovery: must be >= threshold for a 'below' rule"),
+    ("below", 2, None),
+    ("below", 2.5, None),
+])
+def test_recovery_must_lie_on_the_clean_side_of_the_threshold_for_each_direction(direction, recovery, refused):
+    rule = dict(RULE, direction=direction, recovery=recovery)
+    if refused is None:
+        (loaded,) = parse_thresholds({"version": 1, "rules": [rule]}, "t.json").rules
+        assert (loaded.direction, loaded.threshold, loaded.recovery) == (direction, 2, recovery)
+        return
+    with pytest.raises(ConfigError) as caught:
+        parse_thresholds({"version": 1, "rules": [rule]}, "t.json")
+    assert str(caught.value) == refused
