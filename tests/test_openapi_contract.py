@@ -310,3 +310,22 @@ def test_every_field_of_every_answer_is_in_the_document_with_its_type(tmp_path) 
 
 
 GOOD_RECORD = {"timestamp": "2025-07-12 13:45:00", "status": "failed", "count": 3}
+
+
+def test_with_a_token_the_document_marks_exactly_the_routes_that_refuse_a_request_without_it(tmp_path):
+    """Each operation's ``security`` says what the server does: a request without the token is refused with
+    401 where the document asks for the bearer token, and never refused for the token where it does not."""
+    app = create_app({"db": str(tmp_path / "monitor.db"), "api_token": "s3cret-token"})
+    client = app.server.test_client()
+    document = client.get("/api/openapi.json").get_json()
+    checked = 0
+    for path, operations in document["paths"].items():
+        url = path.replace("{", "").replace("}", "")  # any id: the token is checked before the id is looked up
+        for method, operation in operations.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue  # path-level "parameters"
+            answer = client.open(url, method=method.upper(), json={})
+            wants_token = operation.get("security") == [{"bearer": []}]
+            assert (answer.status_code == 401) == wants_token, (method, path, answer.status_code, operation.get("security"))
+            checked += 1
+    assert checked >= 20
