@@ -191,17 +191,13 @@ class ProfileDropRule(Rule):
             return None
         return recent, recent - before
 
-    def level(self, view: SeriesView, minute: int, window: int) -> float | None:
-        """Today's level against the profile for the ``window`` ending at ``minute``.
+    def _extrapolate(self, found: tuple[float, float | None], minute: int, window: int) -> float:
+        """Today's level against the profile for the ``window`` ending at ``minute``, from ``levels()``.
 
         With ``trend`` the level is the newer half of the reference extrapolated along the change from the
         older half to the middle of the window (at most ``MAX_TREND`` of its value either way): a flat
         profile then follows the evening decline and the morning rise instead of lagging behind them.
         """
-        found = self.levels(view, minute)
-        return None if found is None else self._extrapolate(found, minute, window)
-
-    def _extrapolate(self, found: tuple[float, float | None], minute: int, window: int) -> float:
         level, change = found
         if change is None:
             return level
