@@ -19,8 +19,8 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .metrics import RATE_PREFIX, feed_of
-from .rhythm import MAX_REFERENCE, MAX_TREND, ProfileDropRule, minute_of_week, read_week_profile
+from .metrics import feed_of
+from .rhythm import MAX_TREND, AgainstProfile, ProfileDropRule, minute_of_week, profile_param, profile_rule_fields
 from .rules import ConfigError, FieldReader, Judgement, Rule, register_rule
 from .series import SeriesView
 
@@ -29,7 +29,7 @@ QUIET = Judgement(False, 0.0, 0.0, True, None)
 
 
 @register_rule
-class SequentialDropRule(Rule):
+class SequentialDropRule(AgainstProfile, Rule):
     """A fall to ``1 - drop`` of normal, found by accumulating evidence minute by minute (Page's CUSUM).
 
     Expected count of minute m = today's level x the profile at m, where the level is ``profile_drop``'s
@@ -179,32 +179,20 @@ class SequentialDropRule(Rule):
         critical = min((self.threshold - sum_a) / slope, (1.0 - self.min_change) * expected_sum)
         return Judgement(True, observed / length, max(critical, 0.0) / length, False, expected_sum / length, length)
 
-    def worse(self, new: float, old: float) -> bool:
-        return new < old
-
-    def expected(self, minute: int) -> float | None:
-        """The profile's level at ``minute`` (for drawing); a flat profile following today's trend: None."""
-        return None if self.trend else self.profile.at(minute)
-
     def condition_text(self) -> str:
         return (f"the newest minutes look like a fall to {1 - self.drop:.0%} of what this hour of this kind of day "
                 f"normally has ({self.profile.kind} profile, at today's level): log-likelihood ratio over up to "
                 f"{self.lookback} min above {self.threshold:g}, and at least {self.min_change:.0%} below")
 
     def params(self) -> dict[str, Any]:
-        values = self.profile.values
-        return {"profile": values[0] if len(values) == 1 else [round(v, 4) for v in values],
+        return {"profile": profile_param(self.profile),
                 "threshold": self.threshold, "drop": self.drop, "dispersion": self.dispersion,
                 "lookback": self.lookback, "reference": self.reference, "min_change": self.min_change,
                 "min_expected": self.min_expected, "trend": self.trend}
 
     @classmethod
     def from_config(cls, reader: FieldReader, metrics: Iterable[str]) -> SequentialDropRule:
-        common = cls.common_fields(reader, metrics)
-        if common["metric"].startswith(RATE_PREFIX):
-            raise ConfigError(f"{reader.where}.metric: a sequential_drop rule watches a count such as "
-                              f"'status:approved', got {common['metric']!r}")
-        profile = read_week_profile(reader, "profile")
+        fields = profile_rule_fields(cls, reader, metrics)
         threshold = reader.number("threshold")
         if not 0 < threshold <= 100:
             raise ConfigError(f"{reader.where}.threshold: expected a log-likelihood ratio above 0 and at most 100, "
@@ -220,18 +208,5 @@ class SequentialDropRule(Rule):
         lookback = reader.int("lookback", 15, minimum=1)
         if lookback > MAX_LOOKBACK:
             raise ConfigError(f"{reader.where}.lookback: expected an integer from 1 to {MAX_LOOKBACK}, got {lookback}")
-        reference = reader.int("reference", 60, minimum=10)
-        if reference > MAX_REFERENCE:
-            raise ConfigError(f"{reader.where}.reference: expected an integer from 10 to {MAX_REFERENCE}, "
-                              f"got {reference}")
-        min_change = reader.number("min_change", 0.25, minimum=0.0)
-        if min_change >= 1:
-            raise ConfigError(f"{reader.where}.min_change: expected a fraction below 1, got {min_change!r}")
-        min_expected = reader.number("min_expected", 5.0, minimum=0.0)
-        reader.used.add("trend")
-        trend = reader.obj.get("trend", False)
-        if not isinstance(trend, bool):
-            raise ConfigError(f"{reader.where}.trend: expected true or false, got {trend!r}")
         reader.reject_unknown(("type", "description"))
-        return cls(profile=profile, threshold=threshold, drop=drop, dispersion=dispersion, lookback=lookback,
-                   reference=reference, min_change=min_change, min_expected=min_expected, trend=trend, **common)
+        return cls(threshold=threshold, drop=drop, dispersion=dispersion, lookback=lookback, **fields)

@@ -119,8 +119,54 @@ def _short(value: Any) -> str:
     return repr(value)
 
 
+def profile_rule_fields(rule: type[Rule], reader: FieldReader, metrics: Iterable[str]) -> dict[str, Any]:
+    """The fields every rule judged against the week profile reads: the common ones, a count metric (not a
+    rate), the profile, and how today's level is taken (``reference``, ``min_change``, ``min_expected``,
+    ``trend``). The rule reads its own fields after these."""
+    common = rule.common_fields(reader, metrics)
+    if common["metric"].startswith(RATE_PREFIX):
+        raise ConfigError(f"{reader.where}.metric: a {rule.type_name} rule watches a count such as "
+                          f"'status:approved', got {common['metric']!r}")
+    common["profile"] = read_week_profile(reader, "profile")
+    reference = reader.int("reference", 60, minimum=10)
+    if reference > MAX_REFERENCE:
+        raise ConfigError(f"{reader.where}.reference: expected an integer from 10 to {MAX_REFERENCE}, "
+                          f"got {reference}")
+    min_change = reader.number("min_change", 0.25, minimum=0.0)
+    if min_change >= 1:
+        raise ConfigError(f"{reader.where}.min_change: expected a fraction below 1, got {min_change!r}")
+    min_expected = reader.number("min_expected", 5.0, minimum=0.0)
+    reader.used.add("trend")
+    trend = reader.obj.get("trend", False)
+    if not isinstance(trend, bool):
+        raise ConfigError(f"{reader.where}.trend: expected true or false, got {trend!r}")
+    return {**common, "reference": reference, "min_change": min_change, "min_expected": min_expected,
+            "trend": trend}
+
+
+def profile_param(profile: WeekProfile) -> float | list[float]:
+    """The profile as the thresholds file writes it: one number when flat, else the rounded list."""
+    values = profile.values
+    return values[0] if len(values) == 1 else [round(v, 4) for v in values]
+
+
+class AgainstProfile:
+    """What the rules judged against the week profile share: lower is worse, and normal for drawing is the
+    profile's level at the minute (a flat profile that follows today's trend knows nothing of the minute
+    by itself: None)."""
+
+    profile: WeekProfile
+    trend: bool
+
+    def worse(self, new: float, old: float) -> bool:
+        return new < old
+
+    def expected(self, minute: int) -> float | None:
+        return None if self.trend else self.profile.at(minute)
+
+
 @register_rule
-class ProfileDropRule(Rule):
+class ProfileDropRule(AgainstProfile, Rule):
     """A count far below what this minute of this kind of day normally has, at today's level.
 
     Expected window count = ``level`` x (the profile summed over the window), where ``level`` is the
@@ -250,14 +296,6 @@ class ProfileDropRule(Rule):
             index = stop
         return super().first_breach(view, minutes, index)  # a few minutes (live traffic): judged one by one
 
-    def worse(self, new: float, old: float) -> bool:
-        return new < old
-
-    def expected(self, minute: int) -> float | None:
-        """The profile's level at ``minute`` (today's level scales it; for drawing). A flat profile that
-        follows today's trend knows nothing of the minute by itself: None."""
-        return None if self.trend else self.profile.at(minute)
-
     def bounds(self, minute: int) -> tuple[float | None, float | None]:
         """The longest window's per-minute limit at the profile's usual level (for drawing a band)."""
         expected = self.expected(minute)
@@ -277,39 +315,21 @@ class ProfileDropRule(Rule):
                 f"over {span} min")
 
     def params(self) -> dict[str, Any]:
-        values = self.profile.values
-        return {"profile": values[0] if len(values) == 1 else [round(v, 4) for v in values],
+        return {"profile": profile_param(self.profile),
                 "windows": list(self.windows), "dispersion": list(self.dispersion), "p_value": self.p_value,
                 "min_change": self.min_change, "reference": self.reference, "min_expected": self.min_expected,
                 "trend": self.trend}
 
     @classmethod
     def from_config(cls, reader: FieldReader, metrics: Iterable[str]) -> ProfileDropRule:
-        common = cls.common_fields(reader, metrics)
-        if common["metric"].startswith(RATE_PREFIX):
-            raise ConfigError(f"{reader.where}.metric: a profile_drop rule watches a count such as "
-                              f"'status:approved', got {common['metric']!r}")
-        profile = read_week_profile(reader, "profile")
+        fields = profile_rule_fields(cls, reader, metrics)
         windows = _windows(reader)
         dispersion = _dispersions(reader, len(windows))
         p_value = reader.number("p_value")
         if not 0 < p_value < 0.5:
             raise ConfigError(f"{reader.where}.p_value: expected a probability between 0 and 0.5, got {p_value!r}")
-        min_change = reader.number("min_change", 0.25, minimum=0.0)
-        if min_change >= 1:
-            raise ConfigError(f"{reader.where}.min_change: expected a fraction below 1, got {min_change!r}")
-        reference = reader.int("reference", 60, minimum=10)
-        if reference > MAX_REFERENCE:
-            raise ConfigError(f"{reader.where}.reference: expected an integer from 10 to {MAX_REFERENCE}, "
-                              f"got {reference}")
-        min_expected = reader.number("min_expected", 5.0, minimum=0.0)
-        reader.used.add("trend")
-        trend = reader.obj.get("trend", False)
-        if not isinstance(trend, bool):
-            raise ConfigError(f"{reader.where}.trend: expected true or false, got {trend!r}")
         reader.reject_unknown(("type", "description"))
-        return cls(profile=profile, windows=windows, dispersion=dispersion, p_value=p_value, min_change=min_change,
-                   reference=reference, min_expected=min_expected, trend=trend, **common)
+        return cls(windows=windows, dispersion=dispersion, p_value=p_value, **fields)
 
 
 def _windows(reader: FieldReader) -> tuple[int, ...]:
