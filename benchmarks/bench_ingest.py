@@ -33,11 +33,17 @@ TARGET = 150_000
 
 
 def run_once(status_batches, auth_batches, directory: str, repeat: int) -> float:
-    monitor = Monitor(load_thresholds(), Store(str(Path(directory) / f"bench-{repeat}.db")))
+    return ingest_rate(load_thresholds(), zip(status_batches, auth_batches, strict=True),
+                       Path(directory) / f"bench-{repeat}.db")
+
+
+def ingest_rate(thresholds, batches, path: Path) -> float:
+    """Records a second through validation and ``Monitor.ingest`` of (statuses, auth codes) batch pairs."""
+    monitor = Monitor(thresholds, Store(str(path)))
     now = time.time()
     records = 0
     started = time.perf_counter()
-    for statuses, auth in zip(status_batches, auth_batches, strict=True):
+    for statuses, auth in batches:
         monitor.ingest(validate_records(statuses, "status", DEFAULT_STATUSES, now=now))
         monitor.ingest(validate_records(auth, "auth_code", DEFAULT_AUTH_CODES, now=now))
         records += len(statuses) + len(auth)

@@ -12,7 +12,6 @@ import argparse
 import logging
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -22,23 +21,10 @@ from analysis.loading import history_from_rows
 from analysis.synthetic import generate
 from benchmarks._data import minute_records
 from benchmarks._stats import spread
-from detection import Monitor, Store, validate_records
-from detection.metrics import DEFAULT_AUTH_CODES, DEFAULT_STATUSES
+from benchmarks.bench_ingest import ingest_rate
 from detection.thresholds import Thresholds
 
 START = 29_204_640  # the benchmark data's first minute (bench_ingest.py)
-
-
-def run_once(thresholds: Thresholds, batches: list[tuple[list[dict], list[dict]]], path: Path) -> float:
-    monitor = Monitor(thresholds, Store(str(path)))
-    now, records, started = time.time(), 0, time.perf_counter()
-    for statuses, auth in batches:
-        monitor.ingest(validate_records(statuses, "status", DEFAULT_STATUSES, now=now))
-        monitor.ingest(validate_records(auth, "auth_code", DEFAULT_AUTH_CODES, now=now))
-        records += len(statuses) + len(auth)
-    elapsed = time.perf_counter() - started
-    monitor.store.close()
-    return records / elapsed
 
 
 def main() -> None:
@@ -58,8 +44,8 @@ def main() -> None:
     rates: dict[str, list[float]] = {"with sequential_drop": [], "without": []}
     with tempfile.TemporaryDirectory() as directory:
         for repeat in range(args.repeats):  # alternating, so load on the machine hits both alike
-            rates["with sequential_drop"].append(run_once(learned, batches, Path(directory) / f"with-{repeat}.db"))
-            rates["without"].append(run_once(without, batches, Path(directory) / f"without-{repeat}.db"))
+            rates["with sequential_drop"].append(ingest_rate(learned, batches, Path(directory) / f"with-{repeat}.db"))
+            rates["without"].append(ingest_rate(without, batches, Path(directory) / f"without-{repeat}.db"))
     for name, values in rates.items():
         print(f"learned file, {name}: {spread(values)} records/s")
 
