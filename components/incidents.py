@@ -178,7 +178,10 @@ def incident_detail(incident: Mapping[str, Any] | None, start: int | None = None
     ]
     table = dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("rule", "metric", "severity", "started", "resolved",
                                                                   "value vs threshold")])),
-                       html.Tbody(rows)], size="sm", className="incident-members mb-2", responsive=True)
+                       html.Tbody(rows)], size="sm", className="incident-members mb-0")
+    # Scrolls sideways on a phone: focusable and named, so a keyboard can scroll it too.
+    table = html.Div(table, className="table-responsive mb-2", tabIndex="0", role="region",
+                     **{"aria-label": "Member alerts"})
     parts: list[Any] = [
         head,
         html.Div([html.Span(when, className="incident-since"),
