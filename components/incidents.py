@@ -51,10 +51,17 @@ def drivers_text(drivers: Sequence[Mapping[str, Any]]) -> str:
 
 
 def incident_actions(incident: Mapping[str, Any], where: str = "open", form: Any = None) -> html.Div:
-    """The actions slot: in a list, who acknowledged the incident (the API's ``acknowledged``); in the
+    """The actions slot: in a list, who acknowledged the incident (the API's ``acknowledged``) and how many
+    notes it has; in the
     detail, ``form`` (``components.actions.action_form``)."""
     acked = acknowledgement_text(incident.get("acknowledged"))
-    children: Any = form if form is not None else [html.Span(acked, className="incident-acked")] if acked else []
+    notes = incident.get("notes") or []
+    children: Any = form
+    if form is None:
+        # The newest note on hover: the row stays one line, the detail has them all.
+        children = ([html.Span(acked, className="incident-acked")] if acked else []) + (
+            [html.Span(f"{len(notes)} note" + ("s" if len(notes) > 1 else ""), className="incident-notes-count",
+                       title=f"{notes[-1].get('by', '')}: {notes[-1].get('text', '')}"[:300])] if notes else [])
     return html.Div(
         children,
         id=ids.incident_actions(incident["id"], where),

@@ -121,6 +121,9 @@ def test_the_silences_list_shows_only_active_ones_soonest_end_first_with_expire(
 
 
 def test_an_open_row_says_who_acknowledged_it():
-    row = incident_row({**OPEN, "severity": "warning", "kind": "denial_spike", "title": "t", "acknowledged": ACKED})
-    assert "acknowledged by alice at 2025-07-12 13:47 UTC" in text(row)
+    row = incident_row({**OPEN, "severity": "warning", "kind": "denial_spike", "title": "t", "acknowledged": ACKED,
+                        "notes": [{"by": "bob", "at": "2025-07-12T14:00:00Z", "text": "a"},
+                                  {"by": "cy", "at": "2025-07-12T14:05:00Z", "text": "issuer confirms"}]})
+    assert "acknowledged by alice at 2025-07-12 13:47 UTC" in text(row) and "2 notes" in text(row)
+    assert any(getattr(c, "title", None) == "cy: issuer confirms" for c in walk(row))
     assert "acknowledged" not in text(incident_row({**OPEN, "severity": "warning", "kind": "denial_spike", "title": "t"}))

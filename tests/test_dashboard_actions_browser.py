@@ -119,6 +119,8 @@ def test_acknowledge_note_label_silence_and_expire_through_the_page(dash_duo, ac
     result_says(dash_duo, opened, "Note added.")
     assert "alice at" in text_of(dash_duo, f"{detail} .incident-notes")
     assert "issuer confirms a batch of declines" in dash_duo.find_element(f"{detail} .incident-notes").text
+    wait_until(dash_duo, lambda: "1 note" in dash_duo.find_element(f"#{ids.incident_row(opened)}").text,
+               "the open row does not count the note")
     assert [n["text"] for n in api(actions_app, "GET", f"/api/incidents/{opened}")["notes"]] == \
         ["issuer confirms a batch of declines"]
 
