@@ -33,6 +33,7 @@ from feeds.demo import FeedWriter
 
 from . import patches, view, window
 from .access import check_write
+from .actions import PageActions, RouteClient, register_action_callbacks
 from .incidents import IncidentHistory, register_incident_callbacks
 from .unchanged import charts_key, leave_out_unchanged
 
@@ -73,6 +74,13 @@ def register_callbacks(
 
     rules = monitor.thresholds.rules
     bands = view.RuleBands(rules)
+    # The incidents as the REST API answers them (with who acknowledged each), when the app has the actions.
+    incident_actions = app.server.extensions.get("incident_actions")
+    page_actions = (PageActions(monitor, incident_actions, RouteClient(app.server), api_token)
+                    if incident_actions is not None else None)
+
+    def incidents_shown(found: list) -> list[dict[str, Any]]:
+        return incident_actions.shape(found) if incident_actions is not None else [i.to_dict() for i in found]
 
     @app.callback(
         Output(ids.STATUS_CARDS, "children"),
@@ -110,7 +118,7 @@ def register_callbacks(
         feeds = {name: f.to_dict() for name, f in snap.feeds.items()}
         badge = health_badge(feeds)
         updated = "updated " + utc_time(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(snap.taken_at)))
-        incidents = open_incidents_panel([i.to_dict() for i in snap.open_incidents],
+        incidents = open_incidents_panel(incidents_shown(list(snap.open_incidents)),
                                          selected if isinstance(selected, str) else None)
         shown_range = range_label if range_label in RANGES else "6h"
         # The resolved list reads the store again only when an incident opened or resolved, not every tick
@@ -212,7 +220,10 @@ def register_callbacks(
         State(ids.REFRESH, "max_intervals"),
         prevent_initial_call=True,
     )
-    register_incident_callbacks(app, monitor, IncidentHistory(monitor))
+    register_incident_callbacks(app, monitor, IncidentHistory(monitor),
+                                page_actions.detail if page_actions is not None else None)
+    if page_actions is not None:
+        register_action_callbacks(app, page_actions)
 
     @app.callback(
         Output(ids.SIMULATE_RESULT, "children"),

@@ -7,12 +7,14 @@ keeps the cursors it walked (``ids.INCIDENT_PAGES``) so Newer goes back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from dash import ALL, Dash, Input, Output, State, ctx, no_update
 
 from components import ids
+from components.actions import ACTOR_NAME_STORE
 from components.incidents import ALL as EVERY
 from components.incidents import KIND_LABELS, SEVERITIES, history_page, incident_detail
 from detection import Monitor
@@ -93,15 +95,23 @@ def parse_cursor(value: object) -> Cursor | None:
     return None
 
 
-def register_incident_callbacks(app: Dash, monitor: Monitor, history: IncidentHistory) -> None:
+DetailRenderer = Callable[[str, object, object], Any]  # (incident id, kept name, kept token) -> the detail panel
+
+
+def register_incident_callbacks(app: Dash, monitor: Monitor, history: IncidentHistory,
+                                render_detail: DetailRenderer | None = None) -> None:
+    """``render_detail`` draws the detail with the analyst's actions (``callbacks.actions.PageActions.detail``)."""
+
     @app.callback(
         Output(ids.INCIDENT_DETAIL, "children"),
         Output(ids.SELECTED_INCIDENT, "data"),
         Output(ids.VIEW_WINDOW, "data", allow_duplicate=True),
         Input(ids.incident_open(ALL, ALL), "n_clicks"),
+        State(ACTOR_NAME_STORE, "data"),
+        State(ids.API_TOKEN_STORE, "data"),
         prevent_initial_call=True,
     )
-    def open_incident(clicks: list[int | None]):
+    def open_incident(clicks: list[int | None], name: object, kept: object):
         trigger = ctx.triggered_id
         # Rows are redrawn by refreshes (n_clicks 0 again): only a real click opens one.
         if not isinstance(trigger, dict) or not any(t.get("value") for t in ctx.triggered):
@@ -111,7 +121,9 @@ def register_incident_callbacks(app: Dash, monitor: Monitor, history: IncidentHi
             return incident_detail(None), None, no_update
         newest = monitor.newest_event_minute()
         end = incident.resolved_at if incident.resolved_at is not None else max(incident.started_at, newest or 0)
-        return (incident_detail(incident.to_dict(), incident.started_at, end), incident.id,
+        detail = (render_detail(incident.id, name, kept) if render_detail is not None
+                  else incident_detail(incident.to_dict(), incident.started_at, end))
+        return (detail, incident.id,
                 incident_window(incident.started_at, incident.resolved_at, newest))
 
     @app.callback(

@@ -1,8 +1,9 @@
 """The incidents panels: open incidents at the top of the page, one incident's detail, and the resolved history.
 
 Incidents arrive as the REST API's dicts (``Incident.to_dict()``); every function
-here is pure. Each incident row holds an empty actions slot (``incident_actions``)
-where Acknowledge / Note / Silence buttons go once their REST routes exist.
+here is pure. Each incident row holds an actions slot (``incident_actions``): in a list
+it says who acknowledged the incident; in the detail it holds the forms of
+``components.actions`` (Acknowledge, Add note, Mark false alarm / expected, Silence).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from . import ids
+from .actions import acknowledgement_text, silences_panel
 from .alerts import SEVERITY_COLOURS, format_value, utc_time
 
 KIND_LABELS = {
@@ -48,11 +50,20 @@ def drivers_text(drivers: Sequence[Mapping[str, Any]]) -> str:
     return ", ".join(f"{driver_label(d['metric'])}: {d['share'] * 100:.0f}%" for d in drivers)
 
 
-def incident_actions(incident: Mapping[str, Any], where: str = "open") -> html.Div:
-    """The place for Acknowledge / Note / Silence: empty today, with who acknowledged it once that is stored."""
-    who = incident.get("acknowledged_by")
+def incident_actions(incident: Mapping[str, Any], where: str = "open", form: Any = None) -> html.Div:
+    """The actions slot: in a list, who acknowledged the incident (the API's ``acknowledged``) and how many
+    notes it has; in the
+    detail, ``form`` (``components.actions.action_form``)."""
+    acked = acknowledgement_text(incident.get("acknowledged"))
+    notes = incident.get("notes") or []
+    children: Any = form
+    if form is None:
+        # The newest note on hover: the row stays one line, the detail has them all.
+        children = ([html.Span(acked, className="incident-acked")] if acked else []) + (
+            [html.Span(f"{len(notes)} note" + ("s" if len(notes) > 1 else ""), className="incident-notes-count",
+                       title=f"{notes[-1].get('by', '')}: {notes[-1].get('text', '')}"[:300])] if notes else [])
     return html.Div(
-        [html.Span(f"acknowledged by {who}", className="incident-acked")] if who else [],
+        children,
         id=ids.incident_actions(incident["id"], where),
         className="incident-actions",
     )
@@ -145,10 +156,12 @@ def timeline(members: Sequence[Member], start: int, end: int) -> html.Div:
     return html.Div([*rows, ends], className="incident-timeline")
 
 
-def incident_detail(incident: Mapping[str, Any] | None, start: int | None = None, end: int | None = None) -> html.Div:
+def incident_detail(incident: Mapping[str, Any] | None, start: int | None = None, end: int | None = None,
+                    form: Any = None) -> html.Div:
     """An incident opened from a list: title, state, summary, drivers, members and a timeline of them.
 
-    ``start``/``end`` are the incident's span in epoch minutes (its end: resolved, or the newest minute).
+    ``start``/``end`` are the incident's span in epoch minutes (its end: resolved, or the newest minute);
+    ``form``: the analyst's actions on it, put in its actions slot.
     """
     if incident is None:
         return html.Div("Click an incident to see its alerts and timeline.", className="incident-detail-empty text-muted")
@@ -172,7 +185,10 @@ def incident_detail(incident: Mapping[str, Any] | None, start: int | None = None
     ]
     table = dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("rule", "metric", "severity", "started", "resolved",
                                                                   "value vs threshold")])),
-                       html.Tbody(rows)], size="sm", className="incident-members mb-2", responsive=True)
+                       html.Tbody(rows)], size="sm", className="incident-members mb-0")
+    # Scrolls sideways on a phone: focusable and named, so a keyboard can scroll it too.
+    table = html.Div(table, className="table-responsive mb-2", tabIndex="0", role="region",
+                     **{"aria-label": "Member alerts"})
     parts: list[Any] = [
         head,
         html.Div([html.Span(when, className="incident-since"),
@@ -185,7 +201,7 @@ def incident_detail(incident: Mapping[str, Any] | None, start: int | None = None
         parts.append(html.Div(f"Driven by {drivers}", className="incident-drivers-line mb-2"))
     if members and start is not None and end is not None:
         parts.append(timeline(members, start, end))
-    parts += [table, incident_actions(incident, "detail")]
+    parts += [table, incident_actions(incident, "detail", form)]
     return html.Div(parts, className="incident-detail", id=ids.incident_detail_of(incident["id"]))
 
 
@@ -221,7 +237,8 @@ def history_page(incidents: Sequence[Mapping[str, Any]], page_number: int, has_m
 
 
 def history_panel() -> html.Div:
-    """The static frame of the resolved list: filters, the list (filled by a callback) and Newer / Older."""
+    """The static frame of the resolved list: filters, the list (filled by a callback) and Newer / Older;
+    then the active silences (their own section: an analyst silences from an incident and looks here)."""
     return html.Div(
         [
             history_filters(),
@@ -235,6 +252,7 @@ def history_panel() -> html.Div:
                 ],
                 className="incident-paging",
             ),
+            silences_panel(),
         ],
         id=ids.INCIDENT_HISTORY,
     )

@@ -83,8 +83,9 @@ def test_an_open_incident_row_says_what_since_when_driven_by_what_and_has_an_act
                   "warning", ids.incident_actions("i1"), "incident-selected", '"list": "open"'):
         assert piece in row, piece
     resolved = text(incident_row({**INCIDENT, "state": "resolved", "resolved_at": "2025-07-12T02:02:00Z",
-                                  "acknowledged_by": "ana"}, where="resolved"))
-    assert "2025-07-12 01:30 UTC to 2025-07-12 02:02 UTC" in resolved and "acknowledged by ana" in resolved
+                                  "acknowledged": {"by": "ana", "at": "2025-07-12T01:41:07Z", "note": None}},
+                                 where="resolved"))
+    assert "2025-07-12 01:30 UTC to 2025-07-12 02:02 UTC" in resolved and "acknowledged by ana at 2025-07-12 01:41 UTC" in resolved
     assert ids.incident_actions("i1", "resolved") in resolved and "incident-selected" not in resolved
 
 
