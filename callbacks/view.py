@@ -6,7 +6,7 @@ and ``expected(minute)``, card colours from the open alerts on each metric.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
 
@@ -180,36 +180,87 @@ def worst_states(alerts: Iterable[Alert]) -> dict[str, str]:
     return worst
 
 
-def status_cards(snap: Snapshot, rules: Sequence[Rule]) -> list[CardFigures]:
-    """Numbers for each card: the open minute, the last full minute, its share and how it compares with normal."""
-    states = worst_states(snap.open_alerts)
+# A feed silent (wall clock) for longer than this greys its cards until data comes again: sooner than the
+# no-data alert (2 min in the demo thresholds, 5 by default), and the only sign where that alert is off or silenced.
+STALE_SECONDS = 90
+
+
+def since_text(minute: int | None, now: float) -> str | None:
+    """The newest minute with data as "13:45 UTC", with its date when that is not today's (a replay, a long stop)."""
+    if minute is None:
+        return None
+    at = minute_to_datetime(minute)
+    today = minute_to_datetime(int(now // 60)).date()
+    return at.strftime("%H:%M UTC" if at.date() == today else "%Y-%m-%d %H:%M UTC")
+
+
+def _judging_alert(alerts: Sequence[Alert], silenced: Collection[str]) -> Alert | None:
+    """The alert a card shows: the worst one not silenced (firing before pending), else the worst silenced one."""
+    return min(alerts, key=lambda a: (a.id in silenced, STATE_RANK[a.state], -a.started_at), default=None)
+
+
+def status_cards(snap: Snapshot, rules: Sequence[Rule], silenced: Collection[str] = ()) -> list[CardFigures]:
+    """Numbers and state for each card, agreeing with the alerts.
+
+    The big number is what the card's firing or pending alert judges (its value over its rule's window) and
+    normal is that alert's expectation; without an alert, the last closed minute against the rule's (or the
+    last hour's) normal. The open minute is shown as such, never as the big number. ``silenced``: ids of the
+    open alerts a silence covers (the same marks the alerts panel shows).
+    """
     n = len(snap.minutes)
+    feed = snap.feeds.get(STATUS_FEED)
     received = snap.received.get(STATUS_FEED, ())
-    previous_total = 0
-    if n >= 2:
-        previous_total = sum(snap.counts.get(status_metric(s), (0,) * n)[-2] for s in snap.statuses)
+    windows = {r.id: int(getattr(r, "window", 1)) for r in rules}
+    open_alerts = [a for a in snap.open_alerts if a.state in STATE_RANK]
+    outage = any(a.state == "firing" and a.id not in silenced and split_metric(a.metric) == ("feed", STATUS_FEED)
+                 for a in open_alerts)
+    stale = (feed is not None and feed.silent_seconds is not None and feed.silent_seconds > STALE_SECONDS)
+    since = since_text(feed.newest_minute if feed else None, snap.taken_at)
+    # The last closed minute: the feed's watermark; without one, every minute is still open.
+    closed_i: int | None = n - 2 if n >= 2 else None
+    if feed is not None:
+        closed_i = None if feed.closed_through is None or snap.start_minute is None else feed.closed_through - snap.start_minute
+    if closed_i is not None and not 0 <= closed_i < n:
+        closed_i = n - 1 if closed_i >= n else None
+    open_i = n - 1 if n and (closed_i is None or closed_i < n - 1) else None
+    closed_total = sum(snap.counts.get(status_metric(s), (0,) * n)[closed_i] for s in snap.statuses) if closed_i is not None else 0
     cards = []
     for status in snap.statuses:
         metric = status_metric(status)
-        column = snap.counts.get(metric, ())
-        current = column[-1] if column else 0
-        previous = column[-2] if len(column) >= 2 else 0
-        baseline, name = None, "1 h avg"
-        if n >= 2:
-            for rule in rules:
-                if rule.metric == metric:
-                    expected = rule.expected(snap.minutes[-2])
-                    if expected is not None:
-                        baseline, name = expected, "baseline"
-                        break
-            if baseline is None:
-                window = [c for c, r in zip(column[-2 - BASELINE_WINDOW:-2], received[-2 - BASELINE_WINDOW:-2], strict=False) if r]
-                if window:
-                    baseline = sum(window) / len(window)
+        column = snap.counts.get(metric, (0,) * n)
+        closed = column[closed_i] if closed_i is not None else None
+        mine = [a for a in open_alerts if _panel_key(a.metric) == metric]
+        alert = _judging_alert(mine, silenced)
+        if alert is not None:
+            value: float | None = alert.value
+            window: int | None = windows.get(alert.rule, 1)
+            baseline, name = alert.expected, "expected"
+            share = split_metric(alert.metric)[0] == "rate"
+            state = "silenced" if alert.id in silenced else alert.state
+        else:
+            value, window, share, state = closed, None, False, NORMAL
+            baseline, name = None, "1 h avg"
+            if closed_i is not None:
+                for rule in rules:
+                    if rule.metric == metric:
+                        expected = rule.expected(snap.minutes[closed_i])
+                        if expected is not None:
+                            baseline, name = expected, "baseline"
+                            break
+                if baseline is None:
+                    lo = max(0, closed_i - BASELINE_WINDOW)
+                    window_counts = [c for c, r in zip(column[lo:closed_i], received[lo:closed_i], strict=False) if r]
+                    if window_counts:
+                        baseline = sum(window_counts) / len(window_counts)
+        if outage:
+            state = "outage"
+        elif stale and state == NORMAL:  # an alert on the card says more than the silence does
+            state = "stale"
         cards.append(CardFigures(
-            status=status, current=current, previous=previous,
-            rate=(previous / previous_total) if previous_total else None,
-            baseline=baseline, baseline_name=name, state=states.get(metric, NORMAL),
+            status=status, value=value, window=window,
+            open_count=column[open_i] if open_i is not None else None,
+            rate=(closed / closed_total) if closed is not None and closed_total else None,
+            baseline=baseline, baseline_name=name, state=state, share=share, since=since,
         ))
     return cards
 
