@@ -183,6 +183,7 @@ def worst_states(alerts: Iterable[Alert]) -> dict[str, str]:
 # A feed silent (wall clock) for longer than this greys its cards until data comes again: sooner than the
 # no-data alert (2 min in the demo thresholds, 5 by default), and the only sign where that alert is off or silenced.
 STALE_SECONDS = 90
+NO_DATA = "no_data"  # the wall-clock feed alert's rule type (the Monitor's NO_DATA_RULE)
 
 
 def since_text(minute: int | None, now: float) -> str | None:
@@ -192,6 +193,28 @@ def since_text(minute: int | None, now: float) -> str | None:
     at = minute_to_datetime(minute)
     today = minute_to_datetime(int(now // 60)).date()
     return at.strftime("%H:%M UTC" if at.date() == today else "%Y-%m-%d %H:%M UTC")
+
+
+def feed_outage(snap: Snapshot, closed_minute: int | None, silenced: Collection[str],
+                feed: str = STATUS_FEED) -> int | None:
+    """The newest minute with data before the feed's outage, or None when there is none to show.
+
+    An outage is a firing no-data or feed-gap alert on the feed (it lasts in wall-clock time), or a feed gap,
+    resolved since, that covers the card's last closed minute: a posted gap (the simulated outage) resolves
+    as soon as data comes again, but the card's minute had no data and must not read as a green 0.
+    """
+    newest = snap.feeds[feed].newest_minute if feed in snap.feeds else None
+    seen: set[str] = set()
+    for alert in (*snap.open_alerts, *snap.recent_alerts):
+        if alert.id in seen or alert.id in silenced or split_metric(alert.metric) != ("feed", feed):
+            continue
+        seen.add(alert.id)
+        if alert.state == "firing":
+            return newest if alert.rule_type == NO_DATA else alert.started_at - 1
+        if (alert.state == "resolved" and alert.fired_at is not None and closed_minute is not None
+                and alert.resolved_at is not None and alert.started_at <= closed_minute < alert.resolved_at):
+            return alert.started_at - 1
+    return None
 
 
 def _judging_alert(alerts: Sequence[Alert], silenced: Collection[str]) -> Alert | None:
@@ -212,23 +235,23 @@ def status_cards(snap: Snapshot, rules: Sequence[Rule], silenced: Collection[str
     received = snap.received.get(STATUS_FEED, ())
     windows = {r.id: int(getattr(r, "window", 1)) for r in rules}
     open_alerts = [a for a in snap.open_alerts if a.state in STATE_RANK]
-    outage = any(a.state == "firing" and a.id not in silenced and split_metric(a.metric) == ("feed", STATUS_FEED)
-                 for a in open_alerts)
     stale = (feed is not None and feed.silent_seconds is not None and feed.silent_seconds > STALE_SECONDS)
-    since = since_text(feed.newest_minute if feed else None, snap.taken_at)
     # The last closed minute: the feed's watermark; without one, every minute is still open.
     closed_i: int | None = n - 2 if n >= 2 else None
     if feed is not None:
         closed_i = None if feed.closed_through is None or snap.start_minute is None else feed.closed_through - snap.start_minute
     if closed_i is not None and not 0 <= closed_i < n:
         closed_i = n - 1 if closed_i >= n else None
+    outage = feed_outage(snap, None if closed_i is None else snap.minutes[closed_i], silenced)
+    since = since_text(outage if outage is not None else feed.newest_minute if feed else None, snap.taken_at)
     open_i = n - 1 if n and (closed_i is None or closed_i < n - 1) else None
     closed_total = sum(snap.counts.get(status_metric(s), (0,) * n)[closed_i] for s in snap.statuses) if closed_i is not None else 0
     cards = []
     for status in snap.statuses:
         metric = status_metric(status)
         column = snap.counts.get(metric, (0,) * n)
-        closed = column[closed_i] if closed_i is not None else None
+        # A closed minute the feed sent nothing for is no count ("–"), not a green 0.
+        closed = column[closed_i] if closed_i is not None and (not received or received[closed_i]) else None
         mine = [a for a in open_alerts if _panel_key(a.metric) == metric]
         alert = _judging_alert(mine, silenced)
         if alert is not None:
@@ -252,7 +275,7 @@ def status_cards(snap: Snapshot, rules: Sequence[Rule], silenced: Collection[str
                     window_counts = [c for c, r in zip(column[lo:closed_i], received[lo:closed_i], strict=False) if r]
                     if window_counts:
                         baseline = sum(window_counts) / len(window_counts)
-        if outage:
+        if outage is not None:
             state = "outage"
         elif stale and state == NORMAL:  # an alert on the card says more than the silence does
             state = "stale"

@@ -407,3 +407,24 @@ def test_a_stopped_feed_greys_its_cards_then_turns_every_card_red_when_the_no_da
     assert all("card-outage" in css for css in card_classes(out).values())
     texts = card_texts(card_of(out, "failed"))
     assert texts[1] == "feed outage" and texts[-1] == f"no data since {since}"
+
+
+def test_a_simulated_feed_outage_turns_every_card_red_while_the_closed_minute_is_in_the_gap(demo_app):
+    client = demo_app.server.test_client()
+    monitor = demo_app.server.extensions["monitor"]
+    before = monitor.newest_event_minute()
+    call_simulate(client, demo_app, "feed_outage")
+    # The posted gap resolves as soon as the minute after it arrives; the cards judge the gap's last minute.
+    (gap,) = [a for a in monitor.alerts() if a.metric == "feed:status"]
+    assert gap.state == "resolved" and gap.started_at == before + 1
+    out, _ = call_refresh(client, demo_app, "1h", trigger=ids.SIMULATED)
+    assert all("card-outage" in css for css in card_classes(out).values())
+    texts = card_texts(card_of(out, "approved"))
+    since = minute_to_datetime(before).strftime("%H:%M UTC")
+    assert texts[1:4] == ["feed outage", "–", "last closed min"] and texts[-1] == f"no data since {since}"
+    # The next minute closes with data: the outage is over for the cards too.
+    writer = demo_app.server.extensions["feed_writer"]
+    writer.simulate("normal")
+    writer.simulate("normal")
+    out, _ = call_refresh(client, demo_app, "1h", trigger=ids.SIMULATED)
+    assert all("card-normal" in css for css in card_classes(out).values())
