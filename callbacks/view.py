@@ -1,7 +1,7 @@
 """Turns a Monitor snapshot into the arguments of the pure component functions (cards, panels, rows).
 
 This is where rules meet the page: bands come from each rule's ``bounds(minute)``
-and ``expected(minute)``, card colours from the open alerts on each metric.
+and ``expected(minute)``; the cards' numbers and states from the open alerts, the silences and feed health.
 """
 
 from __future__ import annotations
@@ -168,18 +168,6 @@ def recent_alerts(snap: Snapshot) -> list[Alert]:
     return [a for a in snap.recent_alerts if a.state != "pending" or a.id in open_ids]
 
 
-def worst_states(alerts: Iterable[Alert]) -> dict[str, str]:
-    """Worst open state per panel key (status:X for both status:X and rate:X)."""
-    worst: dict[str, str] = {}
-    for alert in alerts:
-        if alert.state not in STATE_RANK:
-            continue
-        key = _panel_key(alert.metric)
-        if key not in worst or STATE_RANK[alert.state] < STATE_RANK[worst[key]]:
-            worst[key] = alert.state
-    return worst
-
-
 # A feed silent (wall clock) for longer than this greys its cards until data comes again: sooner than the
 # no-data alert (2 min in the demo thresholds, 5 by default), and the only sign where that alert is off or silenced.
 STALE_SECONDS = 90
@@ -217,6 +205,23 @@ def feed_outage(snap: Snapshot, closed_minute: int | None, silenced: Collection[
     return None
 
 
+def _minute_normal(snap: Snapshot, rules: Sequence[Rule], metric: str, i: int | None) -> tuple[float | None, str]:
+    """Normal for minute index ``i`` of ``metric``: a rule's expectation, else the mean of the received minutes
+    in the hour before it (a gap is not a quiet minute)."""
+    if i is None:
+        return None, "1 h avg"
+    for rule in rules:
+        if rule.metric == metric:
+            expected = rule.expected(snap.minutes[i])
+            if expected is not None:
+                return expected, "baseline"
+    lo = max(0, i - BASELINE_WINDOW)
+    column = snap.counts.get(metric, ())
+    received = snap.received.get(STATUS_FEED, ())
+    seen = [c for c, r in zip(column[lo:i], received[lo:i], strict=False) if r]
+    return (sum(seen) / len(seen) if seen else None), "1 h avg"
+
+
 def _judging_alert(alerts: Sequence[Alert], silenced: Collection[str]) -> Alert | None:
     """The alert a card shows: the worst one not silenced (firing before pending), else the worst silenced one."""
     return min(alerts, key=lambda a: (a.id in silenced, STATE_RANK[a.state], -a.started_at), default=None)
@@ -228,7 +233,7 @@ def status_cards(snap: Snapshot, rules: Sequence[Rule], silenced: Collection[str
     The big number is what the card's firing or pending alert judges (its value over its rule's window) and
     normal is that alert's expectation; without an alert, the last closed minute against the rule's (or the
     last hour's) normal. The open minute is shown as such, never as the big number. ``silenced``: ids of the
-    open alerts a silence covers (the same marks the alerts panel shows).
+    alerts (open or recent) a silence covers, the same marks the alerts panel shows.
     """
     n = len(snap.minutes)
     feed = snap.feeds.get(STATUS_FEED)
@@ -262,19 +267,7 @@ def status_cards(snap: Snapshot, rules: Sequence[Rule], silenced: Collection[str
             state = "silenced" if alert.id in silenced else alert.state
         else:
             value, window, share, state = closed, None, False, NORMAL
-            baseline, name = None, "1 h avg"
-            if closed_i is not None:
-                for rule in rules:
-                    if rule.metric == metric:
-                        expected = rule.expected(snap.minutes[closed_i])
-                        if expected is not None:
-                            baseline, name = expected, "baseline"
-                            break
-                if baseline is None:
-                    lo = max(0, closed_i - BASELINE_WINDOW)
-                    window_counts = [c for c, r in zip(column[lo:closed_i], received[lo:closed_i], strict=False) if r]
-                    if window_counts:
-                        baseline = sum(window_counts) / len(window_counts)
+            baseline, name = _minute_normal(snap, rules, metric, closed_i)
         if outage is not None:
             state = "outage"
         elif stale and state == NORMAL:  # an alert on the card says more than the silence does
