@@ -428,3 +428,15 @@ def test_a_simulated_feed_outage_turns_every_card_red_while_the_closed_minute_is
     writer.simulate("normal")
     out, _ = call_refresh(client, demo_app, "1h", trigger=ids.SIMULATED)
     assert all("card-normal" in css for css in card_classes(out).values())
+
+
+def test_a_silenced_no_data_alert_leaves_the_cards_grey_not_red(demo_app, clock):
+    client = demo_app.server.test_client()
+    monitor = demo_app.server.extensions["monitor"]
+    demo_app.server.extensions["silences"].create({"matchers": {"rule": "no_data"},
+                                                   "ends_at": epoch_to_iso(time.time() + 3600), "comment": "maintenance"})
+    clock.advance(view.STALE_SECONDS + 70)
+    monitor.tick()
+    assert [a.state for a in monitor.alerts() if a.metric == "feed:status" and a.is_open] == ["firing"]
+    out, _ = call_refresh(client, demo_app, "1h")
+    assert all("card-stale" in css for css in card_classes(out).values())
