@@ -165,10 +165,12 @@ def register_callbacks(
             status_part = patches.chart_update(status_fig, old_signature, new_signature)
             auth_part = patches.chart_update(auth_fig, old_signature, new_signature)
             new_signature_text = str(new_signature)
-        shown = order_alerts([shaped(a) for a in snap.open_alerts], [shaped(a) for a in recent],
-                             ALERTS_SHOWN)
+        open_shaped, recent_shaped = [shaped(a) for a in snap.open_alerts], [shaped(a) for a in recent]
+        # The cards mark silenced alerts as the alerts panel does, from the same marks.
+        silenced = {fields["id"] for fields in open_shaped + recent_shaped if fields.get("silenced")}
+        shown = order_alerts(open_shaped, recent_shaped, ALERTS_SHOWN)
         parts, new_digests = leave_out_unchanged({
-            "cards": status_cards(view.status_cards(snap, rules)),
+            "cards": status_cards(view.status_cards(snap, rules, silenced)),
             "status": status_part,
             "auth": auth_part,
             "alerts": alerts_panel(shown),

@@ -1,12 +1,12 @@
 """Turns a Monitor snapshot into the arguments of the pure component functions (cards, panels, rows).
 
 This is where rules meet the page: bands come from each rule's ``bounds(minute)``
-and ``expected(minute)``, card colours from the open alerts on each metric.
+and ``expected(minute)``; the cards' numbers and states from the open alerts, the silences and feed health.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
 
@@ -168,48 +168,115 @@ def recent_alerts(snap: Snapshot) -> list[Alert]:
     return [a for a in snap.recent_alerts if a.state != "pending" or a.id in open_ids]
 
 
-def worst_states(alerts: Iterable[Alert]) -> dict[str, str]:
-    """Worst open state per panel key (status:X for both status:X and rate:X)."""
-    worst: dict[str, str] = {}
-    for alert in alerts:
-        if alert.state not in STATE_RANK:
+# A feed silent (wall clock) for longer than this greys its cards until data comes again: sooner than the
+# no-data alert (2 min in the demo thresholds, 5 by default), and the only sign where that alert is off or silenced.
+STALE_SECONDS = 90
+NO_DATA = "no_data"  # the wall-clock feed alert's rule type (the Monitor's NO_DATA_RULE)
+
+
+def since_text(minute: int | None, now: float) -> str | None:
+    """The newest minute with data as "13:45 UTC", with its date when that is not today's (a replay, a long stop)."""
+    if minute is None:
+        return None
+    at = minute_to_datetime(minute)
+    today = minute_to_datetime(int(now // 60)).date()
+    return at.strftime("%H:%M UTC" if at.date() == today else "%Y-%m-%d %H:%M UTC")
+
+
+def feed_outage(snap: Snapshot, closed_minute: int | None, silenced: Collection[str],
+                feed: str = STATUS_FEED) -> int | None:
+    """The newest minute with data before the feed's outage, or None when there is none to show.
+
+    An outage is a firing no-data or feed-gap alert on the feed (it lasts in wall-clock time), or a feed gap,
+    resolved since, that covers the card's last closed minute: a posted gap (the simulated outage) resolves
+    as soon as data comes again, but the card's minute had no data and must not read as a green 0.
+    """
+    newest = snap.feeds[feed].newest_minute if feed in snap.feeds else None
+    seen: set[str] = set()
+    for alert in (*snap.open_alerts, *snap.recent_alerts):
+        if alert.id in seen or alert.id in silenced or split_metric(alert.metric) != ("feed", feed):
             continue
-        key = _panel_key(alert.metric)
-        if key not in worst or STATE_RANK[alert.state] < STATE_RANK[worst[key]]:
-            worst[key] = alert.state
-    return worst
+        seen.add(alert.id)
+        if alert.state == "firing":
+            return newest if alert.rule_type == NO_DATA else alert.started_at - 1
+        if (alert.state == "resolved" and alert.fired_at is not None and closed_minute is not None
+                and alert.resolved_at is not None and alert.started_at <= closed_minute < alert.resolved_at):
+            return alert.started_at - 1
+    return None
 
 
-def status_cards(snap: Snapshot, rules: Sequence[Rule]) -> list[CardFigures]:
-    """Numbers for each card: the open minute, the last full minute, its share and how it compares with normal."""
-    states = worst_states(snap.open_alerts)
-    n = len(snap.minutes)
+def _minute_normal(snap: Snapshot, rules: Sequence[Rule], metric: str, i: int | None) -> tuple[float | None, str]:
+    """Normal for minute index ``i`` of ``metric``: a rule's expectation, else the mean of the received minutes
+    in the hour before it (a gap is not a quiet minute)."""
+    if i is None:
+        return None, "1 h avg"
+    for rule in rules:
+        if rule.metric == metric:
+            expected = rule.expected(snap.minutes[i])
+            if expected is not None:
+                return expected, "baseline"
+    lo = max(0, i - BASELINE_WINDOW)
+    column = snap.counts.get(metric, ())
     received = snap.received.get(STATUS_FEED, ())
-    previous_total = 0
-    if n >= 2:
-        previous_total = sum(snap.counts.get(status_metric(s), (0,) * n)[-2] for s in snap.statuses)
+    seen = [c for c, r in zip(column[lo:i], received[lo:i], strict=False) if r]
+    return (sum(seen) / len(seen) if seen else None), "1 h avg"
+
+
+def _judging_alert(alerts: Sequence[Alert], silenced: Collection[str]) -> Alert | None:
+    """The alert a card shows: the worst one not silenced (firing before pending), else the worst silenced one."""
+    return min(alerts, key=lambda a: (a.id in silenced, STATE_RANK[a.state], -a.started_at), default=None)
+
+
+def status_cards(snap: Snapshot, rules: Sequence[Rule], silenced: Collection[str] = ()) -> list[CardFigures]:
+    """Numbers and state for each card, agreeing with the alerts.
+
+    The big number is what the card's firing or pending alert judges (its value over its rule's window) and
+    normal is that alert's expectation; without an alert, the last closed minute against the rule's (or the
+    last hour's) normal. The open minute is shown as such, never as the big number. ``silenced``: ids of the
+    alerts (open or recent) a silence covers, the same marks the alerts panel shows.
+    """
+    n = len(snap.minutes)
+    feed = snap.feeds.get(STATUS_FEED)
+    received = snap.received.get(STATUS_FEED, ())
+    windows = {r.id: int(getattr(r, "window", 1)) for r in rules}
+    open_alerts = [a for a in snap.open_alerts if a.state in STATE_RANK]
+    stale = (feed is not None and feed.silent_seconds is not None and feed.silent_seconds > STALE_SECONDS)
+    # The last closed minute: the feed's watermark; without one, every minute is still open.
+    closed_i: int | None = n - 2 if n >= 2 else None
+    if feed is not None:
+        closed_i = None if feed.closed_through is None or snap.start_minute is None else feed.closed_through - snap.start_minute
+    if closed_i is not None and not 0 <= closed_i < n:
+        closed_i = n - 1 if closed_i >= n else None
+    outage = feed_outage(snap, None if closed_i is None else snap.minutes[closed_i], silenced)
+    since = since_text(outage if outage is not None else feed.newest_minute if feed else None, snap.taken_at)
+    open_i = n - 1 if n and (closed_i is None or closed_i < n - 1) else None
+    closed_total = sum(snap.counts.get(status_metric(s), (0,) * n)[closed_i] for s in snap.statuses) if closed_i is not None else 0
     cards = []
     for status in snap.statuses:
         metric = status_metric(status)
-        column = snap.counts.get(metric, ())
-        current = column[-1] if column else 0
-        previous = column[-2] if len(column) >= 2 else 0
-        baseline, name = None, "1 h avg"
-        if n >= 2:
-            for rule in rules:
-                if rule.metric == metric:
-                    expected = rule.expected(snap.minutes[-2])
-                    if expected is not None:
-                        baseline, name = expected, "baseline"
-                        break
-            if baseline is None:
-                window = [c for c, r in zip(column[-2 - BASELINE_WINDOW:-2], received[-2 - BASELINE_WINDOW:-2], strict=False) if r]
-                if window:
-                    baseline = sum(window) / len(window)
+        column = snap.counts.get(metric, (0,) * n)
+        # A closed minute the feed sent nothing for is no count ("–"), not a green 0.
+        closed = column[closed_i] if closed_i is not None and (not received or received[closed_i]) else None
+        mine = [a for a in open_alerts if _panel_key(a.metric) == metric]
+        alert = _judging_alert(mine, silenced)
+        if alert is not None:
+            value: float | None = alert.value
+            window: int | None = windows.get(alert.rule, 1)
+            baseline, name = alert.expected, "expected"
+            share = split_metric(alert.metric)[0] == "rate"
+            state = "silenced" if alert.id in silenced else alert.state
+        else:
+            value, window, share, state = closed, None, False, NORMAL
+            baseline, name = _minute_normal(snap, rules, metric, closed_i)
+        if outage is not None:
+            state = "outage"
+        elif stale and state == NORMAL:  # an alert on the card says more than the silence does
+            state = "stale"
         cards.append(CardFigures(
-            status=status, current=current, previous=previous,
-            rate=(previous / previous_total) if previous_total else None,
-            baseline=baseline, baseline_name=name, state=states.get(metric, NORMAL),
+            status=status, value=value, window=window,
+            open_count=column[open_i] if open_i is not None else None,
+            rate=(closed / closed_total) if closed is not None and closed_total else None,
+            baseline=baseline, baseline_name=name, state=state, share=share, since=since,
         ))
     return cards
 

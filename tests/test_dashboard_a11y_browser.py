@@ -21,7 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from app import create_app
 from components import ids
 
-from .test_dashboard_browser import SEEN_WITHIN, open_dashboard, text_of, wait_until
+from .test_dashboard_browser import CARD_NUMBER, SEEN_WITHIN, open_dashboard, text_of, wait_until
 
 AXE = Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js"
 SCREENS = ((1920, 1080), (1366, 768), (390, 844))
@@ -117,7 +117,7 @@ def test_no_serious_violation_and_no_sideways_scroll_at_desktop_laptop_and_phone
                "status chart not drawn (6 status lines)")
     wait_until(dash_duo, lambda: dash_duo.find_elements(f"#{ids.ALERTS_PANEL} .alert-firing"),
                "no firing alert in the alerts panel")
-    assert text_of(dash_duo, f"#{ids.status_card_count('failed')}").isdigit()
+    assert CARD_NUMBER.fullmatch(text_of(dash_duo, f"#{ids.status_card_count('failed')}"))
     # The page fetched Plotly from its fingerprinted URL (kept a year), not Dash's fixed one.
     fetched = dash_duo.driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert any(url.endswith(alerting_app.plotly_url) for url in fetched), fetched

@@ -12,8 +12,9 @@ import pytest
 from app import create_app
 from callbacks import view
 from components import ids
+from components.cards import value_text
 from detection import Monitor, Store, parse_thresholds
-from detection.metrics import minute_to_iso
+from detection.metrics import epoch_to_iso, minute_to_datetime, minute_to_iso
 from feeds.demo import FeedWriter
 
 from .support import two_figures
@@ -327,3 +328,121 @@ def test_a_refresh_when_nothing_changed_sends_only_the_time_and_a_new_minute_sen
     # A page that lost its digests (a reload) gets every part again.
     again, _ = call_refresh(client, demo_app, "24h", signature=signature)
     assert {ids.STATUS_CARDS, ids.ALERTS_PANEL, ids.OPEN_INCIDENTS} <= set(again)
+
+
+# ------------------------------------------------------------------ cards that agree with the alerts
+
+def card_of(out: dict, status: str) -> dict:
+    """The card of ``status`` in a refresh answer."""
+    cols = out[ids.STATUS_CARDS]["children"]["props"]["children"]
+    return next(c["props"]["children"] for c in cols if c["props"]["children"]["props"]["id"] == ids.status_card(status))
+
+
+def card_texts(card: dict) -> list[str]:
+    """Every text in the card, in page order."""
+    found: list[str] = []
+
+    def visit(node):
+        if isinstance(node, dict):
+            visit(node.get("props", {}).get("children"))
+        elif isinstance(node, list):
+            for child in node:
+                visit(child)
+        elif isinstance(node, str):
+            found.append(node)
+
+    visit(card)
+    return found
+
+
+def card_classes(out: dict) -> dict[str, str]:
+    cols = out[ids.STATUS_CARDS]["children"]["props"]["children"]
+    return {c["props"]["children"]["props"]["id"]: c["props"]["children"]["props"]["className"] for c in cols}
+
+
+def test_a_failure_burst_card_shows_the_value_and_window_its_alert_judges(demo_app):
+    client = demo_app.server.test_client()
+    call_simulate(client, demo_app, "processing_failure")
+    out, _ = call_refresh(client, demo_app, "1h", trigger=ids.SIMULATED)
+    monitor = demo_app.server.extensions["monitor"]
+    (alert,) = [a for a in monitor.alerts() if a.rule == "failed_high" and a.state == "firing"]
+    rule = next(r for r in monitor.thresholds.rules if r.id == "failed_high")
+    texts = card_texts(card_of(out, "failed"))
+    # The big number is the alert's value (18 failures in the 5-minute window: 3.60/min), not the open minute.
+    assert texts[2:4] == [value_text(alert.value, False), f"/min over {rule.window} min"]
+    assert texts[2] == "3.60"
+    assert texts[4].startswith("open minute: ") and texts[4].endswith(" so far")
+    assert texts[6] == f"▲ +3.6 vs expected {alert.expected:.2g}"
+    assert "card-firing" in card_of(out, "failed")["props"]["className"]
+    # A card without an alert shows its last closed minute, with no minus zero anywhere on the row.
+    assert card_texts(card_of(out, "approved"))[3] == "last closed min"
+    row = json.dumps(out[ids.STATUS_CARDS]["children"])
+    assert "-0.0" not in row and "+0%" not in row and "-0%" not in row
+
+
+def test_a_silenced_alert_leaves_its_card_marked_silenced_not_firing(demo_app):
+    client = demo_app.server.test_client()
+    call_simulate(client, demo_app, "processing_failure")
+    demo_app.server.extensions["silences"].create({"matchers": {"rule": "failed_high"},
+                                                   "ends_at": epoch_to_iso(time.time() + 3600), "comment": "known"})
+    out, _ = call_refresh(client, demo_app, "1h", trigger=ids.SIMULATED)
+    failed = card_of(out, "failed")
+    assert "card-silenced" in failed["props"]["className"] and "card-firing" not in failed["props"]["className"]
+    assert card_texts(failed)[1] == "silenced"
+    # The other alert of the burst is not silenced: its card stays red.
+    assert "card-firing" in card_of(out, "backend_reversed")["props"]["className"]
+
+
+def test_a_stopped_feed_greys_its_cards_then_turns_every_card_red_when_the_no_data_alert_fires(demo_app, clock):
+    client = demo_app.server.test_client()
+    monitor = demo_app.server.extensions["monitor"]
+    out, _ = call_refresh(client, demo_app, "1h")
+    assert set(card_classes(out).values()) == {"status-card card-normal border-success"}
+    since = minute_to_datetime(monitor.newest_event_minute()).strftime("%H:%M UTC")
+    clock.advance(view.STALE_SECONDS + 10)  # silent for 100 s: stale, no alert yet (the demo's waits 2 min)
+    monitor.tick()
+    out, _ = call_refresh(client, demo_app, "1h")
+    assert not [a for a in monitor.alerts() if a.metric == "feed:status" and a.is_open]
+    assert all("card-stale" in css for css in card_classes(out).values())
+    texts = card_texts(card_of(out, "approved"))
+    assert texts[1] == "no data" and texts[-1] == f"no data since {since}"
+    clock.advance(60)  # 160 s: the no-data alert fires
+    monitor.tick()
+    assert [a.state for a in monitor.alerts() if a.metric == "feed:status" and a.is_open] == ["firing"]
+    out, _ = call_refresh(client, demo_app, "1h")
+    assert all("card-outage" in css for css in card_classes(out).values())
+    texts = card_texts(card_of(out, "failed"))
+    assert texts[1] == "feed outage" and texts[-1] == f"no data since {since}"
+
+
+def test_a_simulated_feed_outage_turns_every_card_red_while_the_closed_minute_is_in_the_gap(demo_app):
+    client = demo_app.server.test_client()
+    monitor = demo_app.server.extensions["monitor"]
+    before = monitor.newest_event_minute()
+    call_simulate(client, demo_app, "feed_outage")
+    # The posted gap resolves as soon as the minute after it arrives; the cards judge the gap's last minute.
+    (gap,) = [a for a in monitor.alerts() if a.metric == "feed:status"]
+    assert gap.state == "resolved" and gap.started_at == before + 1
+    out, _ = call_refresh(client, demo_app, "1h", trigger=ids.SIMULATED)
+    assert all("card-outage" in css for css in card_classes(out).values())
+    texts = card_texts(card_of(out, "approved"))
+    since = minute_to_datetime(before).strftime("%H:%M UTC")
+    assert texts[1:4] == ["feed outage", "–", "last closed min"] and texts[-1] == f"no data since {since}"
+    # The next minute closes with data: the outage is over for the cards too.
+    writer = demo_app.server.extensions["feed_writer"]
+    writer.simulate("normal")
+    writer.simulate("normal")
+    out, _ = call_refresh(client, demo_app, "1h", trigger=ids.SIMULATED)
+    assert all("card-normal" in css for css in card_classes(out).values())
+
+
+def test_a_silenced_no_data_alert_leaves_the_cards_grey_not_red(demo_app, clock):
+    client = demo_app.server.test_client()
+    monitor = demo_app.server.extensions["monitor"]
+    demo_app.server.extensions["silences"].create({"matchers": {"rule": "no_data"},
+                                                   "ends_at": epoch_to_iso(time.time() + 3600), "comment": "maintenance"})
+    clock.advance(view.STALE_SECONDS + 70)
+    monitor.tick()
+    assert [a.state for a in monitor.alerts() if a.metric == "feed:status" and a.is_open] == ["firing"]
+    out, _ = call_refresh(client, demo_app, "1h")
+    assert all("card-stale" in css for css in card_classes(out).values())

@@ -12,7 +12,7 @@ from dash.development.base_component import Component
 
 from components import ids
 from components.alerts import alert_item, alerts_panel, duration_text, format_value, order_alerts, short_time, utc_time
-from components.cards import CardFigures, change_text, status_card, status_cards
+from components.cards import CardFigures, change_text, signed, status_card, status_cards, value_text
 from components.charts import (
     RANGES,
     Episode,
@@ -81,20 +81,57 @@ def alert(id_: str, state: str, started: str, metric: str = "status:failed", **e
 
 # ------------------------------------------------------------------ cards
 
-@pytest.mark.parametrize("state, colour", [("firing", "card-firing"), ("pending", "card-pending"), ("normal", "card-normal"),
-                                           ("bogus", "card-normal")])
-def test_status_card_has_its_id_number_and_state_colour(state, colour):
-    card = status_card(CardFigures("failed", 4, 2, 0.016, 0.05, "1 h avg", state))
-    assert isinstance(card, dbc.Card)
-    assert card.id == ids.status_card("failed")
-    assert colour in card.className
-    assert ids.status_card_count("failed") in ids_in(card)
-    text = text_of(card)
-    assert "4" in text and "last min 2" in text and "1.6% of total" in text
+def card(state: str = "normal", **changes) -> CardFigures:
+    fields = {"status": "failed", "value": 4, "window": None, "open_count": 2, "rate": 0.016, "baseline": 0.05,
+              "baseline_name": "1 h avg", "state": state}
+    fields.update(changes)
+    return CardFigures(**fields)
+
+
+@pytest.mark.parametrize("state, colour, pill", [
+    ("firing", "card-firing", "firing"), ("pending", "card-pending", "pending"), ("normal", "card-normal", "normal"),
+    ("silenced", "card-silenced", "silenced"), ("stale", "card-stale", "no data"),
+    ("outage", "card-outage", "feed outage"), ("bogus", "card-normal", "normal"),
+])
+def test_status_card_has_its_id_number_and_state_colour(state, colour, pill):
+    made = status_card(card(state))
+    assert isinstance(made, dbc.Card)
+    assert made.id == ids.status_card("failed")
+    assert colour in made.className
+    assert ids.status_card_count("failed") in ids_in(made)
+    pills = [c.children for c in walk(made) if "card-state-pill" in (getattr(c, "className", "") or "")]
+    assert pills == [pill]
+    text = text_of(made)
+    assert "4 last closed min" in text and "open minute: 2 so far" in text and "1.6% of total" in text
+
+
+def test_a_card_shows_the_value_its_alert_judges_over_the_alert_window_against_the_alert_expectation():
+    text = text_of(status_card(card("firing", value=4.8, window=5, baseline=0.6, baseline_name="expected")))
+    assert "4.80 /min over 5 min" in text
+    assert "▲ +4.2 vs expected 0.6" in text
+    assert "last closed min" not in text
+
+
+def test_a_share_alert_shows_a_percent_and_its_change_in_points():
+    text = text_of(status_card(card("firing", value=0.062, window=5, baseline=0.012, baseline_name="expected",
+                                    share=True)))
+    assert "6.2% over 5 min" in text
+    assert "▲ +5.0 pts vs expected 1.2%" in text
+
+
+@pytest.mark.parametrize("state, shown", [("stale", True), ("outage", True), ("normal", False), ("firing", False)])
+def test_no_data_since_shows_on_stale_and_outage_cards_only(state, shown):
+    text = text_of(status_card(card(state, since="13:45 UTC")))
+    assert ("no data since 13:45 UTC" in text) is shown
+
+
+def test_a_card_before_any_closed_or_open_minute_shows_dashes():
+    text = text_of(status_card(card(value=None, open_count=None, rate=None, baseline=None)))
+    assert "– last closed min" in text and "open minute: –" in text and "no 1 h avg yet" in text
 
 
 def test_status_cards_lay_out_one_column_per_status():
-    row = status_cards([CardFigures(s, i, i, None, None, "1 h avg") for i, s in enumerate(STATUSES)])
+    row = status_cards([CardFigures(s, i, None, i, None, None, "1 h avg") for i, s in enumerate(STATUSES)])
     assert isinstance(row, dbc.Row)
     assert [ids.status_card(s) for s in STATUSES] == [i for i in ids_in(row) if str(i).startswith("card-") and "count" not in str(i)]
     assert "–" in text_of(row)  # no rate known yet
@@ -103,13 +140,35 @@ def test_status_cards_lay_out_one_column_per_status():
 @pytest.mark.parametrize("value, baseline, expected", [
     (150, 100.0, "▲ +50% vs baseline 100"),
     (50, 100.0, "▼ -50% vs baseline 100"),
-    (100, 100.0, "● +0% vs baseline 100"),
+    (100, 100.0, "● 0% vs baseline 100"),  # no "+0%"
+    (100.4, 100.0, "● 0% vs baseline 100"),
+    (99.6, 100.0, "● 0% vs baseline 100"),  # no "-0%"
     (5, 0.05, "▲ +5.0 vs baseline 0.05"),  # sparse: a difference, not +9900 %
     (0, 0.05, "● -0.1 vs baseline 0.05"),
+    (0, 0.01, "● 0.0 vs baseline 0.01"),  # issue 10's "-0.0 vs baseline 0.01"
+    (0, 0.0095, "● 0.0 vs baseline 0.0095"),
+    (0, 0.0, "● 0.0 vs baseline 0"),
     (3, None, "no baseline yet"),
+    (None, 2.0, "baseline 2"),
 ])
-def test_change_text_uses_percent_or_difference(value, baseline, expected):
+def test_change_text_uses_percent_or_difference_and_never_a_signed_zero(value, baseline, expected):
     assert change_text(value, baseline, "baseline") == expected
+
+
+@pytest.mark.parametrize("value, digits, suffix, text", [
+    (0.0, 1, "", "0.0"), (-0.0, 1, "", "0.0"), (-0.04, 1, "", "0.0"), (0.04, 1, "", "0.0"), (-0.4, 0, "%", "0%"),
+    (0.4, 0, "%", "0%"), (-0.05, 1, "", "-0.1"), (2.26, 1, " pts", "+2.3 pts"), (-7.0, 0, "%", "-7%"),
+])
+def test_signed_keeps_the_sign_of_what_does_not_round_to_zero(value, digits, suffix, text):
+    assert signed(value, digits, suffix) == text
+
+
+@pytest.mark.parametrize("value, share, text", [
+    (None, False, "–"), (4, False, "4"), (4.8, False, "4.80"), (12.34, False, "12.3"), (-0.001, False, "0.00"),
+    (0.0484, True, "4.8%"), (-0.0001, True, "0.0%"), (0.0, True, "0.0%"),
+])
+def test_value_text(value, share, text):
+    assert value_text(value, share) == text
 
 
 # ------------------------------------------------------------------ charts
