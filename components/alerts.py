@@ -94,17 +94,19 @@ def alert_item(alert: Mapping[str, Any]) -> html.Div:
 
 def alerts_panel(alerts: Sequence[Mapping[str, Any]]) -> html.Div:
     """The list of alerts (already ordered by ``order_alerts``), or a calm line when there are none."""
-    firing = sum(1 for a in alerts if a["state"] == "firing")
-    pending = sum(1 for a in alerts if a["state"] == "pending")
-    summary = html.Div(
-        [
-            dbc.Badge(f"{firing} firing", color="danger" if firing else "light", text_color=None if firing else "dark",
-                      className="me-1 summary-firing"),
-            dbc.Badge(f"{pending} pending", color="warning" if pending else "light", text_color="dark",
-                      className="summary-pending"),
-        ],
-        className="alerts-summary",
-    )
+    # A silenced alert is not counted as firing or pending: someone has already said it needs no page.
+    silenced = sum(1 for a in alerts if a["state"] in ("firing", "pending") and a.get("silenced"))
+    firing = sum(1 for a in alerts if a["state"] == "firing" and not a.get("silenced"))
+    pending = sum(1 for a in alerts if a["state"] == "pending" and not a.get("silenced"))
+    badges = [
+        dbc.Badge(f"{firing} firing", color="danger" if firing else "light", text_color=None if firing else "dark",
+                  className="me-1 summary-firing"),
+        dbc.Badge(f"{pending} pending", color="warning" if pending else "light", text_color="dark",
+                  className="me-1 summary-pending"),
+    ]
+    if silenced:
+        badges.append(dbc.Badge(f"{silenced} silenced", color="dark", className="summary-silenced"))
+    summary = html.Div(badges, className="alerts-summary")
     if not alerts:
         return html.Div([summary, html.Div("No alerts: every rule is within bounds.", className="no-alerts")])
     return html.Div([summary, html.Div([alert_item(a) for a in alerts], className="alert-list")])

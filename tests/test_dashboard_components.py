@@ -252,12 +252,15 @@ def test_order_alerts_firing_then_pending_then_resolved_newest_first():
 
 def test_alerts_panel_shows_each_field_and_marks_silenced():
     shown = [alert("f1", "firing", "2025-07-12T10:00:00Z", silenced=True),
+             alert("f2", "firing", "2025-07-12T10:01:00Z", metric="status:denied"),
+             alert("p1", "pending", "2025-07-12T10:02:00Z", silenced=True),
              alert("r1", "resolved", "2025-07-12T09:00:00Z", metric="rate:denied", value=0.31, threshold=0.2,
                    expected=0.05, duration_minutes=180)]
     panel = alerts_panel(shown)
     assert {"alert-f1", "alert-r1"} <= set(ids_in(panel))
     text = text_of(panel)
-    for piece in ("1 firing", "0 pending", "silenced", "critical", "failed", "started 2025-07-12 10:00 UTC", "3 min so far",
+    # The silenced firing and pending alerts are counted as silenced, not as firing or pending.
+    for piece in ("1 firing", "0 pending", "2 silenced", "critical", "failed", "started 2025-07-12 10:00 UTC", "3 min so far",
                   "4/min vs threshold 0/min", "31.0% vs threshold 20.0%, normal 5.0%", "3.0 h"):
         assert piece in text, piece
     item = next(c for c in walk(panel) if getattr(c, "id", None) == "alert-f1")
