@@ -52,17 +52,19 @@ def axe_version() -> str:
     return json.loads((AXE.parent / "package.json").read_text(encoding="utf-8"))["version"]
 
 
-def violations(dash_duo, source: str) -> list[dict]:
+def violations(dash_duo, source: str, regions: tuple[str, ...] = ()) -> list[dict]:
+    """axe-core's violations on the page, or only inside the CSS selectors ``regions``."""
     driver = dash_duo.driver
     if not driver.execute_script("return typeof window.axe === 'object'"):
         driver.execute_script(source)
     driver.set_script_timeout(SEEN_WITHIN)
     result = driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
-        "axe.run(document, {resultTypes: ['violations']})"
+        "axe.run(arguments[0].length ? {include: arguments[0].map(s => [s])} : document,"
+        "        {resultTypes: ['violations']})"
         "  .then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
         "     nodes: v.nodes.slice(0, 4).map(n => ({target: n.target.join(' '), why: n.failureSummary}))}))))"
-        "  .catch(e => done({error: String(e)}));")
+        "  .catch(e => done({error: String(e)}));", list(regions))
     assert not isinstance(result, dict), f"axe-core failed to run: {result}"
     return result
 

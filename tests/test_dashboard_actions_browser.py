@@ -17,8 +17,8 @@ from components.actions import SILENCES_LIST, SILENCES_RESULT
 from detection import Monitor, Store, load_thresholds
 
 from .support import StatusFeed
-from .test_dashboard_a11y_browser import BLOCKING, axe_source, described
-from .test_dashboard_browser import SEEN_WITHIN, click, open_dashboard, text_of, wait_until
+from .test_dashboard_a11y_browser import BLOCKING, axe_source, described, violations
+from .test_dashboard_browser import click, open_dashboard, text_of, wait_until
 
 NOW = 1_790_000_000.0
 TOKEN = "actions-T0ken-9"
@@ -213,22 +213,6 @@ def sticking_out(dash_duo) -> list[str]:
     """, ", ".join(f"{region}, {region} *" for region in OURS))
 
 
-def violations_in_ours(dash_duo, source: str) -> list[dict]:
-    """axe-core on the incident detail (with its actions) and the silences only."""
-    driver = dash_duo.driver
-    if not driver.execute_script("return typeof window.axe === 'object'"):
-        driver.execute_script(source)
-    driver.set_script_timeout(SEEN_WITHIN)
-    result = driver.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        "axe.run({include: arguments[0].map(s => [s])}, {resultTypes: ['violations']})"
-        "  .then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
-        "     nodes: v.nodes.slice(0, 4).map(n => ({target: n.target.join(' '), why: n.failureSummary}))}))))"
-        "  .catch(e => done({error: String(e)}));", list(OURS))
-    assert not isinstance(result, dict), f"axe-core failed to run: {result}"
-    return result
-
-
 def test_the_actions_have_labels_and_fit_a_phone(dash_duo, actions_app):
     source = axe_source()
     opened, resolved = incidents_of(actions_app)
@@ -242,7 +226,7 @@ def test_the_actions_have_labels_and_fit_a_phone(dash_duo, actions_app):
         for box in dash_duo.find_elements(f"#{ids.incident_detail_of(incident_id)} .action-field :is(input, textarea)"):
             # Each box sits inside its label, so it has a name a screen reader reads out.
             assert box.find_element(By.XPATH, "ancestor::label").text.strip()
-        found = violations_in_ours(dash_duo, source)
+        found = violations(dash_duo, source, tuple(OURS))
         blocking = [v for v in found if v["impact"] in BLOCKING]
         assert not blocking, f"with the {where} incident's actions shown: {described(blocking)}"
     assert dash_duo.get_logs() == []
