@@ -26,6 +26,11 @@ PANEL_GAP = 0.045
 RANGES = {"1h": 60, "6h": 360, "24h": 1440, "3d": 4320}
 DEFAULT_RANGE = "6h"
 
+# The alert red belongs to alert conditions only (bound lines, firing shading): a series drawn in it
+# reads as an alert (issue 10), so series colours are chosen apart from it (callbacks/view.py).
+ALERT_RED = "#dc3545"
+BASELINE_GREY = "#6c757d"
+
 EPISODE_FILL = {
     "firing": "rgba(220, 53, 69, 0.20)",
     "pending": "rgba(255, 193, 7, 0.25)",
@@ -184,15 +189,15 @@ def timeseries_figure(axis: TimeAxis, panels: Sequence[Panel], episodes: Sequenc
         })
         if panel.lower is not None and any(v is not None for v in panel.lower):
             data.append(_bound_trace(panel.lower, axis, n, name=f"{panel.title} lower bound", showlegend=False,
-                                     line={"color": "#dc3545", "width": 1, "dash": "dash"}, hoverinfo="skip"))
+                                     line={"color": ALERT_RED, "width": 1, "dash": "dash"}, hoverinfo="skip"))
         if panel.upper is not None and any(v is not None for v in panel.upper):
             both = panel.lower is not None and any(v is not None for v in panel.lower)
             data.append(_bound_trace(panel.upper, axis, n, name=f"{panel.title} upper bound", showlegend=False,
-                                     line={"color": "#dc3545", "width": 1, "dash": "dash"}, hoverinfo="skip",
+                                     line={"color": ALERT_RED, "width": 1, "dash": "dash"}, hoverinfo="skip",
                                      **({"fill": "tonexty", "fillcolor": "rgba(25, 135, 84, 0.06)"} if both else {})))
         if panel.expected is not None and any(v is not None for v in panel.expected):
             data.append(_bound_trace(panel.expected, axis, n, name=f"{panel.title} baseline", showlegend=False,
-                                     line={"color": "#6c757d", "width": 1, "dash": "dot"}, hoverinfo="skip"))
+                                     line={"color": BASELINE_GREY, "width": 1, "dash": "dot"}, hoverinfo="skip"))
         for line in panel.lines:
             data.append(_series_trace(line.values, axis, n, name=line.name, showlegend=panel.show_legend,
                                       line={"color": line.colour, "width": 1.4}, connectgaps=False,
