@@ -38,6 +38,14 @@ EPISODE_FILL = {
 }
 FEED_EPISODE_FILL = "rgba(108, 117, 125, 0.22)"
 
+# What the lines and shading mean, in the legend (issue 10: nothing said so) and on the axes.
+Y_UNIT = "transactions per minute"
+X_UNIT = "time (UTC)"
+BOUND_NAME = "alert bound (rule's window, per minute)"
+BASELINE_NAME = "normal"
+EPISODE_NAME = "alert episode"
+FEED_EPISODE_NAME = "feed outage"
+
 
 @dataclass(frozen=True)
 class Line:
@@ -151,7 +159,7 @@ def timeseries_figure(axis: TimeAxis, panels: Sequence[Panel], episodes: Sequenc
     data: list[dict] = []
     layout: dict = {
         "height": height,
-        "margin": {"l": 48, "r": 16, "t": 24, "b": 40},
+        "margin": {"l": 64, "r": 16, "t": 24, "b": 56},
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "#ffffff",
         "hovermode": "x unified",
@@ -176,6 +184,7 @@ def timeseries_figure(axis: TimeAxis, panels: Sequence[Panel], episodes: Sequenc
             "showticklabels": n == len(panels), "range": shown, "autorange": False,
             "tickformat": "%H:%M UTC\n%Y-%m-%d", "hoverformat": "%Y-%m-%d %H:%M UTC",
             **({"matches": "x"} if n > 1 else {}),
+            **({"title": {"text": X_UNIT, "font": {"size": 11}, "standoff": 4}} if n == len(panels) else {}),
         }
         peak = _peak(*(line.values for line in panel.lines), panel.upper, panel.lower, panel.expected)
         layout[yname] = {
@@ -188,20 +197,29 @@ def timeseries_figure(axis: TimeAxis, panels: Sequence[Panel], episodes: Sequenc
             "yanchor": "bottom", "showarrow": False, "font": {"size": 11, "color": "#1d2430"},
         })
         if panel.lower is not None and any(v is not None for v in panel.lower):
-            data.append(_bound_trace(panel.lower, axis, n, name=f"{panel.title} lower bound", showlegend=False,
+            data.append(_bound_trace(panel.lower, axis, n, name=f"{panel.title} lower bound", showlegend=False, legendgroup="bound",
                                      line={"color": ALERT_RED, "width": 1, "dash": "dash"}, hoverinfo="skip"))
         if panel.upper is not None and any(v is not None for v in panel.upper):
             both = panel.lower is not None and any(v is not None for v in panel.lower)
-            data.append(_bound_trace(panel.upper, axis, n, name=f"{panel.title} upper bound", showlegend=False,
+            data.append(_bound_trace(panel.upper, axis, n, name=f"{panel.title} upper bound", showlegend=False, legendgroup="bound",
                                      line={"color": ALERT_RED, "width": 1, "dash": "dash"}, hoverinfo="skip",
                                      **({"fill": "tonexty", "fillcolor": "rgba(25, 135, 84, 0.06)"} if both else {})))
         if panel.expected is not None and any(v is not None for v in panel.expected):
-            data.append(_bound_trace(panel.expected, axis, n, name=f"{panel.title} baseline", showlegend=False,
+            data.append(_bound_trace(panel.expected, axis, n, name=f"{panel.title} baseline", showlegend=False, legendgroup="baseline",
                                      line={"color": BASELINE_GREY, "width": 1, "dash": "dot"}, hoverinfo="skip"))
         for line in panel.lines:
             data.append(_series_trace(line.values, axis, n, name=line.name, showlegend=panel.show_legend,
                                       line={"color": line.colour, "width": 1.4}, connectgaps=False,
                                       hovertemplate="%{y}"))
+    if panels:
+        # One unit for every stacked panel: an axis title per panel does not fit a panel ~60 px high.
+        layout["annotations"].append({
+            "text": Y_UNIT, "xref": "paper", "yref": "paper", "x": 0, "xshift": -56, "y": 0.5, "textangle": -90,
+            "xanchor": "left", "yanchor": "middle", "showarrow": False, "font": {"size": 11, "color": "#3b4656"},
+        })
+    legend = _legend_traces(data, episodes)
+    data.extend(legend)
+    layout["showlegend"] = layout["showlegend"] or bool(legend)
     for episode in episodes:
         fill = EPISODE_FILL.get(episode.state, EPISODE_FILL["resolved"])
         x0, x1 = axis.iso(max(episode.start, axis.start)), axis.iso(min(episode.end, axis.start + axis.minutes))
@@ -216,6 +234,31 @@ def timeseries_figure(axis: TimeAxis, panels: Sequence[Panel], episodes: Sequenc
         layout["shapes"].append({"type": "rect", "xref": "x", "yref": yref, "x0": x0, "x1": x1, "y0": 0, "y1": 1,
                                  "fillcolor": fill, "line": {"width": 0}, "layer": "below"})
     return {"data": data, "layout": layout}
+
+
+def _legend_entry(name: str, group: str, **style) -> dict:
+    """A trace with no points, there only to put ``name`` in the legend (shapes have no legend entries)."""
+    return {"type": "scatter", "x": [None], "y": [None], "name": name, "legendgroup": group, "showlegend": True,
+            "hoverinfo": "skip", **style}
+
+
+def _legend_traces(data: Sequence[dict], episodes: Sequence[Episode]) -> list[dict]:
+    """Legend entries for what is drawn: bound, baseline and shading, each only when the figure has one."""
+    groups = {t.get("legendgroup") for t in data}
+    entries = []
+    if "bound" in groups:
+        entries.append(_legend_entry(BOUND_NAME, "bound", mode="lines",
+                                     line={"color": ALERT_RED, "width": 1, "dash": "dash"}))
+    if "baseline" in groups:
+        entries.append(_legend_entry(BASELINE_NAME, "baseline", mode="lines",
+                                     line={"color": BASELINE_GREY, "width": 1, "dash": "dot"}))
+    if any(e.panel is not None for e in episodes):
+        entries.append(_legend_entry(EPISODE_NAME, "episode", mode="markers",
+                                     marker={"symbol": "square", "size": 12, "color": EPISODE_FILL["firing"]}))
+    if any(e.panel is None for e in episodes):
+        entries.append(_legend_entry(FEED_EPISODE_NAME, "feed-episode", mode="markers",
+                                     marker={"symbol": "square", "size": 12, "color": FEED_EPISODE_FILL}))
+    return entries
 
 
 def empty_figure(message: str, height: int) -> dict:

@@ -66,3 +66,43 @@ def test_series_traces_in_a_figure_never_take_the_bound_colour():
     assert bounds and series
     assert {t["line"]["color"] for t in bounds} == {ALERT_RED}
     assert rgb(series[0]["line"]["color"]) != rgb(ALERT_RED)
+
+
+def test_axes_carry_units():
+    axis = make_axis(60)
+    panels = [Panel("status:approved", "approved", (Line("approved", [100] * 60, "#198754"),)),
+              Panel("status:failed", "failed", (Line("failed", [1] * 60, STATUS_COLOURS["failed"]),))]
+    layout = timeseries_figure(axis, panels, [], 300, "1h")["layout"]
+    assert layout["xaxis2"]["title"]["text"] == "time (UTC)"  # on the one time axis that shows its ticks
+    assert "title" not in layout["xaxis"]
+    units = [a for a in layout["annotations"] if a["text"] == "transactions per minute"]
+    assert len(units) == 1 and units[0]["textangle"] == -90
+
+
+def legend_names(figure: dict) -> list[str]:
+    return [t["name"] for t in figure["data"] if t.get("showlegend")]
+
+
+def test_legend_names_bound_baseline_and_shading_when_drawn():
+    axis = make_axis(60)
+    panels = [Panel("status:failed", "failed", (Line("failed", [1] * 60, STATUS_COLOURS["failed"]),),
+                    upper=[5.0] * 60, expected=[2.0] * 60)]
+    episodes = [Episode("status:failed", 29_000_010, 29_000_020, "firing"), Episode(None, 29_000_030, 29_000_033, "resolved")]
+    figure = timeseries_figure(axis, panels, episodes, 300, "1h")
+    assert legend_names(figure) == ["alert bound (rule's window, per minute)", "normal", "alert episode", "feed outage"]
+    assert figure["layout"]["showlegend"] is True
+    entries = {t["name"]: t for t in figure["data"] if t.get("showlegend")}
+    bound = entries["alert bound (rule's window, per minute)"]
+    assert bound["line"]["color"] == ALERT_RED and bound["line"]["dash"] == "dash" and bound["y"] == [None]
+    assert entries["normal"]["line"]["dash"] == "dot"
+    assert entries["alert episode"]["marker"]["color"] == EPISODE_FILL["firing"]
+    # Clicking the legend's bound entry hides every panel's bound: they share its group.
+    assert {t["legendgroup"] for t in figure["data"] if t["name"].endswith("bound")} == {"bound"}
+
+
+def test_legend_leaves_out_what_is_not_drawn():
+    axis = make_axis(60)
+    panels = [Panel("status:approved", "approved", (Line("approved", [100] * 60, "#198754"),))]
+    figure = timeseries_figure(axis, panels, [], 300, "1h")
+    assert legend_names(figure) == []
+    assert figure["layout"]["showlegend"] is False
