@@ -135,6 +135,41 @@ def _peak(*series: Sequence[float | None] | None) -> float:
     return peak
 
 
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def _bound_text(lower: float | None, upper: float | None) -> str:
+    if lower is not None and upper is not None:
+        return f"alert outside {_number(lower)}–{_number(upper)}"
+    if upper is not None:
+        return f"alert above {_number(upper)}"
+    if lower is not None:
+        return f"alert below {_number(lower)}"
+    return ""
+
+
+def _hover(panel: Panel) -> dict:
+    """Hover for a panel's series: the minute's value with its normal and bound beside it (issue 10).
+
+    The normal/bound text is the same for every minute when the rule's lines are
+    flat, and then it goes in the template once instead of once per point.
+    """
+    minutes = max((len(line.values) for line in panel.lines), default=0)
+    columns = [panel.lower or [None] * minutes, panel.upper or [None] * minutes, panel.expected or [None] * minutes]
+    texts = []
+    for lo, hi, base in zip(*columns, strict=False):
+        parts = [f"normal {_number(base)}" if base is not None else "", _bound_text(lo, hi)]
+        texts.append(" · ".join(p for p in parts if p))
+    value = "%{y} per minute"
+    distinct = set(texts)
+    if not texts or distinct == {""}:
+        return {"hovertemplate": value}
+    if len(distinct) == 1:
+        return {"hovertemplate": f"{value} · {texts[0]}"}
+    return {"customdata": texts, "hovertemplate": value + " · %{customdata}"}
+
+
 def panel_domains(weights: Sequence[float]) -> list[tuple[float, float]]:
     """Vertical [bottom, top] of each panel, first panel on top."""
     usable = 1.0 - PANEL_GAP * (len(weights) - 1)
@@ -207,10 +242,10 @@ def timeseries_figure(axis: TimeAxis, panels: Sequence[Panel], episodes: Sequenc
         if panel.expected is not None and any(v is not None for v in panel.expected):
             data.append(_bound_trace(panel.expected, axis, n, name=f"{panel.title} baseline", showlegend=False, legendgroup="baseline",
                                      line={"color": BASELINE_GREY, "width": 1, "dash": "dot"}, hoverinfo="skip"))
+        hover = _hover(panel)
         for line in panel.lines:
             data.append(_series_trace(line.values, axis, n, name=line.name, showlegend=panel.show_legend,
-                                      line={"color": line.colour, "width": 1.4}, connectgaps=False,
-                                      hovertemplate="%{y}"))
+                                      line={"color": line.colour, "width": 1.4}, connectgaps=False, **hover))
     if panels:
         # One unit for every stacked panel: an axis title per panel does not fit a panel ~60 px high.
         layout["annotations"].append({

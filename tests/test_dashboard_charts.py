@@ -106,3 +106,33 @@ def test_legend_leaves_out_what_is_not_drawn():
     figure = timeseries_figure(axis, panels, [], 300, "1h")
     assert legend_names(figure) == []
     assert figure["layout"]["showlegend"] is False
+
+
+def series(figure: dict, name: str) -> dict:
+    return next(t for t in figure["data"] if t["name"] == name and not t.get("legendgroup"))
+
+
+def test_hover_shows_value_normal_and_bound_for_each_minute():
+    axis = make_axis(4)
+    panels = [Panel("status:failed", "failed", (Line("failed", [1, 2, 3, 9], STATUS_COLOURS["failed"]),),
+                    lower=[None, 1.0, 1.0, None], upper=[5.0, 6.5, 7.0, 8.0], expected=[2.0, 2.5, None, 3.0])]
+    trace = series(timeseries_figure(axis, panels, [], 300, "1h"), "failed")
+    assert trace["hovertemplate"] == "%{y} per minute · %{customdata}"
+    assert trace["customdata"] == ["normal 2 · alert above 5", "normal 2.5 · alert outside 1–6.5",
+                                   "alert outside 1–7", "normal 3 · alert above 8"]
+
+
+def test_hover_of_flat_lines_is_written_once_not_per_minute():
+    axis = make_axis(60)
+    panels = [Panel("status:approved", "approved", (Line("approved", [100] * 60, "#198754"),),
+                    lower=[75.0] * 60, expected=[100.0] * 60)]
+    trace = series(timeseries_figure(axis, panels, [], 300, "1h"), "approved")
+    assert trace["hovertemplate"] == "%{y} per minute · normal 100 · alert below 75"
+    assert "customdata" not in trace
+
+
+def test_hover_without_a_rule_shows_the_value_and_its_unit():
+    axis = make_axis(60)
+    panels = [Panel("status:refunded", "refunded", (Line("refunded", [1] * 60, "#0d6efd"),))]
+    trace = series(timeseries_figure(axis, panels, [], 300, "1h"), "refunded")
+    assert trace["hovertemplate"] == "%{y} per minute" and "customdata" not in trace
