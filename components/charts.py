@@ -26,12 +26,25 @@ PANEL_GAP = 0.045
 RANGES = {"1h": 60, "6h": 360, "24h": 1440, "3d": 4320}
 DEFAULT_RANGE = "6h"
 
+# The alert red belongs to alert conditions only (bound lines, firing shading): a series drawn in it
+# reads as an alert (issue 10), so series colours are chosen apart from it (callbacks/view.py).
+ALERT_RED = "#dc3545"
+BASELINE_GREY = "#6c757d"
+
 EPISODE_FILL = {
     "firing": "rgba(220, 53, 69, 0.20)",
     "pending": "rgba(255, 193, 7, 0.25)",
     "resolved": "rgba(220, 53, 69, 0.08)",
 }
 FEED_EPISODE_FILL = "rgba(108, 117, 125, 0.22)"
+
+# What the lines and shading mean, in the legend (issue 10: nothing said so) and on the axes.
+Y_UNIT = "transactions per minute"
+X_UNIT = "time (UTC)"
+BOUND_NAME = "alert bound (rule's window, per minute)"
+BASELINE_NAME = "normal"
+EPISODE_NAME = "alert episode"
+FEED_EPISODE_NAME = "feed outage"
 
 
 @dataclass(frozen=True)
@@ -122,6 +135,41 @@ def _peak(*series: Sequence[float | None] | None) -> float:
     return peak
 
 
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def _bound_text(lower: float | None, upper: float | None) -> str:
+    if lower is not None and upper is not None:
+        return f"alert outside {_number(lower)}–{_number(upper)}"
+    if upper is not None:
+        return f"alert above {_number(upper)}"
+    if lower is not None:
+        return f"alert below {_number(lower)}"
+    return ""
+
+
+def _hover(panel: Panel) -> dict:
+    """Hover for a panel's series: the minute's value with its normal and bound beside it (issue 10).
+
+    The normal/bound text is the same for every minute when the rule's lines are
+    flat, and then it goes in the template once instead of once per point.
+    """
+    minutes = max((len(line.values) for line in panel.lines), default=0)
+    columns = [panel.lower or [None] * minutes, panel.upper or [None] * minutes, panel.expected or [None] * minutes]
+    texts = []
+    for lo, hi, base in zip(*columns, strict=False):
+        parts = [f"normal {_number(base)}" if base is not None else "", _bound_text(lo, hi)]
+        texts.append(" · ".join(p for p in parts if p))
+    value = "%{y} per minute"
+    distinct = set(texts)
+    if not texts or distinct == {""}:
+        return {"hovertemplate": value}
+    if len(distinct) == 1:
+        return {"hovertemplate": f"{value} · {texts[0]}"}
+    return {"customdata": texts, "hovertemplate": value + " · %{customdata}"}
+
+
 def panel_domains(weights: Sequence[float]) -> list[tuple[float, float]]:
     """Vertical [bottom, top] of each panel, first panel on top."""
     usable = 1.0 - PANEL_GAP * (len(weights) - 1)
@@ -146,7 +194,7 @@ def timeseries_figure(axis: TimeAxis, panels: Sequence[Panel], episodes: Sequenc
     data: list[dict] = []
     layout: dict = {
         "height": height,
-        "margin": {"l": 48, "r": 16, "t": 24, "b": 40},
+        "margin": {"l": 64, "r": 16, "t": 24, "b": 56},
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "#ffffff",
         "hovermode": "x unified",
@@ -171,6 +219,7 @@ def timeseries_figure(axis: TimeAxis, panels: Sequence[Panel], episodes: Sequenc
             "showticklabels": n == len(panels), "range": shown, "autorange": False,
             "tickformat": "%H:%M UTC\n%Y-%m-%d", "hoverformat": "%Y-%m-%d %H:%M UTC",
             **({"matches": "x"} if n > 1 else {}),
+            **({"title": {"text": X_UNIT, "font": {"size": 11}, "standoff": 4}} if n == len(panels) else {}),
         }
         peak = _peak(*(line.values for line in panel.lines), panel.upper, panel.lower, panel.expected)
         layout[yname] = {
@@ -183,20 +232,29 @@ def timeseries_figure(axis: TimeAxis, panels: Sequence[Panel], episodes: Sequenc
             "yanchor": "bottom", "showarrow": False, "font": {"size": 11, "color": "#1d2430"},
         })
         if panel.lower is not None and any(v is not None for v in panel.lower):
-            data.append(_bound_trace(panel.lower, axis, n, name=f"{panel.title} lower bound", showlegend=False,
-                                     line={"color": "#dc3545", "width": 1, "dash": "dash"}, hoverinfo="skip"))
+            data.append(_bound_trace(panel.lower, axis, n, name=f"{panel.title} lower bound", showlegend=False, legendgroup="bound",
+                                     line={"color": ALERT_RED, "width": 1, "dash": "dash"}, hoverinfo="skip"))
         if panel.upper is not None and any(v is not None for v in panel.upper):
             both = panel.lower is not None and any(v is not None for v in panel.lower)
-            data.append(_bound_trace(panel.upper, axis, n, name=f"{panel.title} upper bound", showlegend=False,
-                                     line={"color": "#dc3545", "width": 1, "dash": "dash"}, hoverinfo="skip",
+            data.append(_bound_trace(panel.upper, axis, n, name=f"{panel.title} upper bound", showlegend=False, legendgroup="bound",
+                                     line={"color": ALERT_RED, "width": 1, "dash": "dash"}, hoverinfo="skip",
                                      **({"fill": "tonexty", "fillcolor": "rgba(25, 135, 84, 0.06)"} if both else {})))
         if panel.expected is not None and any(v is not None for v in panel.expected):
-            data.append(_bound_trace(panel.expected, axis, n, name=f"{panel.title} baseline", showlegend=False,
-                                     line={"color": "#6c757d", "width": 1, "dash": "dot"}, hoverinfo="skip"))
+            data.append(_bound_trace(panel.expected, axis, n, name=f"{panel.title} baseline", showlegend=False, legendgroup="baseline",
+                                     line={"color": BASELINE_GREY, "width": 1, "dash": "dot"}, hoverinfo="skip"))
+        hover = _hover(panel)
         for line in panel.lines:
             data.append(_series_trace(line.values, axis, n, name=line.name, showlegend=panel.show_legend,
-                                      line={"color": line.colour, "width": 1.4}, connectgaps=False,
-                                      hovertemplate="%{y}"))
+                                      line={"color": line.colour, "width": 1.4}, connectgaps=False, **hover))
+    if panels:
+        # One unit for every stacked panel: an axis title per panel does not fit a panel ~60 px high.
+        layout["annotations"].append({
+            "text": Y_UNIT, "xref": "paper", "yref": "paper", "x": 0, "xshift": -56, "y": 0.5, "textangle": -90,
+            "xanchor": "left", "yanchor": "middle", "showarrow": False, "font": {"size": 11, "color": "#3b4656"},
+        })
+    legend = _legend_traces(data, episodes)
+    data.extend(legend)
+    layout["showlegend"] = layout["showlegend"] or bool(legend)
     for episode in episodes:
         fill = EPISODE_FILL.get(episode.state, EPISODE_FILL["resolved"])
         x0, x1 = axis.iso(max(episode.start, axis.start)), axis.iso(min(episode.end, axis.start + axis.minutes))
@@ -211,6 +269,31 @@ def timeseries_figure(axis: TimeAxis, panels: Sequence[Panel], episodes: Sequenc
         layout["shapes"].append({"type": "rect", "xref": "x", "yref": yref, "x0": x0, "x1": x1, "y0": 0, "y1": 1,
                                  "fillcolor": fill, "line": {"width": 0}, "layer": "below"})
     return {"data": data, "layout": layout}
+
+
+def _legend_entry(name: str, group: str, **style) -> dict:
+    """A trace with no points, there only to put ``name`` in the legend (shapes have no legend entries)."""
+    return {"type": "scatter", "x": [None], "y": [None], "name": name, "legendgroup": group, "showlegend": True,
+            "hoverinfo": "skip", **style}
+
+
+def _legend_traces(data: Sequence[dict], episodes: Sequence[Episode]) -> list[dict]:
+    """Legend entries for what is drawn: bound, baseline and shading, each only when the figure has one."""
+    groups = {t.get("legendgroup") for t in data}
+    entries = []
+    if "bound" in groups:
+        entries.append(_legend_entry(BOUND_NAME, "bound", mode="lines",
+                                     line={"color": ALERT_RED, "width": 1, "dash": "dash"}))
+    if "baseline" in groups:
+        entries.append(_legend_entry(BASELINE_NAME, "baseline", mode="lines",
+                                     line={"color": BASELINE_GREY, "width": 1, "dash": "dot"}))
+    if any(e.panel is not None for e in episodes):
+        entries.append(_legend_entry(EPISODE_NAME, "episode", mode="markers",
+                                     marker={"symbol": "square", "size": 12, "color": EPISODE_FILL["firing"]}))
+    if any(e.panel is None for e in episodes):
+        entries.append(_legend_entry(FEED_EPISODE_NAME, "feed-episode", mode="markers",
+                                     marker={"symbol": "square", "size": 12, "color": FEED_EPISODE_FILL}))
+    return entries
 
 
 def empty_figure(message: str, height: int) -> dict:

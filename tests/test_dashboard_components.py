@@ -192,7 +192,7 @@ def test_timeseries_figure_stacks_panels_with_shared_time_axis_and_bands():
     series = [t for t in figure["data"] if "x0" in t and t["name"] in ("approved", "failed")]
     assert all(t["dx"] == 60_000 and len(t["y"]) == 60 for t in series)  # no x array: one number per minute
     assert series[1]["y"][-1] is None  # a minute with no data is a gap
-    bounds = [t for t in figure["data"] if "bound" in t["name"]]
+    bounds = [t for t in figure["data"] if t["name"].endswith("bound")]  # the legend entry is apart
     assert [len(t["x"]) for t in bounds] == [2, 2]  # constant bounds are sent as two points
     baseline = [t for t in figure["data"] if t["name"] == "failed baseline"]
     assert len(baseline[0]["y"]) == 60  # a varying baseline is sent per minute

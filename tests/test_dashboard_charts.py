@@ -1,0 +1,138 @@
+"""What the time-series figures say about rules: colours apart from the alert red, units, legend, hover, bounds."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from callbacks.view import CODE_COLOURS, FALLBACK_COLOURS, STATUS_COLOURS
+from components.charts import ALERT_RED, EPISODE_FILL, Episode, Line, Panel, TimeAxis, timeseries_figure
+
+
+def rgb(colour: str) -> tuple[int, int, int]:
+    """'#rrggbb' or 'rgba(r, g, b, a)' as an (r, g, b) tuple."""
+    if colour.startswith("#"):
+        return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+    r, g, b = re.findall(r"\d+", colour)[:3]
+    return int(r), int(g), int(b)
+
+
+def contrast_on_white(colour: str) -> float:
+    """WCAG 2 contrast ratio of a colour against #ffffff."""
+    def channel(c: int) -> float:
+        c = c / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (channel(c) for c in rgb(colour))
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return 1.05 / (luminance + 0.05)
+
+
+def make_axis(minutes: int = 60) -> TimeAxis:
+    return TimeAxis(29_000_000, minutes, "2025-02-19 21:20:00")
+
+
+SERIES_COLOURS = {**{f"status {k}": v for k, v in STATUS_COLOURS.items()},
+                  **{f"code {k}": v for k, v in CODE_COLOURS.items()},
+                  **{f"fallback {i}": v for i, v in enumerate(FALLBACK_COLOURS)}}
+
+
+@pytest.mark.parametrize("name", sorted(SERIES_COLOURS))
+def test_no_series_is_drawn_in_the_alert_red(name):
+    colour = rgb(SERIES_COLOURS[name])
+    assert colour != rgb(ALERT_RED)
+    assert colour != rgb(EPISODE_FILL["firing"]) and colour != rgb(EPISODE_FILL["resolved"])
+
+
+def test_failed_has_its_own_colour_readable_on_white():
+    assert contrast_on_white(STATUS_COLOURS["failed"]) >= 3.0
+    others = {k: v for k, v in STATUS_COLOURS.items() if k != "failed"}
+    assert STATUS_COLOURS["failed"] not in others.values()
+
+
+def test_contrast_helper_matches_known_ratios():
+    # The helper itself is checked against WCAG's extremes so the 3:1 test above means something.
+    assert contrast_on_white("#000000") == pytest.approx(21.0)
+    assert contrast_on_white("#ffffff") == pytest.approx(1.0)
+
+
+def test_series_traces_in_a_figure_never_take_the_bound_colour():
+    axis = make_axis(60)
+    panels = [Panel("status:failed", "failed", (Line("failed", [1] * 60, STATUS_COLOURS["failed"]),),
+                    upper=[5.0] * 60, lower=[1.0] * 60, expected=[2.0] * 60)]
+    figure = timeseries_figure(axis, panels, [Episode("status:failed", 29_000_010, 29_000_020, "firing")], 300, "1h")
+    bounds = [t for t in figure["data"] if t["name"].endswith("bound")]
+    series = [t for t in figure["data"] if t["name"] == "failed"]
+    assert bounds and series
+    assert {t["line"]["color"] for t in bounds} == {ALERT_RED}
+    assert rgb(series[0]["line"]["color"]) != rgb(ALERT_RED)
+
+
+def test_axes_carry_units():
+    axis = make_axis(60)
+    panels = [Panel("status:approved", "approved", (Line("approved", [100] * 60, "#198754"),)),
+              Panel("status:failed", "failed", (Line("failed", [1] * 60, STATUS_COLOURS["failed"]),))]
+    layout = timeseries_figure(axis, panels, [], 300, "1h")["layout"]
+    assert layout["xaxis2"]["title"]["text"] == "time (UTC)"  # on the one time axis that shows its ticks
+    assert "title" not in layout["xaxis"]
+    units = [a for a in layout["annotations"] if a["text"] == "transactions per minute"]
+    assert len(units) == 1 and units[0]["textangle"] == -90
+
+
+def legend_names(figure: dict) -> list[str]:
+    return [t["name"] for t in figure["data"] if t.get("showlegend")]
+
+
+def test_legend_names_bound_baseline_and_shading_when_drawn():
+    axis = make_axis(60)
+    panels = [Panel("status:failed", "failed", (Line("failed", [1] * 60, STATUS_COLOURS["failed"]),),
+                    upper=[5.0] * 60, expected=[2.0] * 60)]
+    episodes = [Episode("status:failed", 29_000_010, 29_000_020, "firing"), Episode(None, 29_000_030, 29_000_033, "resolved")]
+    figure = timeseries_figure(axis, panels, episodes, 300, "1h")
+    assert legend_names(figure) == ["alert bound (rule's window, per minute)", "normal", "alert episode", "feed outage"]
+    assert figure["layout"]["showlegend"] is True
+    entries = {t["name"]: t for t in figure["data"] if t.get("showlegend")}
+    bound = entries["alert bound (rule's window, per minute)"]
+    assert bound["line"]["color"] == ALERT_RED and bound["line"]["dash"] == "dash" and bound["y"] == [None]
+    assert entries["normal"]["line"]["dash"] == "dot"
+    assert entries["alert episode"]["marker"]["color"] == EPISODE_FILL["firing"]
+    # Clicking the legend's bound entry hides every panel's bound: they share its group.
+    assert {t["legendgroup"] for t in figure["data"] if t["name"].endswith("bound")} == {"bound"}
+
+
+def test_legend_leaves_out_what_is_not_drawn():
+    axis = make_axis(60)
+    panels = [Panel("status:approved", "approved", (Line("approved", [100] * 60, "#198754"),))]
+    figure = timeseries_figure(axis, panels, [], 300, "1h")
+    assert legend_names(figure) == []
+    assert figure["layout"]["showlegend"] is False
+
+
+def series(figure: dict, name: str) -> dict:
+    return next(t for t in figure["data"] if t["name"] == name and not t.get("legendgroup"))
+
+
+def test_hover_shows_value_normal_and_bound_for_each_minute():
+    axis = make_axis(4)
+    panels = [Panel("status:failed", "failed", (Line("failed", [1, 2, 3, 9], STATUS_COLOURS["failed"]),),
+                    lower=[None, 1.0, 1.0, None], upper=[5.0, 6.5, 7.0, 8.0], expected=[2.0, 2.5, None, 3.0])]
+    trace = series(timeseries_figure(axis, panels, [], 300, "1h"), "failed")
+    assert trace["hovertemplate"] == "%{y} per minute · %{customdata}"
+    assert trace["customdata"] == ["normal 2 · alert above 5", "normal 2.5 · alert outside 1–6.5",
+                                   "alert outside 1–7", "normal 3 · alert above 8"]
+
+
+def test_hover_of_flat_lines_is_written_once_not_per_minute():
+    axis = make_axis(60)
+    panels = [Panel("status:approved", "approved", (Line("approved", [100] * 60, "#198754"),),
+                    lower=[75.0] * 60, expected=[100.0] * 60)]
+    trace = series(timeseries_figure(axis, panels, [], 300, "1h"), "approved")
+    assert trace["hovertemplate"] == "%{y} per minute · normal 100 · alert below 75"
+    assert "customdata" not in trace
+
+
+def test_hover_without_a_rule_shows_the_value_and_its_unit():
+    axis = make_axis(60)
+    panels = [Panel("status:refunded", "refunded", (Line("refunded", [1] * 60, "#0d6efd"),))]
+    trace = series(timeseries_figure(axis, panels, [], 300, "1h"), "refunded")
+    assert trace["hovertemplate"] == "%{y} per minute" and "customdata" not in trace
