@@ -1,8 +1,9 @@
 """The ingest routes' work (POST /api/transaction, /api/auth_code), and a WSGI fast path for the answers they accept.
 
 Every posted record is a request, and Flask's own work per request (request context, URL matching, the
-app's before- and after-request hooks, teardown) costs more than validating and storing a single record:
-in-process about 150 us against about 60 us. A POST the monitor accepts needs none of it, so
+app's before- and after-request hooks, teardown) costs more than validating and storing a single record: in
+benchmarks/bench_post.py a median single-record POST took about 235 us through Flask and about 95 us without
+it (3 December 2026). A POST the monitor accepts needs none of that work, so
 ``IngestFastPath`` answers it straight from the WSGI environ. Everything else still goes through Flask: other
 paths and methods, and every refusal. A refusal found on the fast path (401, 413, 415, 400, 422, 503, or an
 unexpected error) is handed to the Flask route, which raises it there, so the answer has the same JSON body,

@@ -11,7 +11,7 @@ by side: in each round one process per checkout, back to back, the order alterna
 payloads (generated here, once, and handed to both), so a burst of load hits both sides of a round alike.
 ``--profile`` runs one side under cProfile instead and prints where its time goes.
 
-Run: python benchmarks/bench_post.py [--requests 3000] [--baseline CHECKOUT [--rounds 7]] [--profile [--code DIR]]
+Run: python benchmarks/bench_post.py [--requests 3000] [--code DIR] [--baseline CHECKOUT [--rounds 7]] [--profile]
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--baseline", help="another checkout to measure side by side with this one")
     parser.add_argument("--profile", action="store_true", help="cProfile one side (this checkout, or --code)")
-    parser.add_argument("--code", help="the checkout --profile runs (default: this one)")
+    parser.add_argument("--code", help="the checkout measured (and profiled) instead of this one")
     parser.add_argument("--one-side", metavar="BODIES", help=argparse.SUPPRESS)  # a child: one side of a round
     args = parser.parse_args()
 
@@ -137,7 +137,8 @@ def main() -> None:
                            env={**os.environ, "BENCH_CODE": code}, check=True)
         return
 
-    sides = [("this checkout", HERE)] + ([(f"baseline {Path(args.baseline).resolve()}", str(Path(args.baseline).resolve()))]
+    measured_code = str(Path(args.code).resolve()) if args.code else HERE
+    sides = [("this checkout" if not args.code else measured_code, measured_code)] + ([(f"baseline {Path(args.baseline).resolve()}", str(Path(args.baseline).resolve()))]
                                          if args.baseline else [])
     results: dict[str, list[dict[str, float]]] = {name: [] for name, _ in sides}
     with tempfile.TemporaryDirectory() as directory:
