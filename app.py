@@ -36,7 +36,7 @@ from detection.silences import Silences
 from detection.ticker import Ticker
 from feeds.demo import FeedRunner, FeedWriter
 from feeds.replay import ReplayError, ReplaySource
-from serving import INDEX_STRING, MonitorDash, compress_responses
+from serving import COMPRESS_MIN_BYTES, INDEX_STRING, MonitorDash, compress_responses
 
 log = logging.getLogger("monitor")
 
@@ -334,7 +334,7 @@ def create_app(config: AppConfig | Mapping[str, Any] | None = None, monitor: Mon
     register_api(server, monitor, ApiSettings(
         api_token=config.api_token, version=VERSION, store_path=config.db, alert_marks=alert_marks,
         observe_ingest=ingest_metrics.observe, incident_actions=actions,
-    ))
+    ), direct_below=COMPRESS_MIN_BYTES)  # small accepted ingest answers skip Flask: never compressed anyway
     register_notifications(server, delivery, silences, config.api_token)
     register_incident_actions(server, actions, config.api_token)
     # One writer for the simulate buttons and the demo/replay feed, so they never post the same minute.

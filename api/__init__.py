@@ -11,6 +11,7 @@ from detection.silences import Silences
 
 from .errors import ApiError, register_error_handlers
 from .incident_actions import make_incident_actions_blueprint
+from .ingest import Ingest, IngestFastPath
 from .json_body import register_body_guards
 from .metrics import register_metrics
 from .notifications import make_notifications_blueprint
@@ -25,11 +26,17 @@ CATCH_ALL_ENDPOINT = "api.not_found"
 ROUTE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
-def register_api(server: Flask, monitor: Monitor, settings: ApiSettings) -> None:
+def register_api(server: Flask, monitor: Monitor, settings: ApiSettings, direct_below: int | None = None) -> None:
+    """The REST API on ``server``. With ``direct_below``, accepted ingest POSTs whose answer is shorter than that
+    many bytes are answered before Flask (``IngestFastPath``): give the size under which responses are not
+    compressed, so that a client sees the same answer either way."""
     register_error_handlers(server)
     register_body_guards(server)  # Dash's own POST routes get the API's body limits
-    server.register_blueprint(make_blueprint(monitor, settings))
+    ingest = Ingest(monitor, settings.api_token, settings.observe_ingest)
+    server.register_blueprint(make_blueprint(monitor, settings, ingest))
     answer_wrong_methods(server)
+    if direct_below is not None:
+        server.wsgi_app = IngestFastPath(server.wsgi_app, ingest, direct_below)  # type: ignore[method-assign]
 
 
 def _route_methods(adapter: MapAdapter, path: str) -> set[str]:

@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, jsonify, request
 
-from detection import Alert, IdempotencyConflict, Monitor, RecordValidationError, StoreError, validate_records
+from detection import Alert, Monitor, StoreError
 from detection.incident_actions import IncidentActions
 from detection.metrics import AUTH_CODE_FEED, STATUS_FEED, auth_code_metric, epoch_to_iso, minute_to_iso, status_metric
-from detection.records import FieldError
 
 from .errors import ApiError
-from .json_body import read_json
+from .ingest import Ingest
 from .limits import (
-    MAX_BODY_BYTES,
-    MAX_IDEMPOTENCY_KEY,
     MAX_INCIDENT_ID,
     MAX_INCIDENT_LIMIT,
     MAX_LIMIT,
-    MAX_RECORDS,
 )
 from .openapi import openapi_document
-from .params import choice_arg, int_arg, only_args, require_bearer
+from .params import choice_arg, int_arg, only_args
 
 ALERT_STATES = ("firing", "pending", "resolved", "all")
 INCIDENT_STATES = ("open", "resolved", "all")
@@ -46,10 +39,10 @@ class ApiSettings:
     incident_actions: IncidentActions | None = None
 
 
-def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
+def make_blueprint(monitor: Monitor, settings: ApiSettings, ingest: Ingest | None = None) -> Blueprint:
     api = Blueprint("api", __name__, url_prefix="/api")
     thresholds = monitor.thresholds
-    allowed = {STATUS_FEED: frozenset(thresholds.statuses), AUTH_CODE_FEED: frozenset(thresholds.auth_codes)}
+    ingest = ingest or Ingest(monitor, settings.api_token, settings.observe_ingest)
     actions = settings.incident_actions or IncidentActions(monitor.store)
 
     def alert_json(alert: Alert) -> dict[str, Any]:
@@ -59,63 +52,14 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings) -> Blueprint:
         return shaped
 
 
-    def read_json_body() -> tuple[Any, bytes]:
-        # Straight from the WSGI environ: this runs for every posted record, and Werkzeug's
-        # request properties cost more than the checks themselves.
-        payload, body = read_json(request.environ, MAX_BODY_BYTES)
-        if isinstance(payload, list) and len(payload) > MAX_RECORDS:
-            raise ApiError(413, "too_many_records", f"{len(payload)} records in one request; at most {MAX_RECORDS}")
-        return payload, body
-
-    def idempotency_key(feed: str) -> str | None:
-        key = request.environ.get("HTTP_IDEMPOTENCY_KEY")
-        if key is None:
-            return None
-        if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
-            raise ApiError(400, "invalid_idempotency_key", f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable characters")
-        return f"{feed}:{key}"  # a key is scoped to its route
-
-    def ingest(feed: str) -> tuple[Response, int]:
-        started = time.perf_counter()
-        try:
-            response = store_records(feed)
-        except ApiError as exc:
-            if settings.observe_ingest is not None:
-                settings.observe_ingest(feed, exc.status, exc.code, time.perf_counter() - started)
-            raise
-        if settings.observe_ingest is not None:
-            settings.observe_ingest(feed, 201, None, time.perf_counter() - started)
-        return response, 201
-
-    def store_records(feed: str) -> Response:
-        require_bearer(settings.api_token)
-        payload, body = read_json_body()
-        key = idempotency_key(feed)
-        try:
-            records = validate_records(payload, feed, allowed[feed], now=time.time())
-            fingerprint = hashlib.sha256(body).hexdigest() if key is not None else ""
-            result = monitor.ingest(records, key, fingerprint)
-        except RecordValidationError as exc:
-            if isinstance(payload, dict):  # one object, not an array: the engine's errors name no index
-                exc = RecordValidationError([FieldError(None, e.field, e.message) for e in exc.errors], exc.total_errors)
-            raise ApiError(422, "invalid_records", str(exc), [e.to_dict() for e in exc.errors]) from None
-        except IdempotencyConflict as exc:
-            raise ApiError(422, "idempotency_key_reused", str(exc)) from None
-        except StoreError as exc:
-            raise ApiError(503, "store_unavailable", f"nothing was stored: {exc}") from None
-        # Built directly rather than with jsonify(): this answer is sent for every posted record.
-        response = Response(json.dumps(result.to_dict()), mimetype="application/json")
-        if result.replayed:
-            response.headers["Idempotent-Replayed"] = "true"
-        return response
-
+    # Accepted POSTs are mostly answered before Flask (api.ingest.IngestFastPath); these routes answer the rest.
     @api.post("/transaction")
     def post_transaction():
-        return ingest(STATUS_FEED)
+        return ingest.flask_answer(STATUS_FEED, request.environ)
 
     @api.post("/auth_code")
     def post_auth_code():
-        return ingest(AUTH_CODE_FEED)
+        return ingest.flask_answer(AUTH_CODE_FEED, request.environ)
 
 
     def window_minutes() -> int:

@@ -15,7 +15,11 @@ alternates between rounds, so drift in the machine's load hits both alike) and
 gives one ratio; the verdict is on the median of the per-round ratios, printed
 with their spread. Rounds last several seconds: one-second rounds on a shared
 machine gave ratios from 0.72 to 0.84 for the same code.
-Run: python benchmarks/bench_http.py [--requests 8000] [--rounds 7] [--clients 4]
+
+With ``--baseline CHECKOUT`` (e.g. ``git archive 62cddbb`` unpacked) that checkout's monitor is served
+too and takes its turn in every round beside the other two, so two codes are compared under the same
+load rather than in runs minutes apart (which on a shared machine differ by more than the codes do).
+Run: python benchmarks/bench_http.py [--requests 8000] [--rounds 7] [--clients 4] [--baseline CHECKOUT]
 """
 
 from __future__ import annotations
@@ -71,9 +75,12 @@ def serve_bare(port: int, threads: int) -> None:
     serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
 
 
-def serve_monitor(port: int, threads: int, db: str) -> None:
-    """The monitor exactly as `python app.py` serves it (ticker, delivery worker, waitress)."""
+def serve_monitor(port: int, threads: int, db: str, code: str | None = None) -> None:
+    """The monitor exactly as `python app.py` serves it (ticker, delivery worker, waitress), from this
+    checkout or from ``code`` (another checkout: --baseline)."""
     pin(SERVER_CPU)
+    if code is not None:
+        sys.path.insert(0, code)  # nothing of the project is imported yet in this fresh (spawned) process
     logging.disable(logging.WARNING)
     from app import AppConfig, create_app, serve
 
@@ -149,34 +156,45 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--threads", type=int, default=8, help="waitress threads (as python app.py)")
     parser.add_argument("--batches", type=int, default=60, help="1,000-record batches per round")
+    parser.add_argument("--baseline", help="another checkout whose monitor is measured in the same rounds")
     args = parser.parse_args()
+    baseline = str(Path(args.baseline).resolve()) if args.baseline else None
 
     ctx = multiprocessing.get_context("spawn")
     pin(CLIENT_CPU)
-    bare_port, ours_port = free_port(), free_port()
+    ports = {"bare": free_port(), "ours": free_port()}
+    if baseline:
+        ports["base"] = free_port()
     with tempfile.TemporaryDirectory() as directory:
         servers = [
-            ctx.Process(target=serve_bare, args=(bare_port, args.threads), daemon=True),
-            ctx.Process(target=serve_monitor, args=(ours_port, args.threads, str(Path(directory) / "bench.db")), daemon=True),
+            ctx.Process(target=serve_bare, args=(ports["bare"], args.threads), daemon=True),
+            ctx.Process(target=serve_monitor, args=(ports["ours"], args.threads, str(Path(directory) / "bench.db")), daemon=True),
         ]
+        if baseline:
+            servers.append(ctx.Process(target=serve_monitor, daemon=True,
+                                       args=(ports["base"], args.threads, str(Path(directory) / "base.db"), baseline)))
         for server in servers:
             server.start()
-        wait_ready(bare_port)
-        wait_ready(ours_port)
-        load(bare_port, bodies(300, 1, 99), args.clients)  # warm up both
-        load(ours_port, bodies(300, 1, 99), args.clients)
+        for port in ports.values():
+            wait_ready(port)
+        for name, port in ports.items():  # warm up all
+            if name != "bare":
+                load(port, bodies(300, 1, 99), args.clients)
+        load(ports["bare"], bodies(300, 1, 99), args.clients)
 
-        results: dict[str, list[tuple[float, list[float]]]] = {"bare": [], "ours": []}
+        results: dict[str, list[tuple[float, list[float]]]] = {name: [] for name in ports}
         for round_ in range(args.rounds):
             payloads = bodies(args.requests, 1, round_)
-            order = (("bare", bare_port), ("ours", ours_port))
-            for name, port in order if round_ % 2 == 0 else order[::-1]:
+            # The order turns each round, so each server follows each other one as often.
+            order = list(ports.items())
+            turn = round_ % len(order)
+            for name, port in order[turn:] + order[:turn]:
                 results[name].append(load(port, payloads, args.clients))
 
         batch_rates = []
         for round_ in range(args.rounds):
             payloads = bodies(args.batches, 1000, 100 + round_)
-            seconds, _ = load(ours_port, payloads, 2)
+            seconds, _ = load(ports["ours"], payloads, 2)
             batch_rates.append(args.batches * 1000 / seconds)
 
         for server in servers:
@@ -191,7 +209,11 @@ def main() -> None:
               f"latency p50 {p(latencies, 50) * 1000:.2f} ms, p99 {p(latencies, 99) * 1000:.2f} ms")
     ratios = [ours / bare for ours, bare in zip(rates["ours"], rates["bare"], strict=True)]
     ratio = statistics.median(ratios)
-    print(f"  ratio ours/bare per round: {spread(ratios, '.2f')} (target >= 0.80: {verdict(ratio, 0.8)})")
+    print(f"  ratio ours/bare per round: {spread(ratios, '.2f', 'rounds')} (target >= 0.80: {verdict(ratio, 0.8)})")
+    if baseline:
+        base_ratios = [base / bare for base, bare in zip(rates["base"], rates["bare"], strict=True)]
+        print(f"  baseline {baseline}: ratio base/bare per round: {spread(base_ratios, '.2f', 'rounds')}; "
+              f"ours/base per round: {spread([o / b for o, b in zip(rates['ours'], rates['base'], strict=True)], '.2f', 'rounds')}")
     print(f"batch POST of 1,000 records, 2 clients: {spread(batch_rates)} records/s "
           f"(target >= 100,000: {verdict(statistics.median(batch_rates), 100_000)})")
 

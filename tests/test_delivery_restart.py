@@ -13,6 +13,8 @@ import textwrap
 import threading
 from pathlib import Path
 
+from werkzeug import Request, Response
+
 from detection.channels import WebhookChannel
 from detection.incidents import OPENED, RESOLVED_TRANSITION
 
@@ -174,3 +176,47 @@ def test_incidents_from_before_the_outbox_existed_are_not_sent(tmp_path, httpser
     finally:
         delivery.stop()
     assert _statuses(httpserver) == [("inc-new", "opened")]
+
+
+def test_after_a_restart_only_the_channel_that_had_not_delivered_gets_the_message(tmp_path, httpserver):
+    """Two receivers; one answers 500 until the restart. The open outbox row goes to that one alone: the
+    receiver that already had the opening gets exactly one message in all."""
+    failing = threading.Event()
+    failing.set()
+
+    def flaky(request: Request) -> Response:
+        return Response("down", status=500) if failing.is_set() else Response("ok")
+
+    httpserver.expect_request("/good", method="POST").respond_with_data("ok")
+    httpserver.expect_request("/flaky", method="POST").respond_with_handler(flaky)
+    db = str(tmp_path / "monitor.db")
+    channels = [WebhookChannel("good", httpserver.url_for("/good")), WebhookChannel("flaky", httpserver.url_for("/flaky"))]
+
+    def received(path: str) -> list[str]:
+        return [json.loads(r.get_data())["commonAnnotations"]["transition"]
+                for r, answer in httpserver.log if r.path == path and answer.status_code == 200]
+
+    # Many attempts with a long pause: the flaky channel is still retrying when the process stops.
+    first = make_delivery(db, channels, max_attempts=50, backoff_seconds=30, backoff_max_seconds=30).start()
+    try:
+        save_alerts(first.store, spike_alerts())
+        tell(first, OPENED, spike(spike_alerts()))
+        # Waited for in the delivery log, which each sender writes after its receiver answered.
+        wait_until(lambda: {(e["channel"], e["outcome"]) for e in first.log.entries()} == {
+            ("good", "delivered"), ("flaky", "error")}, what="the opening delivered to one receiver and refused by the other")
+    finally:
+        first.stop()
+    assert [finished for _entry, finished in first.log.open_entries()] == [{"good"}]  # open for the flaky one only
+
+    failing.clear()
+    second = make_delivery(db, channels).start()
+    try:
+        wait_until(lambda: received("/flaky"), what="the opening re-sent to the channel that had not delivered")
+        settle(second)
+    finally:
+        second.stop()
+    assert received("/flaky") == ["opened"]
+    assert received("/good") == ["opened"]  # once: the restart did not send it again where it had arrived
+    assert [(e["channel"], e["outcome"]) for e in second.log.entries(outcome="delivered")] == [
+        ("flaky", "delivered"), ("good", "delivered")]
+    assert second.log.open_entries() == []

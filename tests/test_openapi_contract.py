@@ -36,6 +36,7 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
+from api import ingest as ingest_route
 from api import limits, openapi, routes
 from app import create_app
 from detection import records, silences
@@ -170,10 +171,10 @@ def test_the_limits_in_the_document_are_the_limits_in_the_code(tmp_path) -> None
     ingest = paths["/api/transaction"]["post"]
     batch = ingest["requestBody"]["content"]["application/json"]["schema"]["oneOf"][1]
     key = ingest["parameters"][0]["schema"]
-    assert (batch["minItems"], batch["maxItems"]) == (1, routes.MAX_RECORDS)
-    assert (key["minLength"], key["maxLength"]) == (1, routes.MAX_IDEMPOTENCY_KEY)
-    assert f"{routes.MAX_BODY_BYTES:,} bytes" in ingest["responses"]["413"]["description"]
-    assert f"{routes.MAX_RECORDS:,} records" in ingest["responses"]["413"]["description"]
+    assert (batch["minItems"], batch["maxItems"]) == (1, ingest_route.MAX_RECORDS)
+    assert (key["minLength"], key["maxLength"]) == (1, ingest_route.MAX_IDEMPOTENCY_KEY)
+    assert f"{ingest_route.MAX_BODY_BYTES:,} bytes" in ingest["responses"]["413"]["description"]
+    assert f"{ingest_route.MAX_RECORDS:,} records" in ingest["responses"]["413"]["description"]
     assert f"{records.MAX_FUTURE_SECONDS // 60} minutes in the future" in ingest["responses"]["422"]["description"]
     silence = schemas["SilenceRequest"]["properties"]
     assert silence["comment"]["maxLength"] == silences.MAX_COMMENT
