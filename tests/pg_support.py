@@ -38,7 +38,8 @@ def free_port() -> int:
 class PostgresServer:
     """One throwaway cluster on 127.0.0.1; ``url(db)`` names a database in it."""
 
-    def __init__(self) -> None:
+    def __init__(self, fsync: bool = False) -> None:
+        self.fsync = fsync
         self.bin = find_bin()
         self.root = Path(tempfile.mkdtemp(prefix="monitor-pg-"))
         self.data = self.root / "data"
@@ -62,9 +63,9 @@ class PostgresServer:
             shutil.chown(self.root, "postgres", "postgres")
         self._run(self.bin / "initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "-E", "UTF8",
                   "--no-instructions")
-        # fsync off: the tests never pull the plug on the machine, and it makes CREATE DATABASE cheap.
-        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c full_page_writes=off -c max_connections=200")
+        # fsync off for tests: they never pull the plug on the machine, and it makes CREATE DATABASE cheap.
+        durable = "" if self.fsync else " -c fsync=off -c full_page_writes=off"
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200{durable}"
         self._run(self.bin / "pg_ctl", "-D", self.data, "-l", self.root / "server.log", "-o", options, "-w", "start")
         self.started = True
         return self
