@@ -93,3 +93,11 @@ def test_the_ticker_has_no_write_ahead_log_to_bound_on_postgresql(pg_url):
         assert store.wal_bytes() == 0 and store.checkpoint() is True
     finally:
         store.close()
+
+
+def test_missing_server_binaries_fail_with_the_install_hint(monkeypatch):
+    from . import pg_support
+
+    monkeypatch.setattr(pg_support, "BIN_DIRS", ("/nonexistent/postgresql/bin",))
+    with pytest.raises(RuntimeError, match="apt-get install postgresql"):
+        pg_support.PostgresServer()
