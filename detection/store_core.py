@@ -219,6 +219,8 @@ class SqlStore:
     dialect: ClassVar[Dialect] = SQLITE
     # The driver's errors: any of them in a write is a store failure (health says so until a write works).
     driver_errors: ClassVar[tuple[type[Exception], ...]] = ()
+    # Errors that say a value was refused (out of range, ...): that write fails, the store is fine (health unchanged).
+    value_errors: ClassVar[tuple[type[Exception], ...]] = ()
     # A single statement is its own transaction (SQLite's implicit one): the commonest write skips BEGIN.
     one_statement_is_atomic: ClassVar[bool] = True
     name: str
@@ -349,6 +351,9 @@ class SqlStore:
                 self._rollback_quietly()
                 self._write_failure = (time.time(), str(exc))
                 raise
+            except self.value_errors as exc:
+                self._rollback_quietly()
+                raise StoreError(f"store write failed: {self.describe(exc)}") from exc
             except self.driver_errors as exc:
                 self._rollback_quietly()
                 raise self._failed(self.describe(exc)) from exc
@@ -414,6 +419,9 @@ class SqlStore:
                 if failure_counts:
                     self._write_failure = (time.time(), str(exc))
                 raise
+            except self.value_errors as exc:
+                self._rollback_quietly()
+                raise StoreError(f"store write failed: {self.describe(exc)}") from None
             except self.driver_errors as exc:
                 self._rollback_quietly()
                 if failure_counts:

@@ -91,6 +91,8 @@ class PostgresStore(SqlStore):
 
     dialect: ClassVar[Dialect] = POSTGRESQL
     driver_errors: ClassVar[tuple[type[Exception], ...]] = (psycopg.Error, psycopg_pool.PoolTimeout)
+    # Like SQLite's OverflowError: a number out of a column's range is this write's fault, not the server's.
+    value_errors: ClassVar[tuple[type[Exception], ...]] = (psycopg.DataError,)
     one_statement_is_atomic: ClassVar[bool] = False  # a minute's counts are several rows: always BEGIN
 
     def __init__(self, url: str):

@@ -47,6 +47,7 @@ def test_a_group_commit_is_all_or_nothing(store: SqlStore):
     with pytest.raises(StoreError, match="store write failed"):
         store.write_many([good, bad])
     assert store.counts_since(0) == [] and store.meta() == {}
+    assert store.health().ok  # a value refused is that write's fault: the store itself is fine
     store.write_many([good])
     assert store.counts_since(0) == [("status:approved", 1, 1)] and store.meta() == {"a": 1}
 
