@@ -33,6 +33,7 @@ from .store_core import (
     decode_counts,
     encode_counts,
 )
+from .store_schema import SqlConnection
 
 __all__ = [
     "ACTION_COLUMNS", "ADDED_ALERT_COLUMNS", "ALERT_COLUMNS", "IncidentActionRow", "PendingWrite", "SqlStore", "Store",
@@ -73,8 +74,10 @@ def is_postgres_url(target: str) -> bool:
 def open_store(target: str, synchronous: str = "normal") -> SqlStore:
     """A PostgreSQL store for a ``postgresql://`` URL, else the SQLite file (or ``:memory:``) at ``target``."""
     if is_postgres_url(target):
-        from .store_pg import PostgresStore  # psycopg is only needed by those who use it
-
+        try:
+            from .store_pg import PostgresStore  # psycopg is only needed by those who use it
+        except ImportError as exc:
+            raise StoreError(f"a PostgreSQL store needs psycopg ({exc}): pip install -r requirements.txt") from None
         return PostgresStore(target)
     return Store(target, synchronous=synchronous)
 
@@ -199,7 +202,7 @@ class Store(SqlStore):
             conn.execute(COUNTS_UPSERT, (feed, minute, encode_counts(merged)))
         apply_state(conn, change)
 
-    def _prune_minutes(self, conn: sqlite3.Connection, before_minute: int) -> int:  # type: ignore[override]
+    def _prune_minutes(self, conn: SqlConnection, before_minute: int) -> int:
         # Per feed, so the delete walks the (feed, minute) primary key instead of the table.
         feeds = [f for (f,) in conn.execute("SELECT DISTINCT feed FROM minute_counts")]
         return sum(

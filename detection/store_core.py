@@ -212,8 +212,8 @@ def core_migrations(counts_table: str) -> tuple[Migration, ...]:
 class SqlStore:
     """One writer connection serialised by ``_lock`` (callers group their commits), readers beside it.
 
-    A backend sets ``_writer`` and ``name``, and implements ``_connect_reader``-side ``_reader``,
-    ``_rollback``, ``_apply`` (its counts, then ``apply_state``), ``counts_since`` and ``_prune_minutes``.
+    A backend sets ``_writer`` and ``name``, and implements ``_reader``, ``_rollback``, ``close``,
+    ``_apply`` (its counts, then ``apply_state``), ``counts_since`` and ``_prune_minutes``.
     """
 
     dialect: ClassVar[Dialect] = SQLITE
