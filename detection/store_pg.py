@@ -14,12 +14,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import lru_cache
 from typing import Any, ClassVar
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import psycopg_pool
 from psycopg import pq
 
+from .redact import redact_text, redact_url
 from .store_core import PendingWrite, SqlStore, StoreError, apply_state, core_migrations
 from .store_schema import POSTGRESQL, Dialect, SqlConnection
 
@@ -69,21 +69,9 @@ class PgConnection:
         return cursor
 
 
-def without_password(url: str) -> str:
-    """The URL for logs, /api/health and error messages: never the password."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" if parts.username else f":***@{host}"
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
 def one_line(exc: BaseException) -> str:
-    """psycopg's messages span lines (a hint on the second): one line for logs and JSON answers."""
-    return " ".join(str(exc).split()) or type(exc).__name__
+    """psycopg's messages span lines (a hint on the second): one line for logs and JSON answers, any URL redacted."""
+    return redact_text(" ".join(str(exc).split())) or type(exc).__name__
 
 
 class PostgresStore(SqlStore):
@@ -98,7 +86,7 @@ class PostgresStore(SqlStore):
     def __init__(self, url: str):
         super().__init__()
         self.url = url
-        self.name = without_password(url)
+        self.name = redact_url(url)  # user, password and query values masked: the name is shown to people
         try:
             params = psycopg.conninfo.conninfo_to_dict(url)
         except psycopg.Error as exc:
