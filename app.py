@@ -25,7 +25,7 @@ from api import ApiSettings, register_api, register_incident_actions, register_m
 from callbacks import register_callbacks
 from callbacks.layout import dashboard_layout
 from components.vendor import ASSETS_IGNORE, serve_bootstrap, serve_plotly_basic
-from detection import Alert, ConfigError, Monitor, MonitorSettings, Store, StoreError, load_thresholds
+from detection import Alert, ConfigError, Monitor, MonitorSettings, StoreError, load_thresholds
 from detection import __version__ as VERSION
 from detection.delivery import Delivery
 from detection.incident_actions import IncidentActions
@@ -33,6 +33,7 @@ from detection.incidents import OPEN as OPEN_INCIDENT
 from detection.incidents import Incident
 from detection.notify_config import load_notification_config
 from detection.silences import Silences
+from detection.store import open_store
 from detection.ticker import Ticker
 from feeds.demo import FeedRunner, FeedWriter
 from feeds.replay import ReplayError, ReplaySource
@@ -153,7 +154,8 @@ def config_from(argv: Sequence[str] | None = None, environ: Mapping[str, str] | 
     parser = _Arguments(prog="python app.py", description="Real-time transaction monitor")
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1; MONITOR_HOST)")
     parser.add_argument("--port", help="port, 1-65535 (default 8080; MONITOR_PORT)")
-    parser.add_argument("--db", help="SQLite file, or :memory: (default monitor.db; MONITOR_DB)")
+    parser.add_argument("--db", help="SQLite file, :memory:, or a PostgreSQL URL postgresql://user@host:5432/db "
+                        "(default monitor.db; MONITOR_DB)")
     parser.add_argument("--thresholds", help="thresholds JSON file (default: built-in; MONITOR_THRESHOLDS)")
     parser.add_argument("--notifications", help="notification channels JSON file (MONITOR_NOTIFICATIONS)")
     add_feed_arguments(parser)
@@ -232,7 +234,7 @@ def validate_config(config: AppConfig) -> None:
         if not low <= value <= high:
             raise ConfigError(f"{name(key)}: expected {low} to {high}, got {value}")
     if not isinstance(config.db, str) or not config.db.strip():
-        raise ConfigError(f"{name('db')}: expected a file path or :memory:, got {config.db!r}")
+        raise ConfigError(f"{name('db')}: expected a file path, :memory: or a postgresql:// URL, got {config.db!r}")
     if not isinstance(config.db_sync, str) or config.db_sync.lower() not in DB_SYNC:
         raise ConfigError(f"{name('db_sync')}: expected normal, full or off, got {config.db_sync!r}")
     _number_in(config, "window_days", *WINDOW_DAYS, " days")
@@ -267,7 +269,7 @@ def check_files(config: AppConfig) -> None:
 def build_monitor(config: AppConfig) -> Monitor:
     thresholds = load_thresholds(config.thresholds)
     try:
-        store = Store(config.db, synchronous=config.db_sync)
+        store = open_store(config.db, synchronous=config.db_sync)
     except StoreError as exc:
         raise ConfigError(f"{setting_name(config, 'db')}: {exc}") from None
     settings = MonitorSettings(
@@ -332,7 +334,7 @@ def create_app(config: AppConfig | Mapping[str, Any] | None = None, monitor: Mon
 
     ingest_metrics = register_metrics(server, monitor, delivery, silences)
     register_api(server, monitor, ApiSettings(
-        api_token=config.api_token, version=VERSION, store_path=config.db, alert_marks=alert_marks,
+        api_token=config.api_token, version=VERSION, store_path=monitor.store.name, alert_marks=alert_marks,
         observe_ingest=ingest_metrics.observe, incident_actions=actions,
     ), direct_below=COMPRESS_MIN_BYTES)  # small accepted ingest answers skip Flask: never compressed anyway
     register_notifications(server, delivery, silences, config.api_token)
@@ -398,7 +400,7 @@ def serve(app: Dash, config: AppConfig, replay: ReplaySource | None = None, serv
     delivery: Delivery = app.server.extensions["delivery"]
     delivery.start()
     feed = start_feed(app, config, replay)
-    log.info("transaction monitor %s on http://%s:%d (store %s)", VERSION, config.host, config.port, config.db)
+    log.info("transaction monitor %s on http://%s:%d (store %s)", VERSION, config.host, config.port, monitor.store.name)
     server.print_listen("Serving on http://{}:{}")
     try:
         server.run()

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from .store import PendingWrite, Store, StoreError
+from .store import PendingWrite, SqlStore, StoreError
 
 log = logging.getLogger("monitor")
 
@@ -29,7 +29,7 @@ class CommitTicket:
 
 
 class GroupCommitter:
-    def __init__(self, store: Store, on_failure: Callable[[StoreError], None]):
+    def __init__(self, store: SqlStore, on_failure: Callable[[StoreError], None]):
         self._store = store
         self._on_failure = on_failure  # rebuilds the engine's memory from what was committed
         self._queue: list[CommitTicket] = []

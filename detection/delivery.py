@@ -50,7 +50,7 @@ from .incidents import ESCALATED, INCIDENT_TRANSITIONS, OPENED, RESOLVED_TRANSIT
 from .metrics import epoch_to_iso
 from .notify_config import DeliverySettings
 from .silences import Silences
-from .store import Store, StoreError
+from .store import SqlStore, StoreError
 
 log = logging.getLogger("monitor.delivery")
 
@@ -222,7 +222,7 @@ class Delivery:
 
     def __init__(
         self,
-        store: Store,
+        store: SqlStore,
         channels: Sequence[Channel],
         settings: DeliverySettings,
         silences: Silences,

@@ -1,7 +1,7 @@
 """The durable side of notification delivery: an outbox of incident transitions and a log of every attempt.
 
-Both tables live in the store's SQLite file. ``incident_outbox`` holds one row
-per (incident, opened|escalated|resolved, revision): the UNIQUE key is what
+Both tables live in the store (SQLite or PostgreSQL), made by this module's migrations. ``incident_outbox``
+holds one row per (incident, opened|escalated|resolved, revision): the UNIQUE key is what
 makes a transition go out at most once per channel in normal running, and a
 row stays ``done IS NULL`` until every channel has a final outcome, which is
 what makes delivery at-least-once across a crash or restart. A row keeps the
@@ -23,7 +23,8 @@ from .incident_message import REPEAT
 from .incident_news import is_news, revision, untold
 from .incidents import ESCALATED, OPENED, RESOLVED_TRANSITION, Driver, Incident
 from .metrics import epoch_to_iso
-from .store import ALERT_COLUMNS, Store
+from .store_core import ALERT_COLUMNS, SqlStore
+from .store_schema import Dialect, Migration, SqlConnection, add_missing_columns, statements
 
 # Every open incident, plus (when the argument is true) every resolved one the store still keeps.
 # The composition root hands one to Delivery; it reads the incidents table the tracker writes.
@@ -60,6 +61,18 @@ SCHEMA = (
 ADDED_LOG_COLUMNS = {"incident_id": "TEXT"}  # a log written by the per-alert version gains it
 INDEXES_AFTER_COLUMNS = (
     "CREATE INDEX IF NOT EXISTS notification_log_incident ON notification_log (incident_id, channel)",
+)
+
+
+def _log_rows_name_their_incident(conn: SqlConnection, dialect: Dialect) -> None:
+    add_missing_columns("notification_log", ADDED_LOG_COLUMNS)(conn, dialect)
+    statements(*INDEXES_AFTER_COLUMNS)(conn, dialect)
+
+
+MIGRATIONS = (
+    Migration(1, "the outbox and the notification log", statements(*SCHEMA)),
+    Migration(2, "log rows name their incident (a log from the per-alert version gains the column)",
+              _log_rows_name_their_incident),
 )
 
 # Outcomes. "error" is one failed attempt that will be retried; the others are final for a channel.
@@ -111,20 +124,10 @@ def _alerts_from_json(text: str) -> tuple[Alert, ...]:
 
 
 class DeliveryLog:
-    def __init__(self, store: Store, incidents: IncidentSource | None = None):
+    def __init__(self, store: SqlStore, incidents: IncidentSource | None = None):
         self.store = store
-        existed = bool(store.query(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'incident_outbox'"
-        ))
-        with store.transaction() as conn:
-            for statement in SCHEMA:
-                conn.execute(statement)
-            present = {row[1] for row in conn.execute("PRAGMA table_info(notification_log)")}
-            for name, definition in ADDED_LOG_COLUMNS.items():
-                if name not in present:
-                    conn.execute(f"ALTER TABLE notification_log ADD COLUMN {name} {definition}")
-            for statement in INDEXES_AFTER_COLUMNS:
-                conn.execute(statement)
+        existed = store.has_table("incident_outbox")
+        store.migrate("delivery_log", MIGRATIONS)
         if not existed and incidents is not None:
             self._baseline(incidents(True))
 
@@ -135,8 +138,8 @@ class DeliveryLog:
             for incident in incidents:
                 for kind in untold(incident, []):
                     conn.execute(
-                        "INSERT OR IGNORE INTO incident_outbox (incident_id, kind, revision, incident, alerts, created, "
-                        "done) VALUES (?, ?, ?, ?, '[]', 0, 0)",
+                        "INSERT INTO incident_outbox (incident_id, kind, revision, incident, alerts, created, done) "
+                        "VALUES (?, ?, ?, ?, '[]', 0, 0) ON CONFLICT DO NOTHING",
                         (incident.id, kind, revision(kind, incident), incident_json(incident)),
                     )
 
@@ -180,13 +183,13 @@ class DeliveryLog:
                 elif kind == ESCALATED and not is_news(incident, told):
                     continue
                 for k in kinds:
-                    cursor = conn.execute(
-                        "INSERT OR IGNORE INTO incident_outbox (incident_id, kind, revision, incident, alerts, created) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
+                    row = conn.execute(
+                        "INSERT INTO incident_outbox (incident_id, kind, revision, incident, alerts, created) "
+                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
                         (incident.id, k, revision(k, incident), incident_json(incident), _alerts_json(alerts), now),
-                    )
-                    if cursor.rowcount and cursor.lastrowid is not None:
-                        added.append(OutboxEntry(cursor.lastrowid, k, incident, alerts))
+                    ).fetchone()
+                    if row is not None:  # None: this transition was already in the outbox
+                        added.append(OutboxEntry(int(row[0]), k, incident, alerts))
         return added
 
     def told(self, incident_ids: Sequence[str]) -> dict[str, list[tuple[str, Incident]]]:
@@ -302,7 +305,7 @@ class DeliveryLog:
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = self.store.query(
             "SELECT l.id, l.at, l.channel, l.incident_id, l.alert_id, l.kind, l.attempt, l.outcome, l.detail, "
-            "json_extract(o.incident, '$.title') FROM notification_log l "
+            f"{self.store.dialect.json_text('o.incident', 'title')} FROM notification_log l "
             f"LEFT JOIN incident_outbox o ON o.id = l.outbox_id {clause} ORDER BY l.id DESC LIMIT ?",
             [*params, limit],
         )
@@ -320,7 +323,7 @@ class DeliveryLog:
         with self.store.transaction() as conn:
             removed = conn.execute("DELETE FROM notification_log WHERE at < ?", (before,)).rowcount
             if kept_incidents is not None:
-                done = [r[0] for r in conn.execute("SELECT DISTINCT incident_id FROM incident_outbox WHERE done IS NOT NULL")]
+                done = [r[0] for r in conn.execute("SELECT DISTINCT incident_id FROM incident_outbox WHERE done IS NOT NULL", ())]
                 gone = [(i,) for i in done if i not in kept_incidents]
                 conn.executemany("DELETE FROM incident_outbox WHERE done IS NOT NULL AND incident_id = ?", gone)
         return removed

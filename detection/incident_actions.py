@@ -1,6 +1,6 @@
 """What analysts do to incidents: acknowledge one, write notes on it, label a resolved one false_alarm or expected.
 
-Actions are rows of the store's ``incident_actions`` table (same SQLite file, one
+Actions are rows of the store's ``incident_actions`` table (same database, one
 transaction each, pruned with their incident) and belong to the incident, not to
 its alerts. There are no user accounts: ``by`` is whoever the person says they are.
 Times are wall-clock (epoch seconds), like silences: "alice acknowledged at 14:03".
@@ -24,7 +24,7 @@ from .alerts import Alert
 from .incidents import Incident
 from .metrics import epoch_to_iso, minute_to_iso
 from .records import shown
-from .store import IncidentActionRow, Store
+from .store_core import IncidentActionRow, SqlStore
 
 ACK = "ack"
 NOTE = "note"
@@ -152,7 +152,7 @@ def _text(body: Mapping[str, Any], field: str, limit: int, required: bool, one_l
 class IncidentActions:
     """Acknowledgements, notes and labels of the incidents in one store. Thread-safe: each call is one transaction."""
 
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time):
+    def __init__(self, store: SqlStore, clock: Callable[[], float] = time.time):
         self.store = store
         self._clock = clock
 

@@ -42,7 +42,7 @@ from .records import CountRecord
 from .rules import Judgement, Rule
 from .series import MinuteSeries
 from .snapshot import FeedStatus, Snapshot
-from .store import PendingWrite, Store, StoreError
+from .store import PendingWrite, SqlStore, Store, StoreError
 from .thresholds import Thresholds
 
 IDEMPOTENCY_SECONDS = 24 * 3600
@@ -121,7 +121,7 @@ class Monitor:
     def __init__(
         self,
         thresholds: Thresholds,
-        store: Store | None = None,
+        store: SqlStore | None = None,
         settings: MonitorSettings | None = None,
         clock: Callable[[], float] = time.time,
     ):

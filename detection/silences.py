@@ -1,6 +1,6 @@
 """Silences: matchers on rule/metric/severity with a start and an end; a silenced alert is shown but sends nothing.
 
-Silences live in the store's SQLite file, so they survive a restart. Times are
+Silences live in the store (SQLite or PostgreSQL), so they survive a restart. Times are
 wall-clock (epoch seconds), like Alertmanager's: a silence says "do not page me
 between these moments", whatever the event time of the data.
 """
@@ -22,7 +22,8 @@ from typing import Any
 from .alerts import SEVERITIES, Alert
 from .metrics import epoch_to_iso
 from .records import shown
-from .store import Store
+from .store_core import SqlStore
+from .store_schema import Migration, statements
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS silences (
@@ -33,8 +34,9 @@ CREATE TABLE IF NOT EXISTS silences (
     created_at REAL NOT NULL,
     created_by TEXT NOT NULL,
     comment TEXT NOT NULL
-) WITHOUT ROWID;
+) WITHOUT ROWID
 """
+MIGRATIONS = (Migration(1, "the silences table", statements(SCHEMA)),)
 
 MATCHER_FIELDS = ("rule", "metric", "severity")
 MAX_COMMENT = 1000  # characters
@@ -142,12 +144,11 @@ def _row_silence(row: tuple) -> Silence | None:
 class Silences:
     """The silences of one store; reads are served from memory, every change is written through."""
 
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time):
+    def __init__(self, store: SqlStore, clock: Callable[[], float] = time.time):
         self.store = store
         self._clock = clock
         self._lock = threading.Lock()
-        with store.transaction() as conn:
-            conn.execute(SCHEMA)
+        store.migrate("silences", MIGRATIONS)
         rows = store.query(
             "SELECT id, matchers, starts_at, ends_at, created_at, created_by, comment FROM silences"
         )

@@ -14,6 +14,9 @@ if str(ROOT) not in sys.path:
 
 from app import create_app  # noqa: E402
 from detection import Monitor, MonitorSettings, Store, load_thresholds  # noqa: E402
+from detection.store import SqlStore, open_store  # noqa: E402
+
+from .pg_support import PostgresServer  # noqa: E402
 
 
 class FakeClock:
@@ -54,3 +57,35 @@ def app(db_path: str):
 @pytest.fixture
 def client(app):
     return app.server.test_client()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL for the whole run, started by the first test that needs it (about a second)."""
+    server = PostgresServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: PostgresServer) -> str:
+    """A fresh, empty database on the test PostgreSQL."""
+    return pg_server.fresh_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a store lives, once per backend: an SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "monitor.db")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[SqlStore]:
+    """A store on each backend (parametrized): the same test runs on SQLite and on PostgreSQL."""
+    opened = open_store(store_url)
+    yield opened
+    opened.close()

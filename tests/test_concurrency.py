@@ -1,4 +1,5 @@
-"""Eight clients posting at once to the real server: every count is exact, in memory and on disk."""
+"""Eight clients posting at once to the real server: every count is exact, in memory and on disk (SQLite and
+PostgreSQL: ``store_url`` is parametrized)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from app import create_app
-from detection import Monitor, Store, load_thresholds
+from detection import Monitor, load_thresholds
+from detection.store import open_store
 
 from .support import START_MINUTE, ServerThread, timestamp
 
@@ -29,8 +31,8 @@ def client_records(seed: int) -> list[dict]:
     ]
 
 
-def test_eight_threads_posting_ten_thousand_records_each_give_exact_counts(db_path):
-    app = create_app({"db": db_path})
+def test_eight_threads_posting_ten_thousand_records_each_give_exact_counts(store_url):
+    app = create_app({"db": store_url})
     work = [client_records(seed) for seed in range(THREADS)]
     expected = Counter()
     for records in work:
@@ -56,13 +58,14 @@ def test_eight_threads_posting_ten_thousand_records_each_give_exact_counts(db_pa
         with ThreadPoolExecutor(THREADS) as pool:
             accepted = sum(pool.map(post_all, work))
         rows = requests.get(f"{server.url}/api/transactions?minutes={MINUTES}", timeout=10).json()["data"]
+    app.server.extensions["monitor"].store.close()
 
     assert accepted == THREADS * RECORDS_PER_THREAD
     served = Counter({(r["timestamp"].replace("T", " ").rstrip("Z"), s): r[s] for r in rows for s in STATUSES})
     assert +served == expected  # unary + drops the zero cells
 
     # and the same on disk: a fresh engine on the same file sees the exact totals
-    store = Store(db_path)
+    store = open_store(store_url)
     try:
         snap = Monitor(load_thresholds(), store).snapshot(MINUTES)
     finally:

@@ -1,22 +1,22 @@
-"""The incident outbox on a real store: what a transition adds, what a prune keeps."""
+"""The incident outbox on a real store, SQLite and PostgreSQL (``store`` is parametrized): what a transition adds,
+what a prune keeps."""
 
 from __future__ import annotations
 
 from detection.delivery_log import DELIVERED, DeliveryLog, LogRecord
 from detection.incidents import ESCALATED, OPENED, RESOLVED_TRANSITION
-from detection.store import Store
+from detection.store import SqlStore
 
 from .delivery_support import save_alerts, spike, spike_alerts
 
 
-def _log(tmp_path) -> DeliveryLog:
-    store = Store(str(tmp_path / "monitor.db"))
+def _log(store: SqlStore) -> DeliveryLog:
     save_alerts(store, spike_alerts())
     return DeliveryLog(store)
 
 
-def test_a_transition_whose_opening_never_reached_the_outbox_brings_it(tmp_path):
-    log = _log(tmp_path)
+def test_a_transition_whose_opening_never_reached_the_outbox_brings_it(store):
+    log = _log(store)
     added = log.add_transitions([(ESCALATED, spike(spike_alerts(), "inc-a")),
                                  (RESOLVED_TRANSITION, spike(spike_alerts(resolved=True), "inc-b"))], 1.0)
     assert [(e.incident.id, e.kind) for e in added] == [("inc-a", OPENED), ("inc-b", OPENED), ("inc-b", "resolved")]
@@ -27,8 +27,8 @@ def test_a_transition_whose_opening_never_reached_the_outbox_brings_it(tmp_path)
                                 (RESOLVED_TRANSITION, spike(spike_alerts(resolved=True), "inc-b"))], 2.0) == []
 
 
-def test_a_prune_keeps_outbox_rows_of_stored_incidents_and_drops_old_log_rows(tmp_path):
-    log = _log(tmp_path)
+def test_a_prune_keeps_outbox_rows_of_stored_incidents_and_drops_old_log_rows(store):
+    log = _log(store)
     entries = log.add_transitions([(OPENED, spike(spike_alerts(), "inc-kept")),
                                    (OPENED, spike(spike_alerts(), "inc-gone"))], 1.0)
     log.record([LogRecord("console", e.incident.id, e.kind, 1, DELIVERED, "", e.id) for e in entries], 10.0,

@@ -1,4 +1,5 @@
-"""The same Idempotency-Key sent by several clients at once still counts once (the first may not be on disk yet)."""
+"""The same Idempotency-Key sent by several clients at once still counts once (the first may not be on disk yet),
+on SQLite and on PostgreSQL (``store_url`` is parametrized)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from app import create_app
 from .support import ServerThread
 
 
-def test_simultaneous_retries_with_one_key_count_once(db_path):
-    app = create_app({"db": db_path})
+def test_simultaneous_retries_with_one_key_count_once(store_url):
+    app = create_app({"db": store_url})
     body = [{"timestamp": "2025-07-12 13:45:00", "status": "failed", "count": 2}]
     with ServerThread(app.server) as server:
         def post(_: int) -> requests.Response:
@@ -24,4 +25,10 @@ def test_simultaneous_retries_with_one_key_count_once(db_path):
             assert {r.status_code for r in responses} == {201}
             assert len({r.text for r in responses}) == 1  # every answer is the first answer
         rows = requests.get(f"{server.url}/api/transactions?minutes=1", timeout=5).json()["data"]
-    assert rows[-1]["failed"] == 2
+    store = app.server.extensions["monitor"].store
+    try:
+        assert rows[-1]["failed"] == 2
+        assert store.count_rows("idempotency") == 1
+        assert [c for metric, _, c in store.counts_since(0) if metric == "status:failed"] == [2]  # on disk too
+    finally:
+        store.close()

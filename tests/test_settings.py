@@ -30,7 +30,7 @@ BAD = [
     ([], {"MONITOR_PORT": "9" * 5000}, "MONITOR_PORT: expected an integer, got 5000 characters"),
     ([], {"MONITOR_HOST": ""}, "MONITOR_HOST: expected an interface name or address (e.g. 127.0.0.1), got ''"),
     (["--host", " "], {}, "--host: expected an interface name or address (e.g. 127.0.0.1), got ' '"),
-    ([], {"MONITOR_DB": ""}, "MONITOR_DB: expected a file path or :memory:, got ''"),
+    ([], {"MONITOR_DB": ""}, "MONITOR_DB: expected a file path, :memory: or a postgresql:// URL, got ''"),
     ([], {"MONITOR_DB_SYNC": "sometimes"}, "MONITOR_DB_SYNC: expected normal, full or off, got 'sometimes'"),
     ([], {"MONITOR_REFRESH_MS": "10"}, "MONITOR_REFRESH_MS: expected at least 250, got 10"),
     ([], {"MONITOR_REFRESH_MS": "3600001"}, "MONITOR_REFRESH_MS: expected 250 to 3600000, got 3600001"),
