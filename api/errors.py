@@ -8,6 +8,8 @@ from typing import Any
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from detection.store import StoreError
+
 log = logging.getLogger("monitor.api")
 
 
@@ -57,3 +59,12 @@ def register_error_handlers(server: Flask, prefix: str = "/api/") -> None:
         if isinstance(exc, HTTPException):
             return exc
         return error_response(500, "internal_error", "the monitor hit an unexpected error; see its log")
+
+    @server.errorhandler(StoreError)
+    def _store_error(exc: StoreError):
+        # A route that does not catch the store's failure itself still answers what it is: the store is
+        # unavailable now (503, worth a retry), not a bug in the monitor (500).
+        if not request.path.startswith(prefix):
+            return _unexpected(exc)
+        log.warning("store unavailable on %s %s: %s", request.method, request.path, exc)
+        return error_response(503, "store_unavailable", str(exc))

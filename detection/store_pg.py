@@ -103,6 +103,9 @@ class PostgresStore(SqlStore):
         self._pool = psycopg_pool.ConnectionPool(
             url, min_size=1, max_size=READERS, timeout=READER_WAIT_SECONDS, name="monitor-readers", open=False,
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
+            # A pooled session the server ended (a restart, an admin) is replaced before it is lent, so the
+            # first read after a restart answers instead of failing; one round trip per read.
+            check=psycopg_pool.ConnectionPool.check_connection,
         )
         self._pool.open()
 

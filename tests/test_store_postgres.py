@@ -123,3 +123,27 @@ def test_instances_starting_at_once_on_a_fresh_database_migrate_one_after_the_ot
     finally:
         for s in stores:
             s.close()
+
+
+def test_reads_after_the_server_ended_every_pooled_session_answer_at_once(tmp_path, pg_url, pg_server):
+    # A PostgreSQL restart or an admin ends the pooled reader sessions; the pool must replace a dead one before
+    # lending it, else the first read after a restart answers 503 for no reason the user can act on.
+    app = make(tmp_path, pg_url)
+    client = app.server.test_client()
+    try:
+        fire(client)
+        before = client.get("/api/alerts").get_json()["alerts"]
+        assert [a["rule"] for a in before] == ["failed_high"]
+        database = pg_url.rsplit("/", 1)[1]
+        with psycopg.connect(pg_server.url(), autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (database,),
+            ).fetchone()
+        assert ended is not None and ended[0] >= 2  # the writer and at least one pooled reader
+        for path in ("/api/alerts", "/api/incidents", "/api/incidents/labels"):
+            answer = client.get(path)
+            assert answer.status_code == 200, (path, answer.get_json())
+        assert client.get("/api/alerts").get_json()["alerts"] == before
+    finally:
+        app.server.extensions["monitor"].store.close()
