@@ -1,5 +1,5 @@
 """``python -m analysis TRANSACTIONS_CSV [--auth-codes CSV] [--out thresholds.json] [--report report.html] [--until T]
-[--feedback monitor.db|labels.json]``.
+[--feedback monitor.db|postgresql://...|labels.json]``.
 
 Learns what normal looks like from the exports, prints a short summary, and writes the thresholds
 file the monitor reads (with provenance) and, if asked, a self-contained HTML report.
@@ -55,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="no hour-of-day levels: volume-free rules only (how the built-in defaults are made)")
     parser.add_argument("--statuses", help="extra statuses the export may contain, comma-separated")
     parser.add_argument("--auth-code-list", dest="extra_codes", help="extra auth codes, comma-separated")
-    parser.add_argument("--feedback", type=Path,
-                        help="the monitor's store file, or a labels file (GET /api/incidents/labels saved as JSON): "
+    parser.add_argument("--feedback",
+                        help="the monitor's store (its SQLite file or PostgreSQL URL), or a labels file (GET /api/incidents/labels saved as JSON): "
                              "incidents labelled expected are left out of learning, false alarms are counted")
     return parser
 

@@ -1,7 +1,7 @@
 """Analysts' verdicts on past incidents, for learning: ``expected`` ones are left out, ``false_alarm`` ones counted.
 
-Read from the monitor's store file (read-only, the ``incident_actions`` table beside
-``incidents``) or from a labels file: the JSON answer of ``GET /api/incidents/labels``
+Read from the monitor's store (an SQLite file, or a PostgreSQL URL; read-only, the
+``incident_actions`` table beside ``incidents``) or from a labels file: the JSON answer of ``GET /api/incidents/labels``
 saved to disk (an object with ``labels``, or the bare list). Each incident counts with
 its newest label. Its minutes are its event times, ``started_at`` to ``resolved_at``.
 """
@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from detection.incident_actions import EXPECTED, FALSE_ALARM, LABELS
+from detection.redact import redact_url
+from detection.store import is_postgres_url
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 MAX_LABELS_FILE_BYTES = 50_000_000
@@ -96,26 +98,53 @@ def _from_rows(rows: Sequence[Any], source: str) -> Feedback:
     return Feedback(source, tuple(newest.values()))
 
 
+# Each labelled incident's newest label, newest first; plain SQL both backends read alike.
+LABELS_QUERY = (
+    "SELECT a.incident_id, a.label, i.started_at, i.resolved_at FROM incident_actions a "
+    "JOIN incidents i ON i.id = a.incident_id WHERE a.action = 'label' AND a.seq = "
+    "(SELECT MAX(b.seq) FROM incident_actions b WHERE b.incident_id = a.incident_id AND b.action = 'label') "
+    "ORDER BY a.seq DESC"
+)
+
+
+def _labelled(rows: Sequence[Sequence[Any]], source: str) -> Feedback:
+    out = [LabelledIncident(str(i), str(label), int(start), int(end if end is not None else start))
+           for i, label, start, end in rows if label in LABELS]
+    return Feedback(source, tuple(out))
+
+
 def _from_store(path: Path) -> Feedback:
     try:
         conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)
         try:
-            rows = conn.execute(
-                "SELECT a.incident_id, a.label, i.started_at, i.resolved_at FROM incident_actions a "
-                "JOIN incidents i ON i.id = a.incident_id WHERE a.action = 'label' AND a.seq = "
-                "(SELECT MAX(b.seq) FROM incident_actions b WHERE b.incident_id = a.incident_id AND b.action = 'label') "
-                "ORDER BY a.seq DESC").fetchall()
+            rows = conn.execute(LABELS_QUERY).fetchall()
         finally:
             conn.close()
     except sqlite3.Error as exc:
         raise FeedbackError(f"{path}: cannot read incident labels from this store: {exc}") from None
-    out = [LabelledIncident(str(i), str(label), int(start), int(end if end is not None else start))
-           for i, label, start, end in rows if label in LABELS]
-    return Feedback(str(path), tuple(out))
+    return _labelled(rows, str(path))
 
 
-def load_feedback(path: Path) -> Feedback:
-    """A store file or a labels file; raises FeedbackError (naming the file) or OSError."""
+def _from_postgres(url: str) -> Feedback:
+    """The labels in a monitor's PostgreSQL store, in a read-only transaction (learning never writes there)."""
+    import psycopg  # only for a PostgreSQL URL: an SQLite user needs no driver for this
+
+    shown = redact_url(url)
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            conn.read_only = True
+            rows = conn.execute(LABELS_QUERY).fetchall()
+    except psycopg.Error as exc:
+        reason = " ".join(str(exc).split())
+        raise FeedbackError(f"{shown}: cannot read incident labels from this store: {reason}") from None
+    return _labelled(rows, shown)
+
+
+def load_feedback(source: str | Path) -> Feedback:
+    """A store (SQLite file or PostgreSQL URL) or a labels file; raises FeedbackError (naming it) or OSError."""
+    if isinstance(source, str) and is_postgres_url(source):
+        return _from_postgres(source)
+    path = Path(source)
     with path.open("rb") as file:
         head = file.read(len(SQLITE_MAGIC))
     if head == SQLITE_MAGIC:

@@ -15,7 +15,9 @@ from analysis.synthetic import generate, write_csvs
 from detection.incident_actions import IncidentActions, label_json
 from detection.incidents import PROCESSING_FAILURE, RESOLVED, Incident
 from detection.metrics import minute_to_datetime
-from detection.store import PendingWrite, Store
+from detection.store import PendingWrite, Store, open_store
+
+from .pg_support import free_port
 
 START = 29_188_800  # 2025-07-01 00:00 UTC
 # An 8-hour campaign on the second day: denials half as high again, real but not a problem.
@@ -53,7 +55,7 @@ def test_expected_minutes_are_left_out_of_the_baselines(campaign_rows):
 def labelled_store(path: str) -> tuple[Incident, Incident, Incident]:
     """A store with three resolved incidents: the campaign labelled expected, one false alarm (relabelled from
     expected), one not labelled."""
-    store = Store(path)
+    store = open_store(path)
     campaign = Incident("inc-campaign", "denial_spike", RESOLVED, "warning", CAMPAIGN[0], "Denial spike",
                         resolved_at=CAMPAIGN[1])
     noise = Incident("inc-noise", PROCESSING_FAILURE, RESOLVED, "critical", START + 200, "Failures",
@@ -69,11 +71,11 @@ def labelled_store(path: str) -> tuple[Incident, Incident, Incident]:
     return campaign, noise, unlabelled
 
 
-def test_the_store_and_its_label_listing_give_the_same_feedback(tmp_path):
-    db = str(tmp_path / "monitor.db")
-    labelled_store(db)
-    from_store = load_feedback(tmp_path / "monitor.db")
-    store = Store(db)
+def test_the_store_and_its_label_listing_give_the_same_feedback(tmp_path, store_url):
+    # On both backends: an SQLite file, or a PostgreSQL URL as --feedback takes it.
+    labelled_store(store_url)
+    from_store = load_feedback(store_url)
+    store = open_store(store_url)
     listing = {"label": None, "labels": [label_json(lb, i) for lb, i in IncidentActions(store).labels(limit=100)]}
     store.close()
     (tmp_path / "labels.json").write_text(json.dumps(listing))
@@ -127,3 +129,14 @@ def test_a_store_without_labels_counts_nothing(tmp_path):
     Store(str(tmp_path / "monitor.db")).close()
     feedback = load_feedback(tmp_path / "monitor.db")
     assert (feedback.false_alarms, feedback.expected, feedback.excluded_periods()) == (0, 0, ())
+
+
+def test_an_unreachable_postgresql_store_is_an_error_naming_it_without_its_password():
+    port = free_port()  # nothing listens there
+    url = f"postgresql://monitor:s3cret@127.0.0.1:{port}/monitor"
+    with pytest.raises(FeedbackError) as caught:
+        load_feedback(url)
+    message = str(caught.value)
+    assert message.startswith(f"postgresql://***@127.0.0.1:{port}/monitor: cannot read "
+                              "incident labels from this store: ")
+    assert "s3cret" not in message
