@@ -235,6 +235,22 @@ def test_judge_and_first_breach_match_the_reference(rule: Rule, shape: str, seed
         assert rule.first_breach(series, minutes, start) == first, (rule.id, start)
 
 
+@pytest.mark.parametrize("rule", [r for r in RULES if isinstance(r, SeasonalRule)], ids=lambda r: r.id)
+def test_a_seasonal_minute_counts_towards_resolving_exactly_when_it_does_not_breach(rule: Rule):
+    """No hysteresis in the seasonal rule: ``clean`` (what resolves a firing alert) is ``not breach``, also where a
+    feed gap leaves too few minutes to judge (then nothing breaches, and the minute is clean)."""
+    too_few = 0
+    for shape in SHAPES:
+        for seed in SEEDS:
+            frame = draw(shape, seed)
+            series = load(frame)
+            for m in frame.index:
+                verdict = rule.judge(series, int(m))
+                assert verdict.clean is (not verdict.breach), (rule.id, shape, seed, int(m) - T0)
+                too_few += verdict.expected is None
+    assert too_few > 0  # the short-window path was exercised
+
+
 def test_the_random_series_exercise_both_outcomes_for_every_rule():
     """Guards the oracle test itself: a reference that never (or always) breaches would prove little."""
     for rule in RULES:
