@@ -153,3 +153,28 @@ def test_an_email_channel_takes_its_port_at_both_ends_and_one_address_as_a_list(
                       if c.name == "m"]
         assert isinstance(channel, EmailChannel)
         assert (channel.port, channel.recipients, channel.sender) == (port, ["ops@example.com"], "monitor@example.com")
+
+
+def test_every_field_a_file_gives_a_channel_reaches_it(tmp_path):
+    """Headers, send_resolved and the SMTP login written in the file are what the channels use: the login
+    reaches a real SMTP server (aiosmtpd) that requires it."""
+    from .delivery_support import SmtpSink
+    from .test_delivery_payloads import _note
+
+    with SmtpSink(login=("monitor", "pw-from-env")) as sink:
+        data = {"version": 1, "channels": [
+            {**HOOK, "headers": {"X-Team": "payments"}},
+            {"type": "email", "name": "mail", "host": "127.0.0.1", "port": sink.port, "send_resolved": False,
+             "from": "monitor@example.com", "to": "oncall@example.com", "username": "monitor",
+             "password_env": "SMTP_PW"},
+        ]}
+        path = tmp_path / "notify.json"
+        path.write_text(json.dumps(data))
+        _console, hook, mail = load_notification_config(str(path), {"SMTP_PW": "pw-from-env"}).channels
+        assert isinstance(hook, WebhookChannel) and hook.headers == {"X-Team": "payments"} and hook.send_resolved
+        assert isinstance(mail, EmailChannel) and mail.send_resolved is False
+        assert (mail.host, mail.port, mail.sender, mail.username) == ("127.0.0.1", sink.port, "monitor@example.com",
+                                                                      "monitor")
+        mail.send(_note(), timeout=10.0)
+    assert sink.logins == [("monitor", "pw-from-env")]
+    assert [m.rcpt_tos for m in sink.messages] == [["oncall@example.com"]]
