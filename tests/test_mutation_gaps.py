@@ -789,3 +789,16 @@ def test_a_request_that_waited_for_another_requests_rebuild_does_not_rebuild_aga
     assert not first.is_alive() and not second.is_alive() and errors == []
     assert store.loads == loads  # the second request found memory rebuilt and used it
     assert store.counts_since(0) == [("status:approved", T0 + m, 100) for m in (0, 2, 3)]
+
+
+def test_an_unreachable_webhook_is_a_delivery_error_naming_the_redacted_receiver_and_the_failure():
+    from detection.channels import DeliveryError, WebhookChannel
+
+    from .support import free_port
+    from .test_delivery_payloads import _note
+
+    port = free_port()  # nothing listens there
+    channel = WebhookChannel("ops", f"http://user:s3cret@127.0.0.1:{port}/hook?token=s3cret")
+    with pytest.raises(DeliveryError) as raised:
+        channel.send(_note(), timeout=5.0)
+    assert str(raised.value) == f"cannot reach the receiver http://***@127.0.0.1:{port}/hook?token=***: ConnectionError"

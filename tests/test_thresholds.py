@@ -140,3 +140,16 @@ def test_recovery_must_lie_on_the_clean_side_of_the_threshold_for_each_direction
     with pytest.raises(ConfigError) as caught:
         parse_thresholds({"version": 1, "rules": [rule]}, "t.json")
     assert str(caught.value) == refused
+
+
+def test_a_drop_rule_takes_the_documented_defaults_from_a_file_and_from_code_alike():
+    """README: window 3, reference 60, max_ratio 0.5, min_level 40; a rule written with only its id and metric
+    (in a thresholds file, or built in code) gets exactly these."""
+    from detection.drop_rule import DropRule
+
+    [from_file] = parse_thresholds(
+        {"version": 1, "rules": [{"id": "approved_drop", "type": "drop", "metric": "status:approved"}]}, "t").rules
+    in_code = DropRule(rule_id="approved_drop", metric="status:approved")
+    for rule in (from_file, in_code):
+        assert isinstance(rule, DropRule)
+        assert (rule.window, rule.reference, rule.max_ratio, rule.min_level) == (3, 60, 0.5, 40.0), rule
