@@ -199,11 +199,16 @@ def _series(key_name: str, keys: list[str]) -> dict[str, Any]:
 
 
 def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable[str],
-                     window_minutes: int = 7 * 24 * 60, token_required: bool = False) -> dict[str, Any]:
-    """The document for this server: its statuses and codes, its window and whether it asks for a token."""
+                     window_minutes: int = 7 * 24 * 60, token_required: bool = False,
+                     year: int | None = None) -> dict[str, Any]:
+    """The document for this server: its statuses and codes, its window and whether it asks for a token.
+
+    ``year`` is the newest year an event time may have: this year when served (the document is built per
+    request); the published copy in docs/ states the year it was written for.
+    """
     statuses = list(statuses)
     auth_codes = list(auth_codes)
-    year = datetime.now(UTC).year  # the newest year an event time may have (the document is built per request)
+    year = year or datetime.now(UTC).year
     alert = {
         "type": "object",
         "required": ["id", "rule", "metric", "severity", "state", "started_at", "value", "threshold", "message"],
@@ -240,6 +245,7 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
             "title": "Transaction monitor API",
             "version": version,
             "description": "Post per-minute transaction counts; read counts, statistics, alerts and health.",
+            "x-newest-event-year": year,
         },
         "paths": {
             "/api/transaction": {"post": _ingest_operation("Post status counts", "StatusRecord", token_required)},
