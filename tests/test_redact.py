@@ -30,6 +30,9 @@ TABLE = [
     ("https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", "https://hooks.slack.com/services/***"),
     ("https://HOOKS.SLACK.COM/services/T0/B0/abc", "https://HOOKS.SLACK.COM/services/***"),
     ("https://hooks.slack.com/workflows/T0/A0/123/abc", "https://hooks.slack.com/workflows/***"),
+    # a Slack path of one segment holds no secret: shown whole, whatever its letters and slashes
+    ("https://hooks.slack.com/servicesX", "https://hooks.slack.com/servicesX"),
+    ("https://hooks.slack.com/services/", "https://hooks.slack.com/services/"),
     ("https://discord.com/api/webhooks/123456789012345678/aBcD3fGh1jKlMn0pQrStUvWxYz",
      "https://discord.com/api/webhooks/123456789012345678/***"),
     ("https://example.com/hooks/9f8e7d6c5b4a39281706f5e4d3c2b1a0/send", "https://example.com/hooks/***/send"),
