@@ -191,6 +191,8 @@ def test_bad_label_listing_parameters_are_400s_naming_them(client, query, messag
     ("label", "put", {"by": "alice"}, "label", "is required: one of false_alarm, expected"),
     ("label", "put", {"by": "alice", "label": "noise"}, "label", "expected one of false_alarm, expected, got 'noise'"),
     ("label", "put", {"label": "expected"}, "by", "is required"),
+    ("label", "put", {"label": "expected", "by": "al\nice"}, "by", "must not contain control characters or"),
+    ("notes", "post", {"by": "al\tice", "text": "hello"}, "by", "must not contain control characters or"),
     ("label", "put", {"label": "expected", "by": "a", "reason": "r" * (MAX_REASON + 1)}, "reason",
      f"at most {MAX_REASON} characters"),
 ])

@@ -31,6 +31,9 @@ def test_a_written_file_reads_back_the_same(tmp_path):
     again = load_thresholds(path)
     assert [r.to_config() for r in again.rules] == [r.to_config() for r in thresholds.rules]
     assert again.source == str(path)
+    # A file people read and edit: indented two spaces, one field a line, ending in a newline; no temporary left.
+    assert path.read_text(encoding="utf-8") == json.dumps(thresholds.to_config(), indent=2) + "\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["t.json"]
 
 
 RULE = {"id": "r", "type": "threshold", "metric": "status:failed", "direction": "above", "threshold": 2}
