@@ -34,6 +34,7 @@ from feeds.demo import FeedWriter
 from . import patches, view, window
 from .access import check_write
 from .actions import PageActions, RouteClient, register_action_callbacks
+from .bands import RuleBands, trimmed
 from .incidents import IncidentHistory, register_incident_callbacks
 from .unchanged import charts_key, leave_out_unchanged
 
@@ -73,7 +74,7 @@ def register_callbacks(
         return fields
 
     rules = monitor.thresholds.rules
-    bands = view.RuleBands(rules)
+    bands = RuleBands(rules)
     # The incidents as the REST API answers them (with who acknowledged each), when the app has the actions.
     incident_actions = app.server.extensions.get("incident_actions")
     page_actions = (PageActions(monitor, incident_actions, RouteClient(app.server), api_token)
@@ -114,7 +115,9 @@ def register_callbacks(
         pinned = window.parse_window(window_data)
         newest = monitor.newest_event_minute()
         span = window.span_label(range_label, pinned, newest)
-        snap = monitor.snapshot(RANGES[span], recent_alerts=RECENT_ALERTS)
+        # Read ``bands.lead`` minutes more than drawn: an alert line at the first minute drawn judges its window.
+        read = monitor.snapshot(RANGES[span] + bands.lead, recent_alerts=RECENT_ALERTS)
+        snap = trimmed(read, RANGES[span])
         feeds = {name: f.to_dict() for name, f in snap.feeds.items()}
         badge = health_badge(feeds)
         updated = "updated " + utc_time(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(snap.taken_at)))
@@ -155,10 +158,11 @@ def register_callbacks(
             new_signature_text = signature
         else:
             axis = view.time_axis(snap)
-            status_fig = timeseries_figure(axis, view.status_panels(snap, bands),
+            lines = bands.for_snapshot(read)
+            status_fig = timeseries_figure(axis, view.status_panels(snap, lines),
                                            view.episodes(alerts, STATUS_FEED, snap.end_minute), STATUS_CHART_HEIGHT,
                                            span, x_range)
-            auth_fig = timeseries_figure(axis, view.auth_panels(snap, bands),
+            auth_fig = timeseries_figure(axis, view.auth_panels(snap, lines),
                                          view.episodes(alerts, AUTH_CODE_FEED, snap.end_minute), AUTH_CHART_HEIGHT,
                                          span, x_range)
             new_signature = patches.signature(span, snap.end_minute, status_fig, auth_fig)

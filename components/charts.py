@@ -41,7 +41,9 @@ FEED_EPISODE_FILL = "rgba(108, 117, 125, 0.22)"
 # What the lines and shading mean, in the legend (issue 10: nothing said so) and on the axes.
 Y_UNIT = "transactions per minute"
 X_UNIT = "time (UTC)"
-BOUND_NAME = "alert bound (rule's window, per minute)"
+# The dashed line is where a rule's verdict turns for that minute's count (callbacks/bands.py): a minute beyond it
+# is a minute some rule breaches, whatever window the rule judges.
+BOUND_NAME = "alert line: a minute beyond it breaches a rule"
 BASELINE_NAME = "normal"
 EPISODE_NAME = "alert episode"
 FEED_EPISODE_NAME = "feed outage"
@@ -139,13 +141,23 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
+def _half(value: float) -> bool:
+    """A line half a count outside a turn (callbacks/bands.py): 7.5, not 7 or 7.25."""
+    return (value * 2).is_integer() and not float(value).is_integer()
+
+
 def _bound_text(lower: float | None, upper: float | None) -> str:
+    """The alert condition in counts: a line at 7.5 above is "8 or more", at 74.5 below "74 or fewer"."""
+    high = None if upper is None else f"{_number(upper + 0.5)} or more" if _half(upper) else None
+    low = None if lower is None else f"{_number(lower - 0.5)} or fewer" if _half(lower) else None
     if lower is not None and upper is not None:
+        if high and low:
+            return f"alert at {low}, or {high}"
         return f"alert outside {_number(lower)}–{_number(upper)}"
     if upper is not None:
-        return f"alert above {_number(upper)}"
+        return f"alert at {high}" if high else f"alert above {_number(upper)}"
     if lower is not None:
-        return f"alert below {_number(lower)}"
+        return f"alert at {low}" if low else f"alert below {_number(lower)}"
     return ""
 
 

@@ -1,0 +1,204 @@
+"""The charts' alert lines and normal: per shown minute, the count at which a rule on that panel would breach.
+
+A line is ``detection.critical``'s: with every other minute as received, the count
+where ``rule.judge(view, minute)`` turns, so the drawn series is beyond the line
+exactly at the minutes a rule breaches. Working that out asks a rule a few times
+per minute, so the lines are remembered per minute and recomputed only from the
+first minute whose data changed since the last snapshot (a line at minute m reads
+minutes up to m only): an ordinary refresh computes the newest minute or two.
+One ``RuleBands`` belongs to one ``register_callbacks`` call, never to the module.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+import numpy as np
+
+from detection import Snapshot
+from detection.critical import (
+    ColumnSeries,
+    OneMinuteChanged,
+    alert_line,
+    counted_metric,
+    critical_count,
+    fires_below,
+)
+from detection.rules import Rule
+
+Entry = tuple[float | None, float | None, tuple[int | None, ...]]  # (lower line, upper line, each rule's count)
+
+
+def reach(rule: Rule) -> int:
+    """Minutes before the judged one that a rule may read (its windows, reference and lookback, summed: an
+    overestimate is only a few more minutes copied)."""
+    windows = getattr(rule, "windows", None)
+    return (int(getattr(rule, "window", 1)) + int(getattr(rule, "reference", 0)) + int(getattr(rule, "lookback", 0))
+            + (max(windows) if windows else 0) + 1)
+
+
+def trimmed(snap: Snapshot, minutes: int) -> Snapshot:
+    """``snap`` without its minutes before the newest ``minutes`` (read only so the rules' windows have data)."""
+    if snap.start_minute is None or len(snap.minutes) <= minutes:
+        return snap
+    cut = len(snap.minutes) - minutes
+    return replace(snap, start_minute=snap.start_minute + cut,
+                   counts=MappingProxyType({m: c[cut:] for m, c in snap.counts.items()}),
+                   received=MappingProxyType({f: r[cut:] for f, r in snap.received.items()}))
+
+
+@dataclass
+class _Remembered:
+    """Lines worked out from one run of snapshots of the same length (one range), and what they came from."""
+
+    start: int | None = None
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
+    lines: dict[str, dict[int, Entry]] = field(default_factory=dict)
+    generation: int = 0
+
+
+def _columns(snap: Snapshot) -> dict[str, np.ndarray]:
+    out = {metric: np.asarray(values) for metric, values in snap.counts.items()}
+    out.update({f"received:{feed}": np.asarray(flags) for feed, flags in snap.received.items()})
+    return out
+
+
+def _first_change(old: _Remembered, start: int, new: Mapping[str, np.ndarray]) -> int | None:
+    """The first minute whose data differs between what ``old`` was computed from and ``new`` (minutes only one
+    of them holds are not compared: minutes ``old`` lacks have no lines yet); None when nothing differs."""
+    if old.start is None or set(old.columns) != set(new):
+        return start
+    first: int | None = None
+    for key, values in new.items():
+        before = old.columns[key]
+        lo, hi = max(start, old.start), min(start + len(values), old.start + len(before))
+        if lo >= hi:
+            continue
+        differ = np.flatnonzero(values[lo - start:hi - start] != before[lo - old.start:hi - old.start])
+        if differ.size and (first is None or lo + int(differ[0]) < first):
+            first = lo + int(differ[0])
+    return first
+
+
+class RuleBands:
+    """Lower and upper alert lines and the normal, per panel metric and minute, remembered between refreshes."""
+
+    def __init__(self, rules: Sequence[Rule], keep_minutes: int = 3 * 4320):
+        self.rules = tuple(rules)
+        self.keep_minutes = keep_minutes
+        self.lead = max((reach(r) for r in self.rules), default=0)  # minutes read before the first one drawn
+        self._lock = threading.Lock()
+        self._remembered: dict[int, _Remembered] = {}  # by snapshot length: each range keeps its own
+        self._expected: dict[str, dict[int, float | None]] = {}
+
+    def drawn_on(self, metric: str) -> tuple[Rule, ...]:
+        """The rules whose line goes on ``metric``'s panel: those counting it, shares of it included."""
+        return tuple(r for r in self.rules if counted_metric(r) == metric)
+
+    def for_snapshot(self, snap: Snapshot) -> SnapshotBands:
+        """The lines for ``snap`` (read with ``lead`` minutes before the first minute drawn), forgetting the
+        lines of every minute from the first one whose data changed."""
+        if snap.start_minute is None:
+            return SnapshotBands(self, snap, _Remembered(), 0)
+        columns = _columns(snap)
+        with self._lock:
+            kept = self._remembered.setdefault(len(snap.minutes), _Remembered())
+            changed = _first_change(kept, snap.start_minute, columns)
+            if changed is not None:
+                for lines in kept.lines.values():
+                    for minute in [m for m in lines if m >= changed]:
+                        del lines[minute]
+            for lines in kept.lines.values():
+                if len(lines) > self.keep_minutes:
+                    for minute in [m for m in lines if m < snap.start_minute]:
+                        del lines[minute]
+            kept.start, kept.columns = snap.start_minute, columns
+            kept.generation += 1
+            return SnapshotBands(self, snap, kept, kept.generation)
+
+    def expected(self, metric: str, minutes: range) -> list[float | None] | None:
+        """A rule's normal per minute (rules are fixed once loaded, so remembered for good)."""
+        mine = [r for r in self.rules if r.metric == metric]
+        if not mine:
+            return None
+        memo = self._expected.setdefault(metric, {})
+        if len(memo) > self.keep_minutes:
+            for old in [m for m in memo if m < minutes[0]]:
+                del memo[old]
+        out = []
+        for minute in minutes:
+            if minute not in memo:
+                memo[minute] = next((e for e in (r.expected(minute) for r in mine) if e is not None), None)
+            out.append(memo[minute])
+        return out if any(v is not None for v in out) else None
+
+
+class SnapshotBands:
+    """The lines of one snapshot: ``lines(metric, minutes)`` as the chart panels want them."""
+
+    def __init__(self, bands: RuleBands, snap: Snapshot, kept: _Remembered, generation: int):
+        self.bands = bands
+        self.snap = snap
+        self.kept = kept
+        self.generation = generation
+        self._view: ColumnSeries | None = None
+
+    def _series(self) -> ColumnSeries:
+        if self._view is None:
+            assert self.snap.start_minute is not None
+            self._view = ColumnSeries(self.snap.start_minute, self.snap.counts, self.snap.received)
+        return self._view
+
+    def _entry(self, rules: Sequence[Rule], minute: int, hints: tuple[int | None, ...] | None,
+               changed: OneMinuteChanged) -> Entry:
+        view = changed.base
+        counts = tuple(critical_count(rule, view, minute, hints[i] if hints else None, changed)
+                       for i, rule in enumerate(rules))
+        lower = upper = None
+        for rule, count in zip(rules, counts, strict=True):
+            line = alert_line(rule, count)
+            if line is None:
+                continue
+            # Any rule breaching alerts: the lowest upper line and the highest lower line are the ones crossed first.
+            if fires_below(rule):
+                lower = line if lower is None else max(lower, line)
+            else:
+                upper = line if upper is None else min(upper, line)
+        return lower, upper, counts
+
+    def lines(self, metric: str, minutes: range) -> tuple[list | None, list | None, list | None]:
+        """(lower, upper, expected) aligned with ``minutes``; None for a side no rule draws."""
+        if not minutes:
+            return None, None, None
+        expected = self.bands.expected(metric, minutes)
+        rules = self.bands.drawn_on(metric)
+        if not rules or self.snap.start_minute is None:
+            return None, None, expected
+        bands = self.bands
+        with bands._lock:
+            remembered = self.kept.lines.setdefault(metric, {}) if self.kept.generation == self.generation else {}
+            known = dict(remembered) if remembered else {}
+        entries: list[Entry] = []
+        fresh: dict[int, Entry] = {}
+        previous = known.get(minutes[0] - 1)
+        changed: OneMinuteChanged | None = None  # made only when a minute is not remembered
+        for minute in minutes:
+            entry = known.get(minute)
+            if entry is None:
+                if changed is None:
+                    changed = OneMinuteChanged(self._series(), metric)
+                entry = fresh[minute] = self._entry(rules, minute, previous[2] if previous else None, changed)
+            entries.append(entry)
+            previous = entry
+        if fresh:
+            with bands._lock:
+                if self.kept.generation == self.generation:  # a newer snapshot's lines are not overwritten
+                    self.kept.lines.setdefault(metric, {}).update(fresh)
+        lower = [e[0] for e in entries]
+        upper = [e[1] for e in entries]
+        return (lower if any(v is not None for v in lower) else None,
+                upper if any(v is not None for v in upper) else None,
+                expected)
