@@ -162,24 +162,37 @@ def _bound_text(lower: float | None, upper: float | None) -> str:
 
 
 def _hover(panel: Panel) -> dict:
-    """Hover for a panel's series: the minute's value with its normal and bound beside it (issue 10).
+    """Hover for a panel's series: the minute's value with its normal and alert line beside it (issue 10).
 
-    The normal/bound text is the same for every minute when the rule's lines are
-    flat, and then it goes in the template once instead of once per point.
+    When the lines are flat, their text is the same for every minute and goes in the series' template once.
+    When they vary (an alert line follows each minute's window), the lines' own traces answer the hover
+    instead (``_line_hover``): the unified hover shows them in the same box, and a text per minute, about
+    35 bytes x 1,440 minutes x 9 panels, is not sent with every 24 h figure.
     """
-    minutes = max((len(line.values) for line in panel.lines), default=0)
-    columns = [panel.lower or [None] * minutes, panel.upper or [None] * minutes, panel.expected or [None] * minutes]
-    texts = []
-    for lo, hi, base in zip(*columns, strict=False):
-        parts = [f"normal {_number(base)}" if base is not None else "", _bound_text(lo, hi)]
-        texts.append(" · ".join(p for p in parts if p))
     value = "%{y} per minute"
-    distinct = set(texts)
-    if not texts or distinct == {""}:
-        return {"hovertemplate": value}
-    if len(distinct) == 1:
-        return {"hovertemplate": f"{value} · {texts[0]}"}
-    return {"customdata": texts, "hovertemplate": value + " · %{customdata}"}
+    text = _flat_text(panel)
+    return {"hovertemplate": f"{value} · {text}" if text else value}
+
+
+def _flat_text(panel: Panel) -> str:
+    """The normal and alert lines that are the same all along, in words ('' when none is)."""
+    def flat(values: Sequence[float | None] | None) -> float | None:
+        return None if values is None or len(values) == 0 or _varies(values) else values[0]
+    base = flat(panel.expected)
+    parts = [f"normal {_number(base)}" if base is not None else "", _bound_text(flat(panel.lower), flat(panel.upper))]
+    return " · ".join(p for p in parts if p)
+
+
+def _varies(values: Sequence[float | None] | None) -> bool:
+    return values is not None and len(set(values)) > 1
+
+
+def _line_hover(kind: str, values: Sequence[float | None]) -> dict:
+    """A varying line's own hover (see ``_hover``); a flat one is in the series' template and skips it."""
+    if not _varies(values):
+        return {"hoverinfo": "skip"}
+    text = {"upper": "alert above %{y}", "lower": "alert below %{y}", "normal": "normal %{y:.2g}"}[kind]
+    return {"hovertemplate": text + "<extra></extra>"}
 
 
 def panel_domains(weights: Sequence[float]) -> list[tuple[float, float]]:
@@ -245,15 +258,16 @@ def timeseries_figure(axis: TimeAxis, panels: Sequence[Panel], episodes: Sequenc
         })
         if panel.lower is not None and any(v is not None for v in panel.lower):
             data.append(_bound_trace(panel.lower, axis, n, name=f"{panel.title} lower bound", showlegend=False, legendgroup="bound",
-                                     line={"color": ALERT_RED, "width": 1, "dash": "dash"}, hoverinfo="skip"))
+                                     line={"color": ALERT_RED, "width": 1, "dash": "dash"}, **_line_hover("lower", panel.lower)))
         if panel.upper is not None and any(v is not None for v in panel.upper):
             both = panel.lower is not None and any(v is not None for v in panel.lower)
             data.append(_bound_trace(panel.upper, axis, n, name=f"{panel.title} upper bound", showlegend=False, legendgroup="bound",
-                                     line={"color": ALERT_RED, "width": 1, "dash": "dash"}, hoverinfo="skip",
+                                     line={"color": ALERT_RED, "width": 1, "dash": "dash"}, **_line_hover("upper", panel.upper),
                                      **({"fill": "tonexty", "fillcolor": "rgba(25, 135, 84, 0.06)"} if both else {})))
         if panel.expected is not None and any(v is not None for v in panel.expected):
             data.append(_bound_trace(panel.expected, axis, n, name=f"{panel.title} baseline", showlegend=False, legendgroup="baseline",
-                                     line={"color": BASELINE_GREY, "width": 1, "dash": "dot"}, hoverinfo="skip"))
+                                     line={"color": BASELINE_GREY, "width": 1, "dash": "dot"},
+                                     **_line_hover("normal", panel.expected)))
         hover = _hover(panel)
         for line in panel.lines:
             data.append(_series_trace(line.values, axis, n, name=line.name, showlegend=panel.show_legend,

@@ -146,23 +146,41 @@ def series(figure: dict, name: str) -> dict:
     return next(t for t in figure["data"] if t["name"] == name and not t.get("legendgroup"))
 
 
-def test_hover_shows_value_normal_and_bound_for_each_minute():
+def test_hover_shows_value_normal_and_varying_lines_together_for_each_minute():
+    """Lines that vary answer the hover themselves: the unified hover box shows them beside the value."""
     axis = make_axis(4)
     panels = [Panel("status:failed", "failed", (Line("failed", [1, 2, 3, 9], STATUS_COLOURS["failed"]),),
                     lower=[None, 1.0, 1.0, None], upper=[5.0, 6.5, 7.0, 8.0], expected=[2.0, 2.5, None, 3.0])]
-    trace = series(timeseries_figure(axis, panels, [], 300, "1h"), "failed")
-    assert trace["hovertemplate"] == "%{y} per minute · %{customdata}"
-    assert trace["customdata"] == ["normal 2 · alert above 5", "normal 2.5 · alert outside 1–6.5",
-                                   "alert outside 1–7", "normal 3 · alert above 8"]
+    figure = timeseries_figure(axis, panels, [], 300, "1h")
+    assert figure["layout"]["hovermode"] == "x unified"
+    assert series(figure, "failed")["hovertemplate"] == "%{y} per minute" and "customdata" not in series(figure, "failed")
+    by_name = {t["name"]: t for t in figure["data"] if not t.get("showlegend")}
+    assert by_name["failed upper bound"]["hovertemplate"] == "alert above %{y}<extra></extra>"
+    assert by_name["failed lower bound"]["hovertemplate"] == "alert below %{y}<extra></extra>"
+    assert by_name["failed baseline"]["hovertemplate"] == "normal %{y:.2g}<extra></extra>"
+    assert by_name["failed upper bound"]["y"] == [5.0, 6.5, 7.0, 8.0]
 
 
-def test_hover_says_an_alert_line_in_counts():
+def test_hover_says_a_flat_alert_line_in_counts_once():
     """Lines half a count outside where a rule turns (callbacks/bands.py) read as the counts that alert."""
     axis = make_axis(3)
     panels = [Panel("status:failed", "failed", (Line("failed", [1, 2, 3], STATUS_COLOURS["failed"]),),
-                    upper=[7.5, 8.5, 7.5], lower=[None, None, 0.5])]
-    trace = series(timeseries_figure(axis, panels, [], 300, "1h"), "failed")
-    assert trace["customdata"] == ["alert at 8 or more", "alert at 9 or more", "alert at 0 or fewer, or 8 or more"]
+                    upper=[7.5] * 3, expected=[0.25] * 3)]
+    figure = timeseries_figure(axis, panels, [], 300, "1h")
+    assert series(figure, "failed")["hovertemplate"] == "%{y} per minute · normal 0.2 · alert at 8 or more"
+    assert all(t.get("hoverinfo") == "skip" for t in figure["data"] if t["name"] != "failed")
+    both = [Panel("status:denied", "denied", (Line("denied", [1, 2, 3], STATUS_COLOURS["denied"]),),
+                  upper=[7.5] * 3, lower=[0.5] * 3)]
+    assert series(timeseries_figure(axis, both, [], 300, "1h"), "denied")["hovertemplate"] == \
+        "%{y} per minute · alert at 0 or fewer, or 8 or more"
+
+
+def test_a_varying_line_beside_a_flat_normal_keeps_the_normal_in_the_template():
+    axis = make_axis(3)
+    panels = [Panel("status:failed", "failed", (Line("failed", [1, 2, 3], STATUS_COLOURS["failed"]),),
+                  upper=[7.5, 8.5, 7.5], expected=[2.0] * 3)]
+    assert series(timeseries_figure(axis, panels, [], 300, "1h"), "failed")["hovertemplate"] == \
+        "%{y} per minute · normal 2"
 
 
 def test_hover_of_flat_lines_is_written_once_not_per_minute():
