@@ -35,6 +35,7 @@ from . import patches, view, window
 from .access import check_write
 from .actions import PageActions, RouteClient, register_action_callbacks
 from .bands import RuleBands, trimmed
+from .following import DetailFollower, register_detail_following
 from .incidents import IncidentHistory, register_incident_callbacks
 from .unchanged import charts_key, leave_out_unchanged
 
@@ -230,6 +231,7 @@ def register_callbacks(
                                 page_actions.detail if page_actions is not None else None)
     if page_actions is not None:
         register_action_callbacks(app, page_actions)
+    register_detail_following(app, DetailFollower(monitor, page_actions))
 
     @app.callback(
         Output(ids.SIMULATE_RESULT, "children"),
