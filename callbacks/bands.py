@@ -27,6 +27,7 @@ from detection.critical import (
     critical_count,
     fires_below,
 )
+from detection.metrics import feed_of
 from detection.rules import Rule
 
 Entry = tuple[float | None, float | None, tuple[int | None, ...]]  # (lower line, upper line, each rule's count)
@@ -57,6 +58,7 @@ class _Remembered:
     start: int | None = None
     columns: dict[str, np.ndarray] = field(default_factory=dict)
     lines: dict[str, dict[int, Entry]] = field(default_factory=dict)
+    closed: dict[str, int | None] = field(default_factory=dict)  # each feed's last closed minute
     generation: int = 0
 
 
@@ -64,6 +66,10 @@ def _columns(snap: Snapshot) -> dict[str, np.ndarray]:
     out = {metric: np.asarray(values) for metric, values in snap.counts.items()}
     out.update({f"received:{feed}": np.asarray(flags) for feed, flags in snap.received.items()})
     return out
+
+
+def _closed(snap: Snapshot) -> dict[str, int | None]:
+    return {feed: status.closed_through for feed, status in snap.feeds.items()}
 
 
 def _first_change(old: _Remembered, start: int, new: Mapping[str, np.ndarray]) -> int | None:
@@ -104,9 +110,16 @@ class RuleBands:
         if snap.start_minute is None:
             return SnapshotBands(self, snap, _Remembered(), 0)
         columns = _columns(snap)
+        closed = _closed(snap)
         with self._lock:
             kept = self._remembered.setdefault(len(snap.minutes), _Remembered())
             changed = _first_change(kept, snap.start_minute, columns)
+            for feed, through in closed.items():  # a minute that closed is drawn with more rules (see lines)
+                before = kept.closed.get(feed)
+                if before != through:
+                    first = snap.start_minute if before is None or through is None else min(before, through) + 1
+                    changed = first if changed is None else min(changed, first)
+            kept.closed = closed
             if changed is not None:
                 for lines in kept.lines.values():
                     for minute in [m for m in lines if m >= changed]:
@@ -145,6 +158,14 @@ class SnapshotBands:
         self.kept = kept
         self.generation = generation
         self._view: ColumnSeries | None = None
+        self._open_from: int | None = None  # the first minute not closed, of the feed being drawn
+
+    def _first_open(self, metric: str) -> int | None:
+        status = self.snap.feeds.get(feed_of(metric))
+        if status is None:
+            return None  # no feed clock known (a snapshot built by hand): every minute counts as closed
+        return None if status.closed_through is None and status.newest_minute is None else (
+            (status.closed_through + 1) if status.closed_through is not None else self.snap.start_minute)
 
     def _series(self) -> ColumnSeries:
         if self._view is None:
@@ -155,7 +176,11 @@ class SnapshotBands:
     def _entry(self, rules: Sequence[Rule], minute: int, hints: tuple[int | None, ...] | None,
                changed: OneMinuteChanged) -> Entry:
         view = changed.base
-        counts = tuple(critical_count(rule, view, minute, hints[i] if hints else None, changed)
+        # A minute still open is judged only by the rules that may fire on it (``Rule.monotone``: a count only
+        # grows); the others judge it once it closes, so until then they draw nothing there.
+        open_minute = self._open_from is not None and minute >= self._open_from
+        counts = tuple(None if open_minute and not rule.monotone
+                       else critical_count(rule, view, minute, hints[i] if hints else None, changed)
                        for i, rule in enumerate(rules))
         lower = upper = None
         for rule, count in zip(rules, counts, strict=True):
@@ -184,6 +209,7 @@ class SnapshotBands:
         entries: list[Entry] = []
         fresh: dict[int, Entry] = {}
         previous = known.get(minutes[0] - 1)
+        self._open_from = self._first_open(metric)
         changed: OneMinuteChanged | None = None  # made only when a minute is not remembered
         for minute in minutes:
             entry = known.get(minute)

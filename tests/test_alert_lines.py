@@ -20,7 +20,7 @@ from detection import Monitor, Store, load_thresholds, validate_records
 from detection.critical import ColumnSeries, alert_line, counted_metric, critical_count, fires_below
 from detection.drop_rule import DropRule
 from detection.drop_sequential import SequentialDropRule
-from detection.metrics import AUTH_CODE_FEED, DEFAULT_AUTH_CODES, DEFAULT_STATUSES, STATUS_FEED
+from detection.metrics import AUTH_CODE_FEED, DEFAULT_AUTH_CODES, DEFAULT_STATUSES, STATUS_FEED, feed_of
 from detection.rules import ThresholdRule
 from detection.series import MinuteSeries
 from detection.stat_rules import SeasonalRule
@@ -156,13 +156,33 @@ def test_the_dashboards_lines_cross_where_any_rule_on_the_panel_breaches(fed_mon
         lower, upper, _ = lines.lines(metric, snap.minutes)
         on_panel = bands.drawn_on(metric)
         assert (lower is None and upper is None) == (not on_panel)
+        closed = snap.feeds[feed_of(metric)].closed_through
         for i, minute in enumerate(snap.minutes):
             crossed = beyond(column[i], lower[i] if lower else None, True) or \
                 beyond(column[i], upper[i] if upper else None, False)
-            breached = any(r.judge(fed_monitor.series, minute).breach for r in on_panel)
+            # An open minute is judged only by the rules that may fire on it, as the engine does.
+            breached = any(r.judge(fed_monitor.series, minute).breach for r in on_panel
+                           if minute <= closed or r.monotone)
             assert crossed == breached, (metric, minute, column[i], lower and lower[i], upper and upper[i])
             checked += breached
     assert checked > 20  # the bursts breach on several panels
+
+
+def test_an_open_minute_has_lines_only_of_the_rules_that_judge_it_open(fed_monitor, clock):
+    """Approval drops judge closed minutes only: a half-posted open minute is not drawn as a drop."""
+    bands = RuleBands(fed_monitor.thresholds.rules)
+    read = fed_monitor.snapshot(30 + bands.lead)
+    snap = trimmed(read, 30)
+    assert snap.feeds["status"].closed_through == snap.end_minute - 1  # the newest minute is open
+    lower, _, _ = bands.for_snapshot(read).lines("status:approved", snap.minutes)
+    _, upper, _ = bands.for_snapshot(read).lines("auth_code:51", snap.minutes)
+    assert lower[-2] is not None and lower[-1] is None
+    assert upper[-1] is not None  # code 51's tail rules judge the open minute (judge_open)
+    clock.advance(180)
+    fed_monitor.tick()  # the wall clock closes it
+    read = fed_monitor.snapshot(30 + bands.lead)
+    lower, _, _ = bands.for_snapshot(read).lines("status:approved", trimmed(read, 30).minutes)
+    assert lower[-1] is not None
 
 
 def test_lines_are_remembered_and_recomputed_from_the_first_minute_whose_data_changed(fed_monitor, clock):
