@@ -12,9 +12,10 @@ The turn is looked for starting from the count received (galloping away from it,
 then bisecting), so the line is always consistent with the verdict on the count
 that was received, even where a rule is not monotone in one minute's count (a
 tail table's 4% steps can make a share rule's limit jump by more than one count):
-there the line is the turn nearest to the count received. For the rules built in,
-the verdict is monotone (more of a bad count, or less of an approval, can only
-breach more), so the line is simply the least count that breaches.
+there the line is a turn on the right side of the count received (the neighbouring
+minute's, when it is one, else the nearest). For the other rule types the verdict
+is monotone (more of a bad count, or less of an approval, can only breach more),
+so the line is simply the least (the largest, firing below) count that breaches.
 """
 
 from __future__ import annotations
