@@ -112,9 +112,9 @@ def time_cold_lines(app, range_label: str, rounds: int = 3) -> float:
         start = time.perf_counter()
         read = monitor.snapshot(RANGES[range_label] + bands.lead)
         snap = trimmed(read, RANGES[range_label])
-        lines = bands.for_snapshot(read)
-        for metric in snap.counts:
-            lines.lines(metric, snap.minutes)
+        with bands.for_snapshot(read) as lines:
+            for metric in snap.counts:
+                lines.lines(metric, snap.minutes)
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
 

@@ -159,13 +159,12 @@ def register_callbacks(
             new_signature_text = signature
         else:
             axis = view.time_axis(snap)
-            lines = bands.for_snapshot(read)
-            status_fig = timeseries_figure(axis, view.status_panels(snap, lines),
-                                           view.episodes(alerts, STATUS_FEED, snap.end_minute), STATUS_CHART_HEIGHT,
-                                           span, x_range)
-            auth_fig = timeseries_figure(axis, view.auth_panels(snap, lines),
-                                         view.episodes(alerts, AUTH_CODE_FEED, snap.end_minute), AUTH_CHART_HEIGHT,
-                                         span, x_range)
+            with bands.for_snapshot(read) as lines:  # the alert lines of this range, one refresh at a time
+                status_panels, auth_panels = view.status_panels(snap, lines), view.auth_panels(snap, lines)
+            status_fig = timeseries_figure(axis, status_panels, view.episodes(alerts, STATUS_FEED, snap.end_minute),
+                                           STATUS_CHART_HEIGHT, span, x_range)
+            auth_fig = timeseries_figure(axis, auth_panels, view.episodes(alerts, AUTH_CODE_FEED, snap.end_minute),
+                                         AUTH_CHART_HEIGHT, span, x_range)
             new_signature = patches.signature(span, snap.end_minute, status_fig, auth_fig)
             status_part = patches.chart_update(status_fig, old_signature, new_signature)
             auth_part = patches.chart_update(auth_fig, old_signature, new_signature)

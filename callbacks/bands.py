@@ -59,7 +59,6 @@ class _Remembered:
     columns: dict[str, np.ndarray] = field(default_factory=dict)
     lines: dict[str, dict[int, Entry]] = field(default_factory=dict)
     closed: dict[str, int | None] = field(default_factory=dict)  # each feed's last closed minute
-    generation: int = 0
 
 
 def _columns(snap: Snapshot) -> dict[str, np.ndarray]:
@@ -105,32 +104,38 @@ class RuleBands:
         return tuple(r for r in self.rules if counted_metric(r) == metric)
 
     def for_snapshot(self, snap: Snapshot) -> SnapshotBands:
-        """The lines for ``snap`` (read with ``lead`` minutes before the first minute drawn), forgetting the
-        lines of every minute from the first one whose data changed."""
-        if snap.start_minute is None:
-            return SnapshotBands(self, snap, _Remembered(), 0)
+        """The lines for ``snap`` (read with ``lead`` minutes before the first minute drawn), to use in a ``with``
+        block: entering it forgets the lines of every minute from the first one whose data changed, and holds
+        the lines of that range to itself until the block ends (a second tab waits instead of mixing them)."""
+        return SnapshotBands(self, snap)
+
+    def lines_of(self, snap: Snapshot, metric: str, minutes: range) -> tuple[list | None, list | None, list | None]:
+        """One panel's ``SnapshotBands.lines`` for ``snap``, in a block of its own."""
+        with self.for_snapshot(snap) as lines:
+            return lines.lines(metric, minutes)
+
+    def _enter(self, snap: Snapshot) -> _Remembered:
+        """Under the lock: the remembered lines of ``snap``'s range, with those its data changed forgotten."""
+        assert snap.start_minute is not None
         columns = _columns(snap)
         closed = _closed(snap)
-        with self._lock:
-            kept = self._remembered.setdefault(len(snap.minutes), _Remembered())
-            changed = _first_change(kept, snap.start_minute, columns)
-            for feed, through in closed.items():  # a minute that closed is drawn with more rules (see lines)
-                before = kept.closed.get(feed)
-                if before != through:
-                    first = snap.start_minute if before is None or through is None else min(before, through) + 1
-                    changed = first if changed is None else min(changed, first)
-            kept.closed = closed
+        kept = self._remembered.setdefault(len(snap.minutes), _Remembered())
+        changed = _first_change(kept, snap.start_minute, columns)
+        for feed, through in closed.items():  # a minute that closed is drawn with more rules (see _entry)
+            before = kept.closed.get(feed)
+            if before != through:
+                first = snap.start_minute if before is None or through is None else min(before, through) + 1
+                changed = first if changed is None else min(changed, first)
+        kept.closed = closed
+        for lines in kept.lines.values():
             if changed is not None:
-                for lines in kept.lines.values():
-                    for minute in [m for m in lines if m >= changed]:
-                        del lines[minute]
-            for lines in kept.lines.values():
-                if len(lines) > self.keep_minutes:
-                    for minute in [m for m in lines if m < snap.start_minute]:
-                        del lines[minute]
-            kept.start, kept.columns = snap.start_minute, columns
-            kept.generation += 1
-            return SnapshotBands(self, snap, kept, kept.generation)
+                for minute in [m for m in lines if m >= changed]:
+                    del lines[minute]
+            if len(lines) > self.keep_minutes:
+                for minute in [m for m in lines if m < snap.start_minute]:
+                    del lines[minute]
+        kept.start, kept.columns = snap.start_minute, columns
+        return kept
 
     def expected(self, metric: str, minutes: range) -> list[float | None] | None:
         """A rule's normal per minute (rules are fixed once loaded, so remembered for good)."""
@@ -150,15 +155,27 @@ class RuleBands:
 
 
 class SnapshotBands:
-    """The lines of one snapshot: ``lines(metric, minutes)`` as the chart panels want them."""
+    """The lines of one snapshot, inside ``with``: ``lines(metric, minutes)`` as the chart panels want them."""
 
-    def __init__(self, bands: RuleBands, snap: Snapshot, kept: _Remembered, generation: int):
+    def __init__(self, bands: RuleBands, snap: Snapshot):
         self.bands = bands
         self.snap = snap
-        self.kept = kept
-        self.generation = generation
+        self.kept: _Remembered | None = None
         self._view: ColumnSeries | None = None
         self._open_from: int | None = None  # the first minute not closed, of the feed being drawn
+
+    def __enter__(self) -> SnapshotBands:
+        self.bands._lock.acquire()
+        try:
+            self.kept = self.bands._enter(self.snap) if self.snap.start_minute is not None else _Remembered()
+        except BaseException:
+            self.bands._lock.release()
+            raise
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.kept = None
+        self.bands._lock.release()
 
     def _first_open(self, metric: str) -> int | None:
         status = self.snap.feeds.get(feed_of(metric))
@@ -196,18 +213,16 @@ class SnapshotBands:
 
     def lines(self, metric: str, minutes: range) -> tuple[list | None, list | None, list | None]:
         """(lower, upper, expected) aligned with ``minutes``; None for a side no rule draws."""
+        if self.kept is None:
+            raise RuntimeError("SnapshotBands.lines is for use inside its with block")
         if not minutes:
             return None, None, None
         expected = self.bands.expected(metric, minutes)
         rules = self.bands.drawn_on(metric)
         if not rules or self.snap.start_minute is None:
             return None, None, expected
-        bands = self.bands
-        with bands._lock:
-            remembered = self.kept.lines.setdefault(metric, {}) if self.kept.generation == self.generation else {}
-            known = dict(remembered) if remembered else {}
+        known = self.kept.lines.setdefault(metric, {})
         entries: list[Entry] = []
-        fresh: dict[int, Entry] = {}
         previous = known.get(minutes[0] - 1)
         self._open_from = self._first_open(metric)
         changed: OneMinuteChanged | None = None  # made only when a minute is not remembered
@@ -216,13 +231,9 @@ class SnapshotBands:
             if entry is None:
                 if changed is None:
                     changed = OneMinuteChanged(self._series(), metric)
-                entry = fresh[minute] = self._entry(rules, minute, previous[2] if previous else None, changed)
+                entry = known[minute] = self._entry(rules, minute, previous[2] if previous else None, changed)
             entries.append(entry)
             previous = entry
-        if fresh:
-            with bands._lock:
-                if self.kept.generation == self.generation:  # a newer snapshot's lines are not overwritten
-                    self.kept.lines.setdefault(metric, {}).update(fresh)
         lower = [e[0] for e in entries]
         upper = [e[1] for e in entries]
         return (lower if any(v is not None for v in lower) else None,

@@ -150,10 +150,9 @@ def test_the_dashboards_lines_cross_where_any_rule_on_the_panel_breaches(fed_mon
     shown = 300
     read = fed_monitor.snapshot(shown + bands.lead)
     snap = trimmed(read, shown)
-    lines = bands.for_snapshot(read)
     checked = 0
     for metric, column in snap.counts.items():
-        lower, upper, _ = lines.lines(metric, snap.minutes)
+        lower, upper, _ = bands.lines_of(read, metric, snap.minutes)
         on_panel = bands.drawn_on(metric)
         assert (lower is None and upper is None) == (not on_panel)
         closed = snap.feeds[feed_of(metric)].closed_through
@@ -174,32 +173,34 @@ def test_an_open_minute_has_lines_only_of_the_rules_that_judge_it_open(fed_monit
     read = fed_monitor.snapshot(30 + bands.lead)
     snap = trimmed(read, 30)
     assert snap.feeds["status"].closed_through == snap.end_minute - 1  # the newest minute is open
-    lower, _, _ = bands.for_snapshot(read).lines("status:approved", snap.minutes)
-    _, upper, _ = bands.for_snapshot(read).lines("auth_code:51", snap.minutes)
+    lower, _, _ = bands.lines_of(read, "status:approved", snap.minutes)
+    _, upper, _ = bands.lines_of(read, "auth_code:51", snap.minutes)
     assert lower[-2] is not None and lower[-1] is None
     assert upper[-1] is not None  # code 51's tail rules judge the open minute (judge_open)
     clock.advance(180)
     fed_monitor.tick()  # the wall clock closes it
     read = fed_monitor.snapshot(30 + bands.lead)
-    lower, _, _ = bands.for_snapshot(read).lines("status:approved", trimmed(read, 30).minutes)
+    lower, _, _ = bands.lines_of(read, "status:approved", trimmed(read, 30).minutes)
     assert lower[-1] is not None
 
 
 def test_lines_are_remembered_and_recomputed_from_the_first_minute_whose_data_changed(fed_monitor, clock):
     bands = RuleBands(fed_monitor.thresholds.rules)
     read = fed_monitor.snapshot(60 + bands.lead)
-    first = bands.for_snapshot(read).lines("status:failed", trimmed(read, 60).minutes)
+    first = bands.lines_of(read, "status:failed", trimmed(read, 60).minutes)
     # The same data again: every line comes from memory, none is asked of the rules.
-    again = bands.for_snapshot(fed_monitor.snapshot(60 + bands.lead))
-    again._entry = None  # type: ignore[method-assign,assignment]  # would raise if anything were recomputed
-    assert again.lines("status:failed", trimmed(read, 60).minutes) == first
+    with bands.for_snapshot(fed_monitor.snapshot(60 + bands.lead)) as again:
+        again._entry = None  # type: ignore[method-assign,assignment]  # would raise if anything were recomputed
+        assert again.lines("status:failed", trimmed(read, 60).minutes) == first
+    with pytest.raises(RuntimeError, match="with block"):
+        again.lines("status:failed", trimmed(read, 60).minutes)
     # Late failures land five minutes back: from there on, the lines are those of the new data.
     late = read.end_minute - 5
     stamp = np.datetime_as_string(np.datetime64(late * 60, "s")).replace("T", " ")
     fed_monitor.ingest(validate_records([{"timestamp": stamp, "status": "failed", "count": 7}], "status",
                                         DEFAULT_STATUSES, now=clock.now))
     fresh = fed_monitor.snapshot(60 + bands.lead)
-    lower, upper, _ = bands.for_snapshot(fresh).lines("status:failed", trimmed(fresh, 60).minutes)
-    assert upper == RuleBands(fed_monitor.thresholds.rules).for_snapshot(fresh).lines(
-        "status:failed", trimmed(fresh, 60).minutes)[1]
+    lower, upper, _ = bands.lines_of(fresh, "status:failed", trimmed(fresh, 60).minutes)
+    assert upper == RuleBands(fed_monitor.thresholds.rules).lines_of(
+        fresh, "status:failed", trimmed(fresh, 60).minutes)[1]
     assert upper != first[1]

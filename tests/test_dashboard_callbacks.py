@@ -241,14 +241,19 @@ def test_view_bands_come_from_the_rules_in_force(clock):
     writer.backfill(90)
     bands = RuleBands(monitor.thresholds.rules)
     snap = monitor.snapshot(60)
-    panels = {p.key: p for p in view.status_panels(snap, bands.for_snapshot(snap))}
+    with bands.for_snapshot(snap) as lines:
+        panels = {p.key: p for p in view.status_panels(snap, lines)}
     # Half a count outside the turn: 74 approvals breach "below 75", 75 do not; 1 failure breaches "above 0".
-    assert set(panels["status:approved"].lower) == {74.5} and panels["status:approved"].upper is None
+    assert set(panels["status:approved"].lower[:-1]) == {74.5} and panels["status:approved"].upper is None
+    # The open minute: a "below" rule judges it once it closes, an "above" one (a count only grows) at once.
+    assert snap.feeds["status"].closed_through == snap.end_minute - 1 and panels["status:approved"].lower[-1] is None
     assert set(panels["status:failed"].upper) == {0.5}
     assert panels["status:reversed"].expected is None and panels["status:reversed"].upper is None
     wider = monitor.snapshot(90)
-    again = {p.key: p for p in view.status_panels(wider, bands.for_snapshot(wider))}  # a range of its own
+    with bands.for_snapshot(wider) as lines:  # a range of its own
+        again = {p.key: p for p in view.status_panels(wider, lines)}
     assert len(again["status:failed"].upper) == 90 and set(again["status:failed"].upper) == {0.5}
+    assert again["status:approved"].lower[-2] == 74.5
 
 
 class StepRule:
@@ -294,10 +299,10 @@ def test_rule_bands_follow_minute_by_minute_limits_and_pick_the_line_crossed_fir
 
     bands = RuleBands([StepRule(), Flat(), Few()])
     snap = snapshot_of(700, {"status:denied": [2] * 14, "status:failed": [0] * 14})
-    lower, upper, expected = bands.for_snapshot(snap).lines("status:denied", range(700, 714))
+    lower, upper, expected = bands.lines_of(snap, "status:denied", range(700, 714))
     assert upper == [min(4.5, m % 7 + 0.5) for m in range(700, 714)]
     assert lower == [0.5] * 14 and expected == [float(m % 5) for m in range(700, 714)]
-    assert bands.for_snapshot(snap).lines("status:failed", range(700, 714)) == (None, None, None)
+    assert bands.lines_of(snap, "status:failed", range(700, 714)) == (None, None, None)
 
 
 def test_counts_become_arrays_with_gaps_as_nan():
