@@ -215,26 +215,46 @@ def critical_count(rule: JudgingRule, view: SeriesView, minute: int, hint: int |
         changed = OneMinuteChanged(view, counted_metric(rule))
     changed.move_to(minute)
     received = changed.received
-    known: dict[int, bool] = {received: bool(rule.judge(view, minute).breach)}
+    known: dict[int, bool] = {}
 
     def breach(count: int) -> bool:
         verdict = known.get(count)
         if verdict is None:
-            changed.set_count(count)
-            verdict = known[count] = bool(rule.judge(changed, minute).breach)
+            if count == received:
+                verdict = bool(rule.judge(view, minute).breach)
+            else:
+                changed.set_count(count)
+                verdict = bool(rule.judge(changed, minute).breach)
+            known[count] = verdict
         return verdict
 
-    breached = known[received]
     below = fires_below(rule)
     if hint is not None and 0 <= hint <= MAX_COUNT and hint != received:
         found = _nearest(breach, hint, below)
-        # Taken when it agrees with the verdict on the count received (always, for a monotone rule).
-        if found is not None and (received <= found if below else received >= found) == breached:
+        # A monotone rule has one turn, so the one found from the hint is it; any other rule's is taken only
+        # when it agrees with the verdict on the count received.
+        if found is not None and (monotone_in_count(rule) or
+                                  (received <= found if below else received >= found) == breach(received)):
             return found
     found = _nearest(breach, received, below)
-    if found is None and breached:
+    if found is None and breach(received):
         return MAX_COUNT if below else 0  # every count breaches, as far as the search goes
     return found
+
+
+# Rule types whose verdict at a minute can only turn once as that minute's count grows (``monotone_in_count``).
+# Not ``rate``: its limit is a tail table's count for the window's total, which the count itself is part of,
+# and at the table's 4% steps the limit can jump by more than the one count added.
+MONOTONE_TYPES = frozenset({"threshold", "poisson_tail", "seasonal", "drop", "profile_drop", "sequential_drop"})
+
+
+def monotone_in_count(rule: JudgingRule) -> bool:
+    """Whether more of the counted metric at a minute can only move the rule's verdict one way: thresholds and
+    window sums against limits that do not depend on that count (a tail rule's reference is another metric;
+    a drop rule's level comes from minutes before its windows)."""
+    if getattr(rule, "type_name", None) not in MONOTONE_TYPES:
+        return False
+    return getattr(rule, "per", None) != counted_metric(rule)  # a tail rule referenced to its own count is not
 
 
 def _nearest(breach, start: int, below: bool) -> int | None:
