@@ -17,7 +17,16 @@ import pytest
 
 from callbacks.bands import RuleBands, trimmed
 from detection import Monitor, Store, load_thresholds, validate_records
-from detection.critical import ColumnSeries, alert_line, counted_metric, critical_count, fires_below
+from detection.critical import (
+    MAX_COUNT,
+    ColumnSeries,
+    OneMinuteChanged,
+    alert_line,
+    counted_metric,
+    critical_count,
+    fires_below,
+    monotone_in_count,
+)
 from detection.drop_rule import DropRule
 from detection.drop_sequential import SequentialDropRule
 from detection.metrics import AUTH_CODE_FEED, DEFAULT_AUTH_CODES, DEFAULT_STATUSES, STATUS_FEED, feed_of
@@ -93,6 +102,27 @@ def test_the_series_is_beyond_a_rules_line_exactly_where_the_rule_breaches(rule,
             rule.judge(series, minute).breach
 
 
+@pytest.mark.parametrize("rule", [r for r in built_in_rules() + other_rules() if monotone_in_count(r)],
+                         ids=lambda r: r.id)
+def test_a_rule_declared_monotone_has_one_turn_whatever_the_search_starts_from(rule, series):
+    """``monotone_in_count`` lets the hint's turn stand unchecked: from the hint, from the count received and
+    from far away, the search finds the same turn at every minute, and the counts on either side agree."""
+    metric, hint = counted_metric(rule), None
+    changed = OneMinuteChanged(series, metric)
+    for minute in range(START_MINUTE + LEAD, START_MINUTE + MINUTES):
+        hint = critical_count(rule, series, minute, hint)
+        assert hint == critical_count(rule, series, minute) == critical_count(rule, series, minute, 500)
+        if hint is None or hint in (0, MAX_COUNT):
+            continue
+        changed.move_to(minute)
+        below = fires_below(rule)
+        for count in (hint - 2, hint - 1, hint, hint + 1, hint + 2):
+            if count < 0:
+                continue
+            changed.set_count(count)
+            assert rule.judge(changed, minute).breach == (count <= hint if below else count >= hint)
+
+
 def test_the_generated_series_makes_every_kind_of_rule_breach(series):
     """The comparison above means something: each rule type breaches somewhere in the checked minutes."""
     breached = {type(rule).__name__ for rule in built_in_rules() + other_rules()
@@ -109,7 +139,6 @@ def test_a_sparse_count_breaches_exactly_from_the_least_count_that_breaches(rule
     minute = START_MINUTE + 150
     critical = critical_count(rule, series, minute)
     assert critical is not None and critical > series.count(metric, minute)
-    from detection.critical import OneMinuteChanged
     changed = OneMinuteChanged(series, metric, minute)
     changed.set_count(critical)
     assert rule.judge(changed, minute).breach
