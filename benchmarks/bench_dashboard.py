@@ -99,6 +99,26 @@ def time_refresh(app, range_label: str, repeat: int) -> dict[str, float]:
     return out
 
 
+def time_cold_lines(app, range_label: str, rounds: int = 3) -> float:
+    """Median ms to work out a range's alert lines from nothing (callbacks/bands.py): what the first refresh of a
+    range pays once per process; every later refresh computes only the minutes whose data changed."""
+    from callbacks.bands import RuleBands, trimmed
+    from components.charts import RANGES
+
+    monitor = app.server.extensions["monitor"]
+    times = []
+    for _ in range(rounds):
+        bands = RuleBands(monitor.thresholds.rules)
+        start = time.perf_counter()
+        read = monitor.snapshot(RANGES[range_label] + bands.lead)
+        snap = trimmed(read, RANGES[range_label])
+        with bands.for_snapshot(read) as lines:
+            for metric in snap.counts:
+                lines.lines(metric, snap.minutes)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
 def spread(times: list[float]) -> float:
     """Interquartile range: how much the runs differ, beside the median."""
     q = statistics.quantiles(times, n=4) if len(times) >= 2 else [times[0]] * 3
@@ -334,6 +354,9 @@ def main() -> int:
     print(f"nothing changed, 24h: {day['quiet_kb'] * 1024:.0f} bytes per refresh (target < 5 KB: "
           f"{day['quiet_kb'] / 5:.2f} of budget), {day['quiet_kb'] * per_hour / 1024:.2f} MB per hour per tab at one "
           f"refresh every {args.refresh_ms / 1000:g} s; server time {day['quiet_ms']:.1f} ms (target < 50 ms)")
+    cold = {label: time_cold_lines(app, label) for label in ("1h", "6h", "24h", "3d")}
+    print("alert lines from nothing (a range's first refresh in a process, then remembered), median of 3: "
+          + ", ".join(f"{label} {ms:.0f} ms" for label, ms in cold.items()))
     if not args.no_browser:
         loads = time_page_load(app, args.rounds)
         print()

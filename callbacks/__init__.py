@@ -34,6 +34,8 @@ from feeds.demo import FeedWriter
 from . import patches, view, window
 from .access import check_write
 from .actions import PageActions, RouteClient, register_action_callbacks
+from .bands import RuleBands, trimmed
+from .following import DetailFollower, register_detail_following
 from .incidents import IncidentHistory, register_incident_callbacks
 from .unchanged import charts_key, leave_out_unchanged
 
@@ -73,7 +75,7 @@ def register_callbacks(
         return fields
 
     rules = monitor.thresholds.rules
-    bands = view.RuleBands(rules)
+    bands = RuleBands(rules)
     # The incidents as the REST API answers them (with who acknowledged each), when the app has the actions.
     incident_actions = app.server.extensions.get("incident_actions")
     page_actions = (PageActions(monitor, incident_actions, RouteClient(app.server), api_token)
@@ -114,7 +116,9 @@ def register_callbacks(
         pinned = window.parse_window(window_data)
         newest = monitor.newest_event_minute()
         span = window.span_label(range_label, pinned, newest)
-        snap = monitor.snapshot(RANGES[span], recent_alerts=RECENT_ALERTS)
+        # Read ``bands.lead`` minutes more than drawn: an alert line at the first minute drawn judges its window.
+        read = monitor.snapshot(RANGES[span] + bands.lead, recent_alerts=RECENT_ALERTS)
+        snap = trimmed(read, RANGES[span])
         feeds = {name: f.to_dict() for name, f in snap.feeds.items()}
         badge = health_badge(feeds)
         updated = "updated " + utc_time(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(snap.taken_at)))
@@ -155,12 +159,12 @@ def register_callbacks(
             new_signature_text = signature
         else:
             axis = view.time_axis(snap)
-            status_fig = timeseries_figure(axis, view.status_panels(snap, bands),
-                                           view.episodes(alerts, STATUS_FEED, snap.end_minute), STATUS_CHART_HEIGHT,
-                                           span, x_range)
-            auth_fig = timeseries_figure(axis, view.auth_panels(snap, bands),
-                                         view.episodes(alerts, AUTH_CODE_FEED, snap.end_minute), AUTH_CHART_HEIGHT,
-                                         span, x_range)
+            with bands.for_snapshot(read) as lines:  # the alert lines of this range, one refresh at a time
+                status_panels, auth_panels = view.status_panels(snap, lines), view.auth_panels(snap, lines)
+            status_fig = timeseries_figure(axis, status_panels, view.episodes(alerts, STATUS_FEED, snap.end_minute),
+                                           STATUS_CHART_HEIGHT, span, x_range)
+            auth_fig = timeseries_figure(axis, auth_panels, view.episodes(alerts, AUTH_CODE_FEED, snap.end_minute),
+                                         AUTH_CHART_HEIGHT, span, x_range)
             new_signature = patches.signature(span, snap.end_minute, status_fig, auth_fig)
             status_part = patches.chart_update(status_fig, old_signature, new_signature)
             auth_part = patches.chart_update(auth_fig, old_signature, new_signature)
@@ -226,6 +230,7 @@ def register_callbacks(
                                 page_actions.detail if page_actions is not None else None)
     if page_actions is not None:
         register_action_callbacks(app, page_actions)
+    register_detail_following(app, DetailFollower(monitor, page_actions))
 
     @app.callback(
         Output(ids.SIMULATE_RESULT, "children"),

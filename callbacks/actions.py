@@ -51,6 +51,7 @@ from detection import Monitor
 from detection.incident_actions import IncidentActions
 
 from .access import TOKEN_MISSING, TOKEN_WRONG
+from .unchanged import drawn_digests
 
 NAME_NEEDED = "Not saved: your name is required (who acknowledged, noted or silenced it)."
 
@@ -169,6 +170,7 @@ def register_action_callbacks(app: Dash, page: PageActions) -> None:
         Output(ids.INCIDENT_DETAIL, "children", allow_duplicate=True),
         Output(ids.SIMULATED, "data", allow_duplicate=True),
         Output(SILENCES_VERSION, "data", allow_duplicate=True),
+        Output(ids.DETAIL_DIGESTS, "data", allow_duplicate=True),
         Input({"type": ACTION_TYPE, "action": ALL, "incident": ALL}, "n_clicks"),
         State({"type": FIELD_TYPE, "field": ALL, "incident": ALL}, "value"),
         State(ids.API_TOKEN_STORE, "data"),
@@ -181,7 +183,7 @@ def register_action_callbacks(app: Dash, page: PageActions) -> None:
         trigger = ctx.triggered_id
         # The form is redrawn with n_clicks 0: only a real click acts.
         if not isinstance(trigger, dict) or not any(t.get("value") for t in ctx.triggered):
-            return no_update, no_update, no_update
+            return no_update, no_update, no_update, no_update
         incident_id = str(trigger.get("incident", ""))
         action = str(trigger.get("action", ""))
         states = [s for s in ctx.states_list[0] if s.get("id", {}).get("incident") == incident_id]
@@ -199,11 +201,12 @@ def register_action_callbacks(app: Dash, page: PageActions) -> None:
             kept = None if wrong else token
         keep = None if done else {k: v for k, v in fields.items() if k != TOKEN}
         detail = page.detail(incident_id, name, kept, message, not done, keep)
+        drawn = drawn_digests(detail)  # the detail keeping itself current compares with what was drawn here
         if not done:
-            return detail, no_update, no_update
+            return detail, no_update, no_update, drawn
         counter = simulated if isinstance(simulated, int) else 0
         bumped = (version if isinstance(version, int) else 0) + 1
-        return detail, counter + 1, bumped if action.startswith(SILENCE) else no_update
+        return detail, counter + 1, bumped if action.startswith(SILENCE) else no_update, drawn
 
     @app.callback(
         Output(SILENCES_LIST, "children"),

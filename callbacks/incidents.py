@@ -20,6 +20,7 @@ from components.incidents import KIND_LABELS, SEVERITIES, history_page, incident
 from detection import Monitor
 from detection.incidents import Incident
 
+from .unchanged import drawn_digests
 from .window import incident_window
 
 PAGE_SIZE = 5
@@ -106,6 +107,7 @@ def register_incident_callbacks(app: Dash, monitor: Monitor, history: IncidentHi
         Output(ids.INCIDENT_DETAIL, "children"),
         Output(ids.SELECTED_INCIDENT, "data"),
         Output(ids.VIEW_WINDOW, "data", allow_duplicate=True),
+        Output(ids.DETAIL_DIGESTS, "data", allow_duplicate=True),
         Input(ids.incident_open(ALL, ALL), "n_clicks"),
         State(ACTOR_NAME_STORE, "data"),
         State(ids.API_TOKEN_STORE, "data"),
@@ -115,16 +117,17 @@ def register_incident_callbacks(app: Dash, monitor: Monitor, history: IncidentHi
         trigger = ctx.triggered_id
         # Rows are redrawn by refreshes (n_clicks 0 again): only a real click opens one.
         if not isinstance(trigger, dict) or not any(t.get("value") for t in ctx.triggered):
-            return no_update, no_update, no_update
+            return no_update, no_update, no_update, no_update
         incident = monitor.incident(str(trigger.get("incident")))
         if incident is None:
-            return incident_detail(None), None, no_update
+            return incident_detail(None), None, no_update, None
         newest = monitor.newest_event_minute()
         end = incident.resolved_at if incident.resolved_at is not None else max(incident.started_at, newest or 0)
         detail = (render_detail(incident.id, name, kept) if render_detail is not None
                   else incident_detail(incident.to_dict(), incident.started_at, end))
+        # What was drawn, so the refresh that keeps the detail current sends only what changes after this.
         return (detail, incident.id,
-                incident_window(incident.started_at, incident.resolved_at, newest))
+                incident_window(incident.started_at, incident.resolved_at, newest), drawn_digests(detail))
 
     @app.callback(
         Output(ids.RESOLVED_INCIDENTS, "children"),

@@ -16,6 +16,8 @@ from typing import Any
 
 from dash import no_update
 
+from components import ids
+
 
 def _plain(value: Any) -> Any:
     """What the standard encoder cannot write itself: components and Patches, numpy arrays and numbers."""
@@ -52,3 +54,25 @@ def charts_key(*inputs: Any) -> str:
     """A digest of what the charts are built from, to skip building them (most of a refresh) when it is
     the same as last time."""
     return digest(list(inputs))
+
+
+def drawn_digests(detail: Any) -> dict[str, str]:
+    """The digests of the opened incident's parts (``ids.detail_part``) as a click or an action drew them, and
+    its id, for ``callbacks.following`` to compare later ticks with: the children of ``info`` and ``record``, and
+    the ``data-shape`` of ``forms`` (which actions apply)."""
+    out: dict[str, str] = {}
+    stack = [detail]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (list, tuple)):
+            stack.extend(node)
+            continue
+        ident = getattr(node, "id", None)
+        if isinstance(ident, dict) and ident.get("type") == ids.DETAIL_PART_TYPE:
+            part = ident["part"]
+            out[part] = digest(getattr(node, "data-shape", None) if part == "forms" else node.children)
+            out["incident"] = ident["incident"]
+        children = getattr(node, "children", None)
+        if children is not None and not isinstance(children, str):
+            stack.append(children)
+    return out

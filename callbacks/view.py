@@ -1,7 +1,8 @@
 """Turns a Monitor snapshot into the arguments of the pure component functions (cards, panels, rows).
 
-This is where rules meet the page: bands come from each rule's ``bounds(minute)``
-and ``expected(minute)``; the cards' numbers and states from the open alerts, the silences and feed health.
+This is where rules meet the page: the charts' alert lines come from ``callbacks.bands`` (the count at
+which each rule would breach), the normal from ``expected(minute)``; the cards' numbers and states from the
+open alerts, the silences and feed health.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
 
+from callbacks.bands import SnapshotBands
 from components.cards import NORMAL, CardFigures
 from components.charts import Episode, Line, Panel, TimeAxis
 from components.tables import MinuteRow
@@ -25,14 +27,16 @@ from detection.metrics import (
 )
 from detection.rules import Rule
 
-# No series is drawn in the alert red (components.charts.ALERT_RED): it marks bounds and alert shading.
-# failed is a dark orange, 5.0:1 against the white plot (3:1 is the least a line needs).
+# No series is drawn in the alert red (components.charts.ALERT_RED): it marks alert lines and alert shading.
+# Every series colour is at least 3:1 against the white plot (WCAG 1.4.11, graphics) and apart from the others:
+# failed a dark orange (5.0:1), denied and code 51 (insufficient funds, most denials) a dark cyan (5.4:1; the
+# orange it was, #fd7e14, is 2.6:1). The fallbacks, for statuses and codes a thresholds file adds, as well.
 STATUS_COLOURS = {
-    "approved": "#198754", "denied": "#fd7e14", "failed": "#b45309", "reversed": "#6f42c1",
+    "approved": "#198754", "denied": "#0e7490", "failed": "#b45309", "reversed": "#6f42c1",
     "backend_reversed": "#d63384", "refunded": "#0d6efd",
 }
-CODE_COLOURS = {"00": "#198754", "51": "#fd7e14", "59": "#6f42c1"}
-FALLBACK_COLOURS = ("#20c997", "#0dcaf0", "#6610f2", "#adb5bd")
+CODE_COLOURS = {"00": "#198754", "51": "#0e7490", "59": "#6f42c1"}
+FALLBACK_COLOURS = ("#5c940d", "#1864ab", "#6610f2", "#495057")
 PANEL_WEIGHTS = {"approved": 1.5, "denied": 1.2}
 BASELINE_WINDOW = 60
 STATE_RANK = {"firing": 0, "pending": 1}
@@ -47,51 +51,6 @@ def time_axis(snap: Snapshot) -> TimeAxis:
     return TimeAxis(snap.start_minute, len(snap.minutes), plotly_time(snap.start_minute))
 
 
-class RuleBands:
-    """Per-minute lower bound, upper bound and baseline of the rules on each metric, remembered per minute.
-
-    A rule's ``bounds(minute)`` and ``expected(minute)`` are pure (rules are
-    fixed once loaded), so a refresh computes only the minutes it has not seen;
-    without this, a 24 h range asks every rule 1,440 times per refresh. One
-    instance belongs to one ``register_callbacks`` call, never to the module.
-    """
-
-    def __init__(self, rules: Sequence[Rule], keep_minutes: int = 3 * 4320):
-        self.rules = tuple(rules)
-        self.keep_minutes = keep_minutes
-        self._memo: dict[str, dict[int, tuple[float | None, float | None, float | None]]] = {}
-
-    def _at(self, rules: Sequence[Rule], minute: int) -> tuple[float | None, float | None, float | None]:
-        lo = hi = base = None
-        for rule in rules:
-            rule_lo, rule_hi = rule.bounds(minute)
-            if rule_lo is not None and (lo is None or rule_lo > lo):
-                lo = rule_lo
-            if rule_hi is not None and (hi is None or rule_hi < hi):
-                hi = rule_hi
-            if base is None:
-                base = rule.expected(minute)
-        return lo, hi, base
-
-    def lines(self, metric: str, minutes: range) -> tuple[list | None, list | None, list | None]:
-        """(lower, upper, expected) aligned with ``minutes``; None for a side no rule bounds (tightest bound wins)."""
-        mine = [r for r in self.rules if r.metric == metric]
-        if not mine or not minutes:
-            return None, None, None
-        memo = self._memo.setdefault(metric, {})
-        if len(memo) > self.keep_minutes:
-            for old in [m for m in memo if m < minutes[0]]:
-                del memo[old]
-        at = self._at
-        values = [memo.get(m) or memo.setdefault(m, at(mine, m)) for m in minutes]
-        lower = [v[0] for v in values]
-        upper = [v[1] for v in values]
-        expected = [v[2] for v in values]
-        return (lower if any(v is not None for v in lower) else None,
-                upper if any(v is not None for v in upper) else None,
-                expected if any(v is not None for v in expected) else None)
-
-
 def _values(counts: Sequence[int], received: Sequence[bool]) -> np.ndarray:
     """Counts as an array, NaN where the feed sent nothing: a gap is drawn as a gap, not as zero traffic.
 
@@ -104,7 +63,7 @@ def _values(counts: Sequence[int], received: Sequence[bool]) -> np.ndarray:
     return values
 
 
-def status_panels(snap: Snapshot, bands: RuleBands) -> list[Panel]:
+def status_panels(snap: Snapshot, bands: SnapshotBands) -> list[Panel]:
     received = snap.received.get(STATUS_FEED, ())
     panels = []
     for i, status in enumerate(snap.statuses):
@@ -119,7 +78,7 @@ def status_panels(snap: Snapshot, bands: RuleBands) -> list[Panel]:
     return panels
 
 
-def auth_panels(snap: Snapshot, bands: RuleBands) -> list[Panel]:
+def auth_panels(snap: Snapshot, bands: SnapshotBands) -> list[Panel]:
     """One panel per code (00 first): each code's own bounds, so which code drives a denial spike shows at once."""
     received = snap.received.get(AUTH_CODE_FEED, ())
     panels = []

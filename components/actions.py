@@ -15,6 +15,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from .alerts import utc_time
+from .ids import detail_part
 
 ACTOR_NAME_STORE = "actor-name-store"  # the analyst's name, kept for the browser tab (sessionStorage)
 SILENCES_LIST = "silences-list"
@@ -123,17 +124,41 @@ def action_form(incident: Mapping[str, Any], name: str = "", ask_token: bool = F
                 values: Mapping[str, str] | None = None) -> html.Div:
     """The detail panel's actions for one incident: what was done so far, then the forms that apply to it.
 
+    The record and the forms are parts of their own (``ids.detail_part`` ``record`` and ``forms``): a refresh
+    redraws the record when it changed, the forms only when which actions apply changed (see ``form_shape``),
+    so what an analyst is typing is left alone.
+    """
+    iid = str(incident["id"])
+    result = html.Div(message, id=result_id(iid), role="status",
+                      className="action-result " + ("text-danger" if failed else "text-body"))
+    return html.Div([html.Div(record_view(incident), id=detail_part("record", iid)),
+                     html.Div(action_forms(incident, name, ask_token, durations, values), className="action-forms",
+                              id=detail_part("forms", iid), **{"data-shape": shape_text(incident, ask_token)}),
+                     result],
+                    className="incident-action-panel")
+
+
+def shape_text(incident: Mapping[str, Any], ask_token: bool) -> str:
+    """What decides which forms apply: open or resolved, acknowledged or not, and whether the token is asked
+    (kept on the forms' box, so what was drawn can be compared with what applies now)."""
+    return f"open={incident.get('state') == 'open'} acked={bool(incident.get('acknowledged'))} ask={ask_token}"
+
+
+def action_forms(incident: Mapping[str, Any], name: str = "", ask_token: bool = False,
+                 durations: Sequence[int] = DEFAULT_DURATIONS, values: Mapping[str, str] | None = None) -> list[Any]:
+    """The forms that apply to an incident.
+
     An open incident not yet acknowledged gets Acknowledge; any incident gets Add note and Silence;
     a resolved one gets Mark false alarm / Mark expected. ``ask_token``: the monitor has an API token
-    and the page holds none that worked yet.
+    and the page holds none that worked yet. ``values``: what is in the boxes, kept when they are redrawn.
     """
     iid = str(incident["id"])
     typed = values or {}  # what was in the boxes when the route refused: kept, so nothing is typed twice
     is_open = incident.get("state") == "open"
     forms: list[Any] = [_field(iid, NAME, "Your name", name, limit=MAX_NAME, placeholder="who is acting")]
     if ask_token:
-        forms.append(_field(iid, TOKEN, "API token (asked once for this tab)", kind="password", limit=200,
-                            placeholder="Bearer token"))
+        forms.append(_field(iid, TOKEN, "API token (asked once for this tab)", typed.get(TOKEN, ""), kind="password",
+                            limit=200, placeholder="Bearer token"))
     if is_open and not incident.get("acknowledged"):
         forms.append(html.Div([
             _field(iid, ACK_NOTE, "Acknowledgement note (optional)", typed.get(ACK_NOTE, ""), textarea=True),
@@ -160,10 +185,7 @@ def action_form(incident: Mapping[str, Any], name: str = "", ask_token: bool = F
                              title=f"Silence this incident's rule and metric pairs for {duration_text(m)}")
                   for m in durations], className="action-buttons"),
     ], className="action-group"))
-    result = html.Div(message, id=result_id(iid), role="status",
-                      className="action-result " + ("text-danger" if failed else "text-body"))
-    return html.Div([record_view(incident), html.Div(forms, className="action-forms"), result],
-                    className="incident-action-panel")
+    return forms
 
 
 def error_text(status: int, answer: Any) -> str:

@@ -41,7 +41,9 @@ FEED_EPISODE_FILL = "rgba(108, 117, 125, 0.22)"
 # What the lines and shading mean, in the legend (issue 10: nothing said so) and on the axes.
 Y_UNIT = "transactions per minute"
 X_UNIT = "time (UTC)"
-BOUND_NAME = "alert bound (rule's window, per minute)"
+# The dashed line is where a rule's verdict turns for that minute's count (callbacks/bands.py): a minute beyond it
+# is a minute some rule breaches, whatever window the rule judges.
+BOUND_NAME = "alert line: a minute beyond it breaches a rule"
 BASELINE_NAME = "normal"
 EPISODE_NAME = "alert episode"
 FEED_EPISODE_NAME = "feed outage"
@@ -117,7 +119,9 @@ def _bound_trace(values: Sequence[float | None], axis: TimeAxis, n: int, **style
         (value,) = distinct
         return {"type": "scatter", "mode": "lines", "x": [axis.start_iso, axis.iso(axis.start + axis.minutes - 1)],
                 "y": [value, value], "xaxis": f"x{n}" if n > 1 else "x", "yaxis": f"y{n}" if n > 1 else "y", **style}
-    return _series_trace(values, axis, n, **style)
+    # An array (None as NaN, sent as null): Plotly's encoder writes it in one call instead of walking each of
+    # the 1,440 values of a 24 h alert line in Python (half of a full refresh's encoding, with the lines per minute).
+    return _series_trace(np.array(values, dtype=np.float64), axis, n, **style)
 
 
 def _peak(*series: Sequence[float | None] | None) -> float:
@@ -139,35 +143,58 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
+def _half(value: float) -> bool:
+    """A line half a count outside a turn (callbacks/bands.py): 7.5, not 7 or 7.25."""
+    return (value * 2).is_integer() and not float(value).is_integer()
+
+
 def _bound_text(lower: float | None, upper: float | None) -> str:
+    """The alert condition in counts: a line at 7.5 above is "8 or more", at 74.5 below "74 or fewer"."""
+    high = None if upper is None else f"{_number(upper + 0.5)} or more" if _half(upper) else None
+    low = None if lower is None else f"{_number(lower - 0.5)} or fewer" if _half(lower) else None
     if lower is not None and upper is not None:
+        if high and low:
+            return f"alert at {low}, or {high}"
         return f"alert outside {_number(lower)}–{_number(upper)}"
     if upper is not None:
-        return f"alert above {_number(upper)}"
+        return f"alert at {high}" if high else f"alert above {_number(upper)}"
     if lower is not None:
-        return f"alert below {_number(lower)}"
+        return f"alert at {low}" if low else f"alert below {_number(lower)}"
     return ""
 
 
 def _hover(panel: Panel) -> dict:
-    """Hover for a panel's series: the minute's value with its normal and bound beside it (issue 10).
+    """Hover for a panel's series: the minute's value with its normal and alert line beside it (issue 10).
 
-    The normal/bound text is the same for every minute when the rule's lines are
-    flat, and then it goes in the template once instead of once per point.
+    When the lines are flat, their text is the same for every minute and goes in the series' template once.
+    When they vary (an alert line follows each minute's window), the lines' own traces answer the hover
+    instead (``_line_hover``): the unified hover shows them in the same box, and a text per minute, about
+    35 bytes x 1,440 minutes x 9 panels, is not sent with every 24 h figure.
     """
-    minutes = max((len(line.values) for line in panel.lines), default=0)
-    columns = [panel.lower or [None] * minutes, panel.upper or [None] * minutes, panel.expected or [None] * minutes]
-    texts = []
-    for lo, hi, base in zip(*columns, strict=False):
-        parts = [f"normal {_number(base)}" if base is not None else "", _bound_text(lo, hi)]
-        texts.append(" · ".join(p for p in parts if p))
     value = "%{y} per minute"
-    distinct = set(texts)
-    if not texts or distinct == {""}:
-        return {"hovertemplate": value}
-    if len(distinct) == 1:
-        return {"hovertemplate": f"{value} · {texts[0]}"}
-    return {"customdata": texts, "hovertemplate": value + " · %{customdata}"}
+    text = _flat_text(panel)
+    return {"hovertemplate": f"{value} · {text}" if text else value}
+
+
+def _flat_text(panel: Panel) -> str:
+    """The normal and alert lines that are the same all along, in words ('' when none is)."""
+    def flat(values: Sequence[float | None] | None) -> float | None:
+        return None if values is None or len(values) == 0 or _varies(values) else values[0]
+    base = flat(panel.expected)
+    parts = [f"normal {_number(base)}" if base is not None else "", _bound_text(flat(panel.lower), flat(panel.upper))]
+    return " · ".join(p for p in parts if p)
+
+
+def _varies(values: Sequence[float | None] | None) -> bool:
+    return values is not None and len(set(values)) > 1
+
+
+def _line_hover(kind: str, values: Sequence[float | None]) -> dict:
+    """A varying line's own hover (see ``_hover``); a flat one is in the series' template and skips it."""
+    if not _varies(values):
+        return {"hoverinfo": "skip"}
+    text = {"upper": "alert above %{y}", "lower": "alert below %{y}", "normal": "normal %{y:.2g}"}[kind]
+    return {"hovertemplate": text + "<extra></extra>"}
 
 
 def panel_domains(weights: Sequence[float]) -> list[tuple[float, float]]:
@@ -233,15 +260,16 @@ def timeseries_figure(axis: TimeAxis, panels: Sequence[Panel], episodes: Sequenc
         })
         if panel.lower is not None and any(v is not None for v in panel.lower):
             data.append(_bound_trace(panel.lower, axis, n, name=f"{panel.title} lower bound", showlegend=False, legendgroup="bound",
-                                     line={"color": ALERT_RED, "width": 1, "dash": "dash"}, hoverinfo="skip"))
+                                     line={"color": ALERT_RED, "width": 1, "dash": "dash"}, **_line_hover("lower", panel.lower)))
         if panel.upper is not None and any(v is not None for v in panel.upper):
             both = panel.lower is not None and any(v is not None for v in panel.lower)
             data.append(_bound_trace(panel.upper, axis, n, name=f"{panel.title} upper bound", showlegend=False, legendgroup="bound",
-                                     line={"color": ALERT_RED, "width": 1, "dash": "dash"}, hoverinfo="skip",
+                                     line={"color": ALERT_RED, "width": 1, "dash": "dash"}, **_line_hover("upper", panel.upper),
                                      **({"fill": "tonexty", "fillcolor": "rgba(25, 135, 84, 0.06)"} if both else {})))
         if panel.expected is not None and any(v is not None for v in panel.expected):
             data.append(_bound_trace(panel.expected, axis, n, name=f"{panel.title} baseline", showlegend=False, legendgroup="baseline",
-                                     line={"color": BASELINE_GREY, "width": 1, "dash": "dot"}, hoverinfo="skip"))
+                                     line={"color": BASELINE_GREY, "width": 1, "dash": "dot"},
+                                     **_line_hover("normal", panel.expected)))
         hover = _hover(panel)
         for line in panel.lines:
             data.append(_series_trace(line.values, axis, n, name=line.name, showlegend=panel.show_legend,

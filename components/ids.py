@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 # Refresh machinery
 REFRESH = "refresh-interval"
 SIMULATED = "simulated-store"  # bumped after a simulate click, so the page refreshes at once
@@ -57,6 +59,8 @@ INCIDENT_TEXT_FILTER = "incident-text-filter"
 INCIDENTS_NEWER = "incidents-newer"
 INCIDENTS_OLDER = "incidents-older"
 OPEN_INCIDENT_IDS = "open-incident-ids"  # store: the open incidents' ids, changed only when they change
+DETAIL_DIGESTS = "incident-detail-digests"  # store: digests of the opened incident's parts as last sent
+DETAIL_PART_TYPE = "incident-detail-part"  # the detail's parts a refresh redraws: info, record, forms
 INCIDENT_PAGES = "incident-pages"  # store: the cursors of the pages walked so far, for Newer
 INCIDENT_OPEN_TYPE = "incident-open"
 
@@ -92,3 +96,9 @@ def incident_actions(incident_id: str, where: str = "open") -> str:
 
 def incident_detail_of(incident_id: str) -> str:
     return f"incident-detail-{incident_id}"
+
+
+def detail_part(part: str, incident_id: Any) -> dict[str, Any]:
+    """One part of the opened incident's detail (``info``, ``record`` or ``forms``); a pattern id, so the callback
+    that keeps it current names no component that is not on the page."""
+    return {"type": DETAIL_PART_TYPE, "part": part, "incident": incident_id}

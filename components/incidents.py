@@ -161,10 +161,18 @@ def incident_detail(incident: Mapping[str, Any] | None, start: int | None = None
     """An incident opened from a list: title, state, summary, drivers, members and a timeline of them.
 
     ``start``/``end`` are the incident's span in epoch minutes (its end: resolved, or the newest minute);
-    ``form``: the analyst's actions on it, put in its actions slot.
+    ``form``: the analyst's actions on it, put in its actions slot. The facts are one part (``ids.detail_part``
+    ``info``) that each refresh redraws when they changed, so the panel follows the incident while it is open.
     """
     if incident is None:
         return html.Div("Click an incident to see its alerts and timeline.", className="incident-detail-empty text-muted")
+    info = html.Div(incident_info(incident, start, end), id=ids.detail_part("info", incident["id"]))
+    return html.Div([info, incident_actions(incident, "detail", form)], className="incident-detail",
+                    id=ids.incident_detail_of(incident["id"]))
+
+
+def incident_info(incident: Mapping[str, Any], start: int | None = None, end: int | None = None) -> list[Any]:
+    """What the incident is: its head, since when, summary, drivers, timeline and member alerts."""
     members = members_of(incident)
     head = html.Div([
         _severity_badge(incident["severity"]),
@@ -201,8 +209,8 @@ def incident_detail(incident: Mapping[str, Any] | None, start: int | None = None
         parts.append(html.Div(f"Driven by {drivers}", className="incident-drivers-line mb-2"))
     if members and start is not None and end is not None:
         parts.append(timeline(members, start, end))
-    parts += [table, incident_actions(incident, "detail", form)]
-    return html.Div(parts, className="incident-detail", id=ids.incident_detail_of(incident["id"]))
+    parts.append(table)
+    return parts
 
 
 def history_filters(kind: str = ALL, severity: str = ALL, text: str = "") -> html.Div:

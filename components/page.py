@@ -120,6 +120,7 @@ def page_layout(spec: PageSpec) -> html.Div:
             dcc.Interval(id=ids.REFRESH, interval=spec.refresh_ms, n_intervals=0, max_intervals=-1),
             dcc.Store(id=ids.VIEW_WINDOW, data=None),
             dcc.Store(id=ids.SELECTED_INCIDENT, data=None),
+            dcc.Store(id=ids.DETAIL_DIGESTS, data=None),
             dcc.Store(id=ids.INCIDENT_PAGES, data=[None]),
             dcc.Store(id=ids.OPEN_INCIDENT_IDS, data=None),
             dcc.Store(id=ids.PART_DIGESTS, data=None),

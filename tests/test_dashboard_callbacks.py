@@ -11,10 +11,12 @@ import pytest
 
 from app import create_app
 from callbacks import view
+from callbacks.bands import RuleBands
 from components import ids
 from components.cards import value_text
-from detection import Monitor, Store, parse_thresholds
+from detection import Monitor, Snapshot, Store, parse_thresholds
 from detection.metrics import epoch_to_iso, minute_to_datetime, minute_to_iso
+from detection.rules import Judgement
 from feeds.demo import FeedWriter
 
 from .support import two_figures
@@ -237,41 +239,70 @@ def test_view_bands_come_from_the_rules_in_force(clock):
     clock.now = (START + 120) * 60.0
     writer = FeedWriter(monitor)
     writer.backfill(90)
+    bands = RuleBands(monitor.thresholds.rules)
     snap = monitor.snapshot(60)
-    bands = view.RuleBands(monitor.thresholds.rules)
-    panels = {p.key: p for p in view.status_panels(snap, bands)}
-    assert set(panels["status:approved"].lower) == {75.0} and panels["status:approved"].upper is None
-    assert set(panels["status:failed"].upper) == {0.0}
-    assert panels["status:reversed"].expected is None
-    again = {p.key: p for p in view.status_panels(monitor.snapshot(90), bands)}  # partly remembered, partly new
-    assert len(again["status:failed"].upper) == 90 and set(again["status:failed"].upper) == {0.0}
+    with bands.for_snapshot(snap) as lines:
+        panels = {p.key: p for p in view.status_panels(snap, lines)}
+    # Half a count outside the turn: 74 approvals breach "below 75", 75 do not; 1 failure breaches "above 0".
+    assert set(panels["status:approved"].lower[:-1]) == {74.5} and panels["status:approved"].upper is None
+    # The open minute: a "below" rule judges it once it closes, an "above" one (a count only grows) at once.
+    assert snap.feeds["status"].closed_through == snap.end_minute - 1 and panels["status:approved"].lower[-1] is None
+    assert set(panels["status:failed"].upper) == {0.5}
+    assert panels["status:reversed"].expected is None and panels["status:reversed"].upper is None
+    wider = monitor.snapshot(90)
+    with bands.for_snapshot(wider) as lines:  # a range of its own
+        again = {p.key: p for p in view.status_panels(wider, lines)}
+    assert len(again["status:failed"].upper) == 90 and set(again["status:failed"].upper) == {0.5}
+    assert again["status:approved"].lower[-2] == 74.5
 
 
-class SeasonalRule:
-    """A stand-in rule whose bounds change every minute, as a learned seasonal rule's do."""
+class StepRule:
+    """A stand-in rule whose limit changes every minute, as a learned seasonal rule's does: it breaches when the
+    minute's denials exceed ``minute % 7``."""
 
     id, metric = "seasonal", "status:denied"
 
-    def bounds(self, minute):
-        return (None, float(minute % 7))
+    def judge(self, view, minute):
+        count = view.count(self.metric, minute)
+        return Judgement(count > minute % 7, count, minute % 7, True)
+
+    def worse(self, new, old):
+        return new > old
 
     def expected(self, minute):
         return float(minute % 5)
 
 
-def test_rule_bands_follow_minute_by_minute_bounds_and_pick_the_tightest():
-    class Flat(SeasonalRule):
-        def bounds(self, minute):
-            return (1.0, 4.0)
+def snapshot_of(start: int, counts: dict[str, list[int]]) -> Snapshot:
+    n = len(next(iter(counts.values())))
+    return Snapshot(start_minute=start, end_minute=start + n - 1, counts=counts,
+                    received={"status": (True,) * n, "auth_code": (True,) * n}, open_alerts=(), recent_alerts=(),
+                    rules=(), feeds={}, statuses=("denied", "failed"), auth_codes=())
+
+
+def test_rule_bands_follow_minute_by_minute_limits_and_pick_the_line_crossed_first():
+    class Flat(StepRule):
+        def judge(self, view, minute):
+            count = view.count(self.metric, minute)
+            return Judgement(count > 4, count, 4, True)
 
         def expected(self, minute):
             return None
 
-    bands = view.RuleBands([SeasonalRule(), Flat()])
-    lower, upper, expected = bands.lines("status:denied", range(700, 714))
-    assert upper == [min(4.0, float(m % 7)) for m in range(700, 714)]
-    assert lower == [1.0] * 14 and expected == [float(m % 5) for m in range(700, 714)]
-    assert bands.lines("status:failed", range(700, 714)) == (None, None, None)
+    class Few(Flat):
+        def judge(self, view, minute):
+            count = view.count(self.metric, minute)
+            return Judgement(count < 1, count, 1, True)
+
+        def worse(self, new, old):
+            return new < old
+
+    bands = RuleBands([StepRule(), Flat(), Few()])
+    snap = snapshot_of(700, {"status:denied": [2] * 14, "status:failed": [0] * 14})
+    lower, upper, expected = bands.lines_of(snap, "status:denied", range(700, 714))
+    assert upper == [min(4.5, m % 7 + 0.5) for m in range(700, 714)]
+    assert lower == [0.5] * 14 and expected == [float(m % 5) for m in range(700, 714)]
+    assert bands.lines_of(snap, "status:failed", range(700, 714)) == (None, None, None)
 
 
 def test_counts_become_arrays_with_gaps_as_nan():

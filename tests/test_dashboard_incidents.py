@@ -266,10 +266,13 @@ def test_clicking_an_incident_opens_it_and_sets_the_window_to_its_minutes(feed):
     spec = next(v for k, v in app.callback_map.items() if ids.INCIDENT_DETAIL in k)
     body = {"output": next(k for k in app.callback_map if ids.INCIDENT_DETAIL in k),
             "outputs": [{"id": ids.INCIDENT_DETAIL, "property": "children"}, {"id": ids.SELECTED_INCIDENT, "property": "data"},
-                        {"id": ids.VIEW_WINDOW, "property": "data"}],
+                        {"id": ids.VIEW_WINDOW, "property": "data"}, {"id": ids.DETAIL_DIGESTS, "property": "data"}],
             "inputs": [[{"id": button, "property": "n_clicks", "value": 1}]], "changedPropIds": [f"{key}.n_clicks"],
             "state": spec.get("state", [])}
     response = app.server.test_client().post("/_dash-update-component", json=body).get_json()["response"]
     assert response[ids.SELECTED_INCIDENT]["data"] == incident.id
     assert response[ids.VIEW_WINDOW]["data"] == window.incident_window(incident.started_at, incident.resolved_at, None)
     assert incident.summary in json.dumps(response[ids.INCIDENT_DETAIL]["children"])
+    # What was drawn, part by part, for the refresh that keeps the detail current (callbacks/following.py).
+    drawn = response[ids.DETAIL_DIGESTS]["data"]
+    assert drawn["incident"] == incident.id and {"info", "record", "forms"} <= set(drawn)
