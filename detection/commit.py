@@ -44,12 +44,18 @@ class GroupCommitter:
         # notified whenever tickets are finished or the turn is given back.
         self._changed = threading.Condition(threading.Lock())
         self._busy = False  # a batch is being written, or paused() holds the turn
+        self._sleeping = 0  # waiters asleep until a batch is finished or the turn is free
         # Never wait for the turn while holding the Monitor's lock: the committer may need it (on_failure).
 
     @property
     def committing(self) -> bool:
         """Whether a batch is being written (or commits are paused) right now."""
         return self._busy
+
+    def waiting(self) -> int:
+        """How many waiters are asleep until a batch is finished or the turn is free."""
+        with self._changed:
+            return self._sleeping
 
     def queued(self) -> int:
         """How many staged writes wait for the next batch."""
@@ -69,7 +75,11 @@ class GroupCommitter:
             while not ticket.done:
                 if self._busy:
                     # Someone else is writing: that batch may hold this ticket, and if not, the turn is free after it.
-                    self._changed.wait()
+                    self._sleeping += 1
+                    try:
+                        self._changed.wait()
+                    finally:
+                        self._sleeping -= 1
                     continue
                 self._busy = True  # this thread writes everything queued so far, its own write among it
                 batch, self._queue = self._queue, []
