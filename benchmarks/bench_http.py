@@ -29,8 +29,12 @@ per server, count and round, with two threads, posting realistic records in time
 request, from a Lua script it is handed); any non-2xx answer or socket error fails the run.
 ``--load python`` keeps the http.client generator (``--requests`` per round) for a box without wrk.
 
+``--unpinned`` leaves every process free to run on any core, as issue 11 measured (``wrk -t2 -c16``
+unpinned); the figures are then the box's as much as the code's (see above), but the comparison in the
+same rounds still holds.
+
 Run: python benchmarks/bench_http.py [--clients 4,16,64] [--seconds 5] [--rounds 7] [--load wrk|python]
-     [--requests 8000] [--baseline CHECKOUT]
+     [--requests 8000] [--baseline CHECKOUT] [--unpinned]
 """
 
 from __future__ import annotations
@@ -72,8 +76,9 @@ def pin(cpu: int) -> None:
         os.sched_setaffinity(0, {cpu})
 
 
-def serve_bare(port: int, threads: int) -> None:
-    pin(SERVER_CPU)
+def serve_bare(port: int, threads: int, pinned: bool = True) -> None:
+    if pinned:
+        pin(SERVER_CPU)
     logging.disable(logging.WARNING)  # as the monitor's server: waitress's "Task queue depth" lines are noise here
     from flask import Flask, jsonify, request
     from waitress import serve
@@ -90,10 +95,11 @@ def serve_bare(port: int, threads: int) -> None:
     serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
 
 
-def serve_monitor(port: int, threads: int, db: str, code: str | None = None) -> None:
+def serve_monitor(port: int, threads: int, db: str, code: str | None = None, pinned: bool = True) -> None:
     """The monitor exactly as `python app.py` serves it (ticker, delivery worker, waitress), from this
     checkout or from ``code`` (another checkout: --baseline)."""
-    pin(SERVER_CPU)
+    if pinned:
+        pin(SERVER_CPU)
     if code is not None:
         sys.path.insert(0, code)  # nothing of the project is imported yet in this fresh (spawned) process
     logging.disable(logging.WARNING)
@@ -245,24 +251,29 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8, help="waitress threads (as python app.py)")
     parser.add_argument("--batches", type=int, default=60, help="1,000-record batches per round")
     parser.add_argument("--baseline", help="another checkout whose monitor is measured in the same rounds")
+    parser.add_argument("--unpinned", action="store_true",
+                        help="let servers and client share every core (as issue 11 measured), instead of pinning them")
     args = parser.parse_args()
+    pinned = not args.unpinned
     baseline = str(Path(args.baseline).resolve()) if args.baseline else None
     if args.load == "wrk" and not shutil.which("wrk"):
         parser.error("--load wrk: wrk is not installed (apt-get install wrk), or use --load python")
 
     ctx = multiprocessing.get_context("spawn")
-    pin(CLIENT_CPU)  # wrk, started from here, inherits the client's core
+    if pinned:
+        pin(CLIENT_CPU)  # wrk, started from here, inherits the client's core
     ports = {"bare": free_port(), "ours": free_port()}
     if baseline:
         ports["base"] = free_port()
     with tempfile.TemporaryDirectory() as directory:
         servers = [
-            ctx.Process(target=serve_bare, args=(ports["bare"], args.threads), daemon=True),
-            ctx.Process(target=serve_monitor, args=(ports["ours"], args.threads, str(Path(directory) / "bench.db")), daemon=True),
+            ctx.Process(target=serve_bare, args=(ports["bare"], args.threads, pinned), daemon=True),
+            ctx.Process(target=serve_monitor, daemon=True,
+                        args=(ports["ours"], args.threads, str(Path(directory) / "bench.db"), None, pinned)),
         ]
         if baseline:
             servers.append(ctx.Process(target=serve_monitor, daemon=True,
-                                       args=(ports["base"], args.threads, str(Path(directory) / "base.db"), baseline)))
+                                       args=(ports["base"], args.threads, str(Path(directory) / "base.db"), baseline, pinned)))
         for server in servers:
             server.start()
         for port in ports.values():
@@ -304,7 +315,7 @@ def main() -> None:
     size = f"{args.seconds} s of wrk ({WRK_THREADS} threads)" if args.load == "wrk" else f"{args.requests} requests (http.client)"
     print(f"single-record POST /api/transaction, {size} per server, count and round, {args.rounds} rounds, "
           f"waitress {args.threads} threads"
-          f"{', servers pinned to one core and the client to another' if (os.cpu_count() or 1) > 1 else ''}")
+          f"{', servers pinned to one core and the client to another' if pinned and (os.cpu_count() or 1) > 1 else ', unpinned'}")
     for clients, per_server in results.items():
         print(f" {clients} keep-alive connections:")
         rates = {name: [rate for rate, _ in runs] for name, runs in per_server.items()}

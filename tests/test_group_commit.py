@@ -141,6 +141,26 @@ def test_a_waiter_of_a_write_dropped_after_a_failure_is_woken_with_the_failure(t
     store.close()
 
 
+def test_every_waiter_of_one_ticket_is_woken(tmp_path):
+    """Retries of an idempotent request still committing all wait for the first request's ticket."""
+    store = GatedStore(str(tmp_path / "m.db"), gated={T0})
+    committer = GroupCommitter(store, on_failure=lambda error: None)
+    first = committer.stage(write(T0))
+    leader = Waiter(committer, first)
+    leader.start()
+    wait_until(lambda: store.held == [[T0]], what="the batch held inside the store")
+    retries = [Waiter(committer, first) for _ in range(3)]
+    for retry in retries:
+        retry.start()
+    wait_until(lambda: committer.waiting() == 3, what="three retries asleep on the same ticket")
+    store.gates[T0].set()
+    for waiter in [leader, *retries]:
+        assert waiter.returned.wait(60) and waiter.error is None
+    assert committer.waiting() == 0
+    assert store.batches == [[T0]]
+    store.close()
+
+
 def test_no_batch_is_written_while_paused_and_a_waiter_commits_once_the_pause_ends(tmp_path):
     store = GatedStore(str(tmp_path / "m.db"), gated=set())
     committer = GroupCommitter(store, on_failure=lambda error: None)
