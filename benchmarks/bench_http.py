@@ -22,9 +22,9 @@ load rather than in runs minutes apart (which on a shared machine differ by more
 Several connection counts are measured in one run (``--clients 4,16,64``): in every round each count
 gets its turn, with the servers back to back, so each count has its own per-round ratios, median, spread
 and verdict. The single-record load comes from ``wrk`` (``apt-get install wrk``; ``--load wrk``, the
-default when it is installed), not from Python: a Python client is one process under one GIL, and at 16
-and more connections it measured its own limit rather than the servers' (its threads take turns on the
-GIL, so the bare route and the monitor came out alike however the servers did). wrk runs ``--seconds``
+default when it is installed), not from Python: a Python client is one process under one GIL, and at 64
+connections it measured its own limit rather than the servers' (the bare route: 1,423 req/s from it, 2,093 to
+4,102 from wrk in the same hour; its 64 threads take turns on the GIL). wrk runs ``--seconds``
 per server, count and round, with two threads, posting realistic records in time order (one body per
 request, from a Lua script it is handed); any non-2xx answer or socket error fails the run.
 ``--load python`` keeps the http.client generator (``--requests`` per round) for a box without wrk.
