@@ -87,7 +87,7 @@ class GroupCommitter:
                     batch, self._queue = self._queue, []
                     wake = None
             if wake is not None:
-                wake.acquire()  # until this ticket's batch is finished, or the turn is offered
+                self._sleep(ticket, wake)
                 continue
             try:
                 self._commit(batch)
@@ -103,6 +103,22 @@ class GroupCommitter:
         self._sleeping += 1
         return wake
 
+    def _sleep(self, ticket: CommitTicket, wake: threading.Lock) -> None:
+        """Block until woken: this ticket's batch is finished, or the turn is offered."""
+        try:
+            wake.acquire()
+        except BaseException:  # interrupted asleep: leave no wake-up behind that nobody would act on
+            with self._mutex:
+                waiting = self._asleep.get(ticket, [])
+                if wake in waiting:
+                    waiting.remove(wake)
+                    self._sleeping -= 1
+                    if not waiting:
+                        del self._asleep[ticket]
+                elif not self._busy:  # it was woken, perhaps offered the turn: offer it to another
+                    self._offer_turn_locked()
+            raise
+
     def _wake_locked(self, ticket: CommitTicket) -> None:
         for wake in self._asleep.pop(ticket, ()):
             wake.release()
@@ -112,6 +128,9 @@ class GroupCommitter:
         """Wake the waiters of ``finished`` tickets, free the turn and offer it to one sleeper still waiting."""
         with self._mutex:
             for ticket in finished:
+                # Finished only now, after on_failure ran: a request is answered 503 once the engine's memory
+                # is rebuilt, and no write can be staged and committed from the stale memory meanwhile.
+                ticket.done = True
                 self._wake_locked(ticket)
             self._busy = False
             self._offer_turn_locked()
@@ -137,9 +156,8 @@ class GroupCommitter:
         except BaseException as exc:  # interrupted mid-commit: the store rolled back, so nothing of it counts
             error = StoreError(f"store write failed: interrupted ({type(exc).__name__})")
             interrupted = exc
-        for t in batch:  # their waiters are woken once these are set (_give_back_turn)
+        for t in batch:  # done, and their waiters woken, when the turn is given back (_give_back_turn)
             t.error = error
-            t.done = True
         if error is not None:
             try:
                 self._on_failure(error)  # still holding the turn: no other write is on its way to the disk
@@ -158,7 +176,7 @@ class GroupCommitter:
                     self._busy = True
                     break
                 wake = self._sleep_locked(mine)
-            wake.acquire()
+            self._sleep(mine, wake)
         try:
             yield
         finally:
