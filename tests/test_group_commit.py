@@ -199,3 +199,28 @@ def test_an_interrupted_write_fails_its_batch_and_gives_the_turn_back(tmp_path):
     assert later.done and later.error is None
     assert stored(store) == [("status:failed", T0 + 1, 1)]
     store.close()
+
+
+def test_a_failed_batchs_waiters_are_answered_only_after_the_engine_was_told(tmp_path):
+    """on_failure rebuilds the engine's memory: nobody may answer (or write from stale memory) before it is done."""
+    store = GatedStore(str(tmp_path / "m.db"), gated=set(), failing=frozenset({T0}))
+    rebuilding, rebuilt = threading.Event(), threading.Event()
+
+    def on_failure(error: StoreError) -> None:
+        rebuilding.set()
+        assert rebuilt.wait(60), "the test never let the rebuild finish"
+
+    committer = GroupCommitter(store, on_failure=on_failure)
+    first, second = committer.stage(write(T0)), committer.stage(write(T0 + 1))
+    leader = Waiter(committer, first)
+    leader.start()
+    assert rebuilding.wait(60)
+    follower = Waiter(committer, second)  # its write is in the failed batch
+    follower.start()
+    wait_until(lambda: committer.waiting() == 1, what="the follower asleep")
+    assert not second.done and not follower.returned.is_set()  # failed, but not finished while the engine rebuilds
+    rebuilt.set()
+    assert leader.returned.wait(60) and follower.returned.wait(60)
+    assert isinstance(follower.error, StoreError) and follower.error is leader.error
+    assert stored(store) == []
+    store.close()
