@@ -265,13 +265,13 @@ def test_a_request_staged_while_a_failing_commit_runs_fails_too_and_is_never_ans
     first.start()
     committer = monitor._committer
     deadline = time.monotonic() + 60
-    while not (committer._commit_lock.locked() and not committer._queue) and time.monotonic() < deadline:
+    while not (committer.committing and not committer.queued()) and time.monotonic() < deadline:
         time.sleep(0.005)  # until the first batch is taken and held inside the store
     second = threading.Thread(target=post, args=("second", 3))
     second.start()
-    while len(committer._queue) < 1 and time.monotonic() < deadline:
+    while committer.queued() < 1 and time.monotonic() < deadline:
         time.sleep(0.005)  # until the second write is staged behind it
-    assert len(committer._queue) == 1, "the second write was not staged behind the held commit"
+    assert committer.queued() == 1, "the second write was not staged behind the held commit"
     release.touch()
     first.join(60)
     second.join(60)
