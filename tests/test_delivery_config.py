@@ -178,3 +178,19 @@ def test_every_field_a_file_gives_a_channel_reaches_it(tmp_path):
         mail.send(_note(), timeout=10.0)
     assert sink.logins == [("monitor", "pw-from-env")]
     assert [m.rcpt_tos for m in sink.messages] == [["oncall@example.com"]]
+
+
+def test_a_files_errors_name_the_file_and_its_settings_are_read(tmp_path):
+    path = tmp_path / "notify.json"
+    path.write_text(json.dumps({"version": 1, "channels": [{"type": "webhook", "name": "ops", "url": "ftp://x"}]}))
+    with pytest.raises(ConfigError) as caught:
+        load_notification_config(str(path), {})
+    assert str(caught.value) == f"{path}: channels[0].url: expected an http:// or https:// URL, got 'ftp://x'"
+    path.write_text(json.dumps({"version": 1, "log_retention_days": 3}))
+    assert load_notification_config(str(path), {}).settings.log_retention_days == 3
+
+
+def test_an_smtp_server_from_the_environment_without_a_sender_is_refused():
+    with pytest.raises(ConfigError) as caught:
+        load_notification_config(None, {"MONITOR_SMTP_HOST": "smtp.example", "MONITOR_SMTP_TO": "a@example.com"})
+    assert str(caught.value) == "environment: channels[0].from: expected a non-empty string, got ''"

@@ -156,3 +156,19 @@ def test_a_drop_rule_takes_the_documented_defaults_from_a_file_and_from_code_ali
     for rule in (from_file, in_code):
         assert isinstance(rule, DropRule)
         assert (rule.window, rule.reference, rule.max_ratio, rule.min_level) == (3, 60, 0.5, 40.0), rule
+
+
+def test_a_rate_rules_recent_is_checked_against_the_default_window_when_none_is_written():
+    rule = {"id": "r", "type": "rate", "metric": "rate:denied", "direction": "above", "baseline": 0.07,
+            "p_value": 1e-4, "recent": 5}
+    with pytest.raises(ConfigError) as caught:
+        parse_thresholds({"version": 1, "rules": [rule]}, "t")
+    assert str(caught.value) == "t.rules[0].recent: expected fewer minutes than the window (5), got 5"
+
+
+@pytest.mark.parametrize(("per", "words"), [("status:approved", "per 100 approved"), ("auth_code:00", "per 100 code 00")])
+def test_a_tail_rules_condition_names_what_it_is_counted_per(per, words):
+    from detection.stat_rules import PoissonTailRule
+
+    rule = PoissonTailRule(rule_id="x", metric="auth_code:51", ratio=0.05, per=per, window=2, p_value=1e-4, min_count=8)
+    assert rule.condition_text() == f"8+ in 2 min and more than chance allows (p < 1e-04) for its usual 5 {words}"

@@ -152,7 +152,7 @@ def test_rates_keep_two_significant_figures(value, text):
 
 
 @pytest.mark.parametrize(("share", "text"), [
-    (0.36, "36%"), (0.047, "5%"), (0.004, "0.4%"), (0.0, "0%"), (1.0, "100%"),
+    (0.36, "36%"), (0.047, "5%"), (0.004, "0.4%"), (0.00437, "0.4%"), (0.0, "0%"), (1.0, "100%"),
 ])
 def test_percentages_are_whole_except_below_one_percent(share, text):
     assert wording.percent(share) == text
@@ -172,3 +172,9 @@ def test_changes_are_signed_whole_percentages_and_multiples_two_figures(value, e
 ])
 def test_a_silent_feed_says_for_how_long_and_when_data_last_came(silent, last, text):
     assert wording.no_data_message("feed:status", silent, last) == text
+
+
+def test_a_share_rules_statistics_keep_three_significant_figures():
+    text = wording.share_detail(0.123456, 5, 0.0712345, 0.1254321, "above", 5, 1e-4, None, "status:denied")
+    assert text == ("12.3% over a 5-min window against a usual 7.12%; fires at 12.5% or more: at least 5 denials and "
+                    "an upper-tail probability of at most 0.0001 (Poisson)")
