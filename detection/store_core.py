@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -209,7 +210,7 @@ def core_migrations(counts_table: str) -> tuple[Migration, ...]:
     )
 
 
-class SqlStore:
+class SqlStore(ABC):
     """One writer connection serialised by ``_lock`` (callers group their commits), readers beside it.
 
     A backend sets ``_writer`` and ``name``, and implements ``_reader``, ``_rollback``, ``close``,
@@ -232,26 +233,29 @@ class SqlStore:
         self._write_failure: tuple[float, str] | None = None
 
     # -- backend hooks --
+    @abstractmethod
     def _reader(self) -> AbstractContextManager[SqlConnection]:
-        raise NotImplementedError
+        """A connection that sees the last commit (SQLite: this thread's; PostgreSQL: one from the pool)."""
 
+    @abstractmethod
     def _rollback(self) -> None:
         """Leave the writer outside any transaction, whatever happened inside it."""
-        raise NotImplementedError
 
     def _writer_connection(self) -> SqlConnection:
         return self._writer
 
     @staticmethod
+    @abstractmethod
     def _apply(conn: Any, change: PendingWrite) -> None:
-        raise NotImplementedError
+        """Write one change's counts, then its state (``apply_state``), on the writer inside a transaction."""
 
+    @abstractmethod
     def _prune_minutes(self, conn: SqlConnection, before_minute: int) -> int:
-        raise NotImplementedError
+        """Delete the minute counts older than ``before_minute``; how many rows went."""
 
+    @abstractmethod
     def counts_since(self, minute: int) -> list[tuple[str, int, int]]:
         """(metric, minute, count) for every stored minute from ``minute`` on."""
-        raise NotImplementedError
 
     def _file_problem(self) -> str | None:
         """Why the database is no longer the one this process writes to (SQLite's file), or None."""
@@ -268,8 +272,9 @@ class SqlStore:
             return str(exc)
         return f"{type(exc).__name__}: {exc}"
 
+    @abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Close the writer and every reader."""
 
     # -- schema --
     def migrate(self, component: str, migrations: tuple[Migration, ...]) -> int:
