@@ -14,7 +14,6 @@ An accepted answer too large to leave uncompressed is handed over the same way.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -29,6 +28,7 @@ from detection.records import FieldError
 from .errors import ApiError
 from .json_body import read_json
 from .limits import MAX_BODY_BYTES, MAX_IDEMPOTENCY_KEY, MAX_RECORDS
+from .params import check_bearer
 
 # The ingest routes, as the blueprint mounts them (url_prefix /api), and the feed each one takes.
 INGEST_PATHS = {"/api/transaction": STATUS_FEED, "/api/auth_code": AUTH_CODE_FEED}
@@ -54,7 +54,7 @@ class Ingest:
 
     def store(self, feed: str, environ: dict[str, Any]) -> tuple[bytes, bool]:
         """The answer's JSON and whether it replays an earlier request; raises ``ApiError`` for a refusal."""
-        self._require_bearer(environ)
+        check_bearer(environ.get("HTTP_AUTHORIZATION", ""), self.api_token)
         payload, body = read_json(environ, MAX_BODY_BYTES)
         if isinstance(payload, list) and len(payload) > MAX_RECORDS:
             raise ApiError(413, "too_many_records", f"{len(payload)} records in one request; at most {MAX_RECORDS}")
@@ -92,14 +92,6 @@ class Ingest:
     def observed(self, feed: str, status: int, code: str | None, started: float) -> None:
         if self.observe is not None:
             self.observe(feed, status, code, time.perf_counter() - started)
-
-    def _require_bearer(self, environ: dict[str, Any]) -> None:
-        """As ``params.require_bearer``, read from the environ (no Flask request here)."""
-        if not self.api_token:
-            return
-        scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self.api_token.encode()):
-            raise ApiError(401, "unauthorized", "this route needs 'Authorization: Bearer <token>' (MONITOR_API_TOKEN is set)")
 
 
 def _idempotency_key(environ: dict[str, Any], feed: str) -> str | None:

@@ -9,13 +9,20 @@ from flask import request
 from .errors import ApiError
 
 
-def require_bearer(api_token: str | None) -> None:
-    """Refuse the request (401) unless it carries the token; no token configured means open."""
+def check_bearer(authorization: str, api_token: str | None) -> None:
+    """Refuse (401) unless the Authorization header's value carries the token; no token configured means open.
+
+    Takes the header's value, so the ingest fast path (no Flask request there) checks it the same way."""
     if not api_token:
         return
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), api_token.encode()):
         raise ApiError(401, "unauthorized", "this route needs 'Authorization: Bearer <token>' (MONITOR_API_TOKEN is set)")
+
+
+def require_bearer(api_token: str | None) -> None:
+    """Refuse the current request (401) unless it carries the token."""
+    check_bearer(request.headers.get("Authorization", ""), api_token)
 
 
 def only_args(*names: str) -> None:
