@@ -151,6 +151,20 @@ def test_an_alert_clears_as_soon_as_approvals_are_back():
     assert not back.breach and back.clean  # the old evidence still sums past the threshold, yet it is over
 
 
+def test_a_first_low_minute_without_enough_evidence_is_no_breach_and_counts_towards_resolving():
+    t0 = 29_000_000
+    rule = _rule(profile=(100.0,), dispersion=None, threshold=11.0)
+    # 70 against 100 looks like the fall to 50% (its LLR is positive), but one minute of it is far from 11.
+    series = _series({t0 + i: 100 for i in range(75)} | {t0 + 75: 70})
+    judgement = rule.judge(series, t0 + 75)
+    assert not judgement.breach
+    assert judgement.clean is True  # a firing alert resolves on such minutes like on any other quiet one
+    # Over the lookback the evidence was summed over: 14 minutes at 100 and this one, against 100 a minute.
+    assert judgement.value == pytest.approx((14 * 100 + 70) / 15)
+    assert judgement.expected == pytest.approx(100.0) and judgement.window == 15
+    assert judgement.threshold == 0.0  # no limit to show: as for any minute that does not look like the drop
+
+
 def test_a_small_drift_at_high_volume_does_not_fire():
     t0 = 29_000_000
     # Against a fall to 80%, 1,700 instead of 2,000 is strong evidence (LLR +21 a minute), yet only 15% down.

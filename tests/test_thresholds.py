@@ -172,3 +172,16 @@ def test_a_tail_rules_condition_names_what_it_is_counted_per(per, words):
 
     rule = PoissonTailRule(rule_id="x", metric="auth_code:51", ratio=0.05, per=per, window=2, p_value=1e-4, min_count=8)
     assert rule.condition_text() == f"8+ in 2 min and more than chance allows (p < 1e-04) for its usual 5 {words}"
+
+
+def test_a_tail_rules_min_count_takes_the_documented_bounds():
+    """README: poisson_tail's min_count is an integer >= 1 (default 3): 1 is the smallest written value it takes
+    (a single event may be enough), 0 is refused naming the field."""
+    tail = {"id": "t", "type": "poisson_tail", "metric": "auth_code:51", "per": "auth_code:00", "ratio": 0.05,
+            "p_value": 1e-4}
+    [default] = parse_thresholds({"version": 1, "rules": [tail]}, "t").rules
+    [one] = parse_thresholds({"version": 1, "rules": [dict(tail, min_count=1)]}, "t").rules
+    assert (default.min_count, one.min_count) == (3, 1)
+    with pytest.raises(ConfigError) as caught:
+        parse_thresholds({"version": 1, "rules": [dict(tail, min_count=0)]}, "t")
+    assert str(caught.value) == "t.rules[0].min_count: expected an integer >= 1, got 0"
