@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -155,3 +156,20 @@ def test_a_bulk_replay_raises_the_same_alerts_with_and_without_the_skip_ahead(tm
     finally:
         logging.disable(logging.NOTSET)
 
+
+
+@pytest.mark.parametrize("trend", [False, True])
+def test_steady_traffic_around_a_feed_gap_is_ruled_out_without_judging(trend):
+    # The screen's purpose (module docstring): a minute far from any limit is ruled out in bulk; only feed gaps,
+    # zero profile hours, reference minutes near the dip floor and windows near their limit go to judge.
+    # Approvals exactly at the profile, 30% above every window's limit, with one silent minute: minutes whose
+    # windows hold it (judge stops there), whose reference holds it (the smoothed levels) and the rest alike.
+    rule = ProfileDropRule(rule_id="drop", metric="status:approved", profile=(100.0,), windows=(1, 5, 15),
+                           dispersion=(None, None, None), p_value=2.5e-5, min_change=0.3, trend=trend)
+    first = WEEK_START + 600
+    history: dict[int, int | None] = {first + i: 100 for i in range(300)}
+    del history[first + 150]
+    series = series_of(history)
+    minutes = sorted(series.received_of("status"))[80:]
+    assert not any(rule.judge(series, m).breach for m in minutes)
+    assert possible_breaches(rule, series, minutes) == []
