@@ -173,3 +173,35 @@ def test_steady_traffic_around_a_feed_gap_is_ruled_out_without_judging(trend):
     minutes = sorted(series.received_of("status"))[80:]
     assert not any(rule.judge(series, m).breach for m in minutes)
     assert possible_breaches(rule, series, minutes) == []
+
+
+def test_a_shallow_dip_just_under_the_floor_in_a_long_reference_keeps_the_breach():
+    # 80 of 800 reference minutes at 74 against 100: just under the dip floor (3/4 of the median), so judge leaves
+    # them out and today's level stays ~100; taken in, the level would be 97.4 and a window at 69 a minute (under
+    # 70% of ~99.9, a breach) would look above 70% of it. Two minutes screened together: each row's summary of
+    # its reference (mean, spread, lowest) must be its own, or the dip can pass for noise.
+    rule = ProfileDropRule(rule_id="drop", metric="status:approved", profile=(100.0,), windows=(10,),
+                           dispersion=(None,), p_value=2.5e-5, min_change=0.3, reference=800)
+    first = WEEK_START + 600
+    history: dict[int, int | None] = {first + i: 74 if 360 <= i < 440 else 100 for i in range(800)}
+    history |= {first + 800 + i: 69 for i in range(11)}
+    series = series_of(history)
+    minutes = [first + 809, first + 810]
+    assert [rule.judge(series, m).breach for m in minutes] == [True, True]
+    assert possible_breaches(rule, series, minutes) == [0, 1]
+
+
+def test_a_huge_count_in_the_older_half_of_a_trend_reference_keeps_the_breach():
+    # One absurd count (1.5e11: a feed bug) in the older half of the reference: the trend's change is hugely
+    # negative, clamped to -30%, so judge expects 700 a minute and a window at 480 (under 70% of it) breaches.
+    # The screen's float slack grows with the size of the levels it compared, never shrinks with it.
+    rule = ProfileDropRule(rule_id="drop", metric="status:approved", profile=(1.0,), windows=(5,),
+                           dispersion=(None,), p_value=2.5e-5, min_change=0.3, reference=20, trend=True)
+    first = WEEK_START + 600
+    history: dict[int, int | None] = {first + i: 1000 for i in range(20)}
+    history[first + 5] = 150_000_000_000
+    history |= {first + 20 + i: 480 for i in range(5)}
+    series = series_of(history)
+    judgement = rule.judge(series, first + 24)
+    assert judgement.breach and judgement.expected == pytest.approx(700.0)
+    assert possible_breaches(rule, series, [first + 24]) == [0]
