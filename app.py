@@ -32,6 +32,7 @@ from detection.incident_actions import IncidentActions
 from detection.incidents import OPEN as OPEN_INCIDENT
 from detection.incidents import Incident
 from detection.notify_config import load_notification_config
+from detection.roles import Roles, SoleInstance
 from detection.silences import Silences
 from detection.store import open_store
 from detection.ticker import Ticker
@@ -48,6 +49,8 @@ class AppConfig:
     port: int = 8080
     db: str = "monitor.db"
     db_sync: str = "normal"
+    # This instance's name among several on one PostgreSQL (health, logs, the leadership row); host:port if unset.
+    instance: str | None = None
     thresholds: str | None = None
     api_token: str | None = field(default=None, repr=False)
     window_days: float = 7.0
@@ -76,6 +79,7 @@ ENVIRONMENT = {
     "port": "MONITOR_PORT",
     "db": "MONITOR_DB",
     "db_sync": "MONITOR_DB_SYNC",
+    "instance": "MONITOR_INSTANCE",
     "thresholds": "MONITOR_THRESHOLDS",
     "api_token": "MONITOR_API_TOKEN",
     "window_days": "MONITOR_WINDOW_DAYS",
@@ -88,7 +92,7 @@ ENVIRONMENT = {
 # The flag for each setting that has one; a setting that was not typed is named by its flag, else its variable.
 FLAGS = {
     "host": "--host", "port": "--port", "db": "--db", "thresholds": "--thresholds", "notifications": "--notifications",
-    "demo": "--demo", "replay": "--replay", "auth_codes_csv": "--auth-codes", "speed": "--speed",
+    "instance": "--instance", "demo": "--demo", "replay": "--replay", "auth_codes_csv": "--auth-codes", "speed": "--speed",
 }
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
@@ -103,6 +107,7 @@ WINDOW_DAYS = (1 / 24, 366.0)  # an hour to a year of minutes in memory
 MAX_RETENTION_DAYS = 3650.0
 SPEEDS = (0.0, 100_000.0)
 DB_SYNC = ("normal", "full", "off")
+MAX_INSTANCE_NAME = 100
 
 
 def setting_name(config: AppConfig | None, name: str) -> str:
@@ -156,12 +161,14 @@ def config_from(argv: Sequence[str] | None = None, environ: Mapping[str, str] | 
     parser.add_argument("--port", help="port, 1-65535 (default 8080; MONITOR_PORT)")
     parser.add_argument("--db", help="SQLite file, :memory:, or a PostgreSQL URL postgresql://user@host:5432/db "
                         "(default monitor.db; MONITOR_DB)")
+    parser.add_argument("--instance", help="this instance's name among several on one PostgreSQL, at most "
+                        f"{MAX_INSTANCE_NAME} characters (default host:port; MONITOR_INSTANCE)")
     parser.add_argument("--thresholds", help="thresholds JSON file (default: built-in; MONITOR_THRESHOLDS)")
     parser.add_argument("--notifications", help="notification channels JSON file (MONITOR_NOTIFICATIONS)")
     add_feed_arguments(parser)
     args = parser.parse_args(argv)
     values["notify_environ"] = dict(environ)
-    for name in ("host", "port", "db", "thresholds", "notifications"):
+    for name in ("host", "port", "db", "instance", "thresholds", "notifications"):
         raw = getattr(args, name)
         if raw is not None:
             values[name] = _coerce(name, raw, f"--{name}")
@@ -237,6 +244,11 @@ def validate_config(config: AppConfig) -> None:
         raise ConfigError(f"{name('db')}: expected a file path, :memory: or a postgresql:// URL, got {config.db!r}")
     if not isinstance(config.db_sync, str) or config.db_sync.lower() not in DB_SYNC:
         raise ConfigError(f"{name('db_sync')}: expected normal, full or off, got {config.db_sync!r}")
+    instance = config.instance
+    if instance is not None and not (isinstance(instance, str) and 0 < len(instance) <= MAX_INSTANCE_NAME
+                                     and instance.isprintable() and instance.strip() == instance):
+        raise ConfigError(f"{name('instance')}: expected 1 to {MAX_INSTANCE_NAME} visible characters "
+                          f"(no leading or trailing space), got {str(instance)[:MAX_INSTANCE_NAME]!r}")
     _number_in(config, "window_days", *WINDOW_DAYS, " days")
     _number_in(config, "retention_days", 0.0, MAX_RETENTION_DAYS, " days")
     if config.retention_days < config.window_days:
@@ -269,14 +281,36 @@ def check_files(config: AppConfig) -> None:
 def build_monitor(config: AppConfig) -> Monitor:
     thresholds = load_thresholds(config.thresholds)
     try:
-        store = open_store(config.db, synchronous=config.db_sync)
+        store = open_store(config.db, synchronous=config.db_sync, instance=instance_name(config))
     except StoreError as exc:
         raise ConfigError(f"{setting_name(config, 'db')}: {exc}") from None
     settings = MonitorSettings(
         window_minutes=int(config.window_days * 1440),
         retention_minutes=int(config.retention_days * 1440),
     )
-    return Monitor(thresholds, store, settings)
+    # On a shared store the engine judges only once this instance is elected (build_roles).
+    return Monitor(thresholds, store, settings, judging=not store.shared)
+
+
+def instance_name(config: AppConfig) -> str:
+    return config.instance or f"{socket.gethostname()}:{config.port}"
+
+
+def build_roles(config: AppConfig, monitor: Monitor, delivery: Delivery) -> Roles:
+    """One instance on SQLite leads alone; on PostgreSQL it joins the others and is elected, or stands by.
+
+    The election is tried once here, so an instance alone on its database leads before it serves;
+    ``serve`` starts the thread that keeps trying, judges and follows.
+    """
+    store = monitor.store
+    if store.shared:
+        from detection.cluster import Cluster  # psycopg is only needed by those who use PostgreSQL
+
+        try:
+            return Cluster(monitor, store, delivery)  # type: ignore[arg-type]  # shared: a PostgresStore
+        except StoreError as exc:
+            raise ConfigError(f"{setting_name(config, 'db')}: {exc}") from None
+    return SoleInstance(instance_name(config), monitor.started_wall)
 
 
 # Every incident the store holds; retention bounds how many that is.
@@ -329,13 +363,14 @@ def create_app(config: AppConfig | Mapping[str, Any] | None = None, monitor: Mon
     delivery, silences = build_delivery(config, monitor, actions)
     server.extensions["delivery"] = delivery  # started by serve(), or by a test
     server.extensions["silences"] = silences
+    roles = server.extensions["roles"] = build_roles(config, monitor, delivery)
     def alert_marks(alert: Alert) -> dict[str, Any]:
         return {"silenced": silences.is_silenced(alert)}
 
-    ingest_metrics = register_metrics(server, monitor, delivery, silences)
+    ingest_metrics = register_metrics(server, monitor, delivery, silences, roles)
     register_api(server, monitor, ApiSettings(
         api_token=config.api_token, version=VERSION, store_path=monitor.store.name, alert_marks=alert_marks,
-        observe_ingest=ingest_metrics.observe, incident_actions=actions,
+        observe_ingest=ingest_metrics.observe, incident_actions=actions, roles=roles,
     ), direct_below=COMPRESS_MIN_BYTES)  # small accepted ingest answers skip Flask: never compressed anyway
     register_notifications(server, delivery, silences, config.api_token)
     register_incident_actions(server, actions, config.api_token)
@@ -399,8 +434,11 @@ def serve(app: Dash, config: AppConfig, replay: ReplaySource | None = None, serv
     ticker = Ticker(monitor, config.tick_seconds).start()
     delivery: Delivery = app.server.extensions["delivery"]
     delivery.start()
+    roles: Roles = app.server.extensions["roles"]
+    roles.start()
     feed = start_feed(app, config, replay)
-    log.info("transaction monitor %s on http://%s:%d (store %s)", VERSION, config.host, config.port, monitor.store.name)
+    log.info("transaction monitor %s on http://%s:%d (store %s, instance %s, %s)", VERSION, config.host, config.port,
+             monitor.store.name, roles.instance, roles.role)
     server.print_listen("Serving on http://{}:{}")
     try:
         server.run()
@@ -408,6 +446,7 @@ def serve(app: Dash, config: AppConfig, replay: ReplaySource | None = None, serv
         server.close()
         if feed is not None:
             feed.stop()
+        roles.stop()  # on PostgreSQL, hands the lead over at once instead of when the session times out
         ticker.stop()
         delivery.stop()
 

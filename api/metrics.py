@@ -20,18 +20,22 @@ from detection.alerts import FIRING, SEVERITIES
 from detection.delivery import Delivery
 from detection.incidents import KINDS
 from detection.metrics import auth_code_metric, status_metric
+from detection.roles import LEADER, Roles
 from detection.silences import Silences
 
 
 class EngineCollector(Collector):
     """Reads the Monitor and the delivery worker when Prometheus scrapes."""
 
-    def __init__(self, monitor: Monitor, delivery: Delivery | None, silences: Silences | None):
+    def __init__(self, monitor: Monitor, delivery: Delivery | None, silences: Silences | None,
+                 roles: Roles | None = None):
         self.monitor = monitor
         self.delivery = delivery
         self.silences = silences
+        self.roles = roles
 
     def collect(self) -> Iterator[Metric]:
+        yield from self._role()
         thresholds = self.monitor.thresholds
         totals = self.monitor.ingested_totals()
         statuses = CounterMetricFamily(
@@ -110,6 +114,22 @@ class EngineCollector(Collector):
             yield pending
 
 
+
+    def _role(self) -> Iterator[Metric]:
+        """Whether this instance leads (judges rules and delivers) and since when: one series each."""
+        if self.roles is None:
+            return
+        leader = self.roles.leader()
+        leads = GaugeMetricFamily("monitor_leader", "1 while this instance leads (evaluates rules, delivers "
+                                  "notifications), 0 while it stands by", labels=["instance"])
+        leads.add_metric([self.roles.instance], 1 if self.roles.role == LEADER else 0)
+        yield leads
+        since = GaugeMetricFamily("monitor_leader_since_seconds", "When the current leader took the lead "
+                                  "(Unix time), as this instance knows it", labels=["leader"])
+        if leader is not None:
+            since.add_metric([leader.instance], leader.since)
+        yield since
+
 class IngestMetrics:
     """Counters for the ingest routes, observed by the routes themselves (cheaper than request hooks)."""
 
@@ -138,10 +158,10 @@ class IngestMetrics:
 
 
 def register_metrics(server: Flask, monitor: Monitor, delivery: Delivery | None = None,
-                     silences: Silences | None = None) -> IngestMetrics:
+                     silences: Silences | None = None, roles: Roles | None = None) -> IngestMetrics:
     """Serve GET /metrics from a registry of this app's own; the ingest routes report to what it returns."""
     registry = CollectorRegistry()
-    registry.register(EngineCollector(monitor, delivery, silences))
+    registry.register(EngineCollector(monitor, delivery, silences, roles))
     ingest = IngestMetrics(registry)
     server.extensions["metrics_registry"] = registry
 

@@ -137,7 +137,8 @@ def _ingest_operation(summary: str, schema_name: str, token_required: bool) -> d
         ],
         "requestBody": {"required": True, "content": {"application/json": {"schema": body_schema}}},
         "responses": {
-            "201": _json({"$ref": "#/components/schemas/IngestResult"}, "Stored; lists the alerts this request opened, fired or resolved."),
+            "201": _json({"$ref": "#/components/schemas/IngestResult"}, "Stored; lists the alerts this request opened, fired or resolved. On a standby (several instances on one "
+                         "PostgreSQL), the open alerts of the feeds it touched once the leader judged it (waiting at most 1 s)."),
             "400": _error(f"{NOT_JSON} Or the Idempotency-Key is not 1 to {MAX_IDEMPOTENCY_KEY} printable characters."),
             "401": _error(UNAUTHORIZED),
             "413": _error(f"Body over {MAX_BODY_BYTES:,} bytes (1 MB) or more than {MAX_RECORDS:,} records."),
@@ -354,6 +355,15 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
                                        "description": "Why the store is degraded: the last write failed, or the file was deleted or replaced."},
                             "failed_at": {"type": "string", "nullable": True, "description": "When the last write failed (ISO 8601 UTC)."}}},
                         "feeds": {"type": "object", "additionalProperties": {"type": "object"}},
+                        "instance": {"type": "string", "nullable": True,
+                                     "description": "This instance's name (--instance; host:port by default)."},
+                        "role": {"type": "string", "enum": ["leader", "standby"],
+                                 "description": "leader: this instance evaluates rules and delivers notifications; "
+                                                "standby: another one does (several instances on one PostgreSQL), "
+                                                "this one accepts records and serves the API and dashboard."},
+                        "leader": {"type": "object", "nullable": True,
+                                   "description": "Who leads and since when (null when the store cannot say).",
+                                   "properties": {"instance": {"type": "string"}, "since": _ISO_OR_NULL}},
                     },
                 },
                 **incident_schemas(),

@@ -11,6 +11,7 @@ from flask import Blueprint, jsonify, request
 from detection import Alert, Monitor, StoreError
 from detection.incident_actions import IncidentActions
 from detection.metrics import AUTH_CODE_FEED, STATUS_FEED, auth_code_metric, epoch_to_iso, minute_to_iso, status_metric
+from detection.roles import LEADER, Roles
 
 from .errors import ApiError
 from .ingest import Ingest
@@ -37,6 +38,17 @@ class ApiSettings:
     observe_ingest: Callable[[str, int, str | None, float], None] | None = None
     # Acknowledgements, notes and labels added to each incident in answers; None: read from the monitor's store.
     incident_actions: IncidentActions | None = None
+    # This instance's place among several sharing a PostgreSQL store (leader or standby); None: it leads alone.
+    roles: Roles | None = None
+
+
+def role_json(roles: Roles | None) -> dict[str, Any]:
+    """``instance``, ``role`` (leader or standby) and ``leader`` {instance, since}: who judges rules, since when."""
+    if roles is None:
+        return {"instance": None, "role": LEADER, "leader": None}
+    leader = roles.leader()
+    return {"instance": roles.instance, "role": roles.role,
+            "leader": None if leader is None else {"instance": leader.instance, "since": epoch_to_iso(leader.since)}}
 
 
 def make_blueprint(monitor: Monitor, settings: ApiSettings, ingest: Ingest | None = None) -> Blueprint:
@@ -166,6 +178,7 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings, ingest: Ingest | Non
             "store": {"ok": store.ok, "path": settings.store_path, "reason": store.reason,
                       "failed_at": epoch_to_iso(store.failed_at)},
             "feeds": {name: f.to_dict() for name, f in feeds.items()},
+            **role_json(settings.roles),
         }), (200 if store.ok else 503)
 
     @api.get("/openapi.json")

@@ -253,6 +253,9 @@ class Delivery:
         self._senders = {c.name: ChannelSender(c, self) for c in channels}
         self._dispatcher = threading.Thread(target=self._run, name="notify-dispatcher", daemon=True)
         self._started = False
+        # Cleared while another instance leads (detection/cluster.py): only the leader delivers.
+        self._serving = threading.Event()
+        self._serving.set()
         self._reconciled = threading.Condition()
         self._reconciles = 0  # reconcile passes the dispatcher has finished; wait_settled counts them
 
@@ -260,7 +263,7 @@ class Delivery:
     def incident_listener(self, transitions: Sequence[IncidentTransition]) -> None:
         """Incident tracker listener: runs on the ingesting thread, so it only enqueues and never blocks."""
         wanted = [t for t in transitions if t.kind in INCIDENT_TRANSITIONS]
-        if not wanted or not self._started or self.stopping.is_set():
+        if not wanted or not self._started or self.stopping.is_set() or not self._serving.is_set():
             return  # not running: the reconcile at start finds these in the store
         try:
             self._queue.put_nowait(wanted)
@@ -282,6 +285,20 @@ class Delivery:
         self._dispatcher.start()
         return self
 
+    def pause(self) -> None:
+        """Deliver nothing until ``resume`` (this instance no longer leads); what is open stays in the outbox."""
+        self._serving.clear()
+
+    def resume(self) -> None:
+        """Deliver again (this instance leads): first a full reconcile, as at start."""
+        self._full_scan.set()
+        self._needs_reconcile.set()
+        self._serving.set()
+
+    @property
+    def serving(self) -> bool:
+        return self._serving.is_set()
+
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the threads; what is not delivered stays open in the outbox for the next start."""
         if not self._started:
@@ -299,6 +316,14 @@ class Delivery:
         last_prune = time.monotonic()
         poll = min(1.0, self.settings.reconcile_seconds)
         while not self.stopping.is_set():
+            if not self._serving.is_set():
+                # Another instance leads and delivers. What this one had queued is dropped from memory: the
+                # leader's reconcile finds it in the store.
+                with contextlib.suppress(queue.Empty):
+                    while True:
+                        self._queue.get_nowait()
+                self._serving.wait(poll)
+                continue
             batch: list[IncidentTransition] = []
             with contextlib.suppress(queue.Empty):  # empty: nothing (more) waiting
                 first = self._queue.get(timeout=poll)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 from . import wording
 from .admission import Admission
@@ -29,6 +29,7 @@ from .alerts import FIRING, PENDING, RESOLVED, Alert, Transition, alert_id
 from .commit import CommitTicket, GroupCommitter
 from .incident_tracker import IncidentTracker
 from .incidents import Incident, IncidentTransition
+from .ingest_log import LogEntry, deltas_of
 from .metrics import (
     AUTH_CODE_FEED,
     FEEDS,
@@ -40,7 +41,7 @@ from .metrics import (
 )
 from .records import CountRecord
 from .rules import Judgement, Rule
-from .series import MinuteSeries
+from .series import BatchEffect, MinuteSeries
 from .snapshot import FeedStatus, Snapshot
 from .store import PendingWrite, SqlStore, Store, StoreError
 from .thresholds import Thresholds
@@ -124,11 +125,18 @@ class Monitor:
         store: SqlStore | None = None,
         settings: MonitorSettings | None = None,
         clock: Callable[[], float] = time.time,
+        judging: bool = True,
     ):
         self.thresholds = thresholds
         self.store = store if store is not None else Store(":memory:")
         self.settings = settings or MonitorSettings()
         self._clock = clock
+        # Whether this engine judges rules: always with one instance; with several on one PostgreSQL only while
+        # this one leads (detection/cluster.py). There, every ingest goes to ``shared`` (the ingest log), and the
+        # leader judges the log; a standby's memory follows the store.
+        self.judging = judging
+        self.shared: SharedWriter | None = None
+        self.log_cursor: str | None = None  # a standby's place in the ingest log (a PostgreSQL snapshot)
         self._lock = threading.RLock()
         self._committer = GroupCommitter(self.store, self._after_failed_commit)
         # Why memory cannot be trusted (a failed rebuild, an engine error mid-ingest), or None. While
@@ -164,56 +172,186 @@ class Monitor:
         self._begin_changes()
 
     def _load(self) -> None:
-        """Rebuild memory from the store: counts in the window, feed clocks, rule states, open alerts."""
+        """Rebuild memory from the store: counts in the window, feed clocks, rule states, open alerts.
+
+        On a shared store (PostgreSQL, several instances) a judging engine also judges the ingest-log rows
+        no leader judged, and a standby notes where its following of the log starts (``log_cursor``).
+        """
         with self._lock:
             self._reset_memory()
-            meta = self.store.meta()
             now = self._clock()
-            open_alerts = {a.id: a for a in self.store.open_alerts()}
-            for feed, saved in meta.get("feeds", {}).items():
-                if feed not in self._feeds:
-                    continue
-                clock = self._feeds[feed]
-                clock.watermark = saved.get("watermark")
-                clock.closed_through = saved.get("closed_through")
-                # A restarted process gives a feed the full no-data grace again.
-                clock.watermark_wall = clock.last_received_wall = now if clock.watermark is not None else 0.0
-                clock.no_data = open_alerts.pop(saved.get("no_data_id") or "", None)
+            self._restore(now, keep_walls=False)
             newest = self._newest_minute()
-            if newest is not None:
-                since = newest - self.settings.window_minutes + 1
-                for metric, minute, count in self.store.counts_since(since):
-                    self.series.add(feed_of(metric), metric, minute, count)
+            since = None if newest is None else newest - self.settings.window_minutes + 1
+            waiting: list[LogEntry] = []
+            if not self.store.shared:
+                rows = self.store.counts_since(since) if since is not None else []
+            elif self.judging:
+                rows, waiting = self.store.counts_and_unjudged(since)  # type: ignore[attr-defined]
+                rows = _without(rows, waiting)  # their records are judged below, as if they arrived now
+            else:
+                rows, self.log_cursor = self.store.counts_and_cursor(since)  # type: ignore[attr-defined]
+            for metric, minute, count in rows:
+                self.series.add(feed_of(metric), metric, minute, count)
+            if since is not None:
                 self._admission.measure()
                 self._pruned_through = since - 1
-            saved_states = self.store.rule_states()
-            for rule in self.thresholds.rules:
-                saved = saved_states.get(rule.id)
-                if not saved:
-                    continue
-                state = self._states[rule.id]
-                state.breach = saved.get("breach", 0)
-                state.clean = saved.get("clean", 0)
-                state.open_counted = saved.get("open_counted")
-                alert = open_alerts.pop(saved.get("alert_id") or "", None)
-                if alert is not None and alert.rule == rule.id and alert.metric == rule.metric:
-                    state.alert = alert
-                else:
-                    state.breach = state.clean = 0
-                    state.open_counted = None
-            # Open alerts whose rule is gone (thresholds changed) would stay open forever: close them.
-            for orphan in open_alerts.values():
-                if orphan.state == PENDING:
-                    self._forget_alert(orphan.id)
-                    continue
-                orphan.state = RESOLVED
-                orphan.resolved_at = max(orphan.started_at, newest or orphan.started_at)
-                orphan.message += " (closed: its rule is no longer configured)"
-                self._touch_alert(orphan)
-            live_open = [s.alert for s in self._states.values() if s.alert is not None]
-            live_open += [c.no_data for c in self._feeds.values() if c.no_data is not None]
-            self.incident_tracker.restore(self.store.open_incidents(), live_open)
+            if not self.judging:
+                self._begin_changes()  # a standby shows the leader's state; it never writes any
+                return
             self.store.write(self._collect_changes())
+            if waiting:  # written here, not staged: a reload runs with commits paused or from the committer
+                self.store.write(self._judge_logged(waiting)[2])
+
+    def _restore(self, now: float, keep_walls: bool) -> None:
+        """Feed clocks, rule states, open alerts and open incidents from the store; counts are not touched.
+
+        ``keep_walls``: a standby refreshing its view keeps when it last saw each feed move, so its page
+        can still tell a silent feed.
+        """
+        meta = self.store.meta()
+        open_alerts = {a.id: a for a in self.store.open_alerts()}
+        before = self._feeds
+        self._feeds = {feed: _FeedClock() for feed in FEEDS}
+        self._states = {rule.id: _RuleState() for rule in self.thresholds.rules}
+        for feed, saved in meta.get("feeds", {}).items():
+            if feed not in self._feeds:
+                continue
+            clock = self._feeds[feed]
+            clock.watermark = saved.get("watermark")
+            clock.closed_through = saved.get("closed_through")
+            seen = before[feed]
+            if keep_walls and seen.watermark is not None and seen.watermark == clock.watermark:
+                clock.watermark_wall, clock.last_received_wall = seen.watermark_wall, seen.last_received_wall
+            else:
+                # A restarted process gives a feed the full no-data grace again.
+                clock.watermark_wall = clock.last_received_wall = now if clock.watermark is not None else 0.0
+            clock.no_data = open_alerts.pop(saved.get("no_data_id") or "", None)
+        newest = self._newest_minute()
+        saved_states = self.store.rule_states()
+        for rule in self.thresholds.rules:
+            saved = saved_states.get(rule.id)
+            if not saved:
+                continue
+            state = self._states[rule.id]
+            state.breach = saved.get("breach", 0)
+            state.clean = saved.get("clean", 0)
+            state.open_counted = saved.get("open_counted")
+            alert = open_alerts.pop(saved.get("alert_id") or "", None)
+            if alert is not None and alert.rule == rule.id and alert.metric == rule.metric:
+                state.alert = alert
+            else:
+                state.breach = state.clean = 0
+                state.open_counted = None
+        # Open alerts whose rule is gone (thresholds changed) would stay open forever: close them.
+        for orphan in open_alerts.values():
+            if orphan.state == PENDING:
+                self._forget_alert(orphan.id)
+                continue
+            orphan.state = RESOLVED
+            orphan.resolved_at = max(orphan.started_at, newest or orphan.started_at)
+            orphan.message += " (closed: its rule is no longer configured)"
+            self._touch_alert(orphan)
+        live_open = [s.alert for s in self._states.values() if s.alert is not None]
+        live_open += [c.no_data for c in self._feeds.values() if c.no_data is not None]
+        self.incident_tracker.restore(self.store.open_incidents(), live_open)
+
+    # ------------------------------------------------------- several instances
+    def promote(self) -> None:
+        """Start judging (this instance now leads): reload everything from the store, judge what no leader did."""
+        with self._committer.paused(), self._lock:
+            # Writes still queued are a standby's (records for the log): they commit after this, unjudged, and
+            # this leader judges them from the log like any other instance's.
+            self.judging = True
+            self._reload(StoreError("this instance became the leader"))
+
+    def demote(self) -> None:
+        """Stop judging (another instance leads): memory goes on following the store."""
+        with self._lock:
+            self.judging = False
+
+    def judge_logged(self, entries: Sequence[LogEntry]) -> list[Transition]:
+        """The leader judges records other instances stored (the ingest log), as if they were posted to it now."""
+        if self._stale is not None:
+            self._rebuild_memory()
+        with self._lock:
+            if not self.judging:
+                return []
+            transitions, incident_transitions, write, prune = self._judge_logged(entries)
+            ticket = self._committer.stage(write)
+        self._committer.wait(ticket)
+        if prune:
+            self._prune_quietly()
+        self._notify(transitions, incident_transitions)
+        return transitions
+
+    def _judge_logged(self, entries: Sequence[LogEntry]) -> tuple[list[Transition], list[IncidentTransition],
+                                                                  PendingWrite, bool]:
+        records = [record for entry in entries for record in entry.records]
+        now = self._clock()
+        prune = False
+        if records:
+            try:
+                _effect, prune = self._absorb(records, self._keep_from(records), now)
+            except Exception as exc:
+                self._stale = f"judging logged records failed half-way ({type(exc).__name__}: {exc})"
+                raise
+        self._track_incidents()
+        transitions = self._changes.transitions
+        incident_transitions = self._changes.incident_transitions
+        write = self._collect_changes()
+        write.judged_log = [entry.id for entry in entries]
+        return transitions, incident_transitions, write, prune
+
+    def follow(self, entries: Sequence[LogEntry], since: str, to: str) -> None:
+        """A standby adds the records stored between log cursors ``since`` and ``to`` to what its page shows;
+        it judges nothing. Ignored if memory was reloaded meanwhile (it then holds them already)."""
+        with self._lock:
+            if self.judging or self.log_cursor != since:
+                return
+            self.log_cursor = to
+            records = [record for entry in entries for record in entry.records]
+            if records:
+                self.series.add_records(records, self._keep_from(records))
+                self._maybe_prune()
+
+    def reload(self) -> None:
+        """Rebuild memory from the store now (a standby that lost its place in the ingest log)."""
+        with self._committer.paused(), self._lock:
+            self._reload(StoreError("memory was reloaded from the store"))
+
+    def refresh_view(self) -> None:
+        """A standby rereads the leader's alerts, incidents and feed clocks (its counts follow the log)."""
+        with self._lock:
+            if self.judging:
+                return
+            self._restore(self._clock(), keep_walls=True)
+            self._begin_changes()
+
+    def admit(self, records: list[CountRecord]) -> dict[str, int]:
+        """Check records as an ingest would (window, ceiling) without keeping them; their totals per metric."""
+        with self._lock:
+            if not records:
+                return {}
+            self._admission.check(records, self._keep_from(records))
+            totals: dict[str, int] = {}
+            for _feed, metric, _minute, count in records:
+                totals[metric] = totals.get(metric, 0) + count
+            return totals
+
+    def _keep_from(self, records: list[CountRecord]) -> int:
+        """The oldest minute memory keeps once ``records`` (not empty) are in: the window back from the newest event."""
+        return max(self._newest_minute() or 0, *map(_MINUTE_OF, records)) - self.settings.window_minutes + 1
+
+    def commit(self, write: PendingWrite) -> None:
+        """Write something that is not the engine's judging (records for the ingest log) in the group commit."""
+        self._committer.wait(self._committer.stage(write))
+
+    def count_ingested(self, per_metric: dict[str, int], sign: int = 1) -> None:
+        """Add to (or take back from) the counts this process accepted (the /metrics counters)."""
+        with self._lock:
+            for metric, count in per_metric.items():
+                self._ingested[metric] = self._ingested.get(metric, 0) + sign * count
 
     # --------------------------------------------------------------- listeners
     def add_listener(self, listener: Listener) -> None:
@@ -247,6 +385,9 @@ class Monitor:
         call's transaction (or, for a replay, the first request's) committed;
         raises StoreError, with nothing stored, when it did not.
         """
+        if self.shared is not None:  # several instances: through the ingest log, judged by the leader
+            return self.shared.ingest(records if isinstance(records, list) else list(records),
+                                      idempotency_key, fingerprint)
         if self._stale is not None:
             self._rebuild_memory()
         result = self._ingest(records, idempotency_key, fingerprint)
@@ -273,13 +414,7 @@ class Monitor:
             # A check that changes nothing: a refused batch (422) leaves memory as it was.
             self._admission.check(records, keep_from)
             try:
-                effect = self.series.add_records(records, keep_from)
-                self._stage_counts(effect.held, effect.outside)
-
-                touched = set(effect.per_metric)
-                for feed, (first, last) in effect.spans.items():
-                    self._advance(feed, first, last, now, touched)
-                prune = self._maybe_prune()
+                effect, prune = self._absorb(records, keep_from, now, stage=True)
             except Exception as exc:
                 # Memory holds part of a request that will never be stored: rebuild it from the
                 # store before anything else is written from it.
@@ -311,12 +446,33 @@ class Monitor:
                         for metric, count in effect.per_metric.items():
                             self._ingested[metric] -= count
         if prune:
-            try:
-                self.prune_store()
-            except StoreError:  # this request is committed: its answer stands; the next prune retries
-                logging.getLogger("monitor").exception("retention prune failed")
+            self._prune_quietly()
         self._notify(transitions, incident_transitions)
         return result
+
+    def _absorb(self, records: list[CountRecord], keep_from: int, now: float, stage: bool = False) -> tuple[BatchEffect, bool]:
+        """Add records to memory and judge what they close; ``stage``: also queue their counts for the store.
+        True with the effect when the store is due a retention prune."""
+        effect = self.series.add_records(records, keep_from)
+        if stage and self.store.shared:
+            # Deltas, added in the database: other instances may be adding to the same minutes.
+            deltas = self._changes.write.count_deltas
+            for key, counts in deltas_of(records).items():
+                merged = deltas.setdefault(key, {})
+                for metric, count in counts.items():
+                    merged[metric] = merged.get(metric, 0) + count
+        elif stage:
+            self._stage_counts(effect.held, effect.outside)
+        touched = set(effect.per_metric)
+        for feed, (first, last) in effect.spans.items():
+            self._advance(feed, first, last, now, touched)
+        return effect, self._maybe_prune()
+
+    def _prune_quietly(self) -> None:
+        try:
+            self.prune_store()
+        except StoreError:  # the request is committed: its answer stands; the next prune retries
+            logging.getLogger("monitor").exception("retention prune failed")
 
     def _earlier_answer(self, key: str, fingerprint: str, now: float) -> IngestResult | None:
         """The first answer for an Idempotency-Key seen in the last 24 h (stored or still committing)."""
@@ -360,7 +516,7 @@ class Monitor:
         if self._stale is not None:
             self._rebuild_memory()
         with self._lock:
-            if self._stale is not None:  # failed again since: nothing is judged from stale memory
+            if self._stale is not None or not self.judging:  # stale memory, or another instance judges
                 return []
             now = self._clock() if now is None else now
             grace = self.settings.close_grace_seconds
@@ -664,6 +820,7 @@ class Monitor:
         write.alerts = [alert.copy() for alert in changes.alerts.values()]
         write.deleted_alerts = list(changes.deleted_alerts)
         write.rule_states = {rid: self._states[rid].to_dict() for rid in changes.states}
+        write.fenced = True  # the engine's judging: written only while this instance leads (the store checks)
         if changes.meta_dirty:
             write.meta = {"feeds": {f: c.to_dict() for f, c in self._feeds.items()}}
         self._begin_changes()
@@ -795,6 +952,28 @@ class _Changes:
         self.incidents_tracked = False
         self.incident_transitions: list[IncidentTransition] = []
         self.write = PendingWrite(counts={}, alerts=[], deleted_alerts=[], rule_states={}, meta={})
+
+
+class SharedWriter(Protocol):
+    """Where ingests go when several instances share the store (detection/shared_ingest.py)."""
+
+    def ingest(self, records: list[CountRecord], idempotency_key: str | None, fingerprint: str) -> IngestResult: ...
+
+
+def _without(rows: list[tuple[str, int, int]], entries: Sequence[LogEntry]) -> list[tuple[str, int, int]]:
+    """Stored counts less the records of ``entries`` (which are judged next, and so added again)."""
+    less: dict[tuple[str, int], int] = {}
+    for entry in entries:
+        for _feed, metric, minute, count in entry.records:
+            less[(metric, minute)] = less.get((metric, minute), 0) + count
+    if not less:
+        return rows
+    out = []
+    for metric, minute, count in rows:
+        left = count - less.get((metric, minute), 0)
+        if left:
+            out.append((metric, minute, left))
+    return out
 
 
 def _call_each(listeners: Sequence[Callable[[Any], None]], changes: Sequence[Any], what: str) -> None:

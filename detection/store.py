@@ -71,14 +71,17 @@ def is_postgres_url(target: str) -> bool:
     return target.startswith(("postgresql://", "postgres://"))
 
 
-def open_store(target: str, synchronous: str = "normal") -> SqlStore:
-    """A PostgreSQL store for a ``postgresql://`` URL, else the SQLite file (or ``:memory:``) at ``target``."""
+def open_store(target: str, synchronous: str = "normal", instance: str | None = None) -> SqlStore:
+    """A PostgreSQL store for a ``postgresql://`` URL, else the SQLite file (or ``:memory:``) at ``target``.
+
+    ``instance`` names this process among several sharing a PostgreSQL database (its ingest-log rows).
+    """
     if is_postgres_url(target):
         try:
             from .store_pg import PostgresStore  # psycopg is only needed by those who use it
         except ImportError as exc:
             raise StoreError(f"a PostgreSQL store needs psycopg ({exc}): pip install -r requirements.txt") from None
-        return PostgresStore(target)
+        return PostgresStore(target, instance)
     return Store(target, synchronous=synchronous)
 
 

@@ -136,17 +136,25 @@ class PendingWrite:
     # (feed, minute) -> counts to add to what is stored: minutes outside the memory window.
     count_deltas: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
     incidents: list[Incident] = field(default_factory=list)  # copies, written whole
+    # Several instances (PostgreSQL, detection/ingest_log.py): whether this write's counts were judged by the
+    # engine that staged it (the leader's) or wait for the leader (a standby's); which ingest-log rows of other
+    # instances the leader judged in it; and whether it carries the leader's judging, so it must check that
+    # this instance still leads (the fence).
+    judged: bool = True
+    judged_log: list[int] = field(default_factory=list)
+    fenced: bool = False
+    log_id: int | None = None  # set by the store: the ingest-log row this write added
 
     def is_one_row(self) -> bool:
         """Only one minute's counts to write: one statement."""
         return len(self.counts) == 1 and not (
             self.count_deltas or self.alerts or self.deleted_alerts or self.rule_states or self.meta or self.idempotency
-            or self.incidents
+            or self.incidents or self.judged_log
         )
 
     def is_empty(self) -> bool:
         return not (self.counts or self.count_deltas or self.alerts or self.deleted_alerts or self.rule_states
-                    or self.meta or self.idempotency or self.incidents)
+                    or self.meta or self.idempotency or self.incidents or self.judged_log)
 
 
 @dataclass(frozen=True)
@@ -224,6 +232,9 @@ class SqlStore(ABC):
     value_errors: ClassVar[tuple[type[Exception], ...]] = ()
     # A single statement is its own transaction (SQLite's implicit one): the commonest write skips BEGIN.
     one_statement_is_atomic: ClassVar[bool] = True
+    # Counts are written as deltas added in the database (several instances may write the same minute), and
+    # every write with counts goes to the ingest log (detection/ingest_log.py): PostgreSQL.
+    shared: ClassVar[bool] = False
     name: str
     _writer: Any
 
@@ -248,6 +259,11 @@ class SqlStore(ABC):
     @abstractmethod
     def _apply(conn: Any, change: PendingWrite) -> None:
         """Write one change's counts, then its state (``apply_state``), on the writer inside a transaction."""
+
+    def _apply_group(self, conn: Any, changes: list[PendingWrite]) -> None:
+        """Every change of one transaction, in order (PostgreSQL adds its fence and ingest log)."""
+        for change in changes:
+            self._apply(conn, change)
 
     @abstractmethod
     def _prune_minutes(self, conn: SqlConnection, before_minute: int) -> int:
@@ -349,8 +365,7 @@ class SqlStore(ABC):
                     self._apply(conn, changes[0])
                 else:
                     conn.execute(self.dialect.begin, ())
-                    for change in changes:
-                        self._apply(conn, change)
+                    self._apply_group(conn, changes)
                     conn.execute("COMMIT", ())
             except StoreError as exc:
                 self._rollback_quietly()
