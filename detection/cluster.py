@@ -133,12 +133,12 @@ class Cluster(BackgroundThread):
         if self.delivery is not None:
             self.delivery.resume()
 
-    def _lost(self, why: str) -> None:
+    def _lost(self, why: str, level: int = logging.ERROR) -> None:
         """The lock is gone with the session (or may be): stop judging and delivering at once."""
         if not self._leads:
             return
         self._leads = False
-        log.error("cluster: %s no longer leads: %s", self.instance, why)
+        log.log(level, "cluster: %s no longer leads: %s", self.instance, why)
         if self.delivery is not None:
             self.delivery.pause()
         self.monitor.demote()
@@ -163,7 +163,7 @@ class Cluster(BackgroundThread):
     def step_down(self) -> None:
         """Hand the lead over (a clean shutdown): a standby takes it within ``retry_seconds``."""
         if self._leads:
-            self._lost("it is shutting down")
+            self._lost("it is shutting down", logging.INFO)
             self._release()
 
     # ------------------------------------------------------------------ work
