@@ -18,9 +18,17 @@ ROOT = Path(__file__).resolve().parents[1]
 START_SECONDS = 60  # a cold start on a loaded 2-core machine
 
 
-def start_server(args: Sequence[str], port: int) -> subprocess.Popen:
-    """``python <args>`` from the project root; returns once /api/health answers 200 on ``port``."""
-    process = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start_server(args: Sequence[str], port: int, log: Path | None = None) -> subprocess.Popen:
+    """``python <args>`` from the project root; returns once /api/health answers 200 on ``port``.
+
+    ``log``: a file for the server's output (what a failing test may want to show), else it is dropped.
+    """
+    output = subprocess.DEVNULL if log is None else log.open("ab")
+    try:
+        process = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=output, stderr=output)
+    finally:
+        if log is not None:
+            output.close()  # the child holds its own copy
     deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
