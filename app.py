@@ -296,7 +296,7 @@ def instance_name(config: AppConfig) -> str:
     return config.instance or f"{socket.gethostname()}:{config.port}"
 
 
-def build_roles(config: AppConfig, monitor: Monitor, delivery: Delivery) -> Roles:
+def build_roles(config: AppConfig, monitor: Monitor, delivery: Delivery, silences: Silences) -> Roles:
     """One instance on SQLite leads alone; on PostgreSQL it joins the others and is elected, or stands by.
 
     The election is tried once here, so an instance alone on its database leads before it serves;
@@ -307,7 +307,8 @@ def build_roles(config: AppConfig, monitor: Monitor, delivery: Delivery) -> Role
         from detection.cluster import Cluster  # psycopg is only needed by those who use PostgreSQL
 
         try:
-            return Cluster(monitor, store, delivery)  # type: ignore[arg-type]  # shared: a PostgresStore
+            # Silences are kept in memory and may be made on any instance: reread each second.
+            return Cluster(monitor, store, delivery, refresh=[silences.refresh])  # type: ignore[arg-type]
         except StoreError as exc:
             raise ConfigError(f"{setting_name(config, 'db')}: {exc}") from None
     return SoleInstance(instance_name(config), monitor.started_wall)
@@ -363,7 +364,7 @@ def create_app(config: AppConfig | Mapping[str, Any] | None = None, monitor: Mon
     delivery, silences = build_delivery(config, monitor, actions)
     server.extensions["delivery"] = delivery  # started by serve(), or by a test
     server.extensions["silences"] = silences
-    roles = server.extensions["roles"] = build_roles(config, monitor, delivery)
+    roles = server.extensions["roles"] = build_roles(config, monitor, delivery, silences)
     def alert_marks(alert: Alert) -> dict[str, Any]:
         return {"silenced": silences.is_silenced(alert)}
 

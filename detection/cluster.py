@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import psycopg
@@ -51,7 +51,8 @@ class Cluster(BackgroundThread):
     """This instance among several on one PostgreSQL: elects, judges or follows, and hands over."""
 
     def __init__(self, monitor: Monitor, store: PostgresStore, delivery: Pausable | None = None,
-                 retry_seconds: float = RETRY_SECONDS, clock: Callable[[], float] = time.time):
+                 retry_seconds: float = RETRY_SECONDS, clock: Callable[[], float] = time.time,
+                 refresh: Sequence[Callable[[], None]] = ()):
         super().__init__("monitor-cluster")
         self.monitor = monitor
         self.store = store
@@ -59,6 +60,8 @@ class Cluster(BackgroundThread):
         self.delivery = delivery
         self.retry_seconds = retry_seconds
         self._clock = clock
+        # What other instances may change and this one keeps in memory (silences): reread every retry_seconds.
+        self._refresh = tuple(refresh)
         self.waiters = JudgedWaiters()
         self.shared = SharedIngest(monitor, self.judge_now, self.waiters, clock)
         monitor.shared = self.shared
@@ -183,6 +186,11 @@ class Cluster(BackgroundThread):
         if now >= self._next_election:
             self._next_election = now + self.retry_seconds
             self.elect()
+            for refresh in self._refresh:
+                try:
+                    refresh()
+                except StoreError as exc:
+                    log.warning("cluster: %s", exc)
         if self._leads:
             with self._judge_lock:
                 self._judge_waiting()

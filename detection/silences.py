@@ -149,16 +149,27 @@ class Silences:
         self._clock = clock
         self._lock = threading.Lock()
         store.migrate("silences", MIGRATIONS)
-        rows = store.query(
+        self._silences: dict[str, Silence] = {}
+        self._unreadable: set[str] = set()  # logged once each
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read every silence from the store again: what other instances on the same PostgreSQL created or
+        expired (the cluster calls this every second). Raises StoreError when the store cannot be read."""
+        rows = self.store.query(
             "SELECT id, matchers, starts_at, ends_at, created_at, created_by, comment FROM silences"
         )
-        self._silences: dict[str, Silence] = {}
+        found: dict[str, Silence] = {}
         for row in rows:
             silence = _row_silence(row)
             if silence is None:  # shown nowhere, but never breaks the list: the log says which
-                log.warning("silence %r in the store cannot be read and is ignored", row[0])
+                if row[0] not in self._unreadable:
+                    self._unreadable.add(row[0])
+                    log.warning("silence %r in the store cannot be read and is ignored", row[0])
                 continue
-            self._silences[silence.id] = silence
+            found[silence.id] = silence
+        with self._lock:
+            self._silences = found
 
     def now(self) -> float:
         return self._clock()

@@ -4,6 +4,7 @@ takeover, the fence. (tests/test_failover.py does the same with real server proc
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -194,3 +195,18 @@ def test_an_idempotency_key_is_one_request_across_instances(tmp_path, pg_url):
         store = a.server.extensions["monitor"].store
         assert store.query("SELECT count FROM minute_counts WHERE metric = 'status:failed'") == [(2,)]
         assert json.loads(store.query("SELECT response FROM idempotency WHERE key = 'status:k-1'")[0][0])["accepted"] == 1
+
+
+def test_a_silence_made_on_one_instance_holds_on_every_instance(tmp_path, pg_url):
+    with instances(tmp_path, pg_url, "a", "b") as (a, b):
+        made = b.server.test_client().post("/api/silences", json={
+            "matchers": {"rule": "failed_high"}, "ends_at": time.time() + 7200, "created_by": "ops"})
+        assert made.status_code == 201, made.get_json()
+        silence_id = made.get_json()["id"]
+        leader = a.server.extensions["silences"]  # what the leader's delivery asks before it pages
+        wait_until(lambda: leader.get(silence_id) is not None, what="the leader knowing b's silence")
+        assert leader.get(silence_id).matchers == {"rule": "failed_high"}
+        ended = a.server.test_client().delete(f"/api/silences/{silence_id}")
+        assert ended.status_code == 200, ended.get_json()
+        wait_until(lambda: b.server.extensions["silences"].get(silence_id).state(leader.now()) == "expired",
+                   what="b seeing the silence expired on a")
