@@ -343,10 +343,6 @@ class Monitor:
         """The oldest minute memory keeps once ``records`` (not empty) are in: the window back from the newest event."""
         return max(self._newest_minute() or 0, *map(_MINUTE_OF, records)) - self.settings.window_minutes + 1
 
-    def commit(self, write: PendingWrite) -> None:
-        """Write something that is not the engine's judging (records for the ingest log) in the group commit."""
-        self._committer.wait(self._committer.stage(write))
-
     def count_ingested(self, per_metric: dict[str, int], sign: int = 1) -> None:
         """Add to (or take back from) the counts this process accepted (the /metrics counters)."""
         with self._lock:

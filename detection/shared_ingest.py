@@ -16,16 +16,20 @@ alerts the request itself changed; here the judging of several requests may be o
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
 
 from .alerts import Alert
+from .commit import GroupCommitter
 from .ingest_log import deltas_of
 from .metrics import feed_of
 from .monitor import IDEMPOTENCY_SECONDS, IdempotencyConflict, IngestResult, Monitor
 from .records import CountRecord
 from .store_core import PendingWrite, SqlStore, StoreError
+
+log = logging.getLogger("monitor")
 
 ANSWER_WAIT_SECONDS = 1.0  # an answer waits this long at most for the leader to judge its records
 
@@ -70,6 +74,9 @@ class SharedIngest:
         self.waiters = waiters
         self._clock = clock
         self.answer_wait = answer_wait
+        # Records are written in groups, like the engine's (detection/commit.py), but by a committer of their own:
+        # a failed group takes nothing from the engine's memory, so there is nothing to rebuild.
+        self._committer = GroupCommitter(self.store, self._failed)
         self._mutex = threading.Lock()
         # Idempotency-Keys whose first request is still committing here: a retry waits for it.
         self._keys: dict[str, threading.Event] = {}
@@ -121,13 +128,24 @@ class SharedIngest:
             write.idempotency = (key, fingerprint, self._clock(), json.dumps({"accepted": len(records), "alerts": []}))
         self.monitor.count_ingested(per_metric)
         try:
-            self.monitor.commit(write)
+            self._committer.wait(self._committer.stage(write))
         except StoreError:
             self.monitor.count_ingested(per_metric, -1)
             raise
+        if write.key_taken:  # the same key, stored a moment ago by another instance: its answer is this one's
+            self.monitor.count_ingested(per_metric, -1)
+            assert key is not None
+            earlier = self._earlier_answer(key, fingerprint)
+            if earlier is None:  # expired in between: 24 h after it was stored
+                raise StoreError(f"Idempotency-Key {key!r} was taken and released meanwhile; retry")
+            return earlier
         if write.log_id is not None:
             self._wait_judged(write.log_id)
         return IngestResult(len(records), [a.to_dict() for a in self._open_alerts({r.feed for r in records})])
+
+    @staticmethod
+    def _failed(error: StoreError) -> None:
+        log.warning("shared ingest: a group of requests was not stored (each was answered 503): %s", error)
 
     def _open_alerts(self, feeds: set[str]) -> list[Alert]:
         try:

@@ -144,6 +144,7 @@ class PendingWrite:
     judged_log: list[int] = field(default_factory=list)
     fenced: bool = False
     log_id: int | None = None  # set by the store: the ingest-log row this write added
+    key_taken: bool = False  # set by the store: another request holds the Idempotency-Key; nothing was written
 
     def is_one_row(self) -> bool:
         """Only one minute's counts to write: one statement."""

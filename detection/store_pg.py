@@ -194,6 +194,15 @@ class PostgresStore(SqlStore):
         logged = judged = False
         now = time.time()
         for change in changes:
+            key = change.idempotency
+            # Another instance may have stored the same key a moment ago (a client's retry to another instance):
+            # the key is taken only when new or expired, before anything else of the change is written.
+            if key is not None and conn.execute(
+                    ingest_log.CLAIM_KEY, (*key, key[2] - ingest_log.KEY_SECONDS)).fetchone() is None:
+                if change.judged:  # the engine judged it already: its memory is ahead, so the whole write fails
+                    raise ingest_log.KeyTaken(f"Idempotency-Key {key[0]!r} was stored by another request meanwhile")
+                change.key_taken = True  # nothing of it is written; its request answers with the first answer
+                continue
             self._apply(conn, change)
             if change.count_deltas:
                 row: Any = conn.execute(ingest_log.INSERT_ENTRY, (
@@ -213,14 +222,7 @@ class PostgresStore(SqlStore):
                     for metric, count in counts.items()]
             if rows:
                 conn.execute(statement, [list(column) for column in zip(*rows, strict=True)])
-        key = change.idempotency
-        if key is not None:
-            # Another instance may have stored the same key a moment ago: the key is taken only when it is
-            # new or expired, else this whole write fails (and the client's retry gets the first answer).
-            if conn.execute(ingest_log.CLAIM_KEY, (*key, key[2] - ingest_log.KEY_SECONDS)).fetchone() is None:
-                raise ingest_log.KeyTaken(f"Idempotency-Key {key[0]!r} was stored by another request meanwhile")
-            change = replace(change, idempotency=None)
-        apply_state(conn, change)
+        apply_state(conn, replace(change, idempotency=None))  # the key was claimed first (_apply_group)
 
     def _prune_minutes(self, conn: SqlConnection, before_minute: int) -> int:
         # Per feed, so the delete walks the (feed, minute, metric) primary key; minutes, not metric rows, are counted.

@@ -4,8 +4,10 @@ takeover, the fence. (tests/test_failover.py does the same with real server proc
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -210,3 +212,36 @@ def test_a_silence_made_on_one_instance_holds_on_every_instance(tmp_path, pg_url
         assert ended.status_code == 200, ended.get_json()
         wait_until(lambda: b.server.extensions["silences"].get(silence_id).state(leader.now()) == "expired",
                    what="b seeing the silence expired on a")
+
+
+def test_the_same_key_posted_to_two_instances_at_once_is_stored_once(tmp_path, pg_url):
+    """A client's retry that reaches the other instance while the first request still commits: one is stored,
+    the other answers with the first answer (or 503, and its own retry then gets it)."""
+    rounds = 25
+    with instances(tmp_path, pg_url, "a", "b") as apps:
+        clients = [app.server.test_client() for app in apps]  # Flask's test clients: one per thread
+
+        def post(index: int, key: str):
+            body = [{"timestamp": BASE_MINUTE.format(1), "status": "failed", "count": 1}]
+            for _attempt in range(20):
+                answer = clients[index].post("/api/transaction", json=body, headers={"Idempotency-Key": key})
+                if answer.status_code != 503:
+                    return answer
+            raise AssertionError(f"{key}: 503 twenty times")
+
+        with ThreadPoolExecutor(2) as pool:
+            for n in range(rounds):
+                start = threading.Barrier(2)
+
+                def raced(index: int, key: str = f"race-{n}", start=start):
+                    start.wait(10)
+                    return post(index, key)
+
+                answers = list(pool.map(raced, (0, 1)))
+                assert [a.status_code for a in answers] == [201, 201]
+                assert [a.get_json()["accepted"] for a in answers] == [1, 1]
+                replayed = ["Idempotent-Replayed" in a.headers for a in answers]
+                assert replayed.count(True) == 1, (n, replayed)  # exactly one of the two stored it
+        store = apps[0].server.extensions["monitor"].store
+        assert store.query("SELECT count FROM minute_counts WHERE metric = 'status:failed'") == [(rounds,)]
+        assert store.query("SELECT COUNT(*) FROM idempotency") == [(rounds,)]
