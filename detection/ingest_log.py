@@ -2,8 +2,9 @@
 
 Every write that adds counts also adds one ``ingest_log`` row with the same records, in the same
 transaction, and sends ``NOTIFY monitor_ingest`` (delivered at commit). The row says whether the
-records were judged in that transaction (the leader's own requests) or still wait for the leader
-(a standby's). Two readers follow it:
+records were judged in that transaction (an engine that judges inline: one instance used as a
+library) or still wait for the leader (every POST on a cluster, the leader's own included, see
+shared_ingest.py). Two readers follow it:
 
 - The leader takes the rows not yet judged, judges their records as if they had been posted to
   it, and marks them judged in the same transaction as the alerts, rule states and incidents

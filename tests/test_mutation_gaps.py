@@ -614,6 +614,10 @@ METRIC_FAMILIES = {
     "monitor_ingest_requests": ("counter", ["code", "feed"], "Requests to the ingest routes, per feed and HTTP status"),
     "monitor_ingest_errors": ("counter", ["error", "feed"], "Rejected ingest requests, per feed and error code"),
     "monitor_ingest_request_duration_seconds": ("histogram", ["feed"], "Time to answer an ingest request"),
+    "monitor_leader": ("gauge", ["instance"], "1 while this instance leads (evaluates rules, delivers notifications), "
+                       "0 while it stands by"),
+    "monitor_leader_since_seconds": ("gauge", ["leader"], "When the current leader took the lead (Unix time), as "
+                                     "this instance knows it"),
 }
 
 
