@@ -135,6 +135,15 @@ class Server:
         except subprocess.TimeoutExpired:
             self.kill_9()
 
+    def log_errors(self) -> list[str]:
+        """Lines of its log at ERROR or CRITICAL, and tracebacks: anything the server itself found wrong."""
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return []
+        return [f"{self.name}: {line}" for line in lines if " ERROR " in line or " CRITICAL " in line or
+                line.startswith("Traceback")]
+
     def log_tail(self, chars: int = 1500) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-chars:]
@@ -354,6 +363,7 @@ class PhaseResult:
     unjudged: int
     # The same load split by the role of the instance that took it: a standby's answer waits for the leader.
     by_role: dict[tuple[str, str], Tally]
+    log_errors: list[str]
 
 
 def measure(config: Config, round_: int, admin: str, directory: Path, singles: Payloads, batches: Payloads,
@@ -382,7 +392,9 @@ def measure(config: Config, round_: int, admin: str, directory: Path, singles: P
     for kind, per_port in (("single", single), ("batch", batch)):
         for port, tally in per_port.items():
             by_role.setdefault((kind, roles[port]), Tally()).add(tally)
-    return PhaseResult(summed(list(single.values())), summed(list(batch.values())), stored_count(db), unjudged, by_role)
+    log_errors = [line for server in servers for line in server.log_errors()]
+    return PhaseResult(summed(list(single.values())), summed(list(batch.values())), stored_count(db), unjudged, by_role,
+                       log_errors)
 
 
 # ------------------------------------------------------------------ failover
@@ -394,6 +406,7 @@ class FailoverResult:
     unjudged: int
     survivor_errors: list[str]
     survivor_max_latency: float
+    log_errors: list[str]
 
 
 def failover(admin: str, directory: Path, singles: Payloads, rounds: int, live: list[Server]) -> FailoverResult:
@@ -443,8 +456,8 @@ def failover(admin: str, directory: Path, singles: Payloads, rounds: int, live: 
     total = summed(list(tallies.values()))
     # Answers other than 201 from an instance that was up: the connection errors of the killed one are expected.
     survivor_errors = [e for e in total.errors if "HTTP" in e or "accepted" in e]
-    return FailoverResult(seconds, total, stored_count(db), unjudged_rows(db, 0.0), survivor_errors,
-                          max(total.latencies, default=0.0))
+    return FailoverResult(seconds, total, stored_count(db), unjudged_rows(db, JUDGE_WAIT_SECONDS), survivor_errors,
+                          max(total.latencies, default=0.0), [line for s in servers for line in s.log_errors()])
 
 
 # -------------------------------------------------------------------- report
@@ -545,17 +558,18 @@ def report(args: argparse.Namespace, results: dict[str, list[PhaseResult]], fail
         for n, r in enumerate(runs, 1):
             accepted = r.single.accepted_count + r.batch.accepted_count
             errors = r.single.errors + r.batch.errors
-            good = r.stored == accepted and r.unjudged == 0 and not errors and not (r.single.unknown + r.batch.unknown)
+            good = (r.stored == accepted and r.unjudged == 0 and not errors and not r.log_errors
+                    and not (r.single.unknown + r.batch.unknown))
             ok = ok and good
             print(f"  {label:15} round {n}: {r.single.accepted_records + r.batch.accepted_records:,} records "
                   f"accepted, counts accepted {accepted:,}, stored {r.stored:,}, unjudged log rows {r.unjudged}, "
-                  f"failed requests {len(errors)}: {'OK' if good else 'MISMATCH'}")
-            for error in errors[:5]:
+                  f"failed requests {len(errors)}, server log errors {len(r.log_errors)}: {'OK' if good else 'MISMATCH'}")
+            for error in (errors + r.log_errors)[:8]:
                 print(f"      {error}")
     if fail is not None:
         t = fail.tally
         low, high = t.accepted_count, t.accepted_count + t.unknown_count
-        good = low <= fail.stored <= high and fail.unjudged == 0 and not fail.survivor_errors
+        good = low <= fail.stored <= high and fail.unjudged == 0 and not fail.survivor_errors and not fail.log_errors
         ok = ok and good
         print(f"\nfailover (2 instances, {FAILOVER_RATE:g} POSTs/s to each, kill -9 of the leader, the survivor's "
               f"/api/health polled every {HEALTH_POLL_SECONDS * 1000:.0f} ms): seconds until it answers "
@@ -563,9 +577,9 @@ def report(args: argparse.Namespace, results: dict[str, list[PhaseResult]], fail
               f"(each: {', '.join(f'{s:.2f}' for s in fail.seconds)})")
         print(f"  {t.requests:,} requests: {t.accepted_records:,} answered 201, {t.refused} refused while an "
               f"instance was down, {t.unknown} cut off by a kill; slowest answer {fail.survivor_max_latency:.2f} s; "
-              f"stored counts {fail.stored:,} in [{low:,}, {high:,}], unjudged log rows {fail.unjudged}: "
-              f"{'OK' if good else 'MISMATCH'}")
-        for error in fail.survivor_errors[:5]:
+              f"stored counts {fail.stored:,} in [{low:,}, {high:,}], unjudged log rows {fail.unjudged}, "
+              f"server log errors {len(fail.log_errors)}: {'OK' if good else 'MISMATCH'}")
+        for error in (fail.survivor_errors + fail.log_errors)[:8]:
             print(f"      {error}")
     print(f"\nwhole run {elapsed:.0f} s; {'every check passed' if ok else 'A CHECK FAILED (see above)'}")
     return 0 if ok else 1
