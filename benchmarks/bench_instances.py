@@ -483,6 +483,9 @@ def main() -> int:
 
     from pg_support import PostgresServer  # the tests' throwaway server
 
+    # A SIGTERM (a timeout, an operator) ends the run through the finally below, which stops every server and
+    # PostgreSQL; Python's default would end it at once and leave them running.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     started = time.monotonic()
     loads = [loadavg()]
     pg = PostgresServer(fsync=True)
