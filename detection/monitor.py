@@ -817,6 +817,8 @@ class Monitor:
         write.deleted_alerts = list(changes.deleted_alerts)
         write.rule_states = {rid: self._states[rid].to_dict() for rid in changes.states}
         write.fenced = True  # the engine's judging: written only while this instance leads (the store checks)
+        # On a cluster every record is in the ingest log before it is judged: judging can be redone from there.
+        write.durable = self.shared is None
         if changes.meta_dirty:
             write.meta = {"feeds": {f: c.to_dict() for f, c in self._feeds.items()}}
         self._begin_changes()

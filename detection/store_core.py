@@ -145,6 +145,9 @@ class PendingWrite:
     fenced: bool = False
     log_id: int | None = None  # set by the store: the ingest-log row this write added
     key_taken: bool = False  # set by the store: another request holds the Idempotency-Key; nothing was written
+    # False: the write can be derived again from what is stored (a cluster leader's judging, redone from the
+    # ingest log after a crash), so it need not wait for the disk (PostgreSQL: synchronous_commit off).
+    durable: bool = True
 
     def is_one_row(self) -> bool:
         """Only one minute's counts to write: one statement."""

@@ -191,6 +191,10 @@ class PostgresStore(SqlStore):
                 leader = "nobody" if term is None else f"{term[0]} (term {term[1]})"
                 raise StoreError(f"this instance no longer leads (its term {self.fence_term}; now {leader}): "
                                  "its judging is not written")
+        if not any(c.durable for c in changes):
+            # Only a leader's judging: lost in a server crash, it is judged again from the ingest log (whose
+            # rows stay unjudged with it), so its commit does not wait for the disk.
+            conn.execute("SET LOCAL synchronous_commit = off", ())
         logged = judged = False
         now = time.time()
         for change in changes:
