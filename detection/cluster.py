@@ -69,6 +69,7 @@ class Cluster(BackgroundThread):
         self._session: psycopg.Connection[Any] | None = None  # holds the lock while leading; LISTENs always
         self._leads = False
         self._term: Leader | None = None
+        self._known_leader: Leader | None = None  # who leads as this standby last read it (each retry_seconds)
         self._next_election = 0.0
         self._next_view = 0.0
         self._next_prune = 0.0
@@ -79,6 +80,7 @@ class Cluster(BackgroundThread):
         self.elect()  # at start, at once: one instance alone leads before it serves its first request
         if not self._leads:
             self._follow(reload=True)
+            self._read_leader()
 
     # ----------------------------------------------------------------- asked
     @property
@@ -86,12 +88,16 @@ class Cluster(BackgroundThread):
         return LEADER if self._leads else STANDBY
 
     def leader(self) -> Leader | None:
+        """Who leads: this instance's own term, or the leadership row as last read (no query: health asks it)."""
         if self._leads and self._term is not None:
             return self._term
+        return self._known_leader
+
+    def _read_leader(self) -> None:
         try:
-            return self.store.leader()
-        except StoreError:
-            return None
+            self._known_leader = self.store.leader()
+        except StoreError as exc:
+            log.warning("cluster: cannot read who leads: %s", exc)
 
     # -------------------------------------------------------------- election
     def _connect(self) -> psycopg.Connection[Any]:
@@ -174,6 +180,9 @@ class Cluster(BackgroundThread):
         while not self.stopped.is_set():
             try:
                 self._round()
+            except StoreError as exc:  # the database is away: said in one line, tried again next round
+                log.warning("cluster: %s", exc)
+                self.stopped.wait(self.retry_seconds)
             except Exception:  # the loop must outlive anything: it is what keeps this instance in the cluster
                 log.exception("cluster: round failed")
                 self.stopped.wait(self.retry_seconds)
@@ -203,6 +212,7 @@ class Cluster(BackgroundThread):
         if now >= self._next_view:
             self._next_view = now + self.retry_seconds
             self.monitor.refresh_view()
+            self._read_leader()
         self._check_waiters()
 
     def _wait_for_news(self) -> None:
