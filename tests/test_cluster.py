@@ -245,3 +245,26 @@ def test_the_same_key_posted_to_two_instances_at_once_is_stored_once(tmp_path, p
         store = apps[0].server.extensions["monitor"].store
         assert store.query("SELECT count FROM minute_counts WHERE metric = 'status:failed'") == [(rounds,)]
         assert store.query("SELECT COUNT(*) FROM idempotency") == [(rounds,)]
+
+
+def test_a_leader_whose_lock_session_is_ended_stops_judging_and_one_instance_leads_again(tmp_path, pg_url):
+    """An administrator's pg_terminate_backend (or a network cut) ends the leader's lock session while its process
+    lives: it must stop judging at once, and exactly one instance leads after, in a new term."""
+    with instances(tmp_path, pg_url, "a", "b") as (a, b):
+        post_minute(a.server.test_client(), 0, failed=0)
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            [(ended,)] = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'monitor a'"
+                " AND datname = current_database()").fetchall()
+            assert ended is True
+
+            def one_new_leader() -> bool:
+                roles = [health(app)["role"] for app in (a, b)]
+                terms = admin.execute("SELECT term FROM leadership").fetchall()
+                return sorted(roles) == ["leader", "standby"] and terms == [(2,)]
+
+            wait_until(one_new_leader, timeout=10, what="one leader in term 2")
+        for app in (a, b):  # an instance judges exactly while it leads
+            assert app.server.extensions["monitor"].judging == (health(app)["role"] == "leader")
+        answer = post_minute(b.server.test_client(), 1, failed=5)
+        assert [(x["rule"], x["state"]) for x in answer["alerts"]] == [("failed_high", "firing")]
