@@ -2,7 +2,7 @@
 
 Apps, each on its own SQLite file, take the same stream of POST
 /api/transaction requests (one minute of all statuses per request, a burst of
-failures every twenty minutes, so incidents open and resolve all the time):
+failures every hour, so incidents open and resolve all the time):
 
 - ``no channel``: the console channel only;
 - ``am dead``: an ``alertmanager`` channel whose URL is a port nobody listens on (connection refused), the
@@ -59,7 +59,7 @@ def build(folder: Path, name: str, channels: list[dict], **timing) -> object:
 
 def body(minute: int) -> list[dict]:
     stamp = time.strftime("%Y-%m-%d %H:%M:00", time.gmtime(1_752_000_000 + minute * 60))
-    failing = minute % 20 < 3  # three bad minutes in every twenty: an incident opens, then resolves
+    failing = minute % 60 < 3  # three bad minutes an hour: an incident opens, then resolves (quiet period passed)
     counts = {"approved": 115, "denied": 6, "failed": 4 if failing else 0, "reversed": 1,
               "backend_reversed": 2 if failing else 0, "refunded": 1}
     return [{"timestamp": stamp, "status": s, "count": counts[s]} for s in STATUSES]
