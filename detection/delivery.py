@@ -10,7 +10,9 @@ A sender waits ``group_wait`` so that what happens to one incident in quick
 succession goes out as one message, then tries with a timeout and exponential
 backoff, and logs every attempt. A slow or dead receiver only holds up its own
 sender thread. Open incidents are repeated after ``repeat_interval``, unless an
-analyst acknowledged them (``acknowledged``): someone is on it. At
+analyst acknowledged them (``acknowledged``): someone is on it. A channel with
+``resend_seconds`` (Alertmanager, which forgets alerts nobody refreshes) gets
+open incidents again at that interval instead, acknowledged or not. At
 start, and whenever the queue overflowed, a reconcile re-sends whatever the
 store says was committed but never finished: delivery is at-least-once.
 
