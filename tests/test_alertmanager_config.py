@@ -130,3 +130,16 @@ def test_an_escalation_ends_the_label_set_it_replaces_in_the_same_post():
     assert [(a["labels"]["severity"], a.get("endsAt")) for a in body] == [
         ("critical", None), ("warning", "2026-09-21T14:13:20Z")]
     assert json.dumps(body)  # the body is plain JSON
+
+
+def test_the_readme_examples_of_the_channel_are_read_as_written():
+    from .test_alertmanager_routing import README
+
+    text = README.read_text(encoding="utf-8")
+    start = text.index("**Hand incidents to Alertmanager.**")
+    example = json.loads(text[text.index("```json\n", start) + 8:text.index("```", text.index("```json\n", start) + 8)])
+    config = parse_notification_config({"channels": [example]}, "README")
+    channel = config.channels[1]
+    assert isinstance(channel, AlertmanagerChannel)
+    assert channel.urls == ["http://alertmanager-1:9093", "http://alertmanager-2:9093"]
+    assert (channel.instance, channel.resend_seconds, channel.group_wait_seconds) == ("monitor-a", 60.0, None)
