@@ -323,7 +323,7 @@ def build_delivery(config: AppConfig, monitor: Monitor,
     """Channels from the notifications file and environment; the worker sends per incident (its
     ``incident_listener`` is what the incident tracker calls) and only once started; acknowledged
     incidents (``actions``) get no reminders."""
-    notify = load_notification_config(config.notifications, config.notify_environ or {})
+    notify = load_notification_config(config.notifications, config.notify_environ or {}, monitor.thresholds.runbooks())
     silences = Silences(monitor.store)
     dashboard = notify.dashboard_url or f"http://{config.host}:{config.port}/"
     store = monitor.store

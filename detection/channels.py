@@ -1,4 +1,4 @@
-"""Notification channels: console log, Alertmanager-style webhook, Slack incoming webhook and SMTP email.
+"""Notification channels: console log, Alertmanager-style webhook, Alertmanager's own API, Slack and SMTP email.
 
 Every channel has the same small interface: a ``name``, ``send_resolved`` and
 ``send(notification, timeout)``, which either returns (delivered) or raises
@@ -12,13 +12,16 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, Protocol
 
 import requests
 
+from .am_alerts import DEFAULT_SOURCE, incident_alert, incident_labels
 from .incident_message import Notification, alertmanager_payload, console_line, plain_text, slack_payload, subject
 from .redact import redact_url
 
@@ -41,7 +44,7 @@ class Channel(Protocol):
 
 # ----------------------------------------------------------------- channels
 
-def _post_json(url: str, body: dict[str, Any], headers: dict[str, str], timeout: float) -> None:
+def _post_json(url: str, body: dict[str, Any] | list[Any], headers: dict[str, str], timeout: float) -> None:
     # Errors go to the delivery log and the API: they name the receiver by its redacted URL only.
     try:
         response = requests.post(
@@ -80,6 +83,66 @@ class WebhookChannel:
 
     def send(self, notification: Notification, timeout: float) -> None:
         _post_json(self.url, alertmanager_payload(notification, self.name, self.max_alerts), self.headers, timeout)
+
+
+class AlertmanagerChannel:
+    """Hands each incident to Alertmanager as one alert (``POST /api/v2/alerts``), as Prometheus does.
+
+    Posted to every URL (an Alertmanager cluster deduplicates); delivered once every one accepted it, else a
+    ``DeliveryError`` naming those that did not, and the retry posts to all again (the same alert twice is
+    one alert there). A firing incident is re-sent every ``resend_seconds`` (the delivery worker's reminder,
+    which Alertmanager takes as a refresh, not news), so an Alertmanager that restarted, or would resolve it
+    after its ``resolve_timeout``, has it again within one interval. ``group_wait=False`` sends at once and
+    leaves grouping to Alertmanager.
+    """
+
+    def __init__(self, name: str, urls: Sequence[str], send_resolved: bool = True, source: str = DEFAULT_SOURCE,
+                 instance: str = "", resend_seconds: float = 60.0, group_wait: bool = True,
+                 runbooks: Mapping[str, str] | None = None, clock: Callable[[], float] = time.time):
+        self.name = name
+        self.urls = list(urls)
+        self.send_resolved = send_resolved
+        self.source = source
+        self.instance = instance
+        self.resend_seconds = resend_seconds
+        self.group_wait_seconds: float | None = None if group_wait else 0.0  # None: the worker's setting
+        self.runbooks: Mapping[str, str] = dict(runbooks or {})  # rule id -> runbook URL (thresholds file)
+        self._clock = clock
+        # The label set last accepted per open incident: an escalation changes ``severity``, which is a new
+        # alert to Alertmanager, so the old one is ended in the same post rather than left to time out.
+        self._sent: dict[str, dict[str, str]] = {}
+        self._lock = threading.Lock()
+
+    def alerts(self, notification: Notification) -> list[dict[str, Any]]:
+        """The body of the post: the incident's alert, and the label set it replaced if its severity changed."""
+        now = self._clock()
+        alert = incident_alert(notification, now, self.source, self.instance, self.runbooks)
+        with self._lock:
+            before = self._sent.get(notification.incident.id)
+        body = [alert]
+        if before is not None and before != alert["labels"]:
+            ended = incident_alert(notification, now, self.source, self.instance, self.runbooks, ends=True)
+            ended["labels"] = before
+            body.append(ended)
+        return body
+
+    def send(self, notification: Notification, timeout: float) -> None:
+        body = self.alerts(notification)
+        failures = []
+        for url in self.urls:
+            try:
+                _post_json(f"{url.rstrip('/')}/api/v2/alerts", body, {}, timeout)
+            except DeliveryError as exc:
+                failures.append(str(exc))
+        if failures:
+            raise DeliveryError(f"{len(failures)} of {len(self.urls)} Alertmanager(s) did not take it: "
+                                + "; ".join(failures))
+        incident_id = notification.incident.id
+        with self._lock:
+            if notification.status == "resolved":
+                self._sent.pop(incident_id, None)
+            else:
+                self._sent[incident_id] = incident_labels(notification, self.source, self.instance)
 
 
 class SlackChannel:
@@ -145,6 +208,9 @@ def describe_channel(channel: Channel) -> dict[str, Any]:
                             "send_resolved": channel.send_resolved}
     if isinstance(channel, WebhookChannel | SlackChannel):
         info["url"] = redact_url(channel.url)  # credentials, query values and Slack's path token masked
+    elif isinstance(channel, AlertmanagerChannel):
+        info.update(urls=[redact_url(u) for u in channel.urls], resend_seconds=channel.resend_seconds,
+                    group_wait=channel.group_wait_seconds is None)
     elif isinstance(channel, EmailChannel):
         info.update(host=channel.host, port=channel.port, to=channel.recipients, starttls=channel.starttls)
     return info

@@ -10,7 +10,9 @@ A sender waits ``group_wait`` so that what happens to one incident in quick
 succession goes out as one message, then tries with a timeout and exponential
 backoff, and logs every attempt. A slow or dead receiver only holds up its own
 sender thread. Open incidents are repeated after ``repeat_interval``, unless an
-analyst acknowledged them (``acknowledged``): someone is on it. At
+analyst acknowledged them (``acknowledged``): someone is on it. A channel with
+``resend_seconds`` (Alertmanager, which forgets alerts nobody refreshes) gets
+open incidents again at that interval instead, acknowledged or not. At
 start, and whenever the queue overflowed, a reconcile re-sends whatever the
 store says was committed but never finished: delivery is at-least-once.
 
@@ -132,7 +134,7 @@ class ChannelSender:
     def _take(self) -> list[_Item] | None:
         """Wait for work, then for the group_wait of the oldest item; None when stopping."""
         stop = self._delivery.stopping
-        wait = self._delivery.settings.group_wait_seconds
+        wait = _group_wait(self.channel, self._delivery.settings)
         with self._cond:
             while not self._pending:
                 if stop.is_set():
@@ -194,6 +196,19 @@ class ChannelSender:
                 delivery.record([LogRecord(name, incident_id, i.kind, attempt, DELIVERED, "", i.outbox_id)
                                  for i in items])
                 return
+
+
+def _group_wait(channel: Channel, settings: DeliverySettings) -> float:
+    """The channel's own group_wait (the Alertmanager channel may leave grouping to Alertmanager), else the
+    worker's."""
+    own: float | None = getattr(channel, "group_wait_seconds", None)
+    return settings.group_wait_seconds if own is None else own
+
+
+def _resend_seconds(channel: Channel) -> float | None:
+    """How often a channel that must be refreshed (Alertmanager) gets a firing incident again; None for the
+    others, which are reminded after repeat_interval."""
+    return getattr(channel, "resend_seconds", None)
 
 
 def _per_incident(items: Sequence[_Item]) -> list[list[_Item]]:
@@ -258,6 +273,10 @@ class Delivery:
         self._serving.set()
         self._reconciled = threading.Condition()
         self._reconciles = 0  # reconcile passes the dispatcher has finished; wait_settled counts them
+        # Reminders are looked for at each reconcile, and more often when a channel must be refreshed: a
+        # tenth of its interval, so a refresh is at most that late.
+        resends = [r for r in (_resend_seconds(c) for c in channels) if r is not None]
+        self._repeat_every = min([settings.reconcile_seconds, *(r / 10 for r in resends)])
 
     # ------------------------------------------------------------ ingest side
     def incident_listener(self, transitions: Sequence[IncidentTransition]) -> None:
@@ -313,6 +332,7 @@ class Delivery:
     # ------------------------------------------------------------ dispatcher
     def _run(self) -> None:
         last_periodic = 0.0
+        last_repeat = 0.0
         last_prune = time.monotonic()
         poll = min(1.0, self.settings.reconcile_seconds)
         while not self.stopping.is_set():
@@ -342,11 +362,15 @@ class Delivery:
                 if self._needs_reconcile.is_set() or now - last_periodic >= self.settings.reconcile_seconds:
                     last_periodic = now
                     self._needs_reconcile.clear()
+                    last_repeat = now
                     self.reconcile()
                     self._repeat_open()
                     with self._reconciled:
                         self._reconciles += 1
                         self._reconciled.notify_all()
+                elif now - last_repeat >= self._repeat_every:
+                    last_repeat = now
+                    self._repeat_open()
                 if now - last_prune >= PRUNE_EVERY_SECONDS:
                     last_prune = now
                     kept = None if self.incidents is None else {i.id for i in self.incidents(True)}
@@ -467,7 +491,8 @@ class Delivery:
                 sent = max([seen[o] for o in (DELIVERED, FAILED) if o in seen], default=None)
                 if sent is None and SILENCED not in seen:
                     continue
-                if sent is not None and now - sent < self.settings.repeat_interval_seconds:
+                resend = _resend_seconds(channel)
+                if sent is not None and now - sent < (resend or self.settings.repeat_interval_seconds):
                     continue
                 if alerts is None:
                     alerts = self.log.member_alerts(incident)
@@ -475,8 +500,9 @@ class Delivery:
                     break
                 # Silenced when it opened, the silence is over and it is still open: that is its opening.
                 kind = OPENED if sent is None else REPEAT
-                if kind == REPEAT and incident.id in acknowledged:
-                    break  # someone is on it: reminders stop (an escalation or the resolution still goes out)
+                if kind == REPEAT and incident.id in acknowledged and resend is None:
+                    continue  # someone is on it: reminders stop (an escalation or the resolution still goes out);
+                    # a refresh goes on, or Alertmanager would resolve the incident after its resolve_timeout
                 self._senders[channel.name].add([_Item(kind, incident, alerts, None, queued_at)])
 
     def wait_settled(self, timeout: float) -> bool:

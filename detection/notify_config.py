@@ -14,12 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .channels import Channel, ConsoleChannel, EmailChannel, SlackChannel, WebhookChannel
+from .am_alerts import DEFAULT_SOURCE
+from .channels import AlertmanagerChannel, Channel, ConsoleChannel, EmailChannel, SlackChannel, WebhookChannel
 from .json_files import read_json_file
 from .redact import redact_url
 from .rules import ConfigError, FieldReader
 
-CHANNEL_TYPES = ("webhook", "slack", "email")
+CHANNEL_TYPES = ("webhook", "alertmanager", "slack", "email")
+# Below Alertmanager's default resolve_timeout (5 min), so a firing incident is never resolved there for want
+# of a refresh; 0.1 s at the least, so a typo cannot turn it into a busy loop.
+DEFAULT_RESEND_SECONDS = 60.0
+MIN_RESEND_SECONDS = 0.1
 CONFIG_VERSION = 1
 
 
@@ -81,7 +86,30 @@ def _url(reader: FieldReader, key: str = "url") -> str:
     return url
 
 
-def _channel(obj: Any, where: str, environ: Mapping[str, str]) -> Channel:
+def _alertmanager(reader: FieldReader, name: str, send_resolved: bool,
+                  runbooks: Mapping[str, str]) -> AlertmanagerChannel:
+    where = reader.where
+    urls = reader.obj.get("urls")
+    reader.used.add("urls")
+    if isinstance(urls, str):
+        urls = [urls]
+    if not isinstance(urls, list) or not urls or not all(isinstance(u, str) and u for u in urls):
+        raise ConfigError(f"{where}.urls: expected one or more Alertmanager URLs, got {urls!r}")
+    for i, url in enumerate(urls):
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{where}.urls[{i}]: expected an http:// or https:// URL, got {redact_url(url)!r}")
+    instance = reader.obj.get("instance", "")
+    reader.used.add("instance")
+    if not isinstance(instance, str):
+        raise ConfigError(f"{where}.instance: expected a string, got {instance!r}")
+    return AlertmanagerChannel(
+        name, urls, send_resolved, source=reader.text("source", DEFAULT_SOURCE), instance=instance,
+        resend_seconds=reader.number("resend_seconds", DEFAULT_RESEND_SECONDS, minimum=MIN_RESEND_SECONDS),
+        group_wait=_bool(reader, "group_wait", True), runbooks=runbooks,
+    )
+
+
+def _channel(obj: Any, where: str, environ: Mapping[str, str], runbooks: Mapping[str, str]) -> Channel:
     reader = FieldReader(obj, where)
     kind = reader.text("type", choices=CHANNEL_TYPES)
     name = reader.text("name")
@@ -93,6 +121,8 @@ def _channel(obj: Any, where: str, environ: Mapping[str, str]) -> Channel:
         if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
             raise ConfigError(f"{where}.headers: expected an object of strings, got {headers!r}")
         channel = WebhookChannel(name, _url(reader), send_resolved, headers, reader.int("max_alerts", 0))
+    elif kind == "alertmanager":
+        channel = _alertmanager(reader, name, send_resolved, runbooks)
     elif kind == "slack":
         url = _secret(reader, "url", environ, required=True) or ""
         if not url.startswith(("http://", "https://")):
@@ -139,8 +169,10 @@ def _settings(reader: FieldReader) -> DeliverySettings:
     )
 
 
-def parse_notification_config(data: Any, source: str, environ: Mapping[str, str] | None = None) -> NotificationConfig:
-    """Validate the file's JSON; the console channel is always added first."""
+def parse_notification_config(data: Any, source: str, environ: Mapping[str, str] | None = None,
+                              runbooks: Mapping[str, str] | None = None) -> NotificationConfig:
+    """Validate the file's JSON; the console channel is always added first. ``runbooks`` (rule id -> URL, from
+    the thresholds file) go into the ``alertmanager`` channels' ``runbook_url`` annotation."""
     environ = environ or {}
     reader = FieldReader(data, source)
     version = reader.int("version", CONFIG_VERSION, minimum=1)
@@ -159,7 +191,7 @@ def parse_notification_config(data: Any, source: str, environ: Mapping[str, str]
     reader.reject_unknown()
     channels: list[Channel] = [ConsoleChannel(send_resolved=console_resolved)]
     for i, obj in enumerate(raw_channels):
-        channels.append(_channel(obj, f"{source}: channels[{i}]", environ))
+        channels.append(_channel(obj, f"{source}: channels[{i}]", environ, runbooks or {}))
     _check_unique(channels, source)
     return NotificationConfig(tuple(channels), settings, dashboard_url, source)
 
@@ -176,6 +208,7 @@ def _check_unique(channels: list[Channel], source: str) -> None:
 # Environment variables that add a channel without a file (documented in the README).
 ENV_WEBHOOK_URL = "MONITOR_WEBHOOK_URL"
 ENV_SLACK_URL = "MONITOR_SLACK_WEBHOOK_URL"
+ENV_ALERTMANAGER_URLS = "MONITOR_ALERTMANAGER_URLS"
 ENV_SMTP = {
     "host": "MONITOR_SMTP_HOST",
     "port": "MONITOR_SMTP_PORT",
@@ -215,6 +248,14 @@ def channels_from_environment(environ: Mapping[str, str]) -> list[dict[str, Any]
     out: list[dict[str, Any]] = []
     if environ.get(ENV_WEBHOOK_URL):
         out.append({"type": "webhook", "name": "webhook", "url": _env_url(environ, ENV_WEBHOOK_URL)})
+    if environ.get(ENV_ALERTMANAGER_URLS):
+        urls = [u.strip() for u in environ[ENV_ALERTMANAGER_URLS].split(",") if u.strip()]
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ConfigError(f"{ENV_ALERTMANAGER_URLS}: expected comma-separated http:// or https:// URLs, "
+                                  f"got {redact_url(url)!r}")
+        if urls:
+            out.append({"type": "alertmanager", "name": "alertmanager", "urls": urls})
     if environ.get(ENV_SLACK_URL):
         _env_url(environ, ENV_SLACK_URL)
         out.append({"type": "slack", "name": "slack", "url_env": ENV_SLACK_URL})
@@ -242,7 +283,8 @@ def channels_from_environment(environ: Mapping[str, str]) -> list[dict[str, Any]
     return out
 
 
-def load_notification_config(path: str | Path | None, environ: Mapping[str, str]) -> NotificationConfig:
+def load_notification_config(path: str | Path | None, environ: Mapping[str, str],
+                             runbooks: Mapping[str, str] | None = None) -> NotificationConfig:
     """The file at ``path`` (if any) plus channels from MONITOR_* variables; the console channel always."""
     data: dict[str, Any] = {}
     source = "environment"
@@ -257,4 +299,4 @@ def load_notification_config(path: str | Path | None, environ: Mapping[str, str]
         data = {**data, "channels": [*data.get("channels", []), *from_env]}
     if environ.get(ENV_DASHBOARD_URL) and "dashboard_url" not in data:
         data = {**data, "dashboard_url": environ[ENV_DASHBOARD_URL]}
-    return parse_notification_config(data, source, environ)
+    return parse_notification_config(data, source, environ, runbooks)

@@ -106,6 +106,9 @@ class Rule(ABC):
     """One metric, one condition. Subclasses set ``type_name`` and implement ``judge``."""
 
     type_name: ClassVar[str]
+    # Where the on-call person reads what to do (thresholds file ``runbook_url``); the Alertmanager channel
+    # passes it on. Set by the thresholds parser for every rule type alike.
+    runbook_url: str = ""
 
     def __init__(
         self,
@@ -181,6 +184,8 @@ class Rule(ABC):
         }
         if self.description:
             base["description"] = self.description
+        if self.runbook_url:
+            base["runbook_url"] = self.runbook_url
         base.update(self.params())
         return base
 

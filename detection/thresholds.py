@@ -53,6 +53,10 @@ class Thresholds:
     def metrics(self) -> list[str]:
         return known_metrics(self.statuses, self.auth_codes)
 
+    def runbooks(self) -> dict[str, str]:
+        """Rule id -> ``runbook_url``, for the rules that have one."""
+        return {rule.id: rule.runbook_url for rule in self.rules if rule.runbook_url}
+
     def to_config(self) -> dict[str, Any]:
         return {
             "version": FORMAT_VERSION,
@@ -115,7 +119,9 @@ def parse_thresholds(data: Any, source: str) -> Thresholds:
         rule_cls = RULE_TYPES.get(rule_type)
         if rule_cls is None:
             raise ConfigError(f"{where}.type: unknown rule type {rule_type!r}; expected one of {', '.join(sorted(RULE_TYPES))}")
+        runbook = _runbook_url(reader)
         rule = rule_cls.from_config(reader, metrics)
+        rule.runbook_url = runbook
         if rule.id in seen_ids:
             raise ConfigError(f"{where}.id: duplicate rule id {rule.id!r}")
         seen_ids.add(rule.id)
@@ -133,6 +139,20 @@ def parse_thresholds(data: Any, source: str) -> Thresholds:
         provenance=provenance,
         source=source,
     )
+
+
+MAX_RUNBOOK_URL = 2000
+
+
+def _runbook_url(reader: FieldReader) -> str:
+    """A rule's optional ``runbook_url``: an http(s) URL of at most MAX_RUNBOOK_URL characters."""
+    reader.used.add("runbook_url")
+    url = reader.obj.get("runbook_url", "")
+    if not isinstance(url, str) or (url and (not url.startswith(("http://", "https://")) or len(url) > MAX_RUNBOOK_URL
+                                             or any(c.isspace() for c in url))):
+        raise ConfigError(f"{reader.where}.runbook_url: expected an http:// or https:// URL of at most "
+                          f"{MAX_RUNBOOK_URL} characters without spaces, got {url!r}")
+    return url
 
 
 def _names(data: dict[str, Any], key: str, default: tuple[str, ...], source: str) -> tuple[str, ...]:

@@ -77,7 +77,7 @@ def test_the_app_reads_the_file_named_by_the_environment(tmp_path):
 
 
 @pytest.mark.parametrize(("data", "environ", "message"), [
-    ({"channels": [{"type": "pager", "name": "p"}]}, {}, "channels[0].type: expected one of webhook, slack, email"),
+    ({"channels": [{"type": "pager", "name": "p"}]}, {}, "channels[0].type: expected one of webhook, alertmanager, slack, email"),
     ({"channels": [{"type": "webhook", "name": "ops"}]}, {}, "channels[0].url: is required"),
     ({"channels": [{"type": "webhook", "name": "ops", "url": "ftp://x"}]}, {}, "channels[0].url: expected an http"),
     ({"channels": [{"type": "slack", "name": "s", "url": "https://hooks.slack.test/x"}]}, {},
