@@ -23,7 +23,7 @@ from .incident_message import REPEAT
 from .incident_news import is_news, revision, untold
 from .incidents import ESCALATED, OPENED, RESOLVED_TRANSITION, Driver, Incident
 from .metrics import epoch_to_iso
-from .store_core import ALERT_COLUMNS, SqlStore
+from .store_core import ALERT_COLUMNS, IDS_PER_QUERY, SqlStore
 from .store_schema import Dialect, Migration, SqlConnection, add_missing_columns, statements
 
 # Every open incident, plus (when the argument is true) every resolved one the store still keeps.
@@ -233,12 +233,18 @@ class DeliveryLog:
             return []
         finals: dict[int, set[str]] = {}
         marks = ", ".join("?" * len(FINAL_OUTCOMES))
-        for outbox_id, channel in self.store.query(
-            f"SELECT outbox_id, channel FROM notification_log WHERE outcome IN ({marks}) AND outbox_id IN "
-            "(SELECT id FROM incident_outbox WHERE done IS NULL)",
-            FINAL_OUTCOMES,
-        ):
-            finals.setdefault(outbox_id, set()).add(channel)
+        # The outcomes of exactly these rows, by id: two reads are two moments, and a row a sender finished in
+        # between is marked done by then. Filtering the second read on "done IS NULL" again lost that row's
+        # outcomes, so it looked unsent on every channel and was sent again (a duplicate now and then).
+        ids = [r[0] for r in rows]
+        for start in range(0, len(ids), IDS_PER_QUERY):
+            chunk = ids[start:start + IDS_PER_QUERY]
+            for outbox_id, channel in self.store.query(
+                f"SELECT outbox_id, channel FROM notification_log WHERE outcome IN ({marks}) AND outbox_id IN "
+                f"({', '.join('?' * len(chunk))})",
+                (*FINAL_OUTCOMES, *chunk),
+            ):
+                finals.setdefault(outbox_id, set()).add(channel)
         return [(OutboxEntry(r[0], r[1], incident_from_json(r[2]), _alerts_from_json(r[3])), finals.get(r[0], set()))
                 for r in rows]
 

@@ -39,3 +39,27 @@ def test_a_prune_keeps_outbox_rows_of_stored_incidents_and_drops_old_log_rows(st
     assert log.prune(11.0, None) == 2
     assert log.entries() == []
     assert set(log.told(["inc-kept"])) == {"inc-kept"}  # without a list of stored incidents the outbox stays
+
+
+def test_a_row_a_sender_finishes_between_the_two_reads_of_the_open_rows_is_not_seen_as_unsent(store, monkeypatch):
+    """The reconcile reads the open rows, then their outcomes: a sender that finishes a row in between (its outcome
+    committed, the row marked done) must not make the row look unsent on every channel, or it is sent again."""
+    log = _log(store)
+    [entry] = log.add_transitions([(OPENED, spike(spike_alerts(), "inc-a"))], 1.0)
+    channels = ["console", "ops"]
+    log.record([LogRecord("console", "inc-a", OPENED, 1, DELIVERED, "", entry.id)], 2.0, channels)
+    reads: list[str] = []
+    read = store.query
+
+    def query(sql, params=()):
+        answer = read(sql, params)
+        reads.append(sql)
+        if len(reads) == 1:  # the open rows are read: now the other channel's sender finishes the row
+            log.record([LogRecord("ops", "inc-a", OPENED, 1, DELIVERED, "", entry.id)], 3.0, channels)
+        return answer
+
+    monkeypatch.setattr(store, "query", query)
+    [(seen, finished)] = log.open_entries()
+    assert (seen.id, finished) == (entry.id, {"console", "ops"})  # was: set(), so both channels got it again
+    monkeypatch.undo()
+    assert log.open_entries() == []
