@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import sqlite3
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,6 +135,18 @@ class Backend:
         app = create_app({"db": self.target, **(config or {}), **settings})
         self.keep(app.server.extensions["monitor"].store)
         return app
+
+    def dump(self) -> dict[str, list]:
+        """Every row of every table of the test's database, to prove that a refused request changed nothing."""
+        if self.postgres:
+            with psycopg.connect(self.target, autocommit=True) as conn:
+                tables = [t for (t,) in conn.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")]
+                return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
+        # closing(): a sqlite3 connection's own context manager ends the transaction but leaves it open.
+        with contextlib.closing(sqlite3.connect(self.target)) as conn:
+            tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
 
     def close(self) -> None:
         for store in reversed(self._opened):  # closing twice is harmless: a test may close its own first
