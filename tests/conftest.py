@@ -125,6 +125,11 @@ class Backend:
         self._opened.append(store)
         return store
 
+    def keep_app(self, app: Any) -> Any:
+        """Close ``app``'s store (made by another helper on ``target``) with the others after the test."""
+        self.keep(app.server.extensions["monitor"].store)
+        return app
+
     def store(self, target: str | None = None) -> SqlStore:
         """A store on ``target`` (the test's database by default)."""
         return self.keep(open_store(target or self.target))
@@ -132,9 +137,7 @@ class Backend:
     def app(self, config: Mapping[str, Any] | None = None, **settings: Any):
         """create_app on the test's database (``config`` and ``settings`` add to it); on PostgreSQL its Cluster
         is the leader, elected alone, and judges every POST in the request's thread."""
-        app = create_app({"db": self.target, **(config or {}), **settings})
-        self.keep(app.server.extensions["monitor"].store)
-        return app
+        return self.keep_app(create_app({"db": self.target, **(config or {}), **settings}))
 
     def dump(self) -> dict[str, list]:
         """Every row of every table of the test's database, to prove that a refused request changed nothing."""
