@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 
-from app import create_app
 from detection.channels import SlackChannel, WebhookChannel
 from detection.delivery import Delivery
 from detection.incident_actions import IncidentActions
@@ -18,14 +17,14 @@ from detection.incidents import ESCALATED, OPEN, OPENED, RESOLVED_TRANSITION, In
 from detection.metrics import epoch_to_iso
 from detection.notify_config import DeliverySettings
 from detection.silences import Silences
-from detection.store import PendingWrite, Store
+from detection.store import PendingWrite, SqlStore
 
 from .delivery_support import DASHBOARD, TIMINGS, save_alerts, settle, spike, spike_alerts, tell, wait_until
 
 INTERVAL = 100.0
 
 
-def commit(store: Store, incident: Incident) -> Incident:
+def commit(store: SqlStore, incident: Incident) -> Incident:
     """Write the incident to the store's incidents table, as the tracker's commit does."""
     store.write(PendingWrite({}, [], [], {}, {}, incidents=[incident.copy()]))
     return incident
@@ -35,11 +34,11 @@ def _bodies(httpserver, path: str) -> list[dict]:
     return [json.loads(req.get_data()) for req, _ in httpserver.log if req.path == path]
 
 
-def test_an_acknowledged_incident_gets_no_reminders_but_its_escalation_and_resolution_go_out(tmp_path, httpserver):
+def test_an_acknowledged_incident_gets_no_reminders_but_its_escalation_and_resolution_go_out(backend, httpserver):
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     httpserver.expect_request("/slack", method="POST").respond_with_data("ok")
     now = [time.time()]
-    store = Store(str(tmp_path / "monitor.db"))
+    store = backend.store()
     actions = IncidentActions(store, clock=lambda: now[0])
     delivery = Delivery(
         store, [WebhookChannel("ops", httpserver.url_for("/hook")), SlackChannel("chat", httpserver.url_for("/slack"))],
@@ -93,8 +92,8 @@ def test_an_acknowledged_incident_gets_no_reminders_but_its_escalation_and_resol
     assert "acknowledged_by" not in opening["commonAnnotations"]  # it was not acknowledged yet when it opened
 
 
-def test_the_app_wires_acknowledgements_made_over_http_into_its_delivery(tmp_path):
-    app = create_app({"db": str(tmp_path / "monitor.db")})
+def test_the_app_wires_acknowledgements_made_over_http_into_its_delivery(backend):
+    app = backend.app()
     client = app.server.test_client()
     store = app.server.extensions["monitor"].store
     alerts = spike_alerts()
