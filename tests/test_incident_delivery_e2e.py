@@ -7,8 +7,6 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from app import create_app
-
 from .delivery_support import FAST, SmtpSink, settle, wait_until, write_json
 from .support import StatusFeed
 
@@ -22,7 +20,7 @@ def smtp():
 
 
 def test_a_burst_of_three_member_alerts_gives_one_opening_and_one_resolving_message_per_channel(
-        tmp_path, httpserver, smtp):
+        tmp_path, httpserver, smtp, backend):
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     httpserver.expect_request("/slack", method="POST").respond_with_data("ok")
     channels = [
@@ -31,8 +29,7 @@ def test_a_burst_of_three_member_alerts_gives_one_opening_and_one_resolving_mess
         {"type": "email", "name": "mail", "host": "127.0.0.1", "port": smtp.port,
          "from": "monitor@example.com", "to": ["oncall@example.com"]},
     ]
-    app = create_app({  # the built-in thresholds: no thresholds file
-        "db": str(tmp_path / "monitor.db"),
+    app = backend.app({  # the built-in thresholds: no thresholds file
         "notifications": write_json(tmp_path, "notify.json", {"version": 1, **FAST, "channels": channels}),
         "notify_environ": {"TEST_SLACK_URL": httpserver.url_for("/slack")},
     })
