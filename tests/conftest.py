@@ -21,6 +21,7 @@ from app import create_app  # noqa: E402
 from detection import Monitor, MonitorSettings, Store, load_thresholds  # noqa: E402
 from detection.store import SqlStore, open_store  # noqa: E402
 
+from .delivery_support import wait_until  # noqa: E402
 from .pg_support import PostgresServer  # noqa: E402
 
 
@@ -111,12 +112,14 @@ class Backend:
         self._pg_server = pg_server
         self._files = itertools.count(1)
         self._opened: list[SqlStore] = []
+        self._targets: list[str] = []
         self.target = self.new_target()
 
     def new_target(self) -> str:
         """Another empty database on the same backend (two monitors that must not share one)."""
         if self._pg_server is not None:
-            return self._pg_server.fresh_database()
+            self._targets.append(self._pg_server.fresh_database())
+            return self._targets[-1]
         number = next(self._files)
         return str(self._tmp_path / ("monitor.db" if number == 1 else f"monitor-{number}.db"))
 
@@ -154,6 +157,12 @@ class Backend:
     def close(self) -> None:
         for store in reversed(self._opened):  # closing twice is harmless: a test may close its own first
             store.close()
+        server = self._pg_server
+        for target in self._targets:  # nothing may stay connected: sessions would pile up over the run
+            if server is not None:
+                wait_until(lambda t=target: server.sessions(t) == 0, timeout=10,
+                           what=f"every session on {target} to end once the test closed its stores (a store "
+                                "opened outside the backend fixture's store, app or keep stays open)")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
