@@ -175,9 +175,3 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     finally:
         opened.close()
 
-
-def on_postgresql_xfail(reason: str) -> Any:
-    """The ``backend`` parameters with the PostgreSQL one marked as a known difference of behaviour (strict: it
-    must fail until the code is fixed, then the mark comes off). Use as
-    ``@pytest.mark.parametrize("backend", on_postgresql_xfail("..."), indirect=True)``."""
-    return ["sqlite", pytest.param("postgresql", marks=pytest.mark.xfail(strict=True, reason=reason))]
