@@ -30,7 +30,7 @@ from detection.incidents import (
 from detection.incidents import RESOLVED as INCIDENT_RESOLVED
 from detection.notify_config import DeliverySettings
 from detection.silences import Silences
-from detection.store import PendingWrite, Store
+from detection.store import PendingWrite, SqlStore, open_store
 from detection.wording import headword
 
 # One rule, quick to fire and resolve: any failed transaction fires at once; two clean minutes resolve it.
@@ -241,7 +241,7 @@ def spike_alerts(resolved: bool = False, members=SPIKE_MEMBERS) -> list[Alert]:
     return out
 
 
-def save_alerts(store: Store, alerts: list[Alert]) -> None:
+def save_alerts(store: SqlStore, alerts: list[Alert]) -> None:
     """Commit alerts as the Monitor would (one transaction), so Delivery finds them as members."""
     store.write(PendingWrite({}, [a.copy() for a in alerts], [], {}, {}))
 
@@ -286,8 +286,9 @@ class CommittedIncidents:
 
 
 def make_delivery(db: str, channels: list[Channel], incidents=None, clock=time.time, **settings: Any) -> Delivery:
-    """A bare Delivery on a real store file, with the test timings (``settings`` override them)."""
-    store = Store(db)
+    """A bare Delivery on a real store (an SQLite file or a PostgreSQL URL), with the test timings (``settings``
+    override them)."""
+    store = open_store(db)
     timing = DeliverySettings(**{**TIMINGS, **settings})
     return Delivery(store, channels, timing, Silences(store, clock), DASHBOARD, clock=clock, incidents=incidents)
 

@@ -80,6 +80,13 @@ class PostgresServer:
             conn.execute(f"CREATE DATABASE {name} TEMPLATE template0")
         return self.url(name)
 
+    def sessions(self, url: str) -> int:
+        """How many sessions are connected to the database ``url`` names (this query's own is not counted)."""
+        database = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (database,)).fetchone()
+        return int(row[0]) if row else 0
+
     def stop(self) -> None:
         try:
             if self.started:

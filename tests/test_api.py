@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import sqlite3
@@ -17,12 +16,11 @@ from .support import builtin_rule, make_minutes, two_figures
 GOOD = {"timestamp": "2025-07-12 13:45:00", "status": "failed", "count": 3}
 
 
-def dump(db_path: str) -> dict[str, list]:
-    """Every row of every table, to prove a refused request changed nothing."""
-    # closing(): a sqlite3 connection's own context manager ends the transaction but leaves it open.
-    with contextlib.closing(sqlite3.connect(db_path)) as conn:
-        tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
+@pytest.fixture
+def app(backend):
+    """The app on each backend (conftest ``backend``): every test here that uses ``app`` or ``client`` runs on
+    SQLite and on PostgreSQL."""
+    return backend.app()
 
 
 def test_post_one_record_and_read_it_back(client):
@@ -91,26 +89,26 @@ LONG = [dict(GOOD, note="x" * 200)] * 5_000  # about 1.3 MB, under the record ca
         ("/api/auth_code", {"json": {"timestamp": "2025-07-12 13:45:00", "auth_code": "05", "count": 1}}, 422, "invalid_records", "unknown auth_code '05'"),
     ],
 )
-def test_bad_input_gets_a_clear_error_and_changes_nothing(client, db_path, path, kwargs, status, error, words):
+def test_bad_input_gets_a_clear_error_and_changes_nothing(client, backend, path, kwargs, status, error, words):
     client.post("/api/transaction", json=[GOOD, dict(GOOD, status="approved", count=100)])
-    before = dump(db_path)
+    before = backend.dump()
     response = client.post(path, **kwargs)
     assert response.status_code == status
     assert response.json["error"] == error
     assert words in response.json["message"]
     assert "Traceback" not in response.get_data(as_text=True)
-    assert dump(db_path) == before
+    assert backend.dump() == before
 
 
-def test_a_body_without_a_length_is_refused_once_its_read_passes_the_limit(client, db_path):
+def test_a_body_without_a_length_is_refused_once_its_read_passes_the_limit(client, backend):
     # Sent chunked, without Content-Length: the size is known only by reading, and the read stops past the limit.
-    before = dump(db_path)
+    before = backend.dump()
     response = client.post("/api/transaction", input_stream=io.BytesIO(json.dumps(LONG).encode()),
                            content_type="application/json", environ_overrides={"CONTENT_LENGTH": ""})
     assert response.status_code == 413
     assert response.json == {"error": "payload_too_large",
                              "message": "the body is over 1000000 bytes; split it into smaller requests"}
-    assert dump(db_path) == before
+    assert backend.dump() == before
 
 
 def test_validation_errors_list_index_and_field(client):
@@ -146,17 +144,17 @@ def test_idempotency_key_makes_a_retry_count_once(client):
     assert client.post("/api/auth_code", json=auth, headers=headers).status_code == 201
 
 
-def test_idempotency_keys_survive_a_restart(db_path):
+def test_idempotency_keys_survive_a_restart(backend):
     headers = {"Idempotency-Key": "batch-42"}
-    first = create_app({"db": db_path}).server.test_client()
+    first = backend.app().server.test_client()
     assert first.post("/api/transaction", json=GOOD, headers=headers).status_code == 201
-    second = create_app({"db": db_path}).server.test_client()
+    second = backend.app().server.test_client()
     assert second.post("/api/transaction", json=GOOD, headers=headers).headers["Idempotent-Replayed"] == "true"
     assert second.get("/api/transactions?minutes=1").json["data"][-1]["failed"] == 3
 
 
-def test_a_token_protects_writes_but_not_reads(db_path):
-    client = create_app({"db": db_path, "api_token": "s3cret"}).server.test_client()
+def test_a_token_protects_writes_but_not_reads(backend):
+    client = backend.app(api_token="s3cret").server.test_client()
     assert client.post("/api/transaction", json=GOOD).status_code == 401
     assert client.post("/api/transaction", json=GOOD, headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert client.post("/api/transaction", json=GOOD, headers={"Authorization": "Bearer s3cret"}).status_code == 201
@@ -196,6 +194,8 @@ def test_openapi_document_is_valid_and_lists_every_route(client, app):
     assert routes <= set(document["paths"])
 
 
+# SQLite only: another process's exclusive lock on the database file makes the write fail; PostgreSQL has no
+# file lock to take (a lost PostgreSQL session is tested in test_store_postgres.py).
 def test_a_store_that_cannot_be_written_answers_503_and_keeps_what_was_stored(db_path):
     app = create_app({"db": db_path})
     client = app.server.test_client()

@@ -12,6 +12,13 @@ from detection.silences import Silence
 from .delivery_support import fire, make_app, wait_until
 
 
+@pytest.fixture
+def app(backend):
+    """The app on each backend (conftest ``backend``): every test here that uses ``app`` or ``client`` runs on
+    SQLite and on PostgreSQL."""
+    return backend.app()
+
+
 @pytest.mark.parametrize(("path", "name"), [("/api/alerts", "limit"), ("/api/notifications", "limit")])
 def test_limit_is_accepted_up_to_10000_and_refused_above(client, path, name):
     assert client.get(path, query_string={name: 10_000}).status_code == 200
@@ -48,9 +55,10 @@ def test_a_silence_mutes_only_when_every_matcher_matches():
     assert Silence("s3", {"metric": "status:failed"}, 0.0, 1e12, 0.0).matches(_alert())
 
 
-def test_a_silence_with_one_wrong_matcher_does_not_mute_through_the_api(tmp_path, httpserver):
+def test_a_silence_with_one_wrong_matcher_does_not_mute_through_the_api(tmp_path, httpserver, backend):
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
-    app = make_app(tmp_path, [{"type": "webhook", "name": "ops", "url": httpserver.url_for("/hook")}])
+    app = backend.keep_app(make_app(tmp_path, [{"type": "webhook", "name": "ops", "url": httpserver.url_for("/hook")}],
+                                    db=backend.target))
     client = app.server.test_client()
     made = client.post("/api/silences", json={"matchers": {"rule": "failed_high", "severity": "warning"},
                                               "ends_at": time.time() + 3600})
@@ -60,7 +68,7 @@ def test_a_silence_with_one_wrong_matcher_does_not_mute_through_the_api(tmp_path
     assert [(a["rule"], a["silenced"]) for a in firing] == [("failed_high", False)]
 
 
-def test_retries_back_off_but_never_wait_longer_than_backoff_max(tmp_path, httpserver):
+def test_retries_back_off_but_never_wait_longer_than_backoff_max(tmp_path, httpserver, backend):
     """backoff 0.4 s doubling, capped at 0.4 s: five attempts about 0.4 s apart (uncapped: 0.4, 0.8, 1.6, 3.2)."""
     arrivals: list[float] = []
 
@@ -71,8 +79,8 @@ def test_retries_back_off_but_never_wait_longer_than_backoff_max(tmp_path, https
         return Response("down", status=500)
 
     httpserver.expect_request("/hook", method="POST").respond_with_handler(failing)
-    app = make_app(tmp_path, [{"type": "webhook", "name": "ops", "url": httpserver.url_for("/hook")}],
-                   max_attempts=5, backoff_seconds=0.4, backoff_max_seconds=0.4)
+    app = backend.keep_app(make_app(tmp_path, [{"type": "webhook", "name": "ops", "url": httpserver.url_for("/hook")}],
+                                    db=backend.target, max_attempts=5, backoff_seconds=0.4, backoff_max_seconds=0.4))
     delivery = app.server.extensions["delivery"].start()
     try:
         fire(app.server.test_client())

@@ -30,6 +30,13 @@ class ClientFeed(StatusFeed):
 
 
 @pytest.fixture
+def app(backend):
+    """The app on each backend (conftest ``backend``): every test here that uses ``app`` or ``client`` runs on
+    SQLite and on PostgreSQL."""
+    return backend.app()
+
+
+@pytest.fixture
 def feed(app, client) -> ClientFeed:
     return ClientFeed(client, app.server.extensions["monitor"])
 

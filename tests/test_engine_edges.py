@@ -25,12 +25,12 @@ def post(monitor, minute, **counts):
     return monitor.ingest(validate_records(records, "status", DEFAULT_STATUSES, now=NOW)).alerts
 
 
-def _fired_after(clock, seconds: float, grace: float | None = None) -> bool:
+def _fired_after(backend, clock, seconds: float, grace: float | None = None) -> bool:
     """Post a low minute 1 (a lower bound judges closed minutes only), let ``seconds`` of wall clock pass, tick."""
     settings = MonitorSettings(window_minutes=600, retention_minutes=1200)
     if grace is not None:
         settings = MonitorSettings(window_minutes=600, retention_minutes=1200, close_grace_seconds=grace)
-    monitor = make_monitor(clock, rules=(APPROVED_LOW,), settings=settings, no_data=0)
+    monitor = make_monitor(backend, clock, rules=(APPROVED_LOW,), settings=settings, no_data=0)
     post(monitor, 0)
     post(monitor, 1, approved=10)
     assert monitor.alerts("all") == []  # minute 1 is open: more may come
@@ -39,17 +39,17 @@ def _fired_after(clock, seconds: float, grace: float | None = None) -> bool:
 
 
 @pytest.mark.parametrize(("seconds", "closed"), [(60 + 29, False), (60 + 29.9, False), (60 + 30, True), (60 + 31, True)])
-def test_the_wall_clock_closes_a_minute_a_minute_and_30_s_after_it_was_first_seen(clock, seconds, closed):
-    assert _fired_after(clock, seconds) is closed
+def test_the_wall_clock_closes_a_minute_a_minute_and_30_s_after_it_was_first_seen(backend, clock, seconds, closed):
+    assert _fired_after(backend, clock, seconds) is closed
 
 
 @pytest.mark.parametrize(("seconds", "closed"), [(60 + 4, False), (60 + 6, True)])
-def test_the_close_grace_is_the_setting(clock, seconds, closed):
-    assert _fired_after(clock, seconds, grace=5.0) is closed
+def test_the_close_grace_is_the_setting(backend, clock, seconds, closed):
+    assert _fired_after(backend, clock, seconds, grace=5.0) is closed
 
 
-def test_the_grace_runs_from_when_the_minute_was_first_seen_not_from_its_last_post(clock):
-    monitor = make_monitor(clock, rules=(APPROVED_LOW,), no_data=0)
+def test_the_grace_runs_from_when_the_minute_was_first_seen_not_from_its_last_post(backend, clock):
+    monitor = make_monitor(backend, clock, rules=(APPROVED_LOW,), no_data=0)
     post(monitor, 0)
     post(monitor, 1, approved=5)
     clock.advance(50)
@@ -58,8 +58,8 @@ def test_the_grace_runs_from_when_the_minute_was_first_seen_not_from_its_last_po
     assert [(t.kind, t.alert.rule) for t in monitor.tick()] == [("firing", "approved_low")]
 
 
-def test_repeated_ticks_inside_the_grace_never_close_the_minute(clock):
-    monitor = make_monitor(clock, rules=(APPROVED_LOW,), no_data=0)
+def test_repeated_ticks_inside_the_grace_never_close_the_minute(backend, clock):
+    monitor = make_monitor(backend, clock, rules=(APPROVED_LOW,), no_data=0)
     post(monitor, 0)
     post(monitor, 1, approved=10)
     for _ in range(8):
@@ -69,8 +69,8 @@ def test_repeated_ticks_inside_the_grace_never_close_the_minute(clock):
     assert [t.alert.rule for t in monitor.tick()] == ["approved_low"]
 
 
-def test_a_closed_minute_is_judged_once_and_a_later_minute_waits_for_its_own_grace(clock):
-    monitor = make_monitor(clock, rules=(APPROVED_LOW,), no_data=0)
+def test_a_closed_minute_is_judged_once_and_a_later_minute_waits_for_its_own_grace(backend, clock):
+    monitor = make_monitor(backend, clock, rules=(APPROVED_LOW,), no_data=0)
     post(monitor, 0)
     post(monitor, 1)
     clock.advance(91)
@@ -87,8 +87,8 @@ FAILED_FAST = {"id": "failed_high", "type": "threshold", "metric": "status:faile
                "threshold": 2, "for": 1, "resolve": 2}
 
 
-def test_an_alert_keeps_the_worst_value_of_its_episode_not_the_latest(clock):
-    monitor = make_monitor(clock, rules=(FAILED_FAST,))
+def test_an_alert_keeps_the_worst_value_of_its_episode_not_the_latest(backend, clock):
+    monitor = make_monitor(backend, clock, rules=(FAILED_FAST,))
     post(monitor, 0)
     for minute, failed in enumerate((5, 9, 4, 6), start=1):
         post(monitor, minute, failed=failed)
@@ -102,19 +102,19 @@ def test_an_alert_keeps_the_worst_value_of_its_episode_not_the_latest(clock):
     assert resolved.value == 9 and resolved.last_breach_at == T0 + 4
 
 
-def test_a_below_rule_keeps_the_lowest_value(clock):
-    monitor = make_monitor(clock, rules=(APPROVED_LOW,))
+def test_a_below_rule_keeps_the_lowest_value(backend, clock):
+    monitor = make_monitor(backend, clock, rules=(APPROVED_LOW,))
     for minute, approved in enumerate((100, 30, 10, 40, 20, 100)):
         post(monitor, minute, approved=approved)
     (alert,) = monitor.alerts("firing")
     assert alert.value == 10
 
 
-def test_retention_keeps_an_alert_still_open_however_old_its_start(clock):
+def test_retention_keeps_an_alert_still_open_however_old_its_start(backend, clock):
     """Open alerts are kept (README, storage): an episode firing for longer than the retention stays stored."""
     settings = MonitorSettings(window_minutes=60, retention_minutes=60)
-    store = Store(":memory:")
-    monitor = make_monitor(clock, rules=(FAILED_FAST,), store=store, settings=settings)
+    store = backend.store()
+    monitor = make_monitor(backend, clock, rules=(FAILED_FAST,), store=store, settings=settings)
     for minute in range(3):
         post(monitor, minute, failed=5)
     post(monitor, 3)
@@ -129,8 +129,8 @@ def test_retention_keeps_an_alert_still_open_however_old_its_start(clock):
 
 
 @pytest.mark.parametrize("missing", [1, 2, 5])
-def test_a_feed_gap_of_any_length_is_one_alert_over_exactly_the_missing_minutes(clock, missing):
-    monitor = make_monitor(clock, rules=(FAILED_FAST,))
+def test_a_feed_gap_of_any_length_is_one_alert_over_exactly_the_missing_minutes(backend, clock, missing):
+    monitor = make_monitor(backend, clock, rules=(FAILED_FAST,))
     post(monitor, 0)
     post(monitor, 1)
     after = 2 + missing
@@ -146,16 +146,16 @@ def test_a_feed_gap_of_any_length_is_one_alert_over_exactly_the_missing_minutes(
                           "the status feed while later minutes arrived; they were not judged")
 
 
-def test_consecutive_minutes_make_no_feed_gap(clock):
-    monitor = make_monitor(clock, rules=(FAILED_FAST,))
+def test_consecutive_minutes_make_no_feed_gap(backend, clock):
+    monitor = make_monitor(backend, clock, rules=(FAILED_FAST,))
     for minute in range(5):
         post(monitor, minute)
     assert [a.rule for a in monitor.alerts("all")] == []
 
 
-def test_duration_counts_the_minutes_of_an_episode(clock):
+def test_duration_counts_the_minutes_of_an_episode(backend, clock):
     """Open: first to last breaching minute, both included; resolved: from start to resolution."""
-    monitor = make_monitor(clock, rules=(FAILED_FAST,))
+    monitor = make_monitor(backend, clock, rules=(FAILED_FAST,))
     post(monitor, 0)
     for minute in (1, 2, 3):
         post(monitor, minute, failed=5)
@@ -169,11 +169,11 @@ def test_duration_counts_the_minutes_of_an_episode(clock):
     assert resolved.to_dict()["duration_minutes"] == 5
 
 
-def test_a_no_data_alert_says_since_when_and_for_how_long_and_resolves_when_data_returns(clock):
+def test_a_no_data_alert_says_since_when_and_for_how_long_and_resolves_when_data_returns(backend, clock):
     """no_data after ``after_minutes`` of wall-clock silence; started at the minute after the newest one received."""
     from detection.alerts import alert_id
 
-    monitor = make_monitor(clock, rules=(FAILED_FAST,), no_data=5)
+    monitor = make_monitor(backend, clock, rules=(FAILED_FAST,), no_data=5)
     for minute in range(4):
         post(monitor, minute)
     clock.advance(5 * 60 - 1)
@@ -203,12 +203,12 @@ def test_a_no_data_alert_says_since_when_and_for_how_long_and_resolves_when_data
     assert resolved.message == "No transactions received for 9 min (last data 00:03 UTC); data is arriving again"
 
 
-def test_writes_staged_behind_a_failed_batch_fail_with_it_and_are_never_written():
+def test_writes_staged_behind_a_failed_batch_fail_with_it_and_are_never_written(backend):
     """GroupCommitter.fail_queued: a request queued behind a failed commit gets the same error, nothing stored."""
     from detection.commit import GroupCommitter
     from detection.store import PendingWrite, StoreError
 
-    store = Store(":memory:")
+    store = backend.store()
     committer = GroupCommitter(store, on_failure=lambda error: None)
     write = PendingWrite(counts={("status", T0): {"status:failed": 3}}, alerts=[], deleted_alerts=[], rule_states={},
                          meta={})
@@ -224,6 +224,8 @@ def test_writes_staged_behind_a_failed_batch_fail_with_it_and_are_never_written(
     assert store.counts_since(0) == [("status:failed", T0, 3)]
 
 
+# SQLite only (this test and the next): another process's exclusive lock on the database file is what makes
+# the commit fail or wait; PostgreSQL has no file lock to take.
 def test_a_failed_commit_is_logged_with_its_cause(tmp_path, clock, caplog):
     import logging
     import sqlite3
@@ -231,7 +233,7 @@ def test_a_failed_commit_is_logged_with_its_cause(tmp_path, clock, caplog):
     from detection.store import StoreError
 
     path = str(tmp_path / "monitor.db")
-    monitor = make_monitor(clock, rules=(FAILED_FAST,), store=Store(path))
+    monitor = make_monitor(None, clock, rules=(FAILED_FAST,), store=Store(path))
     post(monitor, 0)
     locker = sqlite3.connect(path, timeout=0)
     locker.execute("BEGIN EXCLUSIVE")  # another process holds the database
@@ -287,7 +289,7 @@ def test_a_retry_while_the_first_request_is_still_being_written_gets_the_first_a
     from detection import IdempotencyConflict
 
     path = str(tmp_path / "monitor.db")
-    monitor = make_monitor(clock, rules=(FAILED_FAST,), store=Store(path))
+    monitor = make_monitor(None, clock, rules=(FAILED_FAST,), store=Store(path))
     post(monitor, 0)
     records = validate_records([{"timestamp": timestamp(T0 + 1), "status": "failed", "count": 5}], "status",
                                DEFAULT_STATUSES, now=NOW)
@@ -325,8 +327,8 @@ def test_a_retry_while_the_first_request_is_still_being_written_gets_the_first_a
     assert monitor.snapshot(2).counts["status:failed"][-1] == 5  # counted once
 
 
-def test_feed_statuses_name_each_feed_and_how_long_it_has_been_silent(clock):
-    monitor = make_monitor(clock, rules=(FAILED_FAST,))
+def test_feed_statuses_name_each_feed_and_how_long_it_has_been_silent(backend, clock):
+    monitor = make_monitor(backend, clock, rules=(FAILED_FAST,))
     post(monitor, 0)
     post(monitor, 1)
     clock.advance(42)
@@ -337,29 +339,27 @@ def test_feed_statuses_name_each_feed_and_how_long_it_has_been_silent(clock):
     assert (auth.feed, auth.newest_minute, auth.silent_seconds, auth.last_received_wall) == ("auth_code", None, None, None)
 
 
-def test_an_open_no_data_alert_survives_a_restart(tmp_path, clock):
-    path = str(tmp_path / "monitor.db")
-    monitor = make_monitor(clock, rules=(FAILED_FAST,), store=Store(path), no_data=2)
+def test_an_open_no_data_alert_survives_a_restart(backend, clock):
+    monitor = make_monitor(backend, clock, rules=(FAILED_FAST,), no_data=2)
     post(monitor, 0)
     clock.advance(3 * 60)
     assert [t.alert.rule for t in monitor.tick()] == ["no_data"]
     monitor.store.close()
-    again = make_monitor(clock, rules=(FAILED_FAST,), store=Store(path), no_data=2)
+    again = make_monitor(backend, clock, rules=(FAILED_FAST,), no_data=2)  # reopened on the same database
     assert again.feed_statuses()["status"].no_data_alert is True
     back = [a["state"] for a in post(again, 5) if a["rule"] == "no_data"]
     assert back == ["resolved"]
 
 
-def test_no_data_resolved_by_a_late_minute_stays_resolved_after_a_restart(tmp_path, clock):
+def test_no_data_resolved_by_a_late_minute_stays_resolved_after_a_restart(backend, clock):
     """Data coming back for an earlier minute (no new watermark) still ends the silence, durably."""
-    path = str(tmp_path / "monitor.db")
-    monitor = make_monitor(clock, rules=(FAILED_FAST,), store=Store(path), no_data=2)
+    monitor = make_monitor(backend, clock, rules=(FAILED_FAST,), no_data=2)
     post(monitor, 0)
     post(monitor, 5)
     clock.advance(3 * 60)
     assert [t.alert.rule for t in monitor.tick()] == ["no_data"]
     assert [a["state"] for a in post(monitor, 2) if a["rule"] == "no_data"] == ["resolved"]
     monitor.store.close()
-    again = make_monitor(clock, rules=(FAILED_FAST,), store=Store(path), no_data=2)
+    again = make_monitor(backend, clock, rules=(FAILED_FAST,), no_data=2)  # reopened on the same database
     assert again.feed_statuses()["status"].no_data_alert is False
     assert [a.rule for a in again.alerts("firing")] == []

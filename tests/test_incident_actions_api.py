@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import jsonschema
 import pytest
 
-from app import create_app
 from detection.incident_actions import MAX_BY, MAX_NOTES, MAX_REASON, MAX_TEXT
 from detection.store import Store
 
@@ -44,6 +43,13 @@ def make_incidents(client, app, headers=None) -> tuple[str, str]:
     incidents = {i["kind"]: i for i in client.get("/api/incidents").json["incidents"]}
     assert incidents["denial_spike"]["state"] == "open" and incidents["processing_failure"]["state"] == "resolved"
     return incidents["denial_spike"]["id"], incidents["processing_failure"]["id"]
+
+
+@pytest.fixture
+def app(backend):
+    """The app on each backend (conftest ``backend``): every test here that uses ``app`` or ``client`` runs on
+    SQLite and on PostgreSQL."""
+    return backend.app()
 
 
 @pytest.fixture
@@ -227,8 +233,8 @@ def test_unknown_ids_bad_ids_and_bad_bodies_are_refused(app, client, route, meth
     assert app.server.extensions["monitor"].store.count_rows("incident_actions") == 0
 
 
-def test_with_a_token_the_writes_need_it_and_the_reads_do_not(db_path):
-    app = create_app({"db": db_path, "api_token": TOKEN})
+def test_with_a_token_the_writes_need_it_and_the_reads_do_not(backend):
+    app = backend.app(api_token=TOKEN)
     client = app.server.test_client()
     auth = {"Authorization": f"Bearer {TOKEN}"}
     opened, resolved = make_incidents(client, app, auth)
@@ -246,8 +252,8 @@ def test_with_a_token_the_writes_need_it_and_the_reads_do_not(db_path):
         assert client.get(path).status_code == 200, path
 
 
-def test_actions_survive_a_restart_on_the_same_file(db_path):
-    app = create_app({"db": db_path})
+def test_actions_survive_a_restart_on_the_same_database(backend):
+    app = backend.app()
     client = app.server.test_client()
     opened, resolved = make_incidents(client, app)
     client.post(f"/api/incidents/{opened}/ack", json={"by": "alice", "note": "on it"})
@@ -256,7 +262,7 @@ def test_actions_survive_a_restart_on_the_same_file(db_path):
     before = {i["id"]: i for i in client.get("/api/incidents").json["incidents"]}
     app.server.extensions["monitor"].store.close()
 
-    again = create_app({"db": db_path}).server.test_client()
+    again = backend.app().server.test_client()
     after = {i["id"]: i for i in again.get("/api/incidents").json["incidents"]}
     assert after == before
     assert after[opened]["acknowledged"]["by"] == "alice" and after[opened]["notes"][0]["text"] == "issuer 4711"
@@ -264,6 +270,7 @@ def test_actions_survive_a_restart_on_the_same_file(db_path):
     assert again.post(f"/api/incidents/{opened}/ack", json={"by": "dave"}).status_code == 409
 
 
+# SQLite only: files from before incident actions exist; a PostgreSQL store was created with the table.
 def test_a_store_from_before_incident_actions_gains_the_table(tmp_path):
     path = str(tmp_path / "old.db")
     Store(path).close()

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from detection import Monitor, Store, load_thresholds
+from detection import Monitor, load_thresholds
 
 from .support import StatusFeed
 
@@ -14,15 +12,14 @@ NOW = 1_790_000_000.0
 
 
 @pytest.fixture
-def feed(tmp_path: Path):
-    store = Store(str(tmp_path / "monitor.db"))
-    feed = StatusFeed(Monitor(load_thresholds(), store, clock=lambda: NOW))
+def feed(backend):
+    """Five resolved denial spikes, on each backend (conftest ``backend``: SQLite, then PostgreSQL)."""
+    feed = StatusFeed(Monitor(load_thresholds(), backend.store(), clock=lambda: NOW))
     feed.post(90)
     for _ in range(5):  # five denial spikes, each resolved before the next
         feed.post(8, c51=32, c59=8)
         feed.post(25)
-    yield feed
-    store.close()
+    return feed
 
 
 def pages(monitor: Monitor, size: int) -> list[list[str]]:

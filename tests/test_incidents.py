@@ -1,12 +1,10 @@
-"""Incidents from a real Monitor on a real SQLite file: grouping, kinds and drivers from the counts, lifecycle, durability."""
+"""Incidents from a real Monitor on a real store (SQLite and PostgreSQL): grouping, kinds and drivers from the counts, lifecycle, durability."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from detection import ConfigError, Monitor, MonitorSettings, Store, load_thresholds, parse_thresholds, validate_records
+from detection import ConfigError, Monitor, MonitorSettings, load_thresholds, parse_thresholds, validate_records
 from detection.incident_tracker import QUIET_MINUTES
 from detection.incidents import ESCALATED, OPENED, RESOLVED_TRANSITION
 from detection.metrics import DEFAULT_AUTH_CODES, DEFAULT_STATUSES, datetime_to_minute, minute_to_iso
@@ -24,10 +22,9 @@ def iso_minute(text: str) -> int:
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    store = Store(str(tmp_path / "monitor.db"))
-    yield store
-    store.close()
+def store(backend):
+    """The engine's store on each backend (conftest ``backend``: SQLite, then PostgreSQL), closed after the test."""
+    return backend.store()
 
 
 @pytest.fixture
@@ -193,14 +190,14 @@ def incident_facts(monitor: Monitor) -> list[tuple]:
              i.title, i.summary) for i in monitor.incidents()]
 
 
-def test_minute_by_minute_and_one_batch_give_the_same_incidents(tmp_path):
+def test_minute_by_minute_and_one_batch_give_the_same_incidents(backend):
     bursts = (Burst("denied", 120, 20, 35), Burst("failed", 125, 10, 6), Burst("failed", 300, 5, 5))
     minutes = make_minutes(420, seed=11, bursts=bursts)
-    live = Monitor(load_thresholds(), Store(str(tmp_path / "live.db")), clock=lambda: NOW)
+    live = Monitor(load_thresholds(), backend.store(), clock=lambda: NOW)
     for statuses, codes in minutes:
         live.ingest(validate_records(statuses, "status", DEFAULT_STATUSES, now=NOW))
         live.ingest(validate_records(codes, "auth_code", DEFAULT_AUTH_CODES, now=NOW))
-    batch = Monitor(load_thresholds(), Store(str(tmp_path / "batch.db")), clock=lambda: NOW)
+    batch = Monitor(load_thresholds(), backend.store(backend.new_target()), clock=lambda: NOW)
     # Both feeds in one call, as a replayed export arrives.
     batch.ingest(validate_records([r for s, _ in minutes for r in s], "status", DEFAULT_STATUSES, now=NOW)
                  + validate_records([r for _, c in minutes for r in c], "auth_code", DEFAULT_AUTH_CODES, now=NOW))
@@ -210,14 +207,13 @@ def test_minute_by_minute_and_one_batch_give_the_same_incidents(tmp_path):
     assert sorted((a.id, a.incident_id) for a in batch.alerts()) == sorted((a.id, a.incident_id) for a in live.alerts())
 
 
-def test_a_reopened_monitor_continues_the_open_incident_and_resolves_it(tmp_path):
-    path = str(tmp_path / "monitor.db")
-    first = StatusFeed(Monitor(load_thresholds(), Store(path), clock=lambda: NOW))
+def test_a_reopened_monitor_continues_the_open_incident_and_resolves_it(backend):
+    first = StatusFeed(Monitor(load_thresholds(), backend.store(), clock=lambda: NOW))
     first.post(BASELINE)
     first.post(8, c51=32, c59=8)
     (opened,) = first.monitor.incidents("open")
-    # No close, no flush: the process is gone as after kill -9; what was answered is on disk.
-    second = StatusFeed(Monitor(load_thresholds(), Store(path), clock=lambda: NOW), start=first.minute)
+    # No close, no flush: the process is gone as after kill -9; what was answered is stored.
+    second = StatusFeed(Monitor(load_thresholds(), backend.store(), clock=lambda: NOW), start=first.minute)
     assert [i.id for i in second.monitor.snapshot().open_incidents] == [opened.id]
     second.post(7, c51=32, c59=8)
     second.post(30)
@@ -227,8 +223,7 @@ def test_a_reopened_monitor_continues_the_open_incident_and_resolves_it(tmp_path
     assert [t.kind for t in second.incident_transitions] == [RESOLVED_TRANSITION]
 
 
-def test_prune_removes_old_resolved_incidents_and_keeps_open_ones(tmp_path):
-    store = Store(str(tmp_path / "monitor.db"))
+def test_prune_removes_old_resolved_incidents_and_keeps_open_ones(store):
     settings = MonitorSettings(window_minutes=60, retention_minutes=60, prune_every_minutes=10_000)
     feed = StatusFeed(Monitor(load_thresholds(), store, settings, clock=lambda: NOW))
     feed.post(BASELINE)
@@ -242,7 +237,6 @@ def test_prune_removes_old_resolved_incidents_and_keeps_open_ones(tmp_path):
     assert counts["incidents"] == 1
     assert [i.id for i in feed.monitor.incidents()] == [opened.id]
     assert store.count_rows("incidents") == 1
-    store.close()
 
 
 def test_a_broken_incident_row_is_left_out_and_the_rest_are_read(feed, store, caplog):

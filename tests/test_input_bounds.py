@@ -106,9 +106,8 @@ def full_batch(minute: int, status: str, records: int, count: int = MAX_RECORD_C
                             "status", DEFAULT_STATUSES, now=NOW)
 
 
-def test_a_minute_cannot_pass_the_ceiling_with_what_memory_holds_or_within_one_batch(clock, tmp_path):
-    db = str(tmp_path / "m.db")
-    monitor = Monitor(load_thresholds(), Store(db), clock=clock)
+def test_a_minute_cannot_pass_the_ceiling_with_what_memory_holds_or_within_one_batch(clock, backend):
+    monitor = Monitor(load_thresholds(), backend.store(), clock=clock)
     minute = START_MINUTE + 100
     monitor.ingest(full_batch(minute, "refunded", 9) + full_batch(minute, "refunded", 1, MAX_RECORD_COUNT - 1))
     rows = monitor.store.count_rows("minute_counts")
@@ -128,15 +127,15 @@ def test_a_minute_cannot_pass_the_ceiling_with_what_memory_holds_or_within_one_b
     monitor.ingest(full_batch(minute, "refunded", 1, 1) + full_batch(minute, "approved", 10))
     assert monitor.series.count("status:refunded", minute) == MAX_MINUTE_COUNT
     # the ceiling holds after a restart: memory is rebuilt from the store
-    again = Monitor(load_thresholds(), Store(db), clock=clock)
+    again = Monitor(load_thresholds(), backend.store(), clock=clock)  # reopened on the same database
     with pytest.raises(RecordValidationError):
         again.ingest(full_batch(minute, "approved", 1, 1))
     again.ingest(full_batch(minute + 2, "approved", 1, 1))
     assert again.series.count("status:approved", minute) == MAX_MINUTE_COUNT
 
 
-def test_a_record_older_than_the_memory_window_is_refused_so_every_count_is_checked_in_memory(clock):
-    monitor = Monitor(load_thresholds(), Store(":memory:"), MonitorSettings(window_minutes=60, retention_minutes=120), clock=clock)
+def test_a_record_older_than_the_memory_window_is_refused_so_every_count_is_checked_in_memory(clock, backend):
+    monitor = Monitor(load_thresholds(), backend.store(), MonitorSettings(window_minutes=60, retention_minutes=120), clock=clock)
     monitor.ingest(full_batch(START_MINUTE + 100, "approved", 1, 5))
     monitor.ingest(full_batch(START_MINUTE + 41, "approved", 1, 5))  # the oldest minute of the window
     with pytest.raises(RecordValidationError) as caught:
@@ -148,11 +147,12 @@ def test_a_record_older_than_the_memory_window_is_refused_so_every_count_is_chec
 
 
 @pytest.mark.parametrize(("window", "window_text"), [(60, "60 minutes"), (1441, "1441 minutes"), (2880, "2 days")])
-def test_admission_names_each_refused_record_with_the_window_and_the_ceiling_in_words(clock, window, window_text):
+def test_admission_names_each_refused_record_with_the_window_and_the_ceiling_in_words(clock, backend, window,
+                                                                                      window_text):
     """Both of Admission's refusals, word for word, in one batch: a record older than the window (the window in
     days when it is whole days, else in minutes; the newest event and the oldest accepted minute) and one that
     would take a minute past the ceiling. Every other record of the batch is fine and nothing is kept."""
-    monitor = Monitor(load_thresholds(), Store(":memory:"),
+    monitor = Monitor(load_thresholds(), backend.store(),
                       MonitorSettings(window_minutes=window, retention_minutes=2 * window), clock=clock)
     newest = START_MINUTE + window + 100
     keep_from = newest - window + 1
@@ -207,9 +207,9 @@ class CountingSet(set):
         return super().__contains__(minute)
 
 
-def counting_monitor(clock):
+def counting_monitor(clock, backend):
     rule = CountingRule(rule_id="failed_any", metric="status:failed", direction="above", threshold=0)
-    monitor = Monitor(Thresholds(rules=(rule,)), Store(":memory:"), clock=clock)
+    monitor = Monitor(Thresholds(rules=(rule,)), backend.store(), clock=clock)
     monitor.series.received["status"] = received = CountingSet()
     return monitor, rule, received
 
@@ -219,8 +219,8 @@ def post_at(monitor, seconds: float, count: int = 1):
     return monitor.ingest(records)
 
 
-def test_a_gap_from_1970_to_now_is_one_feed_gap_found_without_walking_it(clock):
-    monitor, rule, received = counting_monitor(clock)
+def test_a_gap_from_1970_to_now_is_one_feed_gap_found_without_walking_it(clock, backend):
+    monitor, rule, received = counting_monitor(clock, backend)
     post_at(monitor, 60)  # 1970-01-01T00:01 on a feed that never had data
     post_at(monitor, NOW)
     gaps = [a for a in monitor.alerts("all") if a.rule == "feed_gap"]
@@ -236,8 +236,8 @@ def test_a_gap_from_1970_to_now_is_one_feed_gap_found_without_walking_it(clock):
     assert min(held) > NOW_MINUTE - monitor.settings.window_minutes and min(received) == NOW_MINUTE
 
 
-def test_now_then_1970_is_refused_as_older_than_the_window_and_changes_nothing(clock):
-    monitor, rule, received = counting_monitor(clock)
+def test_now_then_1970_is_refused_as_older_than_the_window_and_changes_nothing(clock, backend):
+    monitor, rule, received = counting_monitor(clock, backend)
     post_at(monitor, NOW)
     rows = monitor.store.count_rows("minute_counts")
     with pytest.raises(RecordValidationError) as caught:
@@ -247,8 +247,8 @@ def test_now_then_1970_is_refused_as_older_than_the_window_and_changes_nothing(c
     assert [a for a in monitor.alerts("all") if a.rule == "feed_gap"] == []
 
 
-def test_a_batch_with_a_gap_judges_only_received_minutes(clock):
-    monitor, rule, received = counting_monitor(clock)
+def test_a_batch_with_a_gap_judges_only_received_minutes(clock, backend):
+    monitor, rule, received = counting_monitor(clock, backend)
     batch = [{"timestamp": t, "status": "failed", "count": 0} for t in (NOW - 3 * 86400, NOW - 86400, NOW)]
     monitor.ingest(validate_records(batch, "status", DEFAULT_STATUSES, now=NOW))
     first, second = int((NOW - 3 * 86400) // 60), int((NOW - 86400) // 60)
@@ -257,18 +257,19 @@ def test_a_batch_with_a_gap_judges_only_received_minutes(clock):
     assert received.lookups <= 3 and rule.scanned <= 2
 
 
-def test_a_far_past_first_record_then_now_is_served_after_a_restart(db_path):
-    app = create_app({"db": db_path})
+def test_a_far_past_first_record_then_now_is_served_after_a_restart(backend):
+    app = backend.app()
     client = app.server.test_client()
     now = time.time()
     assert client.post("/api/transaction", json={"timestamp": "1970-01-01 00:01:00", "status": "failed", "count": 1}).status_code == 201
     assert client.post("/api/transaction", json={"timestamp": now, "status": "failed", "count": 1}).status_code == 201
-    again = create_app({"db": db_path}).server.test_client()
+    again = backend.app().server.test_client()
     assert again.get("/api/health").status_code == 200
     gaps = [a for a in again.get("/api/alerts").get_json()["alerts"] if a["rule"] == "feed_gap"]
     assert [(g["started_at"], g["value"]) for g in gaps] == [("1970-01-01T00:02:00Z", int(now // 60) - 2)]
 
 
+# SQLite only: stores written before the bounds are SQLite files; the PostgreSQL store came after them.
 def test_a_store_written_before_the_bounds_is_read_without_a_500(db_path):
     """What the old code let in (a watermark in year -31686769, a gap alert of 1e13 minutes, a silence ending in 1e300)."""
     create_app({"db": db_path})  # creates the tables
@@ -295,9 +296,9 @@ def test_a_store_written_before_the_bounds_is_read_without_a_500(db_path):
     assert [(s["id"], s["ends_at"]) for s in silences.get_json()["silences"]] == [("s1", "9999-12-31T23:59:00Z")]
 
 
-def test_many_large_counts_in_different_minutes_are_all_accepted(clock):
+def test_many_large_counts_in_different_minutes_are_all_accepted(clock, backend):
     """The quick bound on what memory holds grows with every batch; near the ceiling it is measured again, never refusing wrongly."""
-    monitor = Monitor(load_thresholds(), Store(":memory:"), clock=clock)
+    monitor = Monitor(load_thresholds(), backend.store(), clock=clock)
     for n in range(25):
         monitor.ingest(full_batch(START_MINUTE + n, "approved", 1))
     assert [monitor.series.count("status:approved", START_MINUTE + n) for n in range(25)] == [MAX_RECORD_COUNT] * 25
@@ -306,6 +307,8 @@ def test_many_large_counts_in_different_minutes_are_all_accepted(clock):
         monitor.ingest(full_batch(START_MINUTE + 24, "approved", 1, 1))
 
 
+# SQLite only: the counting store is a subclass of one backend's store; which backend does not change when the
+# engine reloads its memory (monitor.py decides that).
 class CountingLoads(Store):
     """A real store that counts how often the engine rebuilds its memory from it (``meta`` is read once a load)."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from detection import Monitor, MonitorSettings, Store, parse_thresholds, validate_records
+from detection import Monitor, MonitorSettings, parse_thresholds, validate_records
 from detection.metrics import DEFAULT_STATUSES
 
 from .support import START_MINUTE as T0
@@ -15,9 +15,10 @@ APPROVED = {"id": "approved_low", "type": "threshold", "metric": "status:approve
 NOW = (T0 + 10_000) * 60.0
 
 
-def make_monitor(clock, rules=(FAILED, APPROVED), store=None, settings=None, no_data=5):
+def make_monitor(backend, clock, rules=(FAILED, APPROVED), store=None, settings=None, no_data=5):
+    """A monitor on ``store``, else on a new store on the test's backend (conftest ``backend``: SQLite, PostgreSQL)."""
     thresholds = parse_thresholds({"version": 1, "no_data": {"after_minutes": no_data}, "rules": list(rules)}, "test")
-    return Monitor(thresholds, store or Store(":memory:"), settings or MonitorSettings(window_minutes=600, retention_minutes=1200), clock=clock)
+    return Monitor(thresholds, store or backend.store(), settings or MonitorSettings(window_minutes=600, retention_minutes=1200), clock=clock)
 
 
 def post(monitor, minute, **counts):
@@ -30,8 +31,8 @@ def states(alerts):
     return [(a["rule"], a["state"]) for a in alerts]
 
 
-def test_a_breach_goes_pending_then_fires_after_for_minutes_then_resolves(clock):
-    monitor = make_monitor(clock)
+def test_a_breach_goes_pending_then_fires_after_for_minutes_then_resolves(backend, clock):
+    monitor = make_monitor(backend, clock)
     post(monitor, 0)
     assert states(post(monitor, 1, failed=5)) == [("failed_high", "pending")]
     assert post(monitor, 2, failed=5) == []
@@ -55,8 +56,8 @@ def test_a_breach_goes_pending_then_fires_after_for_minutes_then_resolves(clock)
     assert [(a.state, a.started_at) for a in monitor.alerts("all")] == [("resolved", T0 + 1)]
 
 
-def test_a_pending_breach_that_clears_is_not_an_episode(clock):
-    monitor = make_monitor(clock)
+def test_a_pending_breach_that_clears_is_not_an_episode(backend, clock):
+    monitor = make_monitor(backend, clock)
     post(monitor, 0)
     post(monitor, 1, failed=5)
     post(monitor, 2, failed=5)
@@ -66,8 +67,8 @@ def test_a_pending_breach_that_clears_is_not_an_episode(clock):
     assert monitor.snapshot(10).open_alerts == ()
 
 
-def test_one_open_alert_per_rule_however_many_requests(clock):
-    monitor = make_monitor(clock)
+def test_one_open_alert_per_rule_however_many_requests(backend, clock):
+    monitor = make_monitor(backend, clock)
     for minute in range(1, 20):
         for _ in range(3):  # partial counts posted several times a minute add up
             post(monitor, minute, failed=1, approved=15)
@@ -77,8 +78,8 @@ def test_one_open_alert_per_rule_however_many_requests(clock):
     assert monitor.snapshot(5).counts["status:failed"][-1] == 3
 
 
-def test_lower_bound_rules_judge_closed_minutes_only(clock):
-    monitor = make_monitor(clock)
+def test_lower_bound_rules_judge_closed_minutes_only(backend, clock):
+    monitor = make_monitor(backend, clock)
     post(monitor, 0)
     post(monitor, 1, approved=10)  # looks low while open: more may come
     post(monitor, 1, approved=90)
@@ -87,8 +88,8 @@ def test_lower_bound_rules_judge_closed_minutes_only(clock):
     assert monitor.alerts("all") == []
 
 
-def test_counts_add_up_and_late_records_are_kept(clock):
-    monitor = make_monitor(clock)
+def test_counts_add_up_and_late_records_are_kept(backend, clock):
+    monitor = make_monitor(backend, clock)
     post(monitor, 0, failed=1)
     post(monitor, 5, failed=1)
     post(monitor, 0, failed=2)  # late: stored and counted, the minute is already judged
@@ -96,8 +97,8 @@ def test_counts_add_up_and_late_records_are_kept(clock):
     assert snap.counts["status:failed"] == (3, 0, 0, 0, 0, 1)
 
 
-def test_missing_minutes_are_a_feed_gap_and_never_resolve_a_firing_alert(clock):
-    monitor = make_monitor(clock)
+def test_missing_minutes_are_a_feed_gap_and_never_resolve_a_firing_alert(backend, clock):
+    monitor = make_monitor(backend, clock)
     for minute in range(5):
         post(monitor, minute, failed=5)
     assert [a.state for a in monitor.alerts("firing")] == ["firing"]
@@ -114,8 +115,8 @@ def timestamp_iso(offset):
     return timestamp(T0 + offset).replace(" ", "T") + "Z"
 
 
-def test_a_silent_feed_raises_no_data_by_the_wall_clock_and_keeps_alerts_firing(clock):
-    monitor = make_monitor(clock)
+def test_a_silent_feed_raises_no_data_by_the_wall_clock_and_keeps_alerts_firing(backend, clock):
+    monitor = make_monitor(backend, clock)
     for minute in range(5):
         post(monitor, minute, failed=5)
     clock.advance(4 * 60)
@@ -135,8 +136,8 @@ def test_a_silent_feed_raises_no_data_by_the_wall_clock_and_keeps_alerts_firing(
     assert not monitor.feed_statuses()["status"].no_data_alert
 
 
-def test_the_wall_clock_closes_the_newest_minute_so_a_lower_bound_fires_without_more_data(clock):
-    monitor = make_monitor(clock, no_data=0)
+def test_the_wall_clock_closes_the_newest_minute_so_a_lower_bound_fires_without_more_data(backend, clock):
+    monitor = make_monitor(backend, clock, no_data=0)
     post(monitor, 0)
     post(monitor, 1, approved=10)
     post(monitor, 2, approved=10)
@@ -146,9 +147,9 @@ def test_the_wall_clock_closes_the_newest_minute_so_a_lower_bound_fires_without_
     assert [(t.kind, t.alert.rule) for t in fired] == [("firing", "approved_low")]
 
 
-def test_feeds_keep_their_own_clocks(clock):
+def test_feeds_keep_their_own_clocks(backend, clock):
     auth_rule = {"id": "a51", "type": "threshold", "metric": "auth_code:51", "direction": "above", "threshold": 10, "for": 2, "resolve": 2}
-    monitor = make_monitor(clock, rules=(FAILED, auth_rule))
+    monitor = make_monitor(backend, clock, rules=(FAILED, auth_rule))
     for minute in range(30):
         post(monitor, minute)
     # the auth-code feed arrives after the status feed: its minutes are judged all the same
@@ -158,10 +159,10 @@ def test_feeds_keep_their_own_clocks(clock):
     assert [a.rule for a in monitor.alerts("firing")] == ["a51"]
 
 
-def test_memory_keeps_a_window_back_from_the_newest_event_not_the_wall_clock(clock):
+def test_memory_keeps_a_window_back_from_the_newest_event_not_the_wall_clock(backend, clock):
     settings = MonitorSettings(window_minutes=60, retention_minutes=120, prune_every_minutes=10)
-    store = Store(":memory:")
-    monitor = make_monitor(clock, store=store, settings=settings)
+    store = backend.store()
+    monitor = make_monitor(backend, clock, store=store, settings=settings)
     for minute in range(200):
         post(monitor, minute)
     held = monitor.series.counts["status:approved"]
@@ -173,10 +174,10 @@ def test_memory_keeps_a_window_back_from_the_newest_event_not_the_wall_clock(clo
     assert min(held) < clock() / 60
 
 
-def test_retention_prune_removes_old_minutes_and_resolved_alerts_but_keeps_open_ones(clock):
+def test_retention_prune_removes_old_minutes_and_resolved_alerts_but_keeps_open_ones(backend, clock):
     settings = MonitorSettings(window_minutes=60, retention_minutes=60)
-    store = Store(":memory:")
-    monitor = make_monitor(clock, store=store, settings=settings)
+    store = backend.store()
+    monitor = make_monitor(backend, clock, store=store, settings=settings)
     for minute in range(10):
         post(monitor, minute, failed=5 if minute < 5 else 0)
     for minute in range(10, 400):
@@ -189,8 +190,8 @@ def test_retention_prune_removes_old_minutes_and_resolved_alerts_but_keeps_open_
     assert min(m for _, m, _ in store.counts_since(0)) == T0 + 400 - 60
 
 
-def test_snapshot_is_a_copy_readers_can_keep(clock):
-    monitor = make_monitor(clock)
+def test_snapshot_is_a_copy_readers_can_keep(backend, clock):
+    monitor = make_monitor(backend, clock)
     post(monitor, 0, failed=1)
     snap = monitor.snapshot(1)
     post(monitor, 0, failed=1)
@@ -200,8 +201,8 @@ def test_snapshot_is_a_copy_readers_can_keep(clock):
         snap.counts["status:failed"] = (9,)  # type: ignore[index]
 
 
-def test_a_broken_listener_never_breaks_ingestion(clock):
-    monitor = make_monitor(clock)
+def test_a_broken_listener_never_breaks_ingestion(backend, clock):
+    monitor = make_monitor(backend, clock)
     seen = []
 
     def broken(transitions):
@@ -214,8 +215,8 @@ def test_a_broken_listener_never_breaks_ingestion(clock):
     assert seen == ["pending", "firing"]
 
 
-def test_a_pending_breach_opened_and_cleared_within_one_batch_leaves_nothing_behind(clock):
-    monitor = make_monitor(clock)
+def test_a_pending_breach_opened_and_cleared_within_one_batch_leaves_nothing_behind(backend, clock):
+    monitor = make_monitor(backend, clock)
     batch = []
     for minute in range(10):
         counts = {"approved": 100, "failed": 5 if minute == 4 else 0}

@@ -431,7 +431,7 @@ def test_after_a_failed_reload_writes_are_refused_until_memory_is_rebuilt_from_t
     from .test_monitor import make_monitor
 
     store = UnreadableStore(str(tmp_path / "m.db"), error=disk_full)
-    monitor = make_monitor(clock, rules=(FAILED_FAST,), store=store)
+    monitor = make_monitor(None, clock, rules=(FAILED_FAST,), store=store)
     post(monitor, 0)
     store.failing = store.failing_reads = True
     with caplog.at_level(logging.ERROR, logger="monitor"), pytest.raises(StoreError) as first:
@@ -582,7 +582,7 @@ def test_metrics_of_an_engine_without_silences_or_delivery_leave_those_families_
     from .test_engine_edges import FAILED_FAST, post
     from .test_monitor import make_monitor
 
-    monitor = make_monitor(clock, rules=(FAILED_FAST,))
+    monitor = make_monitor(None, clock, rules=(FAILED_FAST,), store=Store(":memory:"))
     assert [a["state"] for a in post(monitor, 0, failed=5)] == ["firing"]
     server = Flask("metrics-only")
     register_metrics(server, monitor)
@@ -765,7 +765,7 @@ def test_a_request_that_waited_for_another_requests_rebuild_does_not_rebuild_aga
     from .test_monitor import make_monitor
 
     store = GatedReloadStore(str(tmp_path / "m.db"))
-    monitor = make_monitor(clock, rules=(FAILED_FAST,), store=store)
+    monitor = make_monitor(None, clock, rules=(FAILED_FAST,), store=store)
     post(monitor, 0)
     store.failing = store.failing_reads = True
     with pytest.raises(StoreError):

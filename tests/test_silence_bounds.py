@@ -7,10 +7,16 @@ import time
 
 import pytest
 
-from app import create_app
 from detection.metrics import epoch_to_iso
 
 DAY = 24 * 3600
+
+
+@pytest.fixture
+def app(backend):
+    """The app on each backend (conftest ``backend``): every test here that uses ``app`` or ``client`` runs on
+    SQLite and on PostgreSQL."""
+    return backend.app()
 
 
 def make(client, **fields):
@@ -44,11 +50,11 @@ def test_names_and_comments_in_any_script_are_kept(client):
     ({"comment": "\ud800"}, "comment"),
     ({"created_by": "\ud800"}, "created_by"),
 ])
-def test_a_refused_silence_is_not_stored_and_the_list_answers_after_a_restart(db_path, fields, field):
-    client = create_app({"db": db_path}).server.test_client()
+def test_a_refused_silence_is_not_stored_and_the_list_answers_after_a_restart(backend, fields, field):
+    client = backend.app().server.test_client()
     response = make(client, **fields)
     assert response.status_code == 422 and response.get_json()["details"][0]["field"] == field
     assert client.get("/api/silences").get_json()["count"] == 0
-    again = create_app({"db": db_path}).server.test_client()
+    again = backend.app().server.test_client()
     listed = again.get("/api/silences")
     assert listed.status_code == 200 and listed.get_json()["count"] == 0

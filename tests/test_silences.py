@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from app import create_app
 from detection.channels import WebhookChannel
 from detection.incidents import OPENED
 from detection.metrics import epoch_to_iso
@@ -33,9 +32,17 @@ LATER = epoch_to_iso(int(time.time() + 40 * DAY))
 
 
 @pytest.fixture
-def notify_app(tmp_path, httpserver):
+def app(backend):
+    """The app on each backend (conftest ``backend``): every test here that uses ``app`` or ``client`` runs on
+    SQLite and on PostgreSQL."""
+    return backend.app()
+
+
+@pytest.fixture
+def notify_app(tmp_path, httpserver, backend):
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
-    return make_app(tmp_path, [{"type": "webhook", "name": "ops", "url": httpserver.url_for("/hook")}])
+    return backend.keep_app(make_app(tmp_path, [{"type": "webhook", "name": "ops", "url": httpserver.url_for("/hook")}],
+                                     db=backend.target))
 
 
 def test_a_silenced_alert_sends_nothing_but_is_shown_as_silenced(notify_app, httpserver):
@@ -99,11 +106,12 @@ def test_an_expired_silence_lets_a_still_open_incident_through(notify_app, https
     assert body["alerts"][0]["status"] == "firing"
 
 
-def test_an_incident_is_silenced_only_when_every_member_alert_is(tmp_path, httpserver, caplog):
+def test_an_incident_is_silenced_only_when_every_member_alert_is(backend, httpserver, caplog):
     """Three members: a silence on the two warnings leaves the critical one paging; silencing it too mutes all."""
     caplog.set_level("INFO", logger="monitor.delivery")
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
-    delivery = make_delivery(str(tmp_path / "monitor.db"), [WebhookChannel("ops", httpserver.url_for("/hook"))])
+    delivery = make_delivery(backend.target, [WebhookChannel("ops", httpserver.url_for("/hook"))])
+    backend.keep(delivery.store)
     warnings = delivery.silences.create({"matchers": {"severity": "warning"}, "ends_at": SOON})
     delivery.start()
     try:
@@ -141,10 +149,10 @@ def test_silence_routes_list_get_and_expire(client):
     assert client.get("/api/silences", query_string={"status": "expired"}).get_json()["count"] == 1
 
 
-def test_silences_survive_a_restart(db_path):
-    first = create_app({"db": db_path}).server.test_client()
+def test_silences_survive_a_restart(backend):
+    first = backend.app().server.test_client()
     made = first.post("/api/silences", json={"matchers": {"severity": "critical"}, "ends_at": SOON}).get_json()
-    second = create_app({"db": db_path}).server.test_client()
+    second = backend.app().server.test_client()
     assert [s["id"] for s in second.get("/api/silences").get_json()["silences"]] == [made["id"]]
 
 
@@ -189,8 +197,8 @@ def test_silence_request_errors_are_json(client):
     assert bad_filter.status_code == 400
 
 
-def test_changing_silences_needs_the_api_token_when_one_is_set(db_path):
-    client = create_app({"db": db_path, "api_token": "t0ken"}).server.test_client()
+def test_changing_silences_needs_the_api_token_when_one_is_set(backend):
+    client = backend.app(api_token="t0ken").server.test_client()
     body = {"matchers": {"rule": "failed_high"}, "ends_at": SOON}
     assert client.post("/api/silences", json=body).status_code == 401
     made = client.post("/api/silences", json=body, headers={"Authorization": "Bearer t0ken"})
