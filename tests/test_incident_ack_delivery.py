@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
-
 from detection.channels import SlackChannel, WebhookChannel
 from detection.delivery import Delivery
 from detection.incident_actions import IncidentActions
@@ -36,12 +34,6 @@ def _bodies(httpserver, path: str) -> list[dict]:
     return [json.loads(req.get_data()) for req, _ in httpserver.log if req.path == path]
 
 
-# SQLite only for now: on PostgreSQL this test fails about one run in five to ten with a transition sent twice
-# (an opening, or a resolution, delivered again to every channel). Delivery is at-least-once, and the same
-# duplicate was seen once on SQLite at the base commit (tests/test_metrics_endpoint.py, console delivered 2.0),
-# so it looks like a race in detection/delivery.py that PostgreSQL's slower writes make likely. Reported for a
-# fix; a strict xfail cannot mark an intermittent failure. Put "postgresql" back once it is fixed.
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_an_acknowledged_incident_gets_no_reminders_but_its_escalation_and_resolution_go_out(backend, httpserver):
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     httpserver.expect_request("/slack", method="POST").respond_with_data("ok")

@@ -19,12 +19,6 @@ def smtp():
         yield sink
 
 
-# SQLite only for now: on PostgreSQL this test fails now and then (once in four runs here) with a transition sent twice
-# (an opening, or a resolution, delivered again to every channel). Delivery is at-least-once, and the same
-# duplicate was seen once on SQLite at the base commit (tests/test_metrics_endpoint.py, console delivered 2.0),
-# so it looks like a race in detection/delivery.py that PostgreSQL's slower writes make likely. Reported for a
-# fix; a strict xfail cannot mark an intermittent failure. Put "postgresql" back once it is fixed.
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_burst_of_three_member_alerts_gives_one_opening_and_one_resolving_message_per_channel(
         tmp_path, httpserver, smtp, backend):
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")

@@ -76,11 +76,6 @@ def test_ingest_counters_match_the_posted_totals(client):
     assert totals == sent_status
 
 
-# SQLite only for now: on PostgreSQL the opening was now and then delivered twice (ops and console delivered
-# 2.0); the same duplicate was seen once on SQLite at the base commit. A race in detection/delivery.py that
-# PostgreSQL's slower writes make likely, reported for a fix (an intermittent failure cannot carry a strict
-# xfail). Put "postgresql" back once it is fixed.
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_firing_alerts_and_notification_outcomes_are_exported(tmp_path, httpserver, backend):
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     app = backend.keep_app(make_app(tmp_path, [{"type": "webhook", "name": "ops", "url": httpserver.url_for("/hook")}],
