@@ -546,6 +546,12 @@ class Delivery:
             self._counters.add(r.channel, r.outcome)
 
     # ------------------------------------------------------------------ read
+    def queue_depth(self) -> int:
+        """Transition batches waiting for the dispatcher (not the wake-up markers ``stop`` and ``wait_settled``
+        put in, which a dispatcher that has stopped never takes out)."""
+        with self._queue.mutex:
+            return sum(1 for item in self._queue.queue if item is not None)
+
     def stats(self) -> DeliveryStats:
         """For /metrics and the API: outcome counts since start, queue depths, dropped transitions."""
         with self._counters.lock:
@@ -554,7 +560,7 @@ class Delivery:
         return {
             "outcomes": outcomes,
             "dropped": dropped,
-            "queue_depth": self._queue.qsize(),
+            "queue_depth": self.queue_depth(),
             "pending": {name: s.depth() for name, s in self._senders.items()},
             "running": self._started and not self.stopping.is_set(),
         }

@@ -112,3 +112,13 @@ def test_settled_means_nothing_is_in_flight(tmp_path):
             again.stop()
         assert receiver.log == []
     assert [r["outcome"] for r in _rows(again, channel="stuck")] == ["failed", "error"]
+
+
+def test_the_queue_depth_counts_transitions_not_the_wake_up_a_stop_leaves(tmp_path):
+    from .delivery_support import make_app
+
+    delivery = make_app(tmp_path, []).server.extensions["delivery"]
+    delivery.start()
+    delivery.stop()
+    delivery._queue.put_nowait(None)  # what stop() leaves when the dispatcher had already seen ``stopping``
+    assert delivery.stats()["queue_depth"] == 0
