@@ -8,7 +8,7 @@ next tick. ``simulate`` posts a scenario through the ingestion gate (with
 sent whole when their shape changes (first load, new range) and otherwise as a
 ``Patch`` holding only the minutes that changed (``callbacks.patches``). The time
 window both charts share is ``callbacks.window``'s; the incidents panels are
-``callbacks.incidents``'.
+``callbacks.incidents``', and opening the page at an incident ``callbacks.incident_link``'s.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from .access import check_write
 from .actions import PageActions, RouteClient, register_action_callbacks
 from .bands import RuleBands, trimmed
 from .following import DetailFollower, register_detail_following
+from .incident_link import register_incident_link
 from .incidents import IncidentHistory, register_incident_callbacks
 from .unchanged import charts_key, leave_out_unchanged
 
@@ -226,8 +227,9 @@ def register_callbacks(
         State(ids.REFRESH, "max_intervals"),
         prevent_initial_call=True,
     )
-    register_incident_callbacks(app, monitor, IncidentHistory(monitor),
-                                page_actions.detail if page_actions is not None else None)
+    render_detail = page_actions.detail if page_actions is not None else None
+    register_incident_callbacks(app, monitor, IncidentHistory(monitor), render_detail)
+    register_incident_link(app, monitor, render_detail)
     if page_actions is not None:
         register_action_callbacks(app, page_actions)
     register_detail_following(app, DetailFollower(monitor, page_actions))

@@ -99,6 +99,23 @@ def parse_cursor(value: object) -> Cursor | None:
 DetailRenderer = Callable[[str, object, object], Any]  # (incident id, kept name, kept token) -> the detail panel
 
 
+def opened_incident(monitor: Monitor, render_detail: DetailRenderer | None, incident_id: str, name: object,
+                    kept: object) -> tuple[Any, str, list[str], dict[str, Any]] | None:
+    """What opening one incident sends (its detail, its id as the selection, both charts' window around it, the
+    detail's digests); None when the store does not hold it. A click and a link (``callbacks.incident_link``)
+    open an incident the same way."""
+    incident = monitor.incident(incident_id)
+    if incident is None:
+        return None
+    newest = monitor.newest_event_minute()
+    end = incident.resolved_at if incident.resolved_at is not None else max(incident.started_at, newest or 0)
+    detail = (render_detail(incident.id, name, kept) if render_detail is not None
+              else incident_detail(incident.to_dict(), incident.started_at, end))
+    # What was drawn, so the refresh that keeps the detail current sends only what changes after this.
+    return (detail, incident.id,
+            incident_window(incident.started_at, incident.resolved_at, newest), drawn_digests(detail))
+
+
 def register_incident_callbacks(app: Dash, monitor: Monitor, history: IncidentHistory,
                                 render_detail: DetailRenderer | None = None) -> None:
     """``render_detail`` draws the detail with the analyst's actions (``callbacks.actions.PageActions.detail``)."""
@@ -118,16 +135,8 @@ def register_incident_callbacks(app: Dash, monitor: Monitor, history: IncidentHi
         # Rows are redrawn by refreshes (n_clicks 0 again): only a real click opens one.
         if not isinstance(trigger, dict) or not any(t.get("value") for t in ctx.triggered):
             return no_update, no_update, no_update, no_update
-        incident = monitor.incident(str(trigger.get("incident")))
-        if incident is None:
-            return incident_detail(None), None, no_update, None
-        newest = monitor.newest_event_minute()
-        end = incident.resolved_at if incident.resolved_at is not None else max(incident.started_at, newest or 0)
-        detail = (render_detail(incident.id, name, kept) if render_detail is not None
-                  else incident_detail(incident.to_dict(), incident.started_at, end))
-        # What was drawn, so the refresh that keeps the detail current sends only what changes after this.
-        return (detail, incident.id,
-                incident_window(incident.started_at, incident.resolved_at, newest), drawn_digests(detail))
+        found = opened_incident(monitor, render_detail, str(trigger.get("incident")), name, kept)
+        return found if found is not None else (incident_detail(None), None, no_update, None)
 
     @app.callback(
         Output(ids.RESOLVED_INCIDENTS, "children"),

@@ -11,6 +11,9 @@ CHART_SIGNATURE = "chart-signature"  # shape of the drawn charts, so a refresh c
 PART_DIGESTS = "part-digests"  # a digest of each part of the page as last sent, so unchanged parts are not resent
 PAUSE = "pause-refresh"  # pauses and resumes the auto-refresh (the interval's max_intervals 0 / -1)
 
+# The page's address: ``/?incident=<id>`` opens the dashboard at that incident (callbacks.incident_link)
+PAGE_URL = "page-url"
+
 # Banner and health
 HEALTH_BADGE = "health-badge"
 NEWEST_EVENT = "newest-event"

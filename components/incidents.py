@@ -171,6 +171,21 @@ def incident_detail(incident: Mapping[str, Any] | None, start: int | None = None
                     id=ids.incident_detail_of(incident["id"]))
 
 
+def incident_missing(requested: str, max_chars: int, retention_days: float) -> html.Div:
+    """The detail panel when a link names an incident the store does not hold (unknown, pruned, or no id at all).
+
+    The id is shown as text (never markup), cut at ``max_chars`` and with unprintable characters replaced, so a
+    forged link cannot put anything on the page but characters."""
+    shown = "".join(c if c.isprintable() else "\ufffd" for c in requested[:max_chars])
+    shown = (shown + "\u2026" if len(requested) > max_chars else shown) or "(empty id)"
+    return html.Div(
+        [html.P(f"No incident {shown} in the store (retention {retention_days:g} days).",
+                className="incident-missing-text mb-1"),
+         html.Div("Click an incident to see its alerts and timeline.", className="text-muted")],
+        className="incident-detail-missing", role="status",
+    )
+
+
 def incident_info(incident: Mapping[str, Any], start: int | None = None, end: int | None = None) -> list[Any]:
     """What the incident is: its head, since when, summary, drivers, timeline and member alerts."""
     members = members_of(incident)

@@ -117,6 +117,7 @@ def page_layout(spec: PageSpec) -> html.Div:
                 fluid=True,
                 tag="main",
             ),
+            dcc.Location(id=ids.PAGE_URL, refresh=False),
             dcc.Interval(id=ids.REFRESH, interval=spec.refresh_ms, n_intervals=0, max_intervals=-1),
             dcc.Store(id=ids.VIEW_WINDOW, data=None),
             dcc.Store(id=ids.SELECTED_INCIDENT, data=None),

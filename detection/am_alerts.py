@@ -60,7 +60,7 @@ def incident_alert(note: Notification, now: float, source: str = DEFAULT_SOURCE,
         "description": (f"{incident.summary}\n" if incident.summary else "") + context_line(note),
     }
     if note.dashboard_url:
-        annotations["dashboard"] = note.dashboard_url
+        annotations["dashboard"] = note.dashboard_link  # the dashboard opened at this incident
     runbook = runbook_of(note, runbooks or {})
     if runbook:
         annotations["runbook_url"] = runbook

@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from .alerts import FIRING, RESOLVED, Alert
 from .incidents import ESCALATED, OPENED, RESOLVED_TRANSITION, Incident
@@ -37,9 +38,25 @@ class Notification:
     acknowledged_by: str = ""  # who acknowledged the incident and when ("alice at 2026-...Z"), if anyone did
 
     @property
+    def dashboard_link(self) -> str:
+        """The dashboard opened at this incident ('' without a dashboard URL)."""
+        return incident_link(self.dashboard_url, self.incident.id)
+
+    @property
     def status(self) -> str:
         """Alertmanager's word for the group: firing while the incident is open, resolved once it is."""
         return RESOLVED if self.kind == RESOLVED_TRANSITION or not self.incident.is_open else FIRING
+
+
+def incident_link(dashboard_url: str, incident_id: str) -> str:
+    """``dashboard_url`` opened at one incident: ``incident=<id>`` added to its query, its own path, query and
+    fragment kept as they are (a proxy's prefix or parameters still work); '' without a dashboard URL."""
+    if not dashboard_url:
+        return ""
+    parts = urlsplit(dashboard_url)
+    # Appended, not parsed and re-encoded: the operator's own query reaches the proxy byte for byte.
+    query = "&".join(q for q in (parts.query, urlencode({"incident": incident_id})) if q)
+    return urlunsplit(parts._replace(path=parts.path or "/", query=query))
 
 
 # ----------------------------------------------------------------- wording
@@ -109,7 +126,7 @@ def plain_text(note: Notification) -> str:
             if alert.detail:  # the statistics behind the message, for whoever wants them
                 lines.append(f"    {alert.detail}")
     if note.dashboard_url:
-        lines.append(f"Dashboard: {note.dashboard_url}")
+        lines.append(f"Dashboard: {note.dashboard_link}")
     return "\n".join(lines)
 
 
@@ -128,7 +145,7 @@ def slack_payload(note: Notification) -> dict[str, Any]:
     lines.append(f"_{_slack_escape(context_line(note))}_")
     lines += [f"\u2022 {_slack_escape(member_line(a))}" for a in note.alerts]
     if note.dashboard_url:
-        lines.append(f"<{note.dashboard_url}|Open the dashboard>")
+        lines.append(f"<{note.dashboard_link}|Open the dashboard>")
     return {"text": "\n".join(lines)}
 
 
@@ -165,7 +182,8 @@ def value_line(alert: Alert) -> str:
     return text
 
 
-def alert_annotations(alert: Alert, dashboard_url: str) -> dict[str, str]:
+def alert_annotations(alert: Alert, dashboard_link: str) -> dict[str, str]:
+    """The member alert's annotations; ``dashboard`` is the dashboard opened at its incident."""
     out = {
         "summary": alert.message,
         "description": value_line(alert),
@@ -177,8 +195,8 @@ def alert_annotations(alert: Alert, dashboard_url: str) -> dict[str, str]:
         out["expected"] = _number(alert.expected)
     if alert.detail:
         out["detail"] = alert.detail
-    if dashboard_url:
-        out["dashboard"] = dashboard_url
+    if dashboard_link:
+        out["dashboard"] = dashboard_link
     return out
 
 
@@ -189,13 +207,13 @@ def _common(maps: Sequence[dict[str, str]]) -> dict[str, str]:
     return {k: v for k, v in first.items() if all(m.get(k) == v for m in maps[1:])}
 
 
-def _member_entry(alert: Alert, dashboard_url: str) -> dict[str, Any]:
+def _member_entry(alert: Alert, dashboard_url: str, dashboard_link: str) -> dict[str, Any]:
     labels = alert_labels(alert)
     done = alert.state == RESOLVED and alert.resolved_at is not None
     return {
         "status": RESOLVED if alert.state == RESOLVED else FIRING,
         "labels": labels,
-        "annotations": alert_annotations(alert, dashboard_url),
+        "annotations": alert_annotations(alert, dashboard_link),
         "startsAt": minute_to_iso(alert.started_at),
         "endsAt": minute_to_iso(alert.resolved_at) if done else ZERO_TIME,
         "generatorURL": dashboard_url,
@@ -222,7 +240,7 @@ def incident_annotations(note: Notification) -> dict[str, str]:
     if note.acknowledged_by:
         out["acknowledged_by"] = note.acknowledged_by
     if note.dashboard_url:
-        out["dashboard"] = note.dashboard_url
+        out["dashboard"] = note.dashboard_link
     return out
 
 
@@ -233,7 +251,7 @@ def alertmanager_payload(note: Notification, receiver: str, max_alerts: int = 0)
     incident. The extra ``incident`` field (the incident's public shape) is ignored by receivers that do not
     know it.
     """
-    alerts = [_member_entry(a, note.dashboard_url) for a in note.alerts]
+    alerts = [_member_entry(a, note.dashboard_url, note.dashboard_link) for a in note.alerts]
     truncated = 0
     if max_alerts and len(alerts) > max_alerts:
         truncated = len(alerts) - max_alerts

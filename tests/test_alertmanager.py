@@ -86,7 +86,7 @@ def test_a_failure_burst_is_listed_by_alertmanager_with_its_labels_and_ends_ther
     assert annotations["summary"] == incident.title
     assert annotations["description"].startswith(incident.summary + "\n")
     assert f"incident {incident.id} (processing_failure) since 2025-07-12T13:00:00Z" in annotations["description"]
-    assert annotations["dashboard"] == FAST["dashboard_url"]
+    assert annotations["dashboard"] == f"{FAST['dashboard_url']}?incident={incident.id}"  # opens at the incident
     assert annotations["runbook_url"] == RUNBOOK
     assert listed["generatorURL"] == f"{FAST['dashboard_url']}api/incidents/{incident.id}"
     assert listed["startsAt"].startswith("2025-07-12T13:00:00")  # the incident's event time

@@ -113,7 +113,7 @@ def test_an_incident_of_three_alerts_gives_one_opening_and_one_resolving_message
     assert sum(line.startswith("\u2022 ") for line in slack_open) == 3
     assert ("\u2022 Denials (code 51 insufficient funds): 38/min, about 4.2/min normally (9x) (critical, firing) "
             "[rule auth_51_high]") in slack_open
-    assert slack_open[-1] == "<http://monitor.test:8080/|Open the dashboard>"
+    assert slack_open[-1] == f"<http://monitor.test:8080/?incident={SPIKE_ID}|Open the dashboard>"  # at the incident
     assert slack_done[0] == f":white_check_mark: *RESOLVED [CRITICAL] {SPIKE_TITLE}*"
     assert "resolved 2025-07-12T13:12:00Z after 12 min" in slack_done[2]
 
@@ -125,7 +125,7 @@ def test_an_incident_of_three_alerts_gives_one_opening_and_one_resolving_message
     body = mails[0].get_content().splitlines()
     assert body[:2] == [f"OPENED [CRITICAL] {SPIKE_TITLE}", SPIKE_SUMMARY]
     assert sum(line.startswith("  - ") for line in body) == 3
-    assert "Dashboard: http://monitor.test:8080/" in body
+    assert f"Dashboard: http://monitor.test:8080/?incident={SPIKE_ID}" in body
 
     # Console: one log line per incident transition, none per member alert.
     lines = [r.getMessage() for r in caplog.records if r.name == "monitor.alerts"]

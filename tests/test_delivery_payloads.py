@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from detection.am_alerts import incident_alert
 from detection.channels import EmailChannel
 from detection.incident_message import (
     ZERO_TIME,
@@ -10,6 +13,8 @@ from detection.incident_message import (
     alertmanager_payload,
     console_line,
     fingerprint,
+    incident_link,
+    plain_text,
     slack_payload,
     subject,
 )
@@ -103,6 +108,41 @@ def test_labels_name_the_series_and_numbers_read_whole_or_to_four_significant_fi
     missing = dataclasses.replace(first, value=None, threshold=2.0, expected=0.000123456)
     annotations = alertmanager_payload(_note(alerts=[missing]), "ops")["alerts"][0]["annotations"]
     assert annotations["description"] == "worst value n/a vs threshold 2 (normal about 0.0001235)"
-    assert body["commonAnnotations"]["dashboard"] == "http://dash/"
+    assert body["commonAnnotations"]["dashboard"] == f"http://dash/?incident={SPIKE_ID}"
     without = Notification("opened", spike([first]), (first,), "")
     assert "dashboard" not in alertmanager_payload(without, "ops")["commonAnnotations"]
+
+
+@pytest.mark.parametrize(("dashboard_url", "link"), [
+    ("http://dash/", "http://dash/?incident=i2790863c8ccf0e9"),
+    ("http://dash:8050", "http://dash:8050/?incident=i2790863c8ccf0e9"),  # no path: the page's own, /
+    ("https://ops.example/monitor/", "https://ops.example/monitor/?incident=i2790863c8ccf0e9"),  # a proxy's prefix
+    # The operator's own query stays byte for byte (not re-encoded), the incident goes after it.
+    ("https://ops.example/m/?team=pay%20ments&x", "https://ops.example/m/?team=pay%20ments&x&incident=i2790863c8ccf0e9"),
+    ("https://ops.example/m/#top", "https://ops.example/m/?incident=i2790863c8ccf0e9#top"),  # query before fragment
+    ("", ""),  # no dashboard known: no link
+])
+def test_the_dashboard_link_opens_the_dashboard_at_the_incident_keeping_its_path_and_query(dashboard_url, link):
+    assert incident_link(dashboard_url, "i2790863c8ccf0e9") == link
+
+
+def test_an_incident_id_is_encoded_in_the_link():
+    assert incident_link("http://dash/", "a&b=c d") == "http://dash/?incident=a%26b%3Dc+d"
+
+
+def test_every_channel_links_to_the_dashboard_at_the_incident():
+    """Webhook (the group's and each member's ``dashboard`` annotation), Slack, email and Alertmanager's API."""
+    link = f"http://dash/?incident={SPIKE_ID}"
+    note = _note()
+    body = alertmanager_payload(note, "ops")
+    assert body["commonAnnotations"]["dashboard"] == link
+    assert [a["annotations"]["dashboard"] for a in body["alerts"]] == [link] * 3
+    assert body["externalURL"] == "http://dash/"  # the dashboard itself, as Alertmanager's externalURL is
+    assert slack_payload(note)["text"].split("\n")[-1] == f"<{link}|Open the dashboard>"
+    assert plain_text(note).split("\n")[-1] == f"Dashboard: {link}"
+    mail = EmailChannel("m", "127.0.0.1", 25, "monitor@example.com", ["x@example.com"]).message(note)
+    assert mail.get_content().splitlines()[-1] == f"Dashboard: {link}"
+    assert incident_alert(note, 1_790_000_000.0)["annotations"]["dashboard"] == link
+    without = Notification("opened", note.incident, note.alerts, "")
+    assert "dashboard" not in incident_alert(without, 1_790_000_000.0)["annotations"]
+    assert "Dashboard:" not in plain_text(without) and "Open the dashboard" not in slack_payload(without)["text"]
