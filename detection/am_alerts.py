@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from .incident_message import Notification, context_line, title
 from .metrics import epoch_to_iso
@@ -44,8 +45,15 @@ def runbook_of(note: Notification, runbooks: Mapping[str, str]) -> str:
 
 
 def incident_api_url(base_url: str, incident_id: str) -> str:
-    """The incident as the REST API shows it: its state, members and drivers at the incident's time."""
-    return f"{base_url.rstrip('/')}/api/incidents/{incident_id}" if base_url else ""
+    """The incident as the REST API shows it: its state, members and drivers at the incident's time.
+
+    Under the dashboard URL's path (a proxy's prefix stays); its query and fragment belong to the page, not here.
+    """
+    if not base_url:
+        return ""
+    parts = urlsplit(base_url)
+    path = f"{parts.path.rstrip('/')}/api/incidents/{quote(incident_id, safe='')}"
+    return urlunsplit(parts._replace(path=path, query="", fragment=""))
 
 
 def incident_alert(note: Notification, now: float, source: str = DEFAULT_SOURCE, instance: str = "",

@@ -143,3 +143,12 @@ def test_the_readme_examples_of_the_channel_are_read_as_written():
     assert isinstance(channel, AlertmanagerChannel)
     assert channel.urls == ["http://alertmanager-1:9093", "http://alertmanager-2:9093"]
     assert (channel.instance, channel.resend_seconds, channel.group_wait_seconds) == ("monitor-a", 60.0, None)
+
+
+def test_the_generator_url_is_the_incident_in_the_api_under_the_dashboards_path_without_its_query():
+    from detection.am_alerts import incident_api_url
+
+    assert incident_api_url("http://monitor:8080/", "i1") == "http://monitor:8080/api/incidents/i1"
+    assert incident_api_url("https://ops.example/monitor?team=pay#top", "i1") == \
+        "https://ops.example/monitor/api/incidents/i1"
+    assert incident_api_url("", "i1") == ""
