@@ -25,7 +25,6 @@ import json
 import logging
 import shutil
 import socket
-import statistics
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
-from benchmarks._stats import spread  # noqa: E402
+from benchmarks._stats import print_latency_table  # noqa: E402
 from tests.alertmanager_support import ALERTMANAGER, Alertmanager  # noqa: E402
 
 STATUSES = ("approved", "denied", "failed", "reversed", "backend_reversed", "refunded")
@@ -63,10 +62,6 @@ def body(minute: int) -> list[dict]:
     counts = {"approved": 115, "denied": 6, "failed": 4 if failing else 0, "reversed": 1,
               "backend_reversed": 2 if failing else 0, "refunded": 1}
     return [{"timestamp": stamp, "status": s, "count": counts[s]} for s in STATUSES]
-
-
-def p99(samples: list[float]) -> float:
-    return statistics.quantiles(samples, n=100)[98]
 
 
 def main() -> int:
@@ -113,15 +108,7 @@ def main() -> int:
             if live is not None:
                 live.stop()
 
-    base = samples["no channel"]
-    blocks = 5
-    size = len(base) // blocks
-    print(f"ingest latency, POST /api/transaction, {len(base)} requests per scenario, taking turns, {run_seconds:.0f} s")
-    print(f"{'scenario':<13} {'median ms':>10} {'p99 ms':>8}  {'p99 ratio per block':<40} channel outcomes per second")
-    for name, values in samples.items():
-        ratios = [p99(values[i * size:(i + 1) * size]) / p99(base[i * size:(i + 1) * size]) for i in range(blocks)]
-        print(f"{name:<13} {statistics.median(values) * 1000:>10.2f} {p99(values) * 1000:>8.2f}  "
-              f"{spread(ratios, '.2f', 'blocks'):<40} {outcomes[name] or '-'}")
+    print_latency_table(samples, "no channel", outcomes, run_seconds, "channel outcomes per second")
     return 0
 
 
