@@ -398,3 +398,15 @@ def test_the_driving_code_is_judged_against_the_traffic_of_those_minutes(store):
     assert figures["auth_code:51"]["expected"] == pytest.approx(span * rule_expected("auth_51_high", normal), abs=0.01)
     assert [(d.metric, d.share) for d in incident.drivers] == [("auth_code:51", 1.0)]
     assert incident.title == "Denial spike driven by code 51 (insufficient funds)"
+
+
+def test_a_denial_spike_summary_gives_the_fall_of_approvals_in_percent(feed):
+    # Approvals fall from 117 to 20 a minute while denials spike: the summary ends with the fall, whole percent
+    # of the approvals normal for those minutes (1 - 20/117 = 83%).
+    feed.post(10, approved=20, c51=32, c59=8)
+    feed.post(30)
+    (incident,) = feed.monitor.incidents()
+    assert incident.kind == "denial_spike"
+    # The figures cover the ten minutes of the fall: 10 x 20 seen against 10 x 117 normal.
+    assert incident.details["figures"]["status:approved"] == {"observed": 200.0, "expected": 1170.0}
+    assert incident.summary.endswith(" UTC; approvals down 83%")
