@@ -197,6 +197,18 @@ def test_a_minute_with_too_little_reference_is_not_judged_and_counts_towards_res
     assert not judgement.breach and judgement.clean
 
 
+def test_a_received_minute_without_an_approvals_row_is_zero_approvals_in_the_reference():
+    """Exports may leave zero rows out (DATA.md): a minute the feed sent only denials for had 0 approvals. One such
+    minute among 59 at 100/min is no dip (its 5-minute neighbourhood holds 80/min), so the level is 5,900/6,000."""
+    rule = ProfileDropRule(rule_id="d", metric="status:approved", profile=(100.0,), windows=(1, 5),
+                           dispersion=(None, None), p_value=1e-5, reference=60)
+    t0 = 29_000_000
+    series = _series_with({t0 + i: 100 for i in range(80) if i != 40})
+    series.add("status", "status:denied", t0 + 40, 3)  # minute 40 (in the reference 15-74): denials only
+    level = rule.levels(series, t0 + 79)
+    assert level is not None and level[0] == pytest.approx(5_900 / 6_000)
+
+
 def test_a_window_with_a_feed_gap_is_not_judged_a_drop():
     rule = ProfileDropRule(rule_id="d", metric="status:approved", profile=(100.0,), windows=(1, 5),
                            dispersion=(None, None), p_value=1e-5, reference=60)
