@@ -515,9 +515,9 @@ def _status_series(counts: dict[str, dict[int, int]], received: list[int]) -> Mi
 
 
 def test_poisson_tail_skip_ahead_drops_the_minute_leaving_across_a_one_minute_gap():
-    """Minute 13 not received: at minute 14 the window (12-14) no longer holds minute 10's 2 failures.
-
-    With them it would hold 3 >= min_count (the tail limit at 0.035 expected is 3 too) and breach.
+    """Minute 13 not received: from minute 12 (window 10-12) to minute 14 (window 12-14) both minutes 10 and 11
+    leave the window sum. Kept, minute 10's 2 failures would make minute 14 hold 3 >= min_count (the tail limit
+    at 0.023 expected is 3 too) and breach.
     """
     rule = PoissonTailRule(rule_id="t", metric="status:failed", ratio=1e-4, per="status:approved", window=3,
                            p_value=1e-4, min_count=3)
@@ -529,7 +529,7 @@ def test_poisson_tail_skip_ahead_drops_the_minute_leaving_across_a_one_minute_ga
 
 def test_poisson_tail_skip_ahead_drops_the_reference_leaving_across_a_one_minute_gap():
     """Minute 10's 100,000 approvals leave the reference at minute 13 (not received), so minute 14 (6 failures
-    against 234 approvals) breaches, and so do 15 and 16 (3 or 6 failures); kept in the reference, they would lift the limit far above 6."""
+    against 234 approvals) breaches, and so do 15 and 16 (3 failures each); kept in the reference, they would lift the limit far above 6."""
     rule = PoissonTailRule(rule_id="t", metric="status:failed", ratio=1e-4, per="status:approved", window=3,
                            p_value=1e-4, min_count=3)
     received = [i for i in range(20) if i != 13]
