@@ -398,3 +398,33 @@ def test_the_driving_code_is_judged_against_the_traffic_of_those_minutes(store):
     assert figures["auth_code:51"]["expected"] == pytest.approx(span * rule_expected("auth_51_high", normal), abs=0.01)
     assert [(d.metric, d.share) for d in incident.drivers] == [("auth_code:51", 1.0)]
     assert incident.title == "Denial spike driven by code 51 (insufficient funds)"
+
+
+def test_a_denial_spike_summary_gives_the_fall_of_approvals_in_percent(feed):
+    # Approvals fall from 117 to 20 a minute while denials spike: the summary ends with the fall, whole percent
+    # of the approvals normal for those minutes (1 - 20/117 = 83%).
+    feed.post(10, approved=20, c51=32, c59=8)
+    feed.post(30)
+    (incident,) = feed.monitor.incidents()
+    assert incident.kind == "denial_spike"
+    # The figures cover the ten minutes of the fall: 10 x 20 seen against 10 x 117 normal.
+    assert incident.details["figures"]["status:approved"] == {"observed": 200.0, "expected": 1170.0}
+    assert incident.summary.endswith(" UTC; approvals down 83%")
+
+
+def test_an_alert_whose_counts_barely_moved_keeps_the_kind_of_its_family(store):
+    # A sensitive rule fires on refunds 1 -> 2 a minute for 3 minutes: an excess of 3 against 3 expected, under
+    # the 7 (4 Poisson sds) that would say the group moved, and approvals did not move either. With no figure to
+    # go by, the kind is the family's own: refunds are the reversal family, so a reversal burst.
+    rule = {"id": "refunded_any", "type": "threshold", "metric": "status:refunded", "direction": "above",
+            "threshold": 1}
+    feed = StatusFeed(Monitor(parse_thresholds({"version": 1, "rules": [rule]}, "t.json"), store,
+                              clock=lambda: NOW))
+    feed.post(BASELINE)
+    feed.post(3, refunded=2)
+    feed.post(30)
+    (incident,) = feed.monitor.incidents()
+    assert [m["rule"] for m in incident.details["members"]] == ["refunded_any"]
+    figures = incident.details["figures"]
+    assert figures["status:refunded"] == {"observed": 6.0, "expected": 3.0}
+    assert incident.kind == "reversal_burst"

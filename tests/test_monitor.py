@@ -229,3 +229,22 @@ def test_a_pending_breach_opened_and_cleared_within_one_batch_leaves_nothing_beh
     post(monitor, 11)
     post(monitor, 12)
     assert monitor.alerts("all") == []
+
+
+def test_a_monitor_without_a_store_keeps_its_minutes_in_an_in_memory_store():
+    # Monitor's store argument is optional: left out, the engine gets a private in-memory SQLite store.
+    thresholds = parse_thresholds({"version": 1, "rules": [FAILED]}, "test")
+    monitor = Monitor(thresholds, settings=MonitorSettings(window_minutes=600, retention_minutes=1200),
+                      clock=lambda: NOW)
+    assert monitor.store.in_memory and monitor.store.path == ":memory:"
+    post(monitor, 0, failed=1)
+    assert sorted(monitor.store.counts_since(0)) == [("status:approved", T0, 100), ("status:failed", T0, 1)]
+
+
+def test_pruning_a_store_with_no_minutes_yet_names_the_same_counts_as_a_real_prune(backend, clock):
+    """prune_store() answers what was deleted, by the names the store's prune() uses; with nothing received
+    yet there is nothing to prune, and the answer is all zeros under those same names."""
+    store = backend.store()
+    monitor = make_monitor(backend, clock, store=store)
+    assert monitor.prune_store() == {"minutes": 0, "alerts": 0, "incidents": 0, "idempotency_keys": 0}
+    assert set(monitor.prune_store()) == set(store.prune(0, 0.0))

@@ -93,6 +93,16 @@ def test_week_profile_places_weekends_and_interpolates_between_hour_midpoints():
     assert hourly.at(monday + 6 * 60) == pytest.approx(5.5, abs=0.01)  # 06:00 lies between 05:30 and 06:30
 
 
+def test_week_profile_wraps_from_sunday_night_into_monday_morning():
+    """The week is a circle: Monday 00:00 lies on the straight line from Sunday 23:30 (hour 23's level, 23) to
+    Monday 00:30 (hour 0's, 0), 30.5 minutes along its 60, exactly like Sunday 23:59 (29.5 along) before it."""
+    monday = 29_197_440  # 2025-07-07 00:00 UTC, a Monday
+    hourly = WeekProfile([float(h) for h in range(24)])
+    assert hourly.at(monday - 1) == pytest.approx(23.0 * (1 - 29.5 / 60))
+    assert hourly.at(monday) == pytest.approx(23.0 * (1 - 30.5 / 60))
+    assert hourly.at(monday + 30) == pytest.approx(0.0 + 0.5 / 60)
+
+
 # ------------------------------------------------------------------------------------------ what stays quiet
 def test_evening_decline_and_night_trough_give_no_alert_with_learned_thresholds(learned):
     episodes = replay(learned.thresholds, _judged_days([]))  # Friday and Saturday: two declines, two troughs
@@ -156,6 +166,47 @@ def test_the_rule_ignores_a_dip_that_just_ended_in_its_reference():
         assert not rule.judge(series, t0 + 79).breach
     stopped = {**steady, t0 + 79: 0}
     assert rule.judge(_series_with(stopped), t0 + 79).breach
+
+
+def test_the_level_does_not_depend_on_the_profile_s_scale():
+    """Only the profile's shape matters: the level is counts over profile and the expectation level x profile,
+    so a profile 1e18 times larger gives a level 1e18 times smaller and the same verdicts (the dip that just
+    ended is still left out of the reference: 100/min, not 67)."""
+    t0 = 29_000_000
+    steady = {t0 + i: 100 for i in range(80)}
+    dipped = {**steady, **{t0 + i: 0 for i in range(5, 25)}}
+    for scale in (1.0, 1e18):
+        rule = ProfileDropRule(rule_id="d", metric="status:approved", profile=(100.0 * scale,), windows=(1, 5),
+                               dispersion=(None, None), p_value=1e-5, reference=60)
+        level = rule.levels(_series_with(dipped), t0 + 79)
+        assert level is not None and level[0] * scale == pytest.approx(1.0)
+        assert not rule.judge(_series_with(dipped), t0 + 79).breach
+        assert rule.judge(_series_with({**dipped, t0 + 79: 0}), t0 + 79).breach
+
+
+def test_a_minute_with_too_little_reference_is_not_judged_and_counts_towards_resolving():
+    """Under half the reference minutes received: no level, so no verdict; such a minute neither breaches nor
+    holds a firing alert open (it counts towards resolving, as a feed gap's minute does)."""
+    rule = ProfileDropRule(rule_id="d", metric="status:approved", profile=(100.0,), windows=(1, 5),
+                           dispersion=(None, None), p_value=1e-5, reference=60)
+    t0 = 29_000_000
+    # The windows end at minute 79, the reference is minutes 15-74: 46-74 received, 29 of its 60.
+    series = _series_with({t0 + i: 0 if i >= 70 else 100 for i in range(46, 80)})
+    assert rule.levels(series, t0 + 79) is None
+    judgement = rule.judge(series, t0 + 79)
+    assert not judgement.breach and judgement.clean
+
+
+def test_a_received_minute_without_an_approvals_row_is_zero_approvals_in_the_reference():
+    """Exports may leave zero rows out (DATA.md): a minute the feed sent only denials for had 0 approvals. One such
+    minute among 59 at 100/min is no dip (its 5-minute neighbourhood holds 80/min), so the level is 5,900/6,000."""
+    rule = ProfileDropRule(rule_id="d", metric="status:approved", profile=(100.0,), windows=(1, 5),
+                           dispersion=(None, None), p_value=1e-5, reference=60)
+    t0 = 29_000_000
+    series = _series_with({t0 + i: 100 for i in range(80) if i != 40})
+    series.add("status", "status:denied", t0 + 40, 3)  # minute 40 (in the reference 15-74): denials only
+    level = rule.levels(series, t0 + 79)
+    assert level is not None and level[0] == pytest.approx(5_900 / 6_000)
 
 
 def test_a_window_with_a_feed_gap_is_not_judged_a_drop():

@@ -495,3 +495,58 @@ def test_seasonal_config_defaults_and_limits():
         with pytest.raises(ConfigError) as raised:
             parse(**{field: value})
         assert str(raised.value).startswith(f"t.json.rules[0].{field}: ") and expected in str(raised.value)
+
+
+# ---------------------------------------------------------------------------------- skip-ahead across a gap
+def _first_breach_matches_judge(rule: Rule, series: MinuteSeries, minutes: list[int]) -> list[int]:
+    """``first_breach`` from every start equals the first minute ``judge`` breaches at; returns those indexes."""
+    judged = [i for i, m in enumerate(minutes) if rule.judge(series, m).breach]
+    for start in range(len(minutes) + 1):
+        assert rule.first_breach(series, minutes, start) == next((i for i in judged if i >= start), None), start
+    return judged
+
+
+def _status_series(counts: dict[str, dict[int, int]], received: list[int]) -> MinuteSeries:
+    series = MinuteSeries(DEFAULT_STATUSES)
+    for i in received:
+        for metric, per_minute in counts.items():
+            series.add("status", metric, T0 + i, per_minute.get(i, 0))
+    return series
+
+
+def test_poisson_tail_skip_ahead_drops_the_minute_leaving_across_a_one_minute_gap():
+    """Minute 13 not received: from minute 12 (window 10-12) to minute 14 (window 12-14) both minutes 10 and 11
+    leave the window sum. Kept, minute 10's 2 failures would make minute 14 hold 3 >= min_count (the tail limit
+    at 0.023 expected is 3 too) and breach.
+    """
+    rule = PoissonTailRule(rule_id="t", metric="status:failed", ratio=1e-4, per="status:approved", window=3,
+                           p_value=1e-4, min_count=3)
+    received = [i for i in range(20) if i != 13]
+    series = _status_series({"status:approved": {i: 117 for i in range(20)}, "status:failed": {10: 2, 14: 1}},
+                            received)
+    assert _first_breach_matches_judge(rule, series, [T0 + i for i in received]) == []
+
+
+def test_poisson_tail_skip_ahead_drops_the_reference_leaving_across_a_one_minute_gap():
+    """Minute 10's 100,000 approvals leave the reference at minute 13 (not received), so minute 14 (6 failures
+    against 234 approvals) breaches, and so do 15 and 16 (3 failures each); kept in the reference, they would lift the limit far above 6."""
+    rule = PoissonTailRule(rule_id="t", metric="status:failed", ratio=1e-4, per="status:approved", window=3,
+                           p_value=1e-4, min_count=3)
+    received = [i for i in range(20) if i != 13]
+    approvals = {i: 117 for i in range(20)} | {10: 100_000}
+    series = _status_series({"status:approved": approvals, "status:failed": {12: 3, 14: 3}}, received)
+    minutes = [T0 + i for i in received]
+    assert [minutes[i] - T0 for i in _first_breach_matches_judge(rule, series, minutes)] == [14, 15, 16]
+
+
+def test_rate_skip_ahead_starts_the_window_afresh_after_a_gap():
+    """Minute 13 not received: minute 14's window (13-14) is its own 50 denials of 100, a breach; minute 11's
+    10,000 transactions at the usual 7% must not linger in it."""
+    rule = RateRule(rule_id="r", metric="rate:denied", direction="above", baseline=0.07, window=2, p_value=1e-4,
+                    min_count=5)
+    received = [i for i in range(20) if i != 13]
+    denied = {i: 7 for i in range(20)} | {11: 700, 14: 50}
+    approved = {i: 100 - denied[i] for i in range(20)} | {11: 10_000 - 700}
+    series = _status_series({"status:approved": approved, "status:denied": denied}, received)
+    minutes = [T0 + i for i in received]
+    assert [minutes[i] - T0 for i in _first_breach_matches_judge(rule, series, minutes)] == [14, 15]
