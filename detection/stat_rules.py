@@ -85,24 +85,33 @@ def count_limits(p_value: float, dispersion: float | None, means: Sequence[float
     out = []
     for mean in means:
         spread = math.sqrt(mean * (1 + (mean / dispersion if dispersion else 0.0)))
-        top = int(mean + 14 * spread + 40)
-        k = np.arange(1, top + 1, dtype=np.float64)
-        if dispersion is None:
-            first = -mean
-            steps = math.log(mean) - np.log(k)
-        else:
-            q = mean / (dispersion + mean)  # the failure probability of the NB law
-            first = dispersion * math.log1p(-q)
-            steps = np.log(k - 1 + dispersion) - np.log(k) + math.log(q)
-        log_pmf = np.concatenate(([first], first + np.cumsum(steps)))
-        pmf = np.exp(log_pmf - log_pmf.max()) * math.exp(log_pmf.max())
-        if lower:
-            cdf = np.cumsum(pmf)
-            out.append(int(np.searchsorted(cdf, p_value, side="right")) - 1)
-        else:
-            upper_tail = np.cumsum(pmf[::-1])[::-1]  # P(X >= c), summed from the far end for precision
-            out.append(int(np.argmax(upper_tail <= p_value)) if (upper_tail <= p_value).any() else top + 1)
+        # The search reaches 14 spreads past the mean, then further for the rarer tails a small p asks for
+        # (p = 1e-60 lies about 20 spreads out); past about 40 spreads every probability underflows to 0.
+        for spreads in (14, 48, 160):
+            found = _tail_limit(np, p_value, dispersion, mean, int(mean + spreads * spread + 40), lower)
+            if found is not None:
+                break
+        out.append(found if found is not None else int(mean + 160 * spread + 41))
     return out
+
+
+def _tail_limit(np: Any, p_value: float, dispersion: float | None, mean: float, top: int, lower: bool) -> int | None:
+    """``count_limits`` for one mean, searching counts 0..top; None when the upper tail reaches past ``top``."""
+    k = np.arange(1, top + 1, dtype=np.float64)
+    if dispersion is None:
+        first = -mean
+        steps = math.log(mean) - np.log(k)
+    else:
+        q = mean / (dispersion + mean)  # the failure probability of the NB law
+        first = dispersion * math.log1p(-q)
+        steps = np.log(k - 1 + dispersion) - np.log(k) + math.log(q)
+    log_pmf = np.concatenate(([first], first + np.cumsum(steps)))
+    pmf = np.exp(log_pmf - log_pmf.max()) * math.exp(log_pmf.max())
+    if lower:
+        cdf = np.cumsum(pmf)
+        return int(np.searchsorted(cdf, p_value, side="right")) - 1
+    upper_tail = np.cumsum(pmf[::-1])[::-1]  # P(X >= c), summed from the far end for precision
+    return int(np.argmax(upper_tail <= p_value)) if (upper_tail <= p_value).any() else None
 
 
 class TailTable:

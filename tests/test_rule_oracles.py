@@ -550,3 +550,17 @@ def test_rate_skip_ahead_starts_the_window_afresh_after_a_gap():
     series = _status_series({"status:approved": approved, "status:denied": denied}, received)
     minutes = [T0 + i for i in received]
     assert [minutes[i] - T0 for i in _first_breach_matches_judge(rule, series, minutes)] == [14, 15]
+
+
+@pytest.mark.parametrize("p_value", [1e-3, 1e-30, 1e-60, 1e-120])
+@pytest.mark.parametrize("dispersion", [None, 20.0])
+def test_an_upper_tail_limit_is_the_smallest_count_that_rare_even_for_tiny_p_values(p_value, dispersion):
+    """The documented promise, for any p the thresholds file accepts: P(X >= c) <= p < P(X >= c - 1). The search
+    once stopped 14 spreads out, so p = 1e-60 got a count whose tail was 1e-49."""
+    from detection.stat_rules import count_limits
+
+    for mean in (0.5, 3.0, 100.0, 2500.0):
+        [limit] = count_limits(p_value, dispersion, [mean])
+        law = stats.poisson(mean) if dispersion is None else stats.nbinom(dispersion, dispersion / (dispersion + mean))
+        assert law.logsf(limit - 1) <= math.log(p_value) * (1 - 1e-9), (mean, limit)  # P(X >= limit) <= p
+        assert law.logsf(limit - 2) > math.log(p_value) * (1 + 1e-9), (mean, limit)  # and limit - 1 is not that rare
