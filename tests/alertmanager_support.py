@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Self
 
@@ -36,7 +37,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class _Program:
+class _Program(ABC):
     """One real program: ``start`` waits for ``/-/ready``; ``stop`` ends it (SIGTERM, then SIGKILL)."""
 
     name = "program"
@@ -52,8 +53,9 @@ class _Program:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @abstractmethod
     def command(self) -> list[str]:
-        raise NotImplementedError
+        """The program's command line (each program's own flags)."""
 
     def start(self) -> Self:
         with self.log.open("ab") as output:
