@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from typing import Any, Protocol
 
 import psycopg
@@ -163,10 +164,8 @@ class Cluster(BackgroundThread):
 
     def _drop_session(self) -> None:
         if self._session is not None:
-            try:
+            with suppress(psycopg.Error):  # a broken session may fail to close; it is dropped all the same
                 self._session.close()
-            except psycopg.Error:
-                pass
         self._session = None
 
     def step_down(self) -> None:
@@ -223,8 +222,7 @@ class Cluster(BackgroundThread):
             self.stopped.wait(timeout)
             return
         try:
-            for _ in session.notifies(timeout=timeout, stop_after=1):
-                pass
+            list(session.notifies(timeout=timeout, stop_after=1))  # returns at the first NOTIFY or the timeout
         except psycopg.Error as exc:
             self._drop_session()
             if self._leads:

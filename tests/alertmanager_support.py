@@ -6,12 +6,13 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Self
 
 import requests
+
+from .delivery_support import wait_until
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
@@ -60,19 +61,23 @@ class _Program(ABC):
     def start(self) -> Self:
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(self.command(), stdout=output, stderr=output, cwd=self.folder)
-        deadline = time.monotonic() + READY_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"{self.name} exited with code {self.process.returncode} while starting:\n"
-                                     + self.log.read_text(errors="replace")[-3000:])
-            try:
-                if requests.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:  # not listening yet
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise AssertionError(f"{self.name} was not ready within {READY_SECONDS} s")
+        try:
+            wait_until(self._ready, timeout=READY_SECONDS, what=f"{self.name} ready")
+        except AssertionError:
+            self.stop()
+            raise
+        return self
+
+    def _ready(self) -> bool:
+        """Whether it answers /-/ready; a process that exited while starting fails at once, with its output."""
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"{self.name} exited with code {self.process.returncode} while starting:\n"
+                                 + self.log.read_text(errors="replace")[-3000:])
+        try:
+            return requests.get(f"{self.url}/-/ready", timeout=1).status_code == 200
+        except requests.RequestException:  # not listening yet
+            return False
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
