@@ -73,8 +73,12 @@ def test_promtool_check_metrics_has_nothing_to_say_about_the_metrics_page(tmp_pa
     client = app.server.test_client()
     try:
         fire(client)
-        wait_until(lambda: httpserver.log, what="the opening delivered")
-        text = client.get("/metrics").get_data(as_text=True)
+        # The receiver has the message a moment before the sender records the outcome the counter reads.
+        def counted() -> str | None:
+            page = client.get("/metrics").get_data(as_text=True)
+            return page if "monitor_notifications_total{" in page else None
+
+        text = wait_until(counted, what="the delivery counted")
     finally:
         delivery.stop()
     assert "monitor_notifications_total{" in text and "monitor_incidents_open{" in text
