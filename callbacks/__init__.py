@@ -38,6 +38,7 @@ from .bands import RuleBands, trimmed
 from .following import DetailFollower, register_detail_following
 from .incident_link import register_incident_link
 from .incidents import IncidentHistory, register_incident_callbacks
+from .slice_view import NoLines, slice_alerts, sliced_snapshot
 from .unchanged import charts_key, leave_out_unchanged
 
 RECENT_ALERTS = 60
@@ -104,6 +105,7 @@ def register_callbacks(
         Input(ids.RANGE, "value"),
         Input(ids.SIMULATED, "data"),
         Input(ids.VIEW_WINDOW, "data"),
+        Input(ids.SLICE_FILTER, "data"),
         State(ids.CHART_SIGNATURE, "data"),
         State(ids.SELECTED_INCIDENT, "data"),
         State(ids.OPEN_INCIDENT_IDS, "data"),
@@ -112,8 +114,8 @@ def register_callbacks(
         # link every answer, leaving the page blank. The next tick comes refresh_ms after the answer.
         running=[(Output(ids.REFRESH, "disabled"), True, False)],
     )
-    def refresh(_n: int, range_label: str, _simulated: int, window_data: object, signature: str | None,
-                selected: object, open_ids: object, digests: object):
+    def refresh(_n: int, range_label: str, _simulated: int, window_data: object, slice_filter: object,
+                signature: str | None, selected: object, open_ids: object, digests: object):
         pinned = window.parse_window(window_data)
         newest = monitor.newest_event_minute()
         span = window.span_label(range_label, pinned, newest)
@@ -144,20 +146,47 @@ def register_callbacks(
         recent = view.recent_alerts(snap)
         alerts = list(snap.open_alerts) + recent
         x_range = None if pinned is None else [pinned.start_text, pinned.end_text]
+        # Filtered to one slice: the charts are drawn from the slice's counts, its own alerts and no global lines;
+        # the signature names the slice, so a change of filter sends whole figures, never a Patch across slices.
+        key = slice_filter if isinstance(slice_filter, str) and slice_filter else None
+        chart_snap, chart_alerts, chart_label, missing = snap, alerts, span, None
+        if key is not None:
+            try:
+                chart_snap = sliced_snapshot(snap, monitor.slice_counts(key, RANGES[span]))
+                chart_alerts, chart_label = slice_alerts(alerts, key), f"{span}@{key}"
+            except ValueError as exc:
+                missing = str(exc)
         old_signature = patches.ChartSignature.parse(signature)
         # What the charts are drawn from: their window, the minutes a Patch would resend, the shaded episodes.
         # When it is what the page already shows, the charts are not built at all.
         tail = slice(-patches.TAIL_MINUTES, None)
-        built_from = charts_key(span, x_range, snap.end_minute,
-                                {m: list(c[tail]) for m, c in snap.counts.items()},
+        built_from = charts_key(chart_label, x_range, snap.end_minute, missing,
+                                {m: list(c[tail]) for m, c in chart_snap.counts.items()},
                                 {f: list(r[tail]) for f, r in snap.received.items()},
-                                [(a.id, a.state, a.started_at, a.resolved_at) for a in alerts])
-        shown_already = (old_signature is not None and old_signature.range_label == span
+                                [(a.id, a.state, a.started_at, a.resolved_at) for a in chart_alerts])
+        shown_already = (old_signature is not None and old_signature.range_label == chart_label
                          and old_signature.end_minute == snap.end_minute)
         if shown_already and isinstance(digests, dict) and digests.get("charts_from") == built_from:
             status_part: Any = no_update
             auth_part: Any = no_update
             new_signature_text = signature
+        elif missing is not None:  # a slice the engine does not know (a forged or stale filter): said on the charts
+            status_part = empty_figure(missing, STATUS_CHART_HEIGHT)
+            auth_part = empty_figure(missing, AUTH_CHART_HEIGHT)
+            new_signature_text = None
+        elif key is not None:
+            axis = view.time_axis(chart_snap)
+            no_lines = NoLines()
+            status_fig = timeseries_figure(axis, view.status_panels(chart_snap, no_lines),
+                                           view.episodes(chart_alerts, STATUS_FEED, snap.end_minute),
+                                           STATUS_CHART_HEIGHT, span, x_range)
+            auth_fig = timeseries_figure(axis, view.auth_panels(chart_snap, no_lines),
+                                         view.episodes(chart_alerts, AUTH_CODE_FEED, snap.end_minute),
+                                         AUTH_CHART_HEIGHT, span, x_range)
+            new_signature = patches.signature(chart_label, snap.end_minute, status_fig, auth_fig)
+            status_part = patches.chart_update(status_fig, old_signature, new_signature)
+            auth_part = patches.chart_update(auth_fig, old_signature, new_signature)
+            new_signature_text = str(new_signature)
         else:
             axis = view.time_axis(snap)
             with bands.for_snapshot(read) as lines:  # the alert lines of this range, one refresh at a time

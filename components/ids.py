@@ -50,6 +50,30 @@ API_TOKEN_STORE = "api-token-store"  # the token once it was accepted, kept for 
 
 SIMULATE_BUTTON_TYPE = "simulate-button"
 
+# Breakdown by dimension (issue 12): which acquirer, merchant or brand carries the excess
+BREAKDOWN_PANEL = "breakdown-panel"
+BREAKDOWN_NOTE = "breakdown-note"  # "no dimensions configured", in place of the panel
+BREAKDOWN_BY = "breakdown-by"  # select: the dimension (or pair)
+BREAKDOWN_METRIC = "breakdown-metric"  # select: the metric, when no incident is selected
+BREAKDOWN_TOGGLE = "breakdown-toggle"  # Hide / Show: a hidden panel reads nothing
+BREAKDOWN_SHOWN = "breakdown-shown"  # store: whether the panel is shown
+BREAKDOWN_BODY = "breakdown-body"
+BREAKDOWN_HEADING = "breakdown-heading"
+BREAKDOWN_BARS = "breakdown-bars"
+BREAKDOWN_HEATMAP = "breakdown-heatmap"
+BREAKDOWN_TABLE = "breakdown-table"
+BREAKDOWN_TABLE_BOX = "breakdown-table-box"
+BREAKDOWN_DIGESTS = "breakdown-digests"  # store: digests of the panel's parts as last sent
+
+# The charts filtered to one slice
+SLICE_FILTER = "slice-filter"  # store: null (all traffic) or a slice key such as "acquirer=acq-07"
+SLICE_BAR = "slice-bar"
+SLICE_BAR_LABEL = "slice-bar-label"
+SLICE_DIMENSION = "slice-dimension"
+SLICE_VALUE = "slice-value"
+SLICE_CHIP = "slice-chip"  # "filtered to acquirer acq-07" (or "all traffic")
+SLICE_CLEAR = "slice-clear"
+
 # Incidents
 OPEN_INCIDENTS = "open-incidents"
 INCIDENT_DETAIL = "incident-detail"

@@ -1,4 +1,5 @@
-"""The page frame: banner, incidents, cards, time controls and charts, alerts, simulate buttons, tables and API help."""
+"""The page frame: banner, incidents, cards, time controls (and the slice filter) and charts, alerts, simulate buttons,
+the breakdown by dimension, tables and API help."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from . import ids
+from .breakdown import breakdown_panel, slice_filter_bar
 from .charts import chart
 from .incidents import history_panel, incident_detail
 from .panels import Endpoint, ScenarioButton, api_panel, simulate_panel
@@ -36,6 +38,10 @@ class PageSpec:
     mode: str | None = None  # "DEMO" or "REPLAY": shown as a badge so nobody mistakes it for production
     simulate: bool = False  # simulate buttons write synthetic minutes: only on when asked for
     token_required: bool = False  # MONITOR_API_TOKEN is set: the simulate buttons ask for it
+    # Issue 12: the configured dimensions (and pairs) with the values known at start; none: no panel, no filter.
+    dimensions: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    metrics: Sequence[Mapping[str, str]] = ()  # what the breakdown can be of: {"label", "value"} per metric
+    breakdown_metric: str = "status:denied"
 
 
 def banner(spec: PageSpec) -> dbc.Navbar:
@@ -82,6 +88,7 @@ def page_layout(spec: PageSpec) -> html.Div:
                     ),
                     html.Div(id=ids.STATUS_CARDS, className="cards-row"),
                     time_bar(),
+                    slice_filter_bar(spec.dimensions),
                     dbc.Row(
                         [
                             dbc.Col(panel("Transactions per minute, by status", chart(ids.STATUS_CHART, STATUS_CHART_HEIGHT)),
@@ -101,6 +108,9 @@ def page_layout(spec: PageSpec) -> html.Div:
                         ],
                         className="g-3",
                     ),
+                    dbc.Row(dbc.Col(panel("Breakdown by dimension",
+                                          breakdown_panel(spec.dimensions, spec.metrics, spec.breakdown_metric),
+                                          class_name="breakdown-card")), className="g-3"),
                     dbc.Row(
                         [
                             dbc.Col(panel("Recent minutes", html.Div(id=ids.RECENT_TABLE, tabIndex="0", role="region",
@@ -127,6 +137,9 @@ def page_layout(spec: PageSpec) -> html.Div:
             dcc.Store(id=ids.PART_DIGESTS, data=None),
             dcc.Store(id=ids.SIMULATED, data=0),
             dcc.Store(id=ids.CHART_SIGNATURE, data=None),
+            dcc.Store(id=ids.SLICE_FILTER, data=None),
+            dcc.Store(id=ids.BREAKDOWN_SHOWN, data=True),
+            dcc.Store(id=ids.BREAKDOWN_DIGESTS, data=None),
             dcc.Store(id=ids.API_TOKEN_STORE, storage_type="session"),
         ],
         className="page",

@@ -29,25 +29,27 @@ def refresh_key(app) -> str:
 
 
 def call_refresh(client, app, range_label: str = "6h", signature=None, trigger: str = ids.REFRESH, window=None,
-                 selected=None, digests=None, open_ids=None) -> tuple[dict, int]:
+                 selected=None, digests=None, open_ids=None, slice_filter=None) -> tuple[dict, int]:
     """Sends the page's refresh request (see ``refresh_request``) and returns its answer and size in bytes."""
-    body = refresh_request(app, range_label, signature, trigger, window, selected, digests, open_ids)
+    body = refresh_request(app, range_label, signature, trigger, window, selected, digests, open_ids, slice_filter)
     response = client.post("/_dash-update-component", json=body)
     assert response.status_code == 200, response.data[:500]
     return response.get_json()["response"], len(response.data)
 
 
 def refresh_request(app, range_label: str = "6h", signature=None, trigger: str = ids.REFRESH, window=None,
-                    selected=None, digests=None, open_ids=None) -> dict:
-    """The request the page sends for a refresh; ``window`` is the charts' pinned window (None: follow live)."""
+                    selected=None, digests=None, open_ids=None, slice_filter=None) -> dict:
+    """The request the page sends for a refresh; ``window`` is the charts' pinned window (None: follow live),
+    ``slice_filter`` the slice the charts are filtered to (None: all traffic)."""
     key = refresh_key(app)
     spec = app.callback_map[key]
     outputs = [{"id": part.split(".")[0], "property": part.split(".")[1]} for part in key.strip(".").split("...")]
     values = {ids.REFRESH: 1, ids.RANGE: range_label, ids.SIMULATED: 0, ids.VIEW_WINDOW: window,
               ids.CHART_SIGNATURE: signature, ids.SELECTED_INCIDENT: selected, ids.OPEN_INCIDENT_IDS: open_ids,
-              ids.PART_DIGESTS: digests}
+              ids.PART_DIGESTS: digests, ids.SLICE_FILTER: slice_filter}
     inputs = [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in spec["inputs"]]
-    prop = {ids.REFRESH: "n_intervals", ids.RANGE: "value", ids.SIMULATED: "data", ids.VIEW_WINDOW: "data"}[trigger]
+    prop = {ids.REFRESH: "n_intervals", ids.RANGE: "value", ids.SIMULATED: "data", ids.VIEW_WINDOW: "data",
+            ids.SLICE_FILTER: "data"}[trigger]
     return {"output": key, "outputs": outputs, "inputs": inputs, "changedPropIds": [f"{trigger}.{prop}"],
             "state": [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in spec["state"]]}
 
