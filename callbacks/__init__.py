@@ -8,7 +8,9 @@ next tick. ``simulate`` posts a scenario through the ingestion gate (with
 sent whole when their shape changes (first load, new range) and otherwise as a
 ``Patch`` holding only the minutes that changed (``callbacks.patches``). The time
 window both charts share is ``callbacks.window``'s; the incidents panels are
-``callbacks.incidents``', and opening the page at an incident ``callbacks.incident_link``'s.
+``callbacks.incidents``', and opening the page at an incident ``callbacks.incident_link``'s. With dimensions
+configured, the breakdown panel and the slice filter are ``callbacks.breakdown``'s; a slice filter set there makes
+the refresh draw both charts from that slice's counts (``callbacks.slice_view``).
 """
 
 from __future__ import annotations
@@ -35,10 +37,11 @@ from . import patches, view, window
 from .access import check_write
 from .actions import PageActions, RouteClient, register_action_callbacks
 from .bands import RuleBands, trimmed
+from .breakdown import BreakdownReader, register_breakdown_callbacks
 from .following import DetailFollower, register_detail_following
 from .incident_link import register_incident_link
 from .incidents import IncidentHistory, register_incident_callbacks
-from .slice_view import NoLines, slice_alerts, sliced_snapshot
+from .slice_view import NoLines, mark_filtered, slice_alerts, sliced_snapshot
 from .unchanged import charts_key, leave_out_unchanged
 
 RECENT_ALERTS = 60
@@ -183,6 +186,8 @@ def register_callbacks(
             auth_fig = timeseries_figure(axis, view.auth_panels(chart_snap, no_lines),
                                          view.episodes(chart_alerts, AUTH_CODE_FEED, snap.end_minute),
                                          AUTH_CHART_HEIGHT, span, x_range)
+            mark_filtered(status_fig, key)
+            mark_filtered(auth_fig, key)
             new_signature = patches.signature(chart_label, snap.end_minute, status_fig, auth_fig)
             status_part = patches.chart_update(status_fig, old_signature, new_signature)
             auth_part = patches.chart_update(auth_fig, old_signature, new_signature)
@@ -262,6 +267,8 @@ def register_callbacks(
     if page_actions is not None:
         register_action_callbacks(app, page_actions)
     register_detail_following(app, DetailFollower(monitor, page_actions))
+    if monitor.dimensions():  # the panel and the slice filter are on the page only with dimensions configured
+        register_breakdown_callbacks(app, monitor, BreakdownReader(monitor))
 
     @app.callback(
         Output(ids.SIMULATE_RESULT, "children"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dash import html
 
+from callbacks.breakdown import metric_options
 from components.page import PageSpec, page_layout
 from components.panels import ScenarioButton, api_endpoints
 from detection import Monitor
@@ -14,6 +15,7 @@ def dashboard_layout(monitor: Monitor, title: str, refresh_ms: int, *, mode: str
                      base_url: str = "http://127.0.0.1:8080", token_required: bool = False,
                      simulate: bool = False) -> html.Div:
     thresholds = monitor.thresholds
+    metrics = metric_options(thresholds.statuses, thresholds.auth_codes)
     spec = PageSpec(
         title=title,
         refresh_ms=refresh_ms,
@@ -27,5 +29,8 @@ def dashboard_layout(monitor: Monitor, title: str, refresh_ms: int, *, mode: str
         mode=mode,
         simulate=simulate,
         token_required=token_required,
+        dimensions=monitor.dimensions(),
+        metrics=metrics,
+        breakdown_metric="status:denied" if "denied" in thresholds.statuses else metrics[0]["value"],
     )
     return page_layout(spec)

@@ -14,6 +14,7 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
+from components.breakdown import slice_label
 from detection import Alert, Snapshot
 
 SLICE_MARK = "@"
@@ -60,3 +61,13 @@ def slice_alerts(alerts: Sequence[Alert], key: str) -> list[Alert]:
 def sliced_snapshot(snap: Snapshot, found: Mapping[str, Any]) -> Snapshot:
     """``snap`` with the slice's counts in place of the whole traffic's (same minutes, feeds and received)."""
     return replace(snap, counts=MappingProxyType(aligned_counts(found, snap)))
+
+
+def mark_filtered(figure: dict, key: str) -> dict:
+    """Say on the chart itself which slice it shows (the auth-code chart is far below the chip)."""
+    figure["layout"]["annotations"].append({
+        "text": f"<b>{slice_label(key)} only</b>", "xref": "paper", "yref": "paper", "x": 0.5, "y": 1.0,
+        "xanchor": "center", "yanchor": "bottom", "showarrow": False, "bgcolor": "#e7f1ff",
+        "font": {"size": 11, "color": "#0a3f8f"},
+    })
+    return figure
