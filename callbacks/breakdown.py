@@ -24,6 +24,7 @@ from components.breakdown import (
     contribution_figure,
     contribution_table,
     empty_breakdown_figure,
+    excess_word,
     heatmap_figure,
     incident_focus,
     slice_chip,
@@ -159,8 +160,9 @@ def register_breakdown_callbacks(app: Dash, monitor: Monitor, reader: BreakdownR
             parts = {"heading": message, "bars": empty_breakdown_figure(message, 300),
                      "heat": empty_breakdown_figure(message, 320), "table": "", "metric_off": focus.incident is not None}
         else:
-            parts = {"heading": breakdown_heading(found, noun, focus), "bars": contribution_figure(found, noun),
-                     "heat": heatmap_figure(found, noun), "table": contribution_table(found, noun),
+            what = excess_word(focus.metric)
+            parts = {"heading": breakdown_heading(found, noun, focus), "bars": contribution_figure(found, noun, what=what),
+                     "heat": heatmap_figure(found, noun), "table": contribution_table(found, noun, what=what),
                      "metric_off": focus.incident is not None}
         out, new_digests = leave_out_unchanged(parts, digests)
         return out["heading"], out["bars"], out["heat"], out["table"], out["metric_off"], new_digests

@@ -59,8 +59,14 @@ def slice_alerts(alerts: Sequence[Alert], key: str) -> list[Alert]:
 
 
 def sliced_snapshot(snap: Snapshot, found: Mapping[str, Any]) -> Snapshot:
-    """``snap`` with the slice's counts in place of the whole traffic's (same minutes, feeds and received)."""
-    return replace(snap, counts=MappingProxyType(aligned_counts(found, snap)))
+    """``snap`` with the slice's counts in place of the whole traffic's (same minutes and feeds). Minutes before
+    the slice's read starts (the engine keeps slices for its window only) are no data, drawn as a gap, not 0."""
+    start = found.get("start_minute")
+    received = snap.received
+    if snap.start_minute is not None and (start is None or int(start) > snap.start_minute):
+        cut = len(snap.minutes) if start is None else min(len(snap.minutes), int(start) - snap.start_minute)
+        received = MappingProxyType({feed: (False,) * cut + tuple(marks[cut:]) for feed, marks in snap.received.items()})
+    return replace(snap, counts=MappingProxyType(aligned_counts(found, snap)), received=received)
 
 
 def mark_filtered(figure: dict, key: str) -> dict:

@@ -110,13 +110,25 @@ class Focus:
 
 
 COUNT_KINDS = ("status", "auth_code")
+# Counts whose problem is a fall (the engine's ``detection.contributions.FALLING``): a share of the shortfall.
+FALLING = frozenset({"status:approved", "auth_code:00"})
+
+
+def excess_word(metric: str) -> str:
+    """'extra' denials, but the 'shortfall of' approvals: what a share of the excess is a share of."""
+    return "shortfall of" if metric in FALLING else "extra"
 
 
 def main_metric(incident: Mapping[str, Any]) -> str | None:
-    """The count metric an incident is about: its first driver's, else its first member metric's, a slice
-    metric read as its base (``status:denied@acquirer=acq-07`` -> ``status:denied``), a share as its status
-    (``rate:denied`` -> ``status:denied``); None when it has none (a feed outage)."""
-    candidates = [d.get("metric", "") for d in incident.get("drivers") or []] + list(incident.get("metrics") or [])
+    """The count metric an incident is about: the one its contributions were measured on (the engine's
+    ``details["contributions"]``), else its first driver's, else its first member metric's; a slice metric read
+    as its base (``status:denied@acquirer=acq-07`` -> ``status:denied``), a share as its status (``rate:denied``
+    -> ``status:denied``); None when it has none (a feed outage)."""
+    details = incident.get("details") or {}
+    measured = details.get("contributions") if isinstance(details, Mapping) else None
+    candidates = [row.get("metric", "") for rows in (measured.values() if isinstance(measured, Mapping) else ())
+                  if isinstance(rows, list) for row in rows[:1] if isinstance(row, Mapping)]
+    candidates += [d.get("metric", "") for d in incident.get("drivers") or []] + list(incident.get("metrics") or [])
     for metric in candidates:
         base = str(metric).partition("@")[0]
         kind, _, key = base.partition(":")
@@ -180,7 +192,8 @@ def bar_text(row: Mapping[str, Any]) -> str:
     return f"{percent(row.get('share_of_excess'))} · {number(row.get('observed'))} vs {number(row.get('expected'))} expected"
 
 
-def contribution_figure(breakdown: Mapping[str, Any], noun: str, height: int = BARS_HEIGHT, top: int = TOP_BARS) -> dict:
+def contribution_figure(breakdown: Mapping[str, Any], noun: str, height: int = BARS_HEIGHT, top: int = TOP_BARS,
+                        what: str = "extra") -> dict:
     """Horizontal bars, largest share of the excess on top: each slice's share in % with its observed and
     expected counts as text and in the hover. A slice with no excess is a grey stub, so it still shows."""
     rows = list(breakdown.get("slices") or [])[:top]
@@ -194,12 +207,12 @@ def contribution_figure(breakdown: Mapping[str, Any], noun: str, height: int = B
             "text": [bar_text(r) for r in rows], "textposition": "outside", "cliponaxis": False,
             "customdata": [[number(r.get("observed")), number(r.get("expected")), row_slice(breakdown, r)] for r in rows],
             "marker": {"color": [BAR_EXCESS if s > 0 else BAR_NONE for s in shares]},
-            "hovertemplate": ("<b>%{y}</b><br>%{x:.0f}% of the extra " + noun
+            "hovertemplate": (f"<b>%{{y}}</b><br>%{{x:.0f}}% of the {what} " + noun
                               + "<br>observed %{customdata[0]} · expected %{customdata[1]}<extra></extra>"),
         }],
         "layout": _layout(
             height, margin={"l": 8, "r": 16, "t": 8, "b": 40}, bargap=0.25,
-            xaxis={"title": {"text": f"share of the extra {noun} (%)", "standoff": 4}, "range": [0, 175],
+            xaxis={"title": {"text": f"share of the {what} {noun} (%)", "standoff": 4}, "range": [0, 175],
                    "tickvals": [0, 25, 50, 75, 100], "gridcolor": "#eef0f3", "zeroline": True, "fixedrange": True},
             yaxis={"automargin": True, "fixedrange": True, "type": "category"},
         ),
@@ -263,13 +276,14 @@ def breakdown_heading(breakdown: Mapping[str, Any], noun: str, focus: Focus) -> 
     return f"{noun.capitalize()} by {by}, {about}" + (f" ({when})" if when else "") + total
 
 
-def contribution_table(breakdown: Mapping[str, Any], noun: str, top: int = TOP_BARS) -> html.Table | html.P:
+def contribution_table(breakdown: Mapping[str, Any], noun: str, top: int = TOP_BARS,
+                       what: str = "extra") -> html.Table | html.P:
     """The bars' figures as a table: value, share of the extra, observed, expected, share of all."""
     rows = list(breakdown.get("slices") or [])[:top]
     if not rows:
         return html.P(WAITING, className="text-muted small mb-0", id=ids.BREAKDOWN_TABLE)
     by = dimension_label(str(breakdown.get("by", "")))
-    head = html.Thead(html.Tr([html.Th(by, scope="col"), html.Th(f"share of the extra {noun}", scope="col", className="num"),
+    head = html.Thead(html.Tr([html.Th(by, scope="col"), html.Th(f"share of the {what} {noun}", scope="col", className="num"),
                                html.Th("observed", scope="col", className="num"),
                                html.Th("expected", scope="col", className="num"),
                                html.Th("share of all", scope="col", className="num")]))

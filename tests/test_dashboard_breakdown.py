@@ -24,6 +24,7 @@ from components.breakdown import (
     contribution_figure,
     contribution_table,
     dimension_label,
+    excess_word,
     heatmap_figure,
     incident_focus,
     main_metric,
@@ -90,6 +91,9 @@ def test_a_pair_is_named_with_a_times_sign():
     ({"drivers": [], "metrics": ["rate:denied"]}, "status:denied"),
     ({"drivers": [], "metrics": ["feed:status", "status:failed"]}, "status:failed"),
     ({"drivers": [], "metrics": ["feed:status"]}, None),
+    # The engine's contributions say which count they were measured on: that one first.
+    ({"drivers": [{"metric": "auth_code:51"}], "metrics": ["status:denied"],
+      "details": {"contributions": {"acquirer": [{"metric": "status:denied", "share_of_excess": 0.8}]}}}, "status:denied"),
 ])
 def test_an_incidents_main_metric_is_a_count_metric_read_from_its_drivers_then_its_members(incident, metric):
     assert main_metric(incident) == metric
@@ -138,6 +142,14 @@ def test_bars_keep_only_the_top_n_and_say_when_there_is_nothing_yet():
     assert contribution_figure(BREAKDOWN, "denials", top=1)["data"][0]["y"] == ["acq-07"]
     empty = contribution_figure({**BREAKDOWN, "slices": []}, "denials")
     assert empty["data"] == [] and empty["layout"]["annotations"][0]["text"] == WAITING
+
+
+def test_a_fall_is_a_share_of_the_shortfall():
+    assert excess_word("status:approved") == "shortfall of" and excess_word("auth_code:00") == "shortfall of"
+    assert excess_word("status:denied") == "extra"
+    figure = contribution_figure(BREAKDOWN, "approvals", what="shortfall of")
+    assert figure["layout"]["xaxis"]["title"]["text"] == "share of the shortfall of approvals (%)"
+    assert "share of the shortfall of approvals" in text_of(contribution_table(BREAKDOWN, "approvals", what="shortfall of"))
 
 
 def test_bar_text_rounds_like_the_page():
@@ -276,9 +288,13 @@ def test_a_slices_counts_are_laid_on_the_snapshots_minutes_with_zero_where_it_ha
              "counts": {"status:approved": (4, 5, 6, 7), "status:denied": (1, 0, 3, 8), "status:failed": (1, 1, 1, 1)}}
     assert aligned_counts(found, snap) == {"status:approved": (0, 0, 4, 5, 6), "status:denied": (0, 0, 1, 0, 3)}
     sliced = sliced_snapshot(snap, found)
-    assert sliced.counts["status:denied"] == (0, 0, 1, 0, 3)
-    assert sliced.received == snap.received and sliced.start_minute == 100  # same minutes, same feed marks
-    assert aligned_counts({"start_minute": None, "end_minute": None, "counts": {}}, snap)["status:denied"] == (0,) * 5
+    assert sliced.counts["status:denied"] == (0, 0, 1, 0, 3) and sliced.start_minute == 100
+    # Before the slice's read starts (the engine keeps slices for its window) is no data, a gap: not a 0.
+    assert sliced.received["status"] == (False, False, True, True, True)
+    assert sliced_snapshot(snap, {**found, "start_minute": 100}).received == snap.received
+    nothing = {"start_minute": None, "end_minute": None, "counts": {}}
+    assert aligned_counts(nothing, snap)["status:denied"] == (0,) * 5
+    assert sliced_snapshot(snap, nothing).received["status"] == (False,) * 5
 
 
 def test_a_filtered_chart_shades_only_the_slices_alerts_on_their_base_metric_and_draws_no_global_line():
