@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dash import Dash, Input, Output, State, ctx, no_update
+from dash.exceptions import PreventUpdate
 
 from components import ids
 from components.breakdown import (
@@ -150,7 +151,7 @@ def register_breakdown_callbacks(app: Dash, monitor: Monitor, reader: BreakdownR
     )
     def draw(_n: int, by: object, metric: object, selected: object, shown: object, digests: object):
         if shown is False or not isinstance(by, str) or not by:
-            return (no_update,) * 6  # hidden: nothing read, nothing sent
+            raise PreventUpdate  # hidden: nothing read, nothing sent (an empty answer)
         focus = reader.focus(selected, metric if isinstance(metric, str) and metric else "status:denied")
         noun = metric_name(focus.metric)
         try:
@@ -165,6 +166,8 @@ def register_breakdown_callbacks(app: Dash, monitor: Monitor, reader: BreakdownR
                      "heat": heatmap_figure(found, noun), "table": contribution_table(found, noun, what=what),
                      "metric_off": focus.incident is not None}
         out, new_digests = leave_out_unchanged(parts, digests)
+        if new_digests is no_update:
+            raise PreventUpdate  # the same figures as last time: nothing is sent
         return out["heading"], out["bars"], out["heat"], out["table"], out["metric_off"], new_digests
 
     @app.callback(

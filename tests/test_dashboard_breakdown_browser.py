@@ -11,81 +11,34 @@ Run: python -m pytest --headless -q tests/test_dashboard_breakdown_browser.py
 
 from __future__ import annotations
 
-import json
+import threading
 
 import pytest
+from flask import request
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    NoSuchElementException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver.common.action_chains import ActionChains
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from app import create_app
 from components import ids
 from components.breakdown import percent
-from detection import Monitor, Store, parse_thresholds, validate_records
-from detection.thresholds import DEFAULT_THRESHOLDS_PATH
 
+from .slice_support import END, MINUTES, LabelledFeed, labelled_app
 from .support import timestamp
 from .test_dashboard_browser import open_dashboard, text_of, wait_until
 
-NOW = 1_790_000_000.0  # the monitor's wall clock: 2026-09-21 14:13 UTC
-END = int(NOW // 60) - 1  # the newest minute posted
-MINUTES = 90
-SPIKE = 20  # acq-07's denials triple over the last SPIKE minutes
 REFRESH_MS = 2000
 LAPTOP = (1366, 1000)
-# approvals per minute of each acquirer (skewed volumes), and its denials per minute before the spike
-ACQUIRERS = {"acq-01": (40, 3), "acq-02": (30, 2), "acq-03": (24, 2), "acq-04": (18, 1), "acq-05": (12, 1),
-             "acq-06": (10, 1), "acq-07": (8, 2), "acq-08": (6, 1)}
-BRANDS = ("visa", "mc")
-
-
-def thresholds():
-    data = json.loads(DEFAULT_THRESHOLDS_PATH.read_text(encoding="utf-8"))
-    data["dimensions"] = {"acquirer": {"max_values": 50}, "brand": {"max_values": 20}}
-    return parse_thresholds(data, "test thresholds with dimensions")
-
-
-def denials(acquirer: str, minute: int) -> int:
-    base = ACQUIRERS[acquirer][1] + (minute % 3 == 0)  # a little movement, the same in every acquirer
-    return base * 3 if acquirer == "acq-07" and minute > END - SPIKE else base
-
-
-class LabelledFeed:
-    """Posts each minute's labelled records through the engine's own validation and ingest (what the REST API's
-    ingest does), remembering what it posted per acquirer."""
-
-    def __init__(self, monitor: Monitor):
-        self.monitor = monitor
-        self.posted: dict[str, dict[str, list[int]]] = {a: {"approved": [], "denied": []} for a in ACQUIRERS}
-
-    def post_minute(self, minute: int) -> None:
-        statuses, codes = [], []
-        for i, (acquirer, (approved, _)) in enumerate(ACQUIRERS.items()):
-            denied = denials(acquirer, minute)
-            labels = {"acquirer": acquirer, "brand": BRANDS[i % 2]}
-            ts = timestamp(minute)
-            statuses += [{"timestamp": ts, "status": "approved", "count": approved, "labels": labels},
-                         {"timestamp": ts, "status": "denied", "count": denied, "labels": labels}]
-            codes += [{"timestamp": ts, "auth_code": "00", "count": approved, "labels": labels},
-                      {"timestamp": ts, "auth_code": "51", "count": denied, "labels": labels}]
-            self.posted[acquirer]["approved"].append(approved)
-            self.posted[acquirer]["denied"].append(denied)
-        thresholds = self.monitor.thresholds
-        for feed, records, keys in (("status", statuses, thresholds.statuses), ("auth_code", codes, thresholds.auth_codes)):
-            self.monitor.ingest(validate_records(records, feed, keys, now=NOW, labels=self.monitor.labels))
-
-    def total(self, status: str) -> list[int]:
-        return [sum(minute) for minute in zip(*(p[status] for p in self.posted.values()), strict=True)]
+CLICK_ANSWER_SECONDS = 10
 
 
 @pytest.fixture
-def labelled_app():
-    monitor = Monitor(thresholds(), Store(":memory:"), clock=lambda: NOW)
-    app = create_app({"db": ":memory:", "refresh_ms": REFRESH_MS}, monitor=monitor)
-    feed = LabelledFeed(monitor)
-    for minute in range(END - MINUTES + 1, END + 1):
-        feed.post_minute(minute)
-    app.server.extensions["labelled_feed"] = feed
-    return app
+def labelled():
+    return labelled_app(REFRESH_MS)
 
 
 def figure_data(dash_duo, graph_id: str) -> list[dict] | None:
@@ -104,15 +57,46 @@ def trace(dash_duo, graph_id: str, name: str) -> list | None:
     return next((t["y"] for t in data if t["name"] == name), None)
 
 
+def clicked(dash_duo, selector: str) -> bool:
+    """Scroll to the element and click it as a person would; False when a redraw moved it under us (try again).
+    The scroll is instant: Bootstrap's smooth scrolling would still be moving the element when it is clicked."""
+    try:
+        element = dash_duo.driver.find_element("css selector", selector)
+        dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element)
+        element.click()
+    except (NoSuchElementException, ElementClickInterceptedException, StaleElementReferenceException):
+        return False
+    return True
+
+
+def clicked_bar(dash_duo, expected_chip: str) -> bool:
+    """Point at the top bar, then click it (Plotly clicks the point the pointer hovers, so the pointer moves
+    onto it first); True once the chip says ``expected_chip``. A redraw under the pointer means another try."""
+    if chip(dash_duo) == expected_chip:
+        return True
+    try:
+        bar = dash_duo.driver.find_elements("css selector", f"#{ids.BREAKDOWN_BARS} g.point path")[-1]
+        dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", bar)
+        ActionChains(dash_duo.driver).move_to_element_with_offset(bar, 0, -bar.size["height"] // 2 - 2).pause(0.2) \
+            .move_to_element(bar).pause(0.3).click().perform()
+    except (IndexError, StaleElementReferenceException, ElementClickInterceptedException):
+        return False
+    try:  # the filter takes a round trip to show
+        WebDriverWait(dash_duo.driver, CLICK_ANSWER_SECONDS).until(lambda _: chip(dash_duo) == expected_chip)
+    except TimeoutException:
+        return False
+    return True
+
+
 def chip(dash_duo) -> str:
     return dash_duo.find_element(f"#{ids.SLICE_CHIP}").text
 
 
-def test_the_acquirer_whose_denials_tripled_comes_first_and_the_charts_filter_to_its_counts(dash_duo, labelled_app):
-    monitor = labelled_app.server.extensions["monitor"]
-    feed: LabelledFeed = labelled_app.server.extensions["labelled_feed"]
-    open_dashboard(dash_duo, labelled_app)
-    # A laptop's window: Chromium does not hover (so Plotly does not click) below about 1,800 px of a taller one.
+def test_the_acquirer_whose_denials_tripled_comes_first_and_the_charts_filter_to_its_counts(dash_duo, labelled):
+    monitor = labelled.server.extensions["monitor"]
+    feed: LabelledFeed = labelled.server.extensions["labelled_feed"]
+    open_dashboard(dash_duo, labelled)
+    # A laptop's window: the panel is below the fold and scrolled to, as a person would.
     dash_duo.driver.set_window_size(*LAPTOP)
 
     # The panel: acq-07 first, with the share the engine computes and the denials posted in the last hour.
@@ -125,8 +109,8 @@ def test_the_acquirer_whose_denials_tripled_comes_first_and_the_charts_filter_to
     share, observed = cells[0].text, cells[1].text
     assert share == percent(top["share_of_excess"])
     assert int(observed) == sum(feed.posted["acq-07"]["denied"][-60:])  # read from the page = what was posted
-    bars = figure_data(dash_duo, ids.BREAKDOWN_BARS)
-    assert bars is not None and bars[0]["y"][-1] == "acq-07"  # the top bar
+    bars = wait_until(dash_duo, lambda: figure_data(dash_duo, ids.BREAKDOWN_BARS), "no bars drawn")
+    assert bars[0]["y"][-1] == "acq-07"  # the top bar
     assert bars[0]["text"][-1].startswith(f"{share} · {observed} vs ")
 
     # The heatmap: acq-07's row on top, its minutes holding exactly the denials posted.
@@ -136,9 +120,8 @@ def test_the_acquirer_whose_denials_tripled_comes_first_and_the_charts_filter_to
 
     # A click on acq-07's bar filters both charts to its counts, and the chip says so.
     assert chip(dash_duo) == "all traffic"
-    top_bar = dash_duo.find_elements(f"#{ids.BREAKDOWN_BARS} g.point path")[-1]
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", top_bar)
-    ActionChains(dash_duo.driver).move_to_element(top_bar).click().perform()
+    wait_until(dash_duo, lambda: clicked_bar(dash_duo, "filtered to acquirer acq-07"),
+               "a click on acq-07's bar does not filter the charts")
     wait_until(dash_duo, lambda: chip(dash_duo) == "filtered to acquirer acq-07", "the chip does not name acq-07")
     posted = feed.posted["acq-07"]
     wait_until(dash_duo, lambda: (trace(dash_duo, ids.STATUS_CHART, "denied") or [])[-MINUTES:] == posted["denied"],
@@ -160,4 +143,64 @@ def test_the_acquirer_whose_denials_tripled_comes_first_and_the_charts_filter_to
     wait_until(dash_duo, lambda: (trace(dash_duo, ids.STATUS_CHART, "denied") or [])[-MINUTES:] == feed.total("denied"),
                "the status chart is not the whole traffic's again")
     assert not dash_duo.find_element(f"#{ids.SLICE_CLEAR}").is_displayed()
+    assert dash_duo.get_logs() == []
+
+
+class BreakdownAnswers:
+    """Counts the breakdown callback's answers that carried something (200) and every request for it."""
+
+    def __init__(self, server):
+        self.asked = 0
+        self.drawn = 0
+        self._lock = threading.Lock()
+        server.after_request(self._see)
+
+    def _see(self, response):
+        if request.path == "/_dash-update-component" and f"{ids.BREAKDOWN_BARS}.figure".encode() in request.get_data():
+            with self._lock:
+                self.asked += 1
+                self.drawn += response.status_code == 200
+        return response
+
+
+@pytest.fixture
+def with_slice_incident():
+    app = labelled_app(REFRESH_MS, sliced_rule=True)
+    app.server.extensions["breakdown_answers"] = BreakdownAnswers(app.server)
+    return app
+
+
+def test_a_slice_incident_opens_the_breakdown_on_its_metric_dimension_and_window_and_hide_stops_the_reads(
+        dash_duo, with_slice_incident):
+    monitor = with_slice_incident.server.extensions["monitor"]
+    (incident,) = [i for i in monitor.incidents("open") if i.details.get("slice") == "acquirer=acq-07"]
+    assert incident.title == "Denial spike at acquirer acq-07"
+    open_dashboard(dash_duo, with_slice_incident)
+    dash_duo.driver.set_window_size(*LAPTOP)
+    Select(dash_duo.find_element(f"#{ids.BREAKDOWN_BY}")).select_by_value("brand")  # the analyst looked at brands
+    wait_until(dash_duo, lambda: "by brand" in text_of(dash_duo, f"#{ids.BREAKDOWN_HEADING}"), "no breakdown by brand")
+
+    wait_until(dash_duo, lambda: clicked(dash_duo, f"#{ids.incident_row(incident.id)} .incident-open"),
+               "the slice incident is not listed, or cannot be clicked")
+    span = incident.details["span"]
+    wanted = (f"Denials by acquirer, incident “Denial spike at acquirer acq-07” "
+              f"({span['from'][11:16]}–{timestamp(END)[11:16]} UTC)")
+    wait_until(dash_duo, lambda: text_of(dash_duo, f"#{ids.BREAKDOWN_HEADING}").startswith(wanted),
+               f"the heading is not {wanted!r}")
+    assert Select(dash_duo.find_element(f"#{ids.BREAKDOWN_BY}")).first_selected_option.text == "acquirer"
+    assert not dash_duo.find_element(f"#{ids.BREAKDOWN_METRIC}").is_enabled()  # the incident's metric, not the picker's
+    assert text_of(dash_duo, f"#{ids.BREAKDOWN_TABLE} tbody tr").startswith("acq-07 ")
+
+    # Hidden, the panel reads nothing: refreshes go on, the breakdown's answers are all empty (204).
+    toggle = dash_duo.find_element(f"#{ids.BREAKDOWN_TOGGLE}")
+    wait_until(dash_duo, lambda: clicked(dash_duo, f"#{ids.BREAKDOWN_TOGGLE}"), "Hide cannot be clicked")
+    wait_until(dash_duo, lambda: toggle.get_attribute("aria-expanded") == "false" and toggle.text == "Show",
+               "the toggle does not say the panel is hidden")
+    assert not dash_duo.find_element(f"#{ids.BREAKDOWN_BODY}").is_displayed()
+    answers: BreakdownAnswers = with_slice_incident.server.extensions["breakdown_answers"]
+    drawn, asked = answers.drawn, answers.asked
+    wait_until(dash_duo, lambda: answers.asked >= asked + 2, "no refresh came while the panel was hidden")
+    assert answers.drawn == drawn
+    wait_until(dash_duo, lambda: clicked(dash_duo, f"#{ids.BREAKDOWN_TOGGLE}"), "Show cannot be clicked")
+    wait_until(dash_duo, lambda: dash_duo.find_element(f"#{ids.BREAKDOWN_BODY}").is_displayed(), "not shown again")
     assert dash_duo.get_logs() == []

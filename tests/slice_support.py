@@ -1,0 +1,82 @@
+"""Labelled minutes for the breakdown tests (issue 12): eight acquirers with skewed volumes, each denying a steady
+share of its traffic, except acq-07 whose denials triple for the last ``SPIKE`` minutes; posted through the
+engine's own validation and ingest, with what was posted kept per acquirer to compare the page with."""
+
+from __future__ import annotations
+
+import json
+
+from app import create_app
+from detection import Monitor, Store, parse_thresholds, validate_records
+from detection.thresholds import DEFAULT_THRESHOLDS_PATH
+
+from .support import timestamp
+
+NOW = 1_790_000_000.0  # the monitor's wall clock: 2026-09-21 14:13 UTC
+END = int(NOW // 60) - 1  # the newest minute posted
+MINUTES = 90
+SPIKE = 20  # acq-07's denials triple over the last SPIKE minutes
+# approvals per minute of each acquirer (skewed volumes), and its denials per minute before the spike
+ACQUIRERS = {"acq-01": (40, 3), "acq-02": (30, 2), "acq-03": (24, 2), "acq-04": (18, 1), "acq-05": (12, 1),
+             "acq-06": (10, 1), "acq-07": (8, 2), "acq-08": (6, 1)}
+BRANDS = ("visa", "mc")
+
+
+def thresholds(sliced_rule: bool = False):
+    """The built-in thresholds with acquirer and brand dimensions; with ``sliced_rule``, a denial rule per
+    acquirer whose slice ratios are each acquirer's own (so only acq-07's tripling breaches it)."""
+    data = json.loads(DEFAULT_THRESHOLDS_PATH.read_text(encoding="utf-8"))
+    data["dimensions"] = {"acquirer": {"max_values": 50}, "brand": {"max_values": 20}}
+    if sliced_rule:
+        ratios = {f"acquirer={a}": round((base + 1 / 3) / approved, 4) for a, (approved, base) in ACQUIRERS.items()}
+        data["rules"].append({
+            "id": "denied_by_acquirer", "type": "poisson_tail", "metric": "status:denied", "per": "status:approved",
+            "by": ["acquirer"], "ratio": 0.08, "slices": ratios, "window": 5, "p_value": 1e-7, "min_count": 6,
+            "dispersion": None, "severity": "warning", "for": 1, "resolve": 5,
+            "description": "denials above normal at one acquirer"})
+    return parse_thresholds(data, "test thresholds with dimensions")
+
+
+def denials(acquirer: str, minute: int) -> int:
+    base = ACQUIRERS[acquirer][1] + (minute % 3 == 0)  # a little movement, the same in every acquirer
+    return base * 3 if acquirer == "acq-07" and minute > END - SPIKE else base
+
+
+class LabelledFeed:
+    """Posts each minute's labelled records through the engine's own validation and ingest (what the REST API's
+    ingest does), remembering what it posted per acquirer."""
+
+    def __init__(self, monitor: Monitor):
+        self.monitor = monitor
+        self.posted: dict[str, dict[str, list[int]]] = {a: {"approved": [], "denied": []} for a in ACQUIRERS}
+
+    def post_minute(self, minute: int) -> None:
+        statuses, codes = [], []
+        for i, (acquirer, (approved, _)) in enumerate(ACQUIRERS.items()):
+            denied = denials(acquirer, minute)
+            labels = {"acquirer": acquirer, "brand": BRANDS[i % 2]}
+            ts = timestamp(minute)
+            statuses += [{"timestamp": ts, "status": "approved", "count": approved, "labels": labels},
+                         {"timestamp": ts, "status": "denied", "count": denied, "labels": labels}]
+            codes += [{"timestamp": ts, "auth_code": "00", "count": approved, "labels": labels},
+                      {"timestamp": ts, "auth_code": "51", "count": denied, "labels": labels}]
+            self.posted[acquirer]["approved"].append(approved)
+            self.posted[acquirer]["denied"].append(denied)
+        thresholds = self.monitor.thresholds
+        for feed, records, keys in (("status", statuses, thresholds.statuses), ("auth_code", codes, thresholds.auth_codes)):
+            self.monitor.ingest(validate_records(records, feed, keys, now=NOW, labels=self.monitor.labels))
+
+    def total(self, status: str) -> list[int]:
+        return [sum(minute) for minute in zip(*(p[status] for p in self.posted.values()), strict=True)]
+
+
+def labelled_app(refresh_ms: int, sliced_rule: bool = False, minutes: int = MINUTES):
+    """A dashboard on a real Monitor and in-memory store holding ``minutes`` labelled minutes up to ``END``;
+    the feed (what was posted) is ``app.server.extensions["labelled_feed"]``."""
+    monitor = Monitor(thresholds(sliced_rule), Store(":memory:"), clock=lambda: NOW)
+    app = create_app({"db": ":memory:", "refresh_ms": refresh_ms}, monitor=monitor)
+    feed = LabelledFeed(monitor)
+    for minute in range(END - minutes + 1, END + 1):
+        feed.post_minute(minute)
+    app.server.extensions["labelled_feed"] = feed
+    return app
