@@ -31,7 +31,10 @@ MAX_DIMENSIONS = 8
 MAX_PAIRS = 8
 MAX_VALUES_PER_DIMENSION = 5000
 MAX_LABEL_CHARS = 64
-_FORBIDDEN = frozenset("@,=|")
+# A label value: printable ASCII without the characters slice names are made of ('@', ',', '=', '|'), no
+# space at either end. The same pattern is in the OpenAPI document (a schema-valid value is accepted).
+LABEL_PATTERN = r"^[!-+\x2d-<>?A-{}~]([ -+\x2d-<>?A-{}~]*[!-+\x2d-<>?A-{}~])?$"
+_LABEL = re.compile(LABEL_PATTERN[1:-1])  # (used with fullmatch: "$" would let a final newline in)
 
 
 @dataclass(frozen=True)
@@ -104,10 +107,9 @@ def label_problem(value: Any) -> str | None:
         return "must not be empty"
     if len(value) > MAX_LABEL_CHARS:
         return f"is {len(value)} characters long; a label value has at most {MAX_LABEL_CHARS}"
-    if not value.isprintable() or value != value.strip():
-        return "must be printable, without leading or trailing spaces"
-    if _FORBIDDEN.intersection(value):
-        return "must not contain '@', ',', '=' or '|'"
+    if not _LABEL.fullmatch(value):
+        return ("must be printable ASCII without '@', ',', '=' or '|', and without a space at either end, "
+                f"got {value[:40]!r}")
     return None
 
 
