@@ -114,7 +114,7 @@ def _record(key: str, values: Iterable[str], example: str, year: int, dimensions
                 "description": (
                     "Optional: the record's dimensions, each one the thresholds file configures (\"dimensions\"); "
                     "the record also counts in each slice (acquirer=acq-07) and configured pair. A value is 1 to "
-                    f"{MAX_LABEL_CHARS} printable ASCII characters without '@', ',', '=', '|' or edge spaces; values past "
+                    f"{MAX_LABEL_CHARS} printable ASCII characters without '@', ',', '=', '|', ';' or edge spaces; values past "
                     "a dimension's max_values fold into 'other' (or are refused: overflow 'reject'). Refused with 422 "
                     "naming labels.<dimension> when the server has no such dimension."),
             },

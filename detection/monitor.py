@@ -337,7 +337,11 @@ class Monitor:
             self.log_cursor = to
             records = [record for entry in entries for record in entry.records]
             if records:
-                self.series.add_records(records, self._keep_from(records))
+                keep_from = self._keep_from(records)
+                records, sliced = self._split(records)
+                self.series.add_records(records, keep_from)
+                if sliced:
+                    self.slices.add_records(sliced, keep_from)
                 self._maybe_prune()
 
     def reload(self) -> None:
@@ -862,6 +866,7 @@ class Monitor:
             oldest = self.series.oldest_minute()
             if oldest is not None and oldest < keep_from:
                 self.series.prune_before(keep_from)
+            self.slices.prune_before(keep_from)
             self._pruned_through = keep_from - 1
             return True
         return False

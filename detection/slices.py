@@ -31,9 +31,9 @@ MAX_DIMENSIONS = 8
 MAX_PAIRS = 8
 MAX_VALUES_PER_DIMENSION = 5000
 MAX_LABEL_CHARS = 64
-# A label value: printable ASCII without the characters slice names are made of ('@', ',', '=', '|'), no
-# space at either end. The same pattern is in the OpenAPI document (a schema-valid value is accepted).
-LABEL_PATTERN = r"^[!-+\x2d-<>?A-{}~]([ -+\x2d-<>?A-{}~]*[!-+\x2d-<>?A-{}~])?$"
+# A label value: printable ASCII without the characters slice names and stored rows are made of ('@', ',',
+# '=', '|', ';'), no space at either end. The same pattern is in the OpenAPI document (a schema-valid value is accepted).
+LABEL_PATTERN = r"^[!-+\x2d-:<>?A-{}~]([ -+\x2d-:<>?A-{}~]*[!-+\x2d-:<>?A-{}~])?$"
 _LABEL = re.compile(LABEL_PATTERN[1:-1])  # (used with fullmatch: "$" would let a final newline in)
 
 
@@ -108,7 +108,7 @@ def label_problem(value: Any) -> str | None:
     if len(value) > MAX_LABEL_CHARS:
         return f"is {len(value)} characters long; a label value has at most {MAX_LABEL_CHARS}"
     if not _LABEL.fullmatch(value):
-        return ("must be printable ASCII without '@', ',', '=' or '|', and without a space at either end, "
+        return ("must be printable ASCII without '@', ',', '=', '|' or ';', and without a space at either end, "
                 f"got {value[:40]!r}")
     return None
 
