@@ -394,6 +394,9 @@ class Monitor:
         """(records of the global series, slice records)."""
         if not self.labels.enabled:
             return records, []
+        boundary = getattr(records, "sliced_from", None)
+        if boundary is not None:  # straight from validate_records: slice records follow the others
+            return records[:boundary], records[boundary:]
         base: list[CountRecord] = []
         sliced: list[CountRecord] = []
         for record in records:
