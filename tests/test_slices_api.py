@@ -67,6 +67,12 @@ def test_labelled_records_are_accepted_counted_once_and_broken_down(sliced_app):
     assert incident["title"] == "Denial spike at acquirer acq-07"
     assert incident["details"]["slice"] == "acquirer=acq-07"
 
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'monitor_dimension_values{dimension="acquirer"} 3.0' in metrics
+    assert 'monitor_dimension_values{dimension="brand"} 2.0' in metrics
+    # acquirers 3 + brands 2 + pairs 3, each with approvals and denials
+    assert "monitor_slice_series 16.0" in metrics
+
 
 @pytest.mark.parametrize(("labels", "field"), [
     ({"issuer": "x"}, "labels.issuer"),
