@@ -62,6 +62,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .alerts import FIRING, RESOLVED, Alert, Transition
+from .contributions import FALLING, contributions
 from .incident_normal import BASELINE_MINUTES, NormalCounts, knowing_rules, received_between
 from .incidents import (
     APPROVAL_DROP,
@@ -96,6 +97,8 @@ from .metrics import (
 )
 from .rules import Rule
 from .series import MinuteSeries
+from .slice_series import SliceSeries
+from .slices import SLICE_SEPARATOR, slice_dimension, slice_words, split_slice
 
 # Event-time minutes with every member resolved before the incident resolves; the thresholds file's
 # "incidents": {"quiet_minutes": N} sets it (Thresholds.incident_quiet_minutes).
@@ -108,6 +111,8 @@ MAX_SPAN_MINUTES = 24 * 60  # drivers are computed over at most the newest day o
 OPEN_SPAN_MINUTES = 60
 MAX_MEMBERS = 100  # member alerts listed per incident; later ones still carry its incident_id
 MIN_DRIVER_SHARE = 0.1
+CONTRIBUTORS = 3  # slices named per dimension in an incident's contributions
+LEAD_SHARE = 0.3  # a dimension's top slice is named in the summary when it carries at least this share
 DRIVER_NOISE_SD = 2.0  # a driver's excess is beyond this many Poisson standard deviations of its expectation
 STOPPED_SHARE = 0.1  # approvals at or below this share of normal have stopped (a partial outage)
 
@@ -125,7 +130,7 @@ KIND_OF_GROUP = {DENIAL: DENIAL_SPIKE, FAILURE: PROCESSING_FAILURE, REVERSAL: RE
 
 
 def family_of(alert: Alert) -> str:
-    kind, key = split_metric(alert.metric)
+    kind, key = split_metric(split_slice(alert.metric)[0])  # a slice's alert is of its metric's family
     if kind == "feed":
         return FEED
     if kind == AUTH_CODE_FEED:
@@ -206,15 +211,20 @@ class IncidentTracker:
     """Owned by the Monitor and called under its lock; single-threaded like a rule."""
 
     def __init__(self, rules: Sequence[Rule], statuses: Sequence[str], auth_codes: Sequence[str],
-                 quiet_minutes: int = QUIET_MINUTES):
+                 quiet_minutes: int = QUIET_MINUTES, dimensions: Sequence[str] = ()):
         self.quiet_minutes = quiet_minutes
+        # The dimensions (and pairs) slices are kept for, and their counts (the Monitor's, read under its
+        # lock): every incident names the slices that carry its excess (detection/contributions.py).
+        self.dimensions = tuple(dimensions)
+        self.slices: SliceSeries | None = None
         self._statuses = tuple(statuses)
         self._status_metrics = tuple(status_metric(s) for s in statuses)
         self._code_metrics = tuple(auth_code_metric(c) for c in auth_codes)
+        self._feed_metrics: dict[str, Sequence[str]] = {STATUS_FEED: self._status_metrics, AUTH_CODE_FEED: self._code_metrics}
         self._decline_codes = tuple(auth_code_metric(c) for c in auth_codes if c != APPROVED_CODE)
         # A count rule that knows what normal is for its metric (poisson_tail, seasonal); rates and
         # drops do not say it as a count.
-        self._expecting = knowing_rules(rules)
+        self._expecting = knowing_rules([rule for rule in rules if not rule.by])
         self._rules = {rule.id: rule for rule in rules}
         # The statistics a member entry repeats from its rule's configuration (fixed for the tracker's life).
         self._member_params = {rule.id: _member_params(rule) for rule in rules}
@@ -353,6 +363,9 @@ class IncidentTracker:
                 severity=alert.severity, started_at=alert.started_at,
             )
             incident.details["family"] = family
+            key = split_slice(alert.metric)[1]
+            if key:  # a slice's incident is its own: one acquirer failing is not the platform failing
+                incident.details["slice"] = key
             self._open[incident.id] = incident
             events.setdefault(incident.id, []).append(OPENED)
         elif family not in incident.families and incident.families == [APPROVAL] and family in (DENIAL, FAILURE):
@@ -378,7 +391,9 @@ class IncidentTracker:
 
     def _home(self, alert: Alert, family: str) -> Incident | None:
         """The open incident this alert joins, or None (newest first among candidates)."""
-        candidates = sorted(self._open.values(), key=lambda i: (-i.started_at, i.id))
+        key = split_slice(alert.metric)[1]
+        candidates = sorted((i for i in self._open.values() if i.details.get("slice", "") == key),
+                            key=lambda i: (-i.started_at, i.id))
 
         def first(families: tuple[str, ...], only_approval: bool = False) -> Incident | None:
             for incident in candidates:
@@ -466,6 +481,12 @@ class IncidentTracker:
         if known is not None and known.still_holds(inputs, series.oldest_minute()):
             self._described[incident.id] = known
             return  # the incident still carries the description these inputs give
+        if incident.details.get("slice"):
+            self._describe_slice(incident, incident.details["slice"], first, last)
+            if incident.is_open:
+                self._described[incident.id] = _Described(inputs, incident.started_at - BASELINE_MINUTES, last,
+                                                          series.oldest_minute())
+            return
         figures = self._figures(series, first, last, self._normal(incident, series))
         family = incident.details.get("family", OTHER_FAMILY)
         kind = self._kind(figures, incident.families, family)
@@ -478,10 +499,100 @@ class IncidentTracker:
             m: {"observed": round(figures.observed[m], 2), "expected": round(figures.expected[m], 2)}
             for m in (*self._status_metrics, *self._code_metrics)
         }
+        self._contributions(incident, kind, first, last)
         if incident.is_open:
             # The counts read: the hour before the incident (NormalCounts.before) to its last minute.
             self._described[incident.id] = _Described(inputs, incident.started_at - BASELINE_MINUTES, last,
                                                       series.oldest_minute())
+
+    def _main_metric(self, incident: Incident, kind: str) -> str | None:
+        """The count whose excess (or, for approvals, shortfall) contributions are measured on."""
+        if kind == FEED_OUTAGE:
+            return None
+        for driver in incident.drivers:
+            if not driver.metric.startswith("feed:"):
+                return split_slice(driver.metric)[0]
+        wanted = {DENIAL_SPIKE: "denied", PROCESSING_FAILURE: "failed", REVERSAL_BURST: "backend_reversed",
+                  APPROVAL_DROP: "approved", PARTIAL_OUTAGE: "approved"}.get(kind)
+        if wanted is not None and wanted in self._statuses:
+            return status_metric(wanted)
+        counted = [split_slice(m)[0] for m in incident.metrics if m.split(":")[0] in (STATUS_FEED, AUTH_CODE_FEED)]
+        return counted[0] if counted else None
+
+    def _contributions(self, incident: Incident, kind: str, first: int, last: int) -> None:
+        """``details["contributions"]``: per dimension, the slices carrying most of the excess (top
+        CONTRIBUTORS), and the summary names the leading ones ("acquirer acq-07: 81% of the extra denials")."""
+        metric = self._main_metric(incident, kind)
+        if self.slices is None or not self.dimensions or metric is None or not self.slices.series_count:
+            incident.details.pop("contributions", None)
+            return
+        out: dict[str, list[dict[str, Any]]] = {}
+        leaders: list[tuple[float, str]] = []
+        for group in self.dimensions:
+            rows = [c for c in contributions(self.slices, metric, group, first, last, self._feed_metrics)
+                    if c.excess > 0][:CONTRIBUTORS]
+            if not rows:
+                continue
+            out[group] = [{**c.to_dict(), "metric": metric} for c in rows]
+            if "," not in group and rows[0].share >= LEAD_SHARE:
+                leaders.append((rows[0].share, f"{slice_words(rows[0].key)}: {rows[0].share * 100:.0f}%"))
+        incident.details["contributions"] = out
+        if leaders:
+            leaders.sort(key=lambda item: -item[0])
+            what = "shortfall of" if metric in FALLING else "extra"
+            texts = [text for _share, text in leaders[:2]]
+            texts[0] += f" of the {what} {_driver_name(metric)}"
+            incident.summary += "; " + ", ".join(texts)
+
+    def _describe_slice(self, incident: Incident, key: str, first: int, last: int) -> None:
+        """A slice's incident, from the slice's own counts: 'Denial spike at acquirer acq-07'."""
+        family = incident.details.get("family", OTHER_FAMILY)
+        kind = NATURAL_KIND.get(family, OTHER)
+        incident.kind = kind
+        group = slice_dimension(key)
+        metrics = [split_slice(m)[0] for m in incident.metrics]
+        if family in GROUP_STATUSES:
+            metrics += [status_metric(st) for st in GROUP_STATUSES[family] if st in self._statuses]
+        elif family == APPROVAL and "approved" in self._statuses:
+            metrics.append(status_metric("approved"))
+        metrics = list(dict.fromkeys(metrics))
+        figures: dict[str, Any] = {}
+        drivers: list[Driver] = []
+        shares: dict[str, float] = {}
+        for metric in metrics:
+            rows = contributions(self.slices, metric, group, first, last, self._feed_metrics) if self.slices else []
+            mine = next((c for c in rows if c.key == key), None)
+            if mine is None:
+                continue
+            figures[metric] = {"observed": round(mine.observed, 2), "expected": round(mine.expected, 2)}
+            shares[metric] = mine.share
+            if mine.excess > 0:
+                drivers.append(Driver(metric, 0.0, mine.observed, mine.expected))
+        total = sum(d.observed - d.expected for d in drivers)
+        incident.drivers = sorted((Driver(d.metric, (d.observed - d.expected) / total, d.observed, d.expected)
+                                   for d in drivers if total > 0), key=lambda d: (-d.share, d.metric))
+        where = slice_words(key)
+        head = {DENIAL_SPIKE: "Denial spike", PROCESSING_FAILURE: "Processing failure",
+                REVERSAL_BURST: "Reversal burst", APPROVAL_DROP: "Approvals down"}.get(kind, "Unusual counts")
+        incident.title = f"{head} at {where}"
+        minutes = last - first + 1
+        main = incident.drivers[0].metric if incident.drivers else (metrics[0] if metrics else None)
+        if main is not None and main in figures:
+            obs, exp = figures[main]["observed"] / minutes, figures[main]["expected"] / minutes
+            ratio = f" ({obs / exp:.0f}x)" if exp > 0 and obs / exp >= 2 else ""
+            name = _driver_name(main)
+            incident.summary = (f"{name[:1].upper() + name[1:]} at {where} {_num(obs)}/min against about {_num(exp)} "
+                                f"normally{ratio}, {_when(incident)}")
+            share = shares.get(main, 0.0)
+            if share > 0:
+                incident.summary += f"; {share * 100:.0f}% of the extra {name} across {group.replace(',', ' x ')}s"
+        else:
+            incident.summary = f"Alerts at {where}, {_when(incident)}"
+        incident.details["span"] = {"from": minute_to_iso(first), "to": minute_to_iso(last), "minutes": minutes}
+        incident.details["figures"] = figures
+        if main is not None and self.slices is not None:
+            rows = [c for c in contributions(self.slices, main, group, first, last, self._feed_metrics) if c.excess > 0]
+            incident.details["contributions"] = {group: [{**c.to_dict(), "metric": main} for c in rows[:CONTRIBUTORS]]}
 
     def _last_evidence(self, incident: Incident, series: MinuteSeries) -> int:
         """The newest minute any member's breaches show was off (the incident's start at the earliest).
@@ -533,6 +644,8 @@ class IncidentTracker:
         rule = self._rules.get(member.get("rule", ""))
         if rule is None:
             return last
+        if SLICE_SEPARATOR in member.get("metric", ""):  # a slice's window: its breaches show m - w + 1 on
+            return max(started, last - int(member.get("window", 1)) + 1)
         known = self._evidence.get(member["alert_id"])
         if known is not None and known[0] == last:
             return known[1]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from .slices import SLICE_SEPARATOR, slice_words, split_slice
+
 STATUS_FEED = "status"
 AUTH_CODE_FEED = "auth_code"
 FEEDS = (STATUS_FEED, AUTH_CODE_FEED)
@@ -68,7 +70,10 @@ def feed_of(metric: str) -> str:
 
 
 def metric_label(metric: str) -> str:
-    """A readable name for people: 'failed', 'auth code 51 (insufficient funds)'."""
+    """A readable name for people: 'failed', 'auth code 51 (insufficient funds)', 'denied at acquirer acq-07'."""
+    if SLICE_SEPARATOR in metric:
+        base, key = split_slice(metric)
+        return f"{metric_label(base)} at {slice_words(key)}"
     kind, key = split_metric(metric)
     if kind == STATUS_FEED:
         return key
@@ -85,8 +90,12 @@ def metric_label(metric: str) -> str:
 def metric_name(metric: str) -> str:
     """What an analyst calls a metric, in lower case: 'failed transactions', 'denied share'.
 
-    Statuses and codes a configuration adds without a name read as 'processing transactions', 'auth code 05'.
+    Statuses and codes a configuration adds without a name read as 'processing transactions', 'auth code 05';
+    a slice's reads 'denials at acquirer acq-07'.
     """
+    if SLICE_SEPARATOR in metric:
+        base, key = split_slice(metric)
+        return f"{metric_name(base)} at {slice_words(key)}"
     kind, key = split_metric(metric)
     if kind == STATUS_FEED:
         return STATUS_NAMES.get(key, f"{key.replace('_', ' ')} transactions")

@@ -21,11 +21,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from . import wording
 from .admission import Admission
 from .alerts import FIRING, PENDING, RESOLVED, Alert, Transition, alert_id
+from .breakdown import Breakdowns
 from .commit import CommitTicket, GroupCommitter
 from .incident_tracker import IncidentTracker
 from .incidents import Incident, IncidentTransition
@@ -39,13 +40,17 @@ from .metrics import (
     feed_of,
     status_metric,
 )
-from .records import CountRecord
+from .records import CountRecord, FieldError, RecordValidationError
 from .rules import Judgement, Rule
 from .series import BatchEffect, MinuteSeries
+from .slice_judge import SliceJudge
+from .slice_series import SliceSeries
+from .slices import SLICE_SEPARATOR, LabelPolicy, LabelRefused
 from .snapshot import FeedStatus, Snapshot
 from .store import PendingWrite, SqlStore, Store, StoreError
 from .thresholds import Thresholds
 
+_T = TypeVar("_T")
 IDEMPOTENCY_SECONDS = 24 * 3600
 _MINUTE_OF = itemgetter(2)  # of a CountRecord
 NO_DATA_RULE = "no_data"
@@ -147,24 +152,32 @@ class Monitor:
         self._incident_listeners: list[IncidentListener] = []
         self._ingested: dict[str, int] = {}  # per metric, since this process started (Prometheus counters)
         self.started_wall = clock()
+        # Labels records may carry, and the values each dimension holds (detection/slices.py).
+        self.labels = LabelPolicy(thresholds.dimensions, thresholds.dimension_pairs)
         self._rules_by_feed: dict[str, list[Rule]] = {feed: [] for feed in FEEDS}
         for rule in thresholds.rules:
-            self._rules_by_feed[feed_of(rule.metric)].append(rule)
+            if not rule.by:  # rules judged per slice are the SliceJudge's
+                self._rules_by_feed[feed_of(rule.metric)].append(rule)
+        self.slice_judge = SliceJudge([rule for rule in thresholds.rules if rule.by])
         self._monotone_by_feed = {f: [r for r in rules if r.monotone] for f, rules in self._rules_by_feed.items()}
         # Groups firing alerts into incidents; fed in _collect_changes, so incidents share the alerts' commit.
         self.incident_tracker = IncidentTracker(thresholds.rules, thresholds.statuses, thresholds.auth_codes,
-                                                thresholds.incident_quiet_minutes)
+                                                thresholds.incident_quiet_minutes, self.labels.groups())
         self._feed_metrics = {
             STATUS_FEED: tuple(status_metric(s) for s in thresholds.statuses),
             AUTH_CODE_FEED: tuple(auth_code_metric(c) for c in thresholds.auth_codes),
         }
+        self.breakdowns = Breakdowns(self)
         self._load()
 
     # ------------------------------------------------------------------ setup
     def _reset_memory(self) -> None:
         self.series = MinuteSeries(self.thresholds.statuses)
+        self.slices = SliceSeries(self.settings.window_minutes)
+        self.incident_tracker.slices = self.slices
         self._feeds = {feed: _FeedClock() for feed in FEEDS}
-        self._states = {rule.id: _RuleState() for rule in self.thresholds.rules}
+        self._states = {rule.id: _RuleState() for rule in self.thresholds.rules if not rule.by}
+        self._active_slices: dict[str, set[str]] = {}  # sliced rule id -> slice keys whose state is not idle
         self._pruned_through: int | None = None
         self._admission = Admission(self.series, self.settings.window_minutes)
         # Idempotency keys whose first request is staged but not yet committed.
@@ -191,8 +204,15 @@ class Monitor:
                 rows = _without(rows, waiting)  # their records are judged below, as if they arrived now
             else:
                 rows, self.log_cursor = self.store.counts_and_cursor(since)  # type: ignore[attr-defined]
+            sliced = []
             for metric, minute, count in rows:
-                self.series.add(feed_of(metric), metric, minute, count)
+                if SLICE_SEPARATOR in metric:
+                    sliced.append(("", metric, minute, count))
+                else:
+                    self.series.add(feed_of(metric), metric, minute, count)
+            if sliced:
+                self.slices.add_records(sliced, since if since is not None else 0)
+                self.labels.seed(self.slices.all_keys())
             if since is not None:
                 self._admission.measure()
                 self._pruned_through = since - 1
@@ -213,7 +233,8 @@ class Monitor:
         open_alerts = {a.id: a for a in self.store.open_alerts()}
         before = self._feeds
         self._feeds = {feed: _FeedClock() for feed in FEEDS}
-        self._states = {rule.id: _RuleState() for rule in self.thresholds.rules}
+        self._states = {rule.id: _RuleState() for rule in self.thresholds.rules if not rule.by}
+        self._active_slices = {}
         for feed, saved in meta.get("feeds", {}).items():
             if feed not in self._feeds:
                 continue
@@ -229,11 +250,13 @@ class Monitor:
             clock.no_data = open_alerts.pop(saved.get("no_data_id") or "", None)
         newest = self._newest_minute()
         saved_states = self.store.rule_states()
-        for rule in self.thresholds.rules:
-            saved = saved_states.get(rule.id)
+        rules: list[Any] = [rule for rule in self.thresholds.rules if not rule.by]
+        rules += self.slice_judge.views_of(saved_states)  # sliced rules' states, one per slice
+        for rule in rules:
+            saved = saved_states.get(rule.state_key)
             if not saved:
                 continue
-            state = self._states[rule.id]
+            state = self._states.setdefault(rule.state_key, _RuleState())
             state.breach = saved.get("breach", 0)
             state.clean = saved.get("clean", 0)
             state.open_counted = saved.get("open_counted")
@@ -243,6 +266,8 @@ class Monitor:
             else:
                 state.breach = state.clean = 0
                 state.open_counted = None
+            if rule.by and (state.alert is not None or state.breach):
+                self._active_slices.setdefault(rule.id, set()).add(rule.key)
         # Open alerts whose rule is gone (thresholds changed) would stay open forever: close them.
         for orphan in open_alerts.values():
             if orphan.state == PENDING:
@@ -329,8 +354,10 @@ class Monitor:
             self._begin_changes()
 
     def admit(self, records: list[CountRecord]) -> dict[str, int]:
-        """Check records as an ingest would (window, ceiling) without keeping them; their totals per metric."""
+        """Check records as an ingest would (window, ceiling) without keeping them; their totals per metric
+        (of the global series: slices are not counted apart)."""
         with self._lock:
+            records = self._split(records)[0]
             if not records:
                 return {}
             self._admission.check(records, self._keep_from(records))
@@ -338,6 +365,36 @@ class Monitor:
             for _feed, metric, _minute, count in records:
                 totals[metric] = totals.get(metric, 0) + count
             return totals
+
+    def fold_labels(self, records: list[CountRecord]) -> list[CountRecord]:
+        """Records with label values past their dimension's cap folded into ``other``; RecordValidationError
+        (nothing changed) when a dimension that refuses values past its cap would need one."""
+        if not self.labels.enabled:
+            return records
+        with self._lock:
+            return self._fold(records)
+
+    def _fold(self, records: list[CountRecord]) -> list[CountRecord]:
+        try:
+            return self.labels.fold(records)
+        except LabelRefused as exc:
+            raise RecordValidationError([FieldError(None, exc.field, str(exc))]) from None
+
+    def accepted_count(self, records: Sequence[CountRecord]) -> int:
+        """How many records a request sent: its slice records (one per slice of a labelled record) are not counted."""
+        if not self.labels.enabled:
+            return len(records)
+        return sum(1 for record in records if SLICE_SEPARATOR not in record[0])
+
+    def _split(self, records: list[CountRecord]) -> tuple[list[CountRecord], list[CountRecord]]:
+        """(records of the global series, slice records)."""
+        if not self.labels.enabled:
+            return records, []
+        base: list[CountRecord] = []
+        sliced: list[CountRecord] = []
+        for record in records:
+            (sliced if SLICE_SEPARATOR in record[0] else base).append(record)
+        return base, sliced
 
     def _keep_from(self, records: list[CountRecord]) -> int:
         """The oldest minute memory keeps once ``records`` (not empty) are in: the window back from the newest event."""
@@ -404,11 +461,13 @@ class Monitor:
 
             if not records:
                 return IngestResult(0, [])
+            if self.labels.enabled:
+                records = self._fold(records)
             batch_newest = max(map(_MINUTE_OF, records))
             newest = max(self._newest_minute() or 0, batch_newest)
             keep_from = newest - self.settings.window_minutes + 1
             # A check that changes nothing: a refused batch (422) leaves memory as it was.
-            self._admission.check(records, keep_from)
+            self._admission.check(self._split(records)[0], keep_from)
             try:
                 effect, prune = self._absorb(records, keep_from, now, stage=True)
             except Exception as exc:
@@ -420,7 +479,7 @@ class Monitor:
             self._track_incidents()  # before the answer is shaped: firing alerts carry their incident_id
             transitions = self._changes.transitions
             incident_transitions = self._changes.incident_transitions
-            result = IngestResult(len(records), [t.alert.to_dict() for t in transitions])
+            result = IngestResult(self.accepted_count(records), [t.alert.to_dict() for t in transitions])
             if idempotency_key is not None:
                 self._changes.write.idempotency = (
                     idempotency_key, fingerprint, now, json.dumps(result.to_dict())
@@ -449,7 +508,13 @@ class Monitor:
     def _absorb(self, records: list[CountRecord], keep_from: int, now: float, stage: bool = False) -> tuple[BatchEffect, bool]:
         """Add records to memory and judge what they close; ``stage``: also queue their counts for the store.
         True with the effect when the store is due a retention prune."""
+        records, sliced = self._split(records)
         effect = self.series.add_records(records, keep_from)
+        if sliced:
+            cells = self.slices.add_records(sliced, keep_from)
+            if stage and not self.store.shared:
+                self._stage_slices(cells, sliced, keep_from)
+            records = records + sliced  # (for the shared store's deltas below)
         if stage and self.store.shared:
             # Deltas, added in the database: other instances may be adding to the same minutes.
             deltas = self._changes.write.count_deltas
@@ -505,6 +570,15 @@ class Monitor:
         for key, late in outside.items():
             merged = deltas.setdefault(key, {})
             for metric, count in late.items():
+                merged[metric] = merged.get(metric, 0) + count
+
+    def _stage_slices(self, cells: set[tuple[str, int]], sliced: list[CountRecord], keep_from: int) -> None:
+        """Queue slice rows for the store: whole rows from memory, deltas for minutes outside the window."""
+        self._changes.write.counts.update(self.slices.stored_rows(self._feed_metrics, cells))
+        deltas = self._changes.write.count_deltas
+        for feed, metric, minute, count in sliced:
+            if minute < keep_from:
+                merged = deltas.setdefault((feed, minute), {})
                 merged[metric] = merged.get(metric, 0) + count
 
     def tick(self, now: float | None = None) -> list[Transition]:
@@ -593,19 +667,37 @@ class Monitor:
                     index = found
                 self._judge(rule, minutes[index])
                 index += 1
+        if self.slice_judge.rules_of(feed) and self.slices.series_count:
+            for minute in minutes:
+                self._judge_slices(feed, minute)
         clock = self._feeds[feed]
         clock.closed_through = max(end, clock.closed_through if clock.closed_through is not None else end)
         self._changes.meta_dirty = True
 
+    def _judge_slices(self, feed: str, minute: int) -> None:
+        """Every slice of the feed's sliced rules at a closed minute: those that breach or still have a state."""
+        for view, judgement in self.slice_judge.judge(feed, self.slices, minute, self._active_slices):
+            state = self._states.get(view.state_key)
+            if state is None:
+                state = self._states[view.state_key] = _RuleState()
+            self._step(view, state, judgement, minute)
+            active = self._active_slices.setdefault(view.id, set())
+            if state.alert is None and not state.breach:
+                active.discard(view.key)
+            else:
+                active.add(view.key)
+
     def _judge(self, rule: Rule, minute: int) -> None:
-        state = self._states[rule.id]
-        judgement = rule.judge(self.series, minute)
+        self._step(rule, self._states[rule.id], rule.judge(self.series, minute), minute)
+
+    def _step(self, rule: Any, state: _RuleState, judgement: Judgement, minute: int) -> None:
+        """One judged minute through a rule's lifecycle: normal, pending, firing, resolved."""
         if not judgement.breach and state.alert is None and not state.breach and state.open_counted is None:
             return  # the common case: all quiet, nothing to record
         if state.open_counted == minute:
             # This minute already counted as a breach while it was open; a count only grows.
             state.open_counted = None
-            self._changes.states.add(rule.id)
+            self._changes.states.add(rule.state_key)
             if judgement.breach:
                 self._note_breach(rule, state, judgement, minute)
                 return
@@ -619,7 +711,7 @@ class Monitor:
                     self._forget_alert(alert.id)
                     state.alert = None
                 state.breach = 0
-                self._changes.states.add(rule.id)
+                self._changes.states.add(rule.state_key)
             return
         # firing
         if judgement.breach:
@@ -633,7 +725,7 @@ class Monitor:
                 state.alert, state.breach, state.clean = None, 0, 0
         else:
             state.clean = 0
-        self._changes.states.add(rule.id)
+        self._changes.states.add(rule.state_key)
 
     def _judge_open(self, feed: str, minute: int, touched: set[str]) -> None:
         """Upper bounds on counts may fire before the minute closes; only touched metrics can have changed."""
@@ -650,11 +742,11 @@ class Monitor:
             state.open_counted = minute
             self._breach(rule, state, judgement, minute)
 
-    def _breach(self, rule: Rule, state: _RuleState, judgement: Judgement, minute: int) -> None:
+    def _breach(self, rule: Any, state: _RuleState, judgement: Judgement, minute: int) -> None:
         """A breaching minute while normal or pending."""
         state.breach += 1
         state.clean = 0
-        self._changes.states.add(rule.id)
+        self._changes.states.add(rule.state_key)
         if state.alert is None:
             state.alert = Alert(
                 id=alert_id(rule.id, rule.metric, minute),
@@ -681,7 +773,7 @@ class Monitor:
             state.alert.fired_at = minute
             self._touch_alert(state.alert, FIRING)
 
-    def _note_breach(self, rule: Rule, state: _RuleState, judgement: Judgement, minute: int) -> None:
+    def _note_breach(self, rule: Any, state: _RuleState, judgement: Judgement, minute: int) -> None:
         alert = state.alert
         if alert is None:
             return
@@ -913,6 +1005,21 @@ class Monitor:
 
     def incident(self, incident_id: str) -> Incident | None:
         return self.store.incident(incident_id)
+
+    # Slices (detection/breakdown.py reads them): which acquirer, merchant or brand carries a change.
+    def with_slices(self, read: Callable[[SliceSeries, int | None], _T]) -> _T:
+        """``read(slice counts, newest event minute)`` under the lock (for readers such as ``Breakdowns``)."""
+        with self._lock:
+            return read(self.slices, self._newest_minute())
+
+    def dimensions(self) -> dict[str, list[str]]:
+        return self.breakdowns.dimensions()
+
+    def breakdown(self, metric: str, by: str, minutes: int = 60, top: int = 10) -> dict[str, Any]:
+        return self.breakdowns.breakdown(metric, by, minutes, top)
+
+    def slice_counts(self, key: str, minutes: int = 60) -> dict[str, Any]:
+        return self.breakdowns.slice_counts(key, minutes)
 
     def newest_event_minute(self) -> int | None:
         with self._lock:

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from .metrics import AUTH_CODE_FEED, STATUS_FEED, auth_code_metric, minute_to_iso, status_metric
+from .slices import LabelPolicy, LabelRefused, slice_feed, slice_metric
 
 # The accepted time domain: from the Unix epoch (no export is older) up to a little after now.
 EARLIEST_TIMESTAMP = "1970-01-01T00:00:00Z"
@@ -142,11 +143,16 @@ def validate_records(
     feed: str,
     allowed_keys: Iterable[str],
     now: float | None = None,
+    labels: LabelPolicy | None = None,
 ) -> list[CountRecord]:
     """Validate one record (a dict) or a list of records of one feed.
 
     ``feed`` is ``status`` or ``auth_code``; ``allowed_keys`` are the statuses or
     codes the configuration knows. Raises ``RecordValidationError``.
+
+    A record's ``labels`` (checked against ``labels``, the dimensions configured) add one record per slice
+    it counts in, named ``<metric>@<slice>`` with the feed ``<feed>@<slice>`` (detection/slices.py), after
+    all the records as sent; caps on values are applied later, by the Monitor (``LabelPolicy.fold``).
     """
     if feed not in (STATUS_FEED, AUTH_CODE_FEED):
         raise ValueError(f"unknown feed {feed!r}")
@@ -179,6 +185,26 @@ def validate_records(
 
     append = records.append
     make = tuple.__new__
+    sliced: list[CountRecord] = []
+    named: dict[tuple[str, str], tuple[str, str]] = {}  # (metric, slice) -> the slice's feed and metric
+
+    def add_slices(index: int, metric: str, minute: int, count: int, given: Any) -> None:
+        if given is None:
+            return
+        if labels is None:
+            fail(index, "labels", "this monitor has no dimensions configured; send records without labels")
+            return
+        try:
+            keys = labels.slice_keys(given)
+        except LabelRefused as exc:
+            fail(index, exc.field, str(exc))
+            return
+        for key in keys:
+            names = named.get((metric, key))
+            if names is None:
+                names = named[(metric, key)] = (slice_feed(feed, key), slice_metric(metric, key))
+            sliced.append(make(CountRecord, (names[0], names[1], minute, count)))
+
     for index, item in enumerate(items):
         # Fast path for a well-formed record; anything odd falls through to the checks below.
         try:
@@ -200,6 +226,8 @@ def validate_records(
                     minute = None
         if minute is not None and metric is not None and type(count) is int and 0 <= count <= MAX_RECORD_COUNT:
             append(make(CountRecord, (feed, metric, minute, count)))
+            if "labels" in item:
+                add_slices(index, metric, minute, count, item["labels"])
             continue
         if not isinstance(item, dict):
             fail(index, None, f"expected an object with timestamp, {key_field} and count, got {type(item).__name__}")
@@ -252,7 +280,10 @@ def validate_records(
 
         if ok:
             append(CountRecord(feed, metric, minute, count))  # type: ignore[arg-type]
+            add_slices(index, metric, minute, count, item.get("labels"))  # type: ignore[arg-type]
 
     if error_count:
         raise RecordValidationError(errors, error_count)
+    if sliced:
+        records += sliced
     return records

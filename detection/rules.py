@@ -109,6 +109,11 @@ class Rule(ABC):
     # Where the on-call person reads what to do (thresholds file ``runbook_url``); the Alertmanager channel
     # passes it on. Set by the thresholds parser for every rule type alike.
     runbook_url: str = ""
+    # Judged per slice (detection/slice_judge.py): the dimension, or pair, of the thresholds file's ``by``,
+    # and each slice's own ratio (``slices``); set by the thresholds parser on rule types that are ``sliceable``.
+    by: tuple[str, ...] = ()
+    slice_ratios: dict[str, float] = {}  # noqa: RUF012  (replaced per rule, never changed in place)
+    sliceable: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -187,7 +192,15 @@ class Rule(ABC):
         if self.runbook_url:
             base["runbook_url"] = self.runbook_url
         base.update(self.params())
+        if self.by:
+            base["by"] = list(self.by)
+            base["slices"] = dict(self.slice_ratios)
         return base
+
+    @property
+    def state_key(self) -> str:
+        """Where the engine keeps this rule's state (a per-slice view of a rule keeps its own)."""
+        return self.id
 
     def describe(self) -> dict[str, Any]:
         """For the API and the dashboard: the config plus a readable condition."""

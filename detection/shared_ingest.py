@@ -120,12 +120,14 @@ class SharedIngest:
     def _store_records(self, records: list[CountRecord], key: str | None, fingerprint: str) -> IngestResult:
         if not records:
             return IngestResult(0, [])
+        records = self.monitor.fold_labels(records)  # values past a dimension's cap: "other" (or a 422)
         per_metric = self.monitor.admit(records)  # RecordValidationError: nothing stored
+        accepted = self.monitor.accepted_count(records)
         write = PendingWrite(counts={}, alerts=[], deleted_alerts=[], rule_states={}, meta={},
                              count_deltas=deltas_of(records), judged=False)
         if key is not None:
             # A replay answers with the count and no alerts: what the leader made of it is in /api/alerts.
-            write.idempotency = (key, fingerprint, self._clock(), json.dumps({"accepted": len(records), "alerts": []}))
+            write.idempotency = (key, fingerprint, self._clock(), json.dumps({"accepted": accepted, "alerts": []}))
         self.monitor.count_ingested(per_metric)
         try:
             self._committer.wait(self._committer.stage(write))
@@ -141,7 +143,7 @@ class SharedIngest:
             return earlier
         if write.log_id is not None:
             self._wait_judged(write.log_id)
-        return IngestResult(len(records), [a.to_dict() for a in self._open_alerts({r.feed for r in records})])
+        return IngestResult(accepted, [a.to_dict() for a in self._open_alerts({r.feed for r in records})])
 
     @staticmethod
     def _failed(error: StoreError) -> None:

@@ -181,6 +181,7 @@ class PoissonTailRule(Rule):
     """
 
     type_name = "poisson_tail"
+    sliceable = True
 
     def __init__(self, *, ratio: float, per: str, window: int, p_value: float, min_count: int,
                  dispersion: float | None = None, per_level: Sequence[float] = (117.0,), judge_open: bool = False,

@@ -31,6 +31,16 @@ from .metrics import (
     status_metric,
 )
 from .rules import RULE_TYPES, ConfigError, FieldReader, Rule
+from .slices import (
+    DIMENSION_NAME,
+    MAX_DIMENSIONS,
+    MAX_PAIRS,
+    MAX_VALUES_PER_DIMENSION,
+    OVERFLOW_MODES,
+    Dimension,
+    label_problem,
+    parse_slice_key,
+)
 
 FORMAT_VERSION = 1
 MAX_QUIET_MINUTES = 24 * 60
@@ -49,6 +59,9 @@ class Thresholds:
     incident_quiet_minutes: int = 5  # event-time minutes an incident stays open after its last member resolved
     provenance: dict[str, Any] = field(default_factory=dict)
     source: str = "built-in defaults"
+    # Labels records may carry, and pairs of them kept together (detection/slices.py); none: no slices.
+    dimensions: tuple[Dimension, ...] = ()
+    dimension_pairs: tuple[tuple[str, str], ...] = ()
 
     def metrics(self) -> list[str]:
         return known_metrics(self.statuses, self.auth_codes)
@@ -66,6 +79,8 @@ class Thresholds:
             "no_data": {"after_minutes": self.no_data_minutes, "severity": self.no_data_severity},
             "feed_gap": {"severity": self.feed_gap_severity},
             "incidents": {"quiet_minutes": self.incident_quiet_minutes},
+            **({"dimensions": {d.name: d.to_config() for d in self.dimensions}} if self.dimensions else {}),
+            **({"dimension_pairs": [list(p) for p in self.dimension_pairs]} if self.dimension_pairs else {}),
             "rules": [rule.to_config() for rule in self.rules],
         }
 
@@ -103,6 +118,9 @@ def parse_thresholds(data: Any, source: str) -> Thresholds:
                           f"got {incident_quiet_minutes}")
     incidents.reject_unknown()
 
+    dimensions = _dimensions(data.get("dimensions", {}), f"{source}.dimensions")
+    pairs = _pairs(data.get("dimension_pairs", []), f"{source}.dimension_pairs", dimensions)
+
     provenance = data.get("provenance", {})
     if not isinstance(provenance, dict):
         raise ConfigError(f"{source}.provenance: expected an object")
@@ -120,13 +138,20 @@ def parse_thresholds(data: Any, source: str) -> Thresholds:
         if rule_cls is None:
             raise ConfigError(f"{where}.type: unknown rule type {rule_type!r}; expected one of {', '.join(sorted(RULE_TYPES))}")
         runbook = _runbook_url(reader)
+        by, slice_ratios = _by(reader, dimensions, pairs)
         rule = rule_cls.from_config(reader, metrics)
         rule.runbook_url = runbook
+        if by:
+            if not rule.sliceable:
+                raise ConfigError(f"{where}.by: only poisson_tail rules can be judged per slice; "
+                                  f"a {rule_type} rule watches the global series")
+            rule.by, rule.slice_ratios = by, slice_ratios
         if rule.id in seen_ids:
             raise ConfigError(f"{where}.id: duplicate rule id {rule.id!r}")
         seen_ids.add(rule.id)
         rules.append(rule)
-    top.used.update({"statuses", "auth_codes", "no_data", "feed_gap", "incidents", "provenance", "rules", "description"})
+    top.used.update({"statuses", "auth_codes", "no_data", "feed_gap", "incidents", "provenance", "rules", "description",
+                     "dimensions", "dimension_pairs"})
     top.reject_unknown()
     return Thresholds(
         rules=tuple(rules),
@@ -138,7 +163,87 @@ def parse_thresholds(data: Any, source: str) -> Thresholds:
         incident_quiet_minutes=incident_quiet_minutes,
         provenance=provenance,
         source=source,
+        dimensions=dimensions,
+        dimension_pairs=pairs,
     )
+
+
+def _dimensions(raw: Any, where: str) -> tuple[Dimension, ...]:
+    """``{"acquirer": {"max_values": 50, "overflow": "other"}, ...}``."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected an object of dimension name -> {{\"max_values\": N}}")
+    if len(raw) > MAX_DIMENSIONS:
+        raise ConfigError(f"{where}: {len(raw)} dimensions; at most {MAX_DIMENSIONS}")
+    out = []
+    for name, spec in raw.items():
+        if not DIMENSION_NAME.fullmatch(name):
+            raise ConfigError(f"{where}: {name!r} is not a dimension name (lower-case letters, digits and '_', "
+                              "starting with a letter, at most 32)")
+        reader = FieldReader(spec, f"{where}.{name}")
+        max_values = reader.int("max_values", 100, minimum=1)
+        if max_values > MAX_VALUES_PER_DIMENSION:
+            raise ConfigError(f"{where}.{name}.max_values: at most {MAX_VALUES_PER_DIMENSION}, got {max_values}")
+        overflow = reader.text("overflow", "other", OVERFLOW_MODES)
+        reader.reject_unknown()
+        out.append(Dimension(name, max_values, overflow))
+    return tuple(out)
+
+
+def _pairs(raw: Any, where: str, dimensions: tuple[Dimension, ...]) -> tuple[tuple[str, str], ...]:
+    """``[["acquirer", "brand"]]``: slices by two configured dimensions at once."""
+    names = {d.name for d in dimensions}
+    if not isinstance(raw, list) or len(raw) > MAX_PAIRS:
+        raise ConfigError(f"{where}: expected an array of at most {MAX_PAIRS} pairs such as [\"acquirer\", \"brand\"]")
+    out: list[tuple[str, str]] = []
+    for index, pair in enumerate(raw):
+        if (not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(p, str) for p in pair)
+                or pair[0] == pair[1]):
+            raise ConfigError(f"{where}[{index}]: expected two different dimension names, got {pair!r}")
+        unknown = [p for p in pair if p not in names]
+        if unknown:
+            raise ConfigError(f"{where}[{index}]: {unknown[0]!r} is not a configured dimension")
+        if (pair[0], pair[1]) in out or (pair[1], pair[0]) in out:
+            raise ConfigError(f"{where}[{index}]: the pair {pair!r} is listed twice")
+        out.append((pair[0], pair[1]))
+    return tuple(out)
+
+
+def _by(reader: FieldReader, dimensions: tuple[Dimension, ...],
+        pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, ...], dict[str, float]]:
+    """A rule's ``by`` (a dimension, or a configured pair) and its per-slice ``slices`` ratios."""
+    reader.used.update({"by", "slices"})
+    raw = reader.obj.get("by")
+    if raw is None:
+        if "slices" in reader.obj:
+            raise ConfigError(f"{reader.where}.slices: only a rule with \"by\" has per-slice values")
+        return (), {}
+    names = {d.name for d in dimensions}
+    if not isinstance(raw, list) or not raw or not all(isinstance(d, str) for d in raw):
+        raise ConfigError(f"{reader.where}.by: expected an array of dimension names such as [\"acquirer\"]")
+    unknown = [d for d in raw if d not in names]
+    if unknown:
+        configured = ", ".join(sorted(names)) or "none are (the file has no \"dimensions\")"
+        raise ConfigError(f"{reader.where}.by: {unknown[0]!r} is not a configured dimension; configured: {configured}")
+    if len(raw) == 2 and tuple(raw) not in pairs:
+        raise ConfigError(f"{reader.where}.by: {raw!r} is not a configured pair (\"dimension_pairs\")")
+    if len(raw) > 2:
+        raise ConfigError(f"{reader.where}.by: one dimension or a configured pair of two, got {len(raw)}")
+    slices = reader.obj.get("slices", {})
+    if not isinstance(slices, dict):
+        raise ConfigError(f"{reader.where}.slices: expected an object of slice -> ratio")
+    ratios: dict[str, float] = {}
+    for key, ratio in slices.items():
+        try:
+            parts = parse_slice_key(key)
+        except ValueError as exc:
+            raise ConfigError(f"{reader.where}.slices: {exc}") from None
+        if [d for d, _v in parts] != list(raw) or any(label_problem(v) for _d, v in parts):
+            raise ConfigError(f"{reader.where}.slices: {key!r} is not a slice of {','.join(raw)} "
+                              f"such as '{raw[0]}=value'")
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio < float("inf"):
+            raise ConfigError(f"{reader.where}.slices.{key}: expected a non-negative number, got {ratio!r}")
+        ratios[key] = float(ratio)
+    return tuple(raw), ratios
 
 
 MAX_RUNBOOK_URL = 2000
