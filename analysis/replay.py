@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from detection import FIRING, RESOLVED, CountRecord, Monitor, MonitorSettings, Store, Thresholds, validate_records
 from detection.alerts import Transition
 from detection.incidents import Incident, IncidentTransition
+from detection.slices import LabelPolicy
 
 ARRIVAL_SECONDS = 5  # a platform posts a minute's counts a few seconds after it ends
 TICK_SECONDS = 35  # the ticker closes it after the engine's 30 s grace
@@ -94,16 +95,17 @@ MinuteRecords = tuple[int, list[CountRecord]]
 
 
 def validate_minutes(minutes: Iterable[MinuteRows], statuses: Sequence[str],
-                     codes: Sequence[str]) -> list[MinuteRecords]:
-    """Each minute's rows through ``validate_records`` (the one way in), done once for many replays."""
+                     codes: Sequence[str], labels: LabelPolicy | None = None) -> list[MinuteRecords]:
+    """Each minute's rows through ``validate_records`` (the one way in), done once for many replays.
+    ``labels``: the dimensions rows' ``labels`` may name (the thresholds' ``label_policy``); None: no labels."""
     out: list[MinuteRecords] = []
     for minute, status_rows, auth_rows in minutes:
         now = (minute + 1) * 60 + ARRIVAL_SECONDS
         records: list[CountRecord] = []
         if status_rows:
-            records += validate_records(list(status_rows), "status", statuses, now=now)
+            records += validate_records(list(status_rows), "status", statuses, now=now, labels=labels)
         if auth_rows:
-            records += validate_records(list(auth_rows), "auth_code", codes, now=now)
+            records += validate_records(list(auth_rows), "auth_code", codes, now=now, labels=labels)
         out.append((minute, records))
     return out
 
@@ -157,7 +159,8 @@ def replay_run(thresholds: Thresholds, minutes: Iterable[MinuteRows] | list[Minu
     records: Iterable[MinuteRecords] = minute_list  # type: ignore[assignment]
     if minute_list and len(minute_list[0]) == 3:
         # validated minute by minute as they are fed, so progress counts the validation too
-        records = (validate_minutes([rows], thresholds.statuses, thresholds.auth_codes)[0]  # type: ignore[list-item]
+        policy = label_policy(thresholds)
+        records = (validate_minutes([rows], thresholds.statuses, thresholds.auth_codes, policy)[0]  # type: ignore[list-item]
                    for rows in minute_list)
     with quiet_console():
         _feed(monitor, clock, records, ticks, advance)
@@ -167,6 +170,11 @@ def replay_run(thresholds: Thresholds, minutes: Iterable[MinuteRows] | list[Minu
             incidents[incident.id].incident = incident
     return Replayed(sorted(episodes.values(), key=lambda e: (e.fired_wall, e.rule)),
                     sorted(incidents.values(), key=lambda i: (i.opened_wall, i.incident.started_at, i.id)))
+
+
+def label_policy(thresholds: Thresholds) -> LabelPolicy | None:
+    """The dimensions records may carry under ``thresholds`` (None when it configures none: labels refused)."""
+    return LabelPolicy(thresholds.dimensions, thresholds.dimension_pairs) if thresholds.dimensions else None
 
 
 @contextmanager

@@ -86,12 +86,18 @@ class FeedWriter:
         now = self.event_clock() if now is None else now
         statuses = [r for r in status_rows if r["status"] in self._statuses]
         codes = [r for r in auth_rows if r["auth_code"] in self._codes]
+        if not self.monitor.labels.enabled:
+            # A labelled export replayed with thresholds that configure no dimensions: its global series are
+            # the sums over labels, so the rows count there (the slices need a thresholds file's dimensions).
+            statuses, codes = _unlabelled(statuses), _unlabelled(codes)
         with self.lock:
             batches = []
+            # Labelled rows (the labelled demo, a labelled CSV replay) are checked as the API checks them.
+            labels = self.monitor.labels if self.monitor.labels.enabled else None
             if statuses:
-                batches.append(validate_records(statuses, STATUS_FEED, self._statuses, now=now))
+                batches.append(validate_records(statuses, STATUS_FEED, self._statuses, now=now, labels=labels))
             if codes:
-                batches.append(validate_records(codes, AUTH_CODE_FEED, self._codes, now=now))
+                batches.append(validate_records(codes, AUTH_CODE_FEED, self._codes, now=now, labels=labels))
             accepted, alerts = 0, []
             for records in batches:
                 result = self.monitor.ingest(records)
@@ -142,6 +148,19 @@ class FeedWriter:
                 accepted += n
         log.info("demo: backfilled %d minutes (%d records, %d incidents)", minutes, accepted, len(data.incidents))
         return accepted
+
+
+def _unlabelled(rows: list[dict]) -> list[dict]:
+    if not any("labels" in row for row in rows):
+        return rows
+    if not _warned:
+        _warned.append(True)
+        log.warning("the replayed rows carry labels but the thresholds configure no dimensions: the labels are "
+                    "left out (add a \"dimensions\" section, e.g. learned by python -m analysis, to see slices)")
+    return [{k: v for k, v in row.items() if k != "labels"} for row in rows]
+
+
+_warned: list[bool] = []  # the warning above, once per process
 
 
 # ------------------------------------------------------------------ the thread
