@@ -9,6 +9,7 @@ closes the minute, as the live ticker does. Feed outages therefore raise the eng
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -155,9 +156,12 @@ def replay_run(thresholds: Thresholds, minutes: Iterable[MinuteRows] | list[Minu
 
     monitor.add_listener(on_transitions)
     monitor.add_incident_listener(on_incidents)
-    minute_list = list(minutes)
+    # Taken one minute at a time (a generator of days of labelled rows need not be held in memory at once).
+    iterator = iter(minutes)
+    first = next(iterator, None)
+    minute_list = itertools.chain([first], iterator) if first is not None else iter(())
     records: Iterable[MinuteRecords] = minute_list  # type: ignore[assignment]
-    if minute_list and len(minute_list[0]) == 3:
+    if first is not None and len(first) == 3:
         # validated minute by minute as they are fed, so progress counts the validation too
         policy = label_policy(thresholds)
         records = (validate_minutes([rows], thresholds.statuses, thresholds.auth_codes, policy)[0]  # type: ignore[list-item]
