@@ -11,7 +11,8 @@ failed, backend_reversed, reversed, auth codes 51 and 59), one ``poisson_tail`` 
 - ``slices``: each value's own ratio shrunk toward the pooled one (empirical Bayes with a prior worth
   ``PRIOR_APPROVALS`` approvals: ratio_s = (m_s + K x pooled) / (per_s + K)), so a small slice borrows
   strength from the whole instead of getting a noisy baseline of its own, and a large one keeps its own;
-  each slice's minutes that look like an incident of its own (tail p < 1e-3) are left out first;
+  a slice's stretches of ``INCIDENT_RUN`` minutes or more that look like an incident of its own (tail
+  p < 1e-3) are left out first (the global learner leaves out only what moves the global series);
 - ``dispersion``: one negative-binomial size per rule fitted on all its slices' clean 5-minute windows
   (slices move together a little: a busy slice's counts are wider than Poisson);
 - ``p_value``: the metric's per-minute budget (``LearnOptions.p_value``) divided by the number of slices, so
@@ -42,6 +43,11 @@ PRIOR_APPROVALS = 500.0  # K: the pooled ratio counts as much as this many appro
 WINDOW = 5
 RESOLVE = 5
 LOWEST_P = 1e-14
+# A slice's own incident (one acquirer's denials tripling for 20 minutes) does not move the global series
+# enough for the global learner to leave it out: a slice's stretches of this many minutes or more with
+# improbable windows (tail p < 1e-3) are left out of its baseline and of the budget check. Shorter blips
+# stay in, and count against the budget: they are the slice's own noise.
+INCIDENT_RUN = 10
 # The bad-event counts a slice rule watches, and its minimum window count: as the global tail rules for the
 # sparse statuses (a few reversals at once are normal: DATA.md), 5 for denials (a handful in 5 minutes at a
 # small acquirer at night is ordinary; a tripling there is 7 or more).
@@ -226,6 +232,18 @@ def _nb_size(counts: np.ndarray, expected_per_minute: np.ndarray, clean: np.ndar
     return max(float((mus ** 2).sum() / excess), 0.5)
 
 
+def _long_runs(flags: np.ndarray, length: int) -> np.ndarray:
+    """Only the runs of at least ``length`` consecutive flagged minutes of each row."""
+    out = np.zeros_like(flags)
+    for row in range(flags.shape[0]):
+        edges = np.diff(np.concatenate(([0], flags[row].astype(np.int8), [0])))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            if end - start >= length:
+                out[row, start:end] = True
+    return out
+
+
 def _fit(counts: np.ndarray, reference: np.ndarray, clean: np.ndarray, min_count: int, first_p: float,
          allowed: float) -> _Fit:
     usable = np.broadcast_to(clean, counts.shape).copy()
@@ -239,7 +257,7 @@ def _fit(counts: np.ndarray, reference: np.ndarray, clean: np.ndarray, min_count
         pooled = float(metric_sums.sum() / max(per_sums.sum(), 1.0))
         ratios = (metric_sums + PRIOR_APPROVALS * pooled) / (per_sums + PRIOR_APPROVALS)
         size = _nb_size(counts, ratios[:, None] * reference, usable)
-        flagged = _breaches(counts, reference, ratios, CLEANING_P, size, 3)
+        flagged = _long_runs(_breaches(counts, reference, ratios, CLEANING_P, size, 3), INCIDENT_RUN)
         spread = _rolling(flagged.astype(np.float64), WINDOW + 5) > 0
         usable = np.broadcast_to(clean, counts.shape) & ~spread & ~np.roll(spread, -5, axis=1)
     own = counts.sum(axis=1) / np.maximum(reference.sum(axis=1), 1)
