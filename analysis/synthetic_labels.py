@@ -263,10 +263,11 @@ class LabelledData:
             if incident.kind not in LABELLED_KINDS:
                 raise ValueError(f"unknown incident kind {incident.kind!r}; expected one of {', '.join(LABELLED_KINDS)}")
         self._scale = rate / sum(BASE_MEANS.values())
+        self._label_dicts: list[dict[str, str]] | None = None
 
     # ------------------------------------------------------------ counts
 
-    def _means(self, axis: np.ndarray) -> dict[str, np.ndarray]:
+    def _means(self, axis: np.ndarray, incidents: Sequence[LabelledIncident] | None = None) -> dict[str, np.ndarray]:
         """Expected counts per (minute, combination) for each of approved, code_51, code_59 and the sparse statuses."""
         volume = self._model.volume(axis) * self._scale
         weight = self.platform.combo_weight[None, :]
@@ -274,7 +275,7 @@ class LabelledData:
         out["code_51"] = out["code_51"] * self.platform.denial_factor[None, :]
         out["code_59"] = out["code_59"] * self.platform.denial_factor[None, :]
         first = int(axis[0])
-        for incident in self.incidents:
+        for incident in self.incidents if incidents is None else incidents:
             lo = max(incident.start_minute - first, 0)
             hi = min(incident.end_minute - first + 1, len(axis))
             if hi > lo and incident.kind != "feed_outage":
@@ -323,22 +324,27 @@ class LabelledData:
     def _chunk(self, day: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         first = self.start_minute + day * 1440
         axis = np.arange(first, min(first + 1440, self.start_minute + self.minutes), dtype=np.int64)
-        means = self._means(axis)
-        rng = np.random.default_rng([self.seed, 31337, day])
-        # One gamma level per minute shared by all combinations: the sums keep the global gamma-Poisson law
-        # of analysis.synthetic (a Poisson split of a Poisson is Poisson), the slices move together a little.
-        counts: dict[str, np.ndarray] = {}
-        for key, shape in (("approved", APPROVED_SHAPE), ("code_51", DENIAL_SHAPE), ("code_59", DENIAL_SHAPE)):
-            level = rng.gamma(shape, 1.0 / shape, size=len(axis))[:, None]
-            counts[key] = rng.poisson(means[key] * level)
-        for key in ("failed", "reversed", "backend_reversed", "refunded"):
-            counts[key] = rng.poisson(means[key])
-        counts["denied"] = counts["code_51"] + counts["code_59"]
+        counts = _draw(self._means(axis), np.random.default_rng([self.seed, 31337, day]), len(axis))
         silent = np.array([any(i.kind == "feed_outage" and i.covers(int(m)) for i in self.incidents) for m in axis])
         if silent.any():
             for values in counts.values():
                 values[silent] = 0
         return axis, counts
+
+    def stream_minute(self, minute: int, incidents: Sequence[LabelledIncident] = ()) -> tuple[list[dict], list[dict]]:
+        """One live minute's status and auth rows with labels (any minute, any order: seeded by the minute), for
+        the demo; ``incidents`` active then shape it as in ``counts``."""
+        active = [i for i in incidents if i.covers(minute)]
+        if any(i.kind == "feed_outage" for i in active):
+            return [], []
+        axis = np.array([minute], dtype=np.int64)
+        counts = _draw(self._means(axis, active), np.random.default_rng([self.seed, 31337, 2**31 + minute]), 1)
+        return _minute_rows(minute, {key: values[0] for key, values in counts.items()}, self._labels())
+
+    def _labels(self) -> list[dict[str, str]]:
+        if self._label_dicts is None:
+            self._label_dicts = [self.platform.labels(c) for c in range(self.platform.combos)]
+        return self._label_dicts
 
     def silent_minutes(self) -> set[int]:
         return {m for i in self.incidents if i.kind == "feed_outage" for m in range(i.start_minute, i.end_minute + 1)}
@@ -350,7 +356,7 @@ class LabelledData:
         """(minute, status rows, auth rows) with ``labels`` dicts, in minute order; an outage minute has no rows."""
         first = self.start_minute if first is None else first
         minutes = self.start_minute + self.minutes - first if minutes is None else minutes
-        labels = [self.platform.labels(c) for c in range(self.platform.combos)]
+        labels = self._labels()
         silent = self.silent_minutes()
         day = self._day(first)
         last = first + minutes - 1
@@ -362,12 +368,8 @@ class LabelledData:
                 if minute in silent:
                     yield minute, [], []
                     continue
-                stamp = _timestamp(minute)
-                status_rows = [{"timestamp": stamp, "status": status, "count": count, "labels": labels[combo]}
-                               for status in STATUSES for combo, count in _nonzero(counts[status][index])]
-                auth_rows = [{"timestamp": stamp, "auth_code": code, "count": count, "labels": labels[combo]}
-                             for code, key in (("00", "approved"), ("51", "code_51"), ("59", "code_59"))
-                             for combo, count in _nonzero(counts[key][index])]
+                status_rows, auth_rows = _minute_rows(minute, {key: values[index] for key, values in counts.items()},
+                                                      labels)
                 yield minute, status_rows, auth_rows
             day += 1
             if int(axis[-1]) >= last:
@@ -396,6 +398,32 @@ class LabelledData:
         for part, path in zip(tmp, paths, strict=True):
             part.replace(path)
         return paths
+
+
+def _draw(means: dict[str, np.ndarray], rng: np.random.Generator, minutes: int) -> dict[str, np.ndarray]:
+    """Counts per (minute, combination). One gamma level per minute shared by all combinations: the sums keep
+    the global gamma-Poisson law of analysis.synthetic (a Poisson split of a Poisson is Poisson), and the
+    slices move together a little, as a platform's do."""
+    counts: dict[str, np.ndarray] = {}
+    for key, shape in (("approved", APPROVED_SHAPE), ("code_51", DENIAL_SHAPE), ("code_59", DENIAL_SHAPE)):
+        level = rng.gamma(shape, 1.0 / shape, size=minutes)[:, None]
+        counts[key] = rng.poisson(means[key] * level)
+    for key in ("failed", "reversed", "backend_reversed", "refunded"):
+        counts[key] = rng.poisson(means[key])
+    counts["denied"] = counts["code_51"] + counts["code_59"]
+    return counts
+
+
+def _minute_rows(minute: int, counts: dict[str, np.ndarray], labels: list[dict[str, str]]
+                 ) -> tuple[list[dict], list[dict]]:
+    """One minute's rows (zero rows omitted) from its counts per combination."""
+    stamp = _timestamp(minute)
+    status_rows = [{"timestamp": stamp, "status": status, "count": count, "labels": labels[combo]}
+                   for status in STATUSES for combo, count in _nonzero(counts[status])]
+    auth_rows = [{"timestamp": stamp, "auth_code": code, "count": count, "labels": labels[combo]}
+                 for code, key in (("00", "approved"), ("51", "code_51"), ("59", "code_59"))
+                 for combo, count in _nonzero(counts[key])]
+    return status_rows, auth_rows
 
 
 def _take_from_approved(out: dict[str, np.ndarray], rows: slice, extra: np.ndarray) -> None:
