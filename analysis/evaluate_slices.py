@@ -54,7 +54,7 @@ class SliceScore:
     engine_incidents: int = 0
     contributors: list[tuple[LabelledIncident, str | None]] = field(default_factory=list)  # truth, named first
     rules: int = 0
-    slices_judged: int = 0
+    near: list[int] = field(default_factory=list)  # per labelled incident: engine incidents (global or slice) near it
 
     def by_kind(self) -> dict[str, tuple[int, int, list[int]]]:
         """kind -> (found, labelled, delays), slice kinds only."""
@@ -80,6 +80,7 @@ class SliceScore:
         return {
             "rate_per_minute": self.rate, "days_judged": self.days, "engine_incidents": self.engine_incidents,
             "false_incidents": len(self.false), "sliced_rules": self.rules,
+            "engine_incidents_per_labelled": round(statistics.mean(self.near), 2) if self.near else None,
             "slice_kinds": {kind: {"found": f, "incidents": n, "median_delay": _median(d), "max_delay": max(d, default=None)}
                             for kind, (f, n, d) in self.by_kind().items()},
             "top_contributor_right": f"{self.contributors_right}/{len(self.contributors)}",
@@ -117,6 +118,7 @@ def score_slices(data: LabelledData, engine: Sequence[EngineIncident], first: in
     for index, incident in enumerate(judged):
         near = [e for e in engine if _near(incident, e)]
         matched.update(e.id for e in near)
+        result.near.append(len(near))
         if incident.is_slice:
             mine = [e for e in near if e.incident.details.get("slice") == incident.slice]
             if mine:
@@ -162,6 +164,9 @@ def format_slices(scores: Sequence[SliceScore]) -> str:
             lines.append(f"  {kind:<18} {hit:>3}/{n:<3} {_fmt(_median(delays)):>13} "
                          f"{_fmt(max(delays) if delays else None):>10}")
         lines.append(f"  false incidents (all slices and global): {len(s.false)} over {s.days:g} days")
+        if s.near:
+            lines.append(f"  engine incidents near each labelled one (its own and every slice it moved): "
+                         f"median {statistics.median(s.near):g}, max {max(s.near)}")
         lines.append(f"  top contributor named right for global incidents: {s.contributors_right} of "
                      f"{len(s.contributors)}")
         lines.append(f"  issue check: acquirer denials x3 named within {TARGET_DELAY} min: {found} of {total}")
