@@ -16,12 +16,12 @@ from pathlib import Path
 from analysis.feedback import FeedbackError, load_feedback
 from analysis.incidents import drivers_text, find_incidents, kind_words, last_minute
 from analysis.learn import LearnError, LearnOptions, learn
+from analysis.learn_slices import thresholds_config, write_config
 from analysis.loading import LoadError, load_history
 from analysis.progress import progress_for
 from analysis.report import write_report
 from detection.metrics import DEFAULT_AUTH_CODES, DEFAULT_STATUSES, metric_label, minute_to_iso
 from detection.rules import ConfigError
-from detection.thresholds import write_thresholds
 
 
 def _names(text: str | None, default: Sequence[str]) -> tuple[str, ...]:
@@ -83,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with progress_for(f"analysis [3/{steps}] finding incidents", history.minutes, "minutes", _say,
                           short="min") as progress:
             incidents = find_incidents(analysis, progress.advance)
-        write_thresholds(analysis.thresholds, args.out)
+        config, sliced = thresholds_config(analysis)
+        write_config(config, args.out)
         report = None
         if args.report:
             started = time.monotonic()
@@ -113,6 +114,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for rule in analysis.thresholds.rules:
         print(f"  {rule.id:<24} {rule.condition_text()} (for {rule.for_minutes}, resolve {rule.resolve_minutes})")
     # As the engine grouped and named them (the same incidents the monitor would have opened live).
+    if sliced.dimensions:
+        print("Dimensions (label columns): " + ", ".join(f"{name} (up to {d['max_values']} values)"
+                                                           for name, d in sliced.dimensions.items()))
+        print(f"Per-slice rules learned: {len(sliced.rules)}")
+        for sliced_rule in sliced.rules:
+            print(f"  {sliced_rule['id']:<28} {len(sliced_rule['slices'])} slices, p {sliced_rule['p_value']:.2e}, "
+                  f"{sliced_rule['min_count']}+ in {sliced_rule['window']} min: {sliced.why[sliced_rule['id']]}")
     print(f"Incidents found in the history: {len(incidents)}")
     last = last_minute(analysis)
     for found in incidents:

@@ -471,7 +471,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rhythm-seeds", type=int, default=1,
                         help="daily-rhythm sets to pool (seeds --seed, --seed + 1, ...; 3 judged days each; default 1)")
     parser.add_argument("--json", type=Path, help="also write the scores as JSON")
+    parser.add_argument("--slices", action="store_true",
+                        help="the labelled evaluation instead (analysis.evaluate_slices): 7 labelled days, per-slice "
+                             "rules learned on the first 4, the last 3 replayed; at 1,000 and 125 transactions/min")
+    parser.add_argument("--rates", default="1000,125", help="with --slices: volumes (transactions/min), comma-separated")
     args = parser.parse_args(argv)
+    if args.slices:
+        from analysis.evaluate_slices import DAYS, TRAIN_DAYS, main_slices
+
+        try:
+            rates = [float(r) for r in args.rates.split(",") if r.strip()]
+        except ValueError:
+            parser.error(f"--rates: expected numbers separated by commas, got {args.rates!r}")
+        if not rates or any(r <= 0 for r in rates):
+            parser.error("--rates: expected positive numbers of transactions a minute")
+        days = args.days if args.days != 14 else DAYS
+        train = args.train_days if args.train_days != 7 else TRAIN_DAYS
+        if not 0 < train < days:
+            parser.error("--train-days must be between 0 and --days")
+        return main_slices(rates, days, train, args.seed, LearnOptions(false_alerts_per_week=args.budget), args.json)
     if args.rhythm_seeds < 1:
         parser.error("--rhythm-seeds: expected a positive integer")
     if not 0 < args.train_days < args.days:

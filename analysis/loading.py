@@ -5,7 +5,9 @@ same files and word the same mistakes the same way. Accepted: a header naming ``
 (``status`` or ``auth_code``) and ``count`` in any order (other columns are ignored); timestamps as the API
 takes them (``2025-07-12 13:45:00`` or ISO 8601 with ``T``, ``Z`` or a UTC offset; naive means UTC) from
 1970 up to now; codes as strings ("00" stays "00"); zero rows omitted or present; rows in any order; one
-row per minute and key. Anything else stops with one ``LoadError`` naming the file, the line, the column
+row per minute and key. Columns after the last of the three are label dimensions (``timestamp,status,count,
+acquirer,merchant``): a row then counts for one label combination, an empty cell means no label, and the
+global series are the sums over labels (``analysis.label_columns``). Anything else stops with one ``LoadError`` naming the file, the line, the column
 and the value: ``transactions.csv line 12, column 'count': expected a non-negative integer, got '-3'``.
 """
 
@@ -24,6 +26,14 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
+from analysis.label_columns import (
+    LabelColumns,
+    SliceCounts,
+    check_label_cells,
+    label_columns,
+    label_rows,
+    slice_counts,
+)
 from detection.metrics import DEFAULT_AUTH_CODES, DEFAULT_STATUSES, minute_to_iso
 from detection.records import timestamp_minute
 
@@ -53,6 +63,7 @@ class Feed:
     counts: dict[str, np.ndarray]
     received: np.ndarray  # bool per minute: did the export have any row for it
     rows: int
+    slices: dict[str, SliceCounts] = field(default_factory=dict)  # per label column: counts per value
 
     @property
     def minutes(self) -> int:
@@ -96,6 +107,36 @@ class History:
     def time_range(self) -> tuple[str | None, str | None]:
         return minute_to_iso(self.start), minute_to_iso(self.start + self.minutes - 1)
 
+    def dimensions(self) -> tuple[str, ...]:
+        """The label columns of either export, in the status export's order first."""
+        names = list(self.status.slices) + (list(self.auth.slices) if self.auth is not None else [])
+        return tuple(dict.fromkeys(names))
+
+    def dimension_values(self, dimension: str) -> tuple[str, ...]:
+        """Every value seen in the label column ``dimension`` (either export), in order of first sight."""
+        values: list[str] = []
+        for feed in (self.status, self.auth):
+            if feed is not None and dimension in feed.slices:
+                values += feed.slices[dimension].values
+        return tuple(dict.fromkeys(values))
+
+    def slice_series(self, metric: str, dimension: str) -> tuple[tuple[str, ...], np.ndarray]:
+        """(values, counts): one row per value of ``dimension`` (``dimension_values`` order), one column per minute
+        of the axis; zeros for a value or a minute its export does not have."""
+        kind, _, key = metric.partition(":")
+        feed = self.status if kind == "status" else self.auth
+        values = self.dimension_values(dimension)
+        out = np.zeros((len(values), self.minutes), dtype=np.int64)
+        if feed is None or key not in feed.counts:
+            raise KeyError(metric)
+        mine = feed.slices.get(dimension)
+        if mine is None:
+            return values, out
+        offset = feed.start - self.start
+        for row, value in enumerate(mine.values):
+            out[values.index(value), offset:offset + feed.minutes] = mine.counts[key][row]
+        return values, out
+
 
 def parse_minute(text: str) -> int:
     """Epoch minute of a timestamp in the forms the API takes (``detection.records.timestamp_minute``), any year."""
@@ -112,20 +153,26 @@ class Export:
     minute: np.ndarray  # epoch minute per row
     key: np.ndarray  # index into ``keys`` per row
     count: np.ndarray
+    labels: LabelColumns = field(default_factory=LabelColumns)  # the label columns after count, if any
 
     def __len__(self) -> int:
         return len(self.minute)
 
     def rows_by_minute(self) -> dict[int, list[dict]]:
-        """Rows grouped by minute, in minute order, as the ingestion gate takes them (ISO 8601 UTC timestamps)."""
+        """Rows grouped by minute, in minute order, as the ingestion gate takes them (ISO 8601 UTC timestamps);
+        a labelled row carries ``labels`` ({dimension: value} for its non-empty label cells)."""
         order = np.argsort(self.minute, kind="stable")
         out: dict[int, list[dict]] = {}
-        for minute, key, count in zip(self.minute[order].tolist(), self.key[order].tolist(),
-                                      self.count[order].tolist(), strict=True):
+        labels = label_rows(self.labels, order)
+        for index, (minute, key, count) in enumerate(zip(self.minute[order].tolist(), self.key[order].tolist(),
+                                                         self.count[order].tolist(), strict=True)):
             rows = out.get(minute)
             if rows is None:
                 rows = out[minute] = []
-            rows.append({"timestamp": minute_to_iso(minute), self.key_field: self.keys[key], "count": count})
+            row = {"timestamp": minute_to_iso(minute), self.key_field: self.keys[key], "count": count}
+            if labels is not None and labels[index]:
+                row["labels"] = labels[index]
+            rows.append(row)
         return out
 
 
@@ -151,9 +198,11 @@ def read_export(path: str | Path, key_field: str, keys: Sequence[str], *, until:
         raise LoadError(f"{name}: not a UTF-8 text file; expected a CSV export") from None
     except OSError as exc:
         raise LoadError(f"{name}: cannot read ({exc.strerror})") from None
-    cells = [frame.iloc[:, index] for index in columns]
+    cells = [frame.iloc[:, index] for index in columns[:3]]
+    labels = [(header[index].strip().lower(), frame.iloc[:, index]) for index in columns[3:]]
+    del frame  # the label cells are turned into codes next: the strings need not all stay
     return _check(name, key_field, keys, cells, lambda row: _line_of(path, row), until,
-                  time.time() if now is None else now)
+                  time.time() if now is None else now, labels)
 
 
 def export_from_rows(name: str, rows: Iterable[dict], key_field: str, keys: Sequence[str], *,
@@ -190,8 +239,9 @@ def _expected_header(key_field: str) -> str:
     return f"expected a header naming the columns timestamp, {key_field}, count in any order (other columns are ignored)"
 
 
-def _columns(name: str, header: list[str], key_field: str) -> tuple[int, int, int]:
-    """Positions of timestamp, key and count in the header; names are matched ignoring case and spaces."""
+def _columns(name: str, header: list[str], key_field: str) -> tuple[int, ...]:
+    """Positions of timestamp, key and count in the header, then of the label columns after the last of them;
+    names are matched ignoring case and spaces."""
     names = [cell.strip().lower() for cell in header]
     wanted = ("timestamp", key_field, "count")
     for column in wanted:
@@ -202,7 +252,8 @@ def _columns(name: str, header: list[str], key_field: str) -> tuple[int, int, in
     if missing:
         raise LoadError(f"{name} line 1: missing column{'s' if len(missing) > 1 else ''} "
                         f"{', '.join(map(repr, missing))}; {_expected_header(key_field)}, got {','.join(header)!r}")
-    return names.index("timestamp"), names.index(key_field), names.index("count")
+    required = (names.index("timestamp"), names.index(key_field), names.index("count"))
+    return required + label_columns(name, header, max(required))
 
 
 def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -235,17 +286,21 @@ def _structure_error(path: Path, name: str, width: int, detail: str) -> LoadErro
 
 
 def _check(name: str, key_field: str, keys: Sequence[str], cells: list[pd.Series], line_of: Callable[[int], int],
-           until: int | None, now: float | None) -> Export:
+           until: int | None, now: float | None, label_cells: Sequence[tuple[str, pd.Series]] = ()) -> Export:
     """Every rule over whole columns at once; the first offending row in file order is the one named."""
     import pandas as pd
 
     stamps, names, counts = (column.str.strip() for column in cells)
     blank = ((stamps == "") & (names == "") & (counts == "")).to_numpy()
+    for _, column in label_cells:
+        blank = blank & (column == "").to_numpy()
     rows = np.flatnonzero(~blank)  # position in the file's records of each kept row
     if not len(rows):
         raise LoadError(f"{name}: no data rows; expected one row per minute and {key_field} under the header")
     if blank.any():
         stamps, names, counts = (column.iloc[rows].reset_index(drop=True) for column in (stamps, names, counts))
+        label_cells = [(dim, column.iloc[rows].reset_index(drop=True)) for dim, column in label_cells]
+    labels, bad_label = check_label_cells(label_cells, len(stamps))
 
     # Timestamps repeat once per key: parse each distinct one with the API's own parser.
     codes, distinct = pd.factorize(stamps)
@@ -272,17 +327,24 @@ def _check(name: str, key_field: str, keys: Sequence[str], cells: list[pd.Series
     count[fits] = counts[fits].astype("int64").to_numpy()
     bad_count = ~digits | (digits & ~fits) | (count > MAX_COUNT)
 
-    valid = ~(bad_stamp | bad_key | bad_count)
-    cell = minute * len(allowed) + key
+    bad_labels = bad_label >= 0
+    valid = ~(bad_stamp | bad_key | bad_count | bad_labels)
+    # One row per minute, key and label combination (the combination's number: 0 without label columns).
+    combination = labels.combination()
+    cell = (minute * len(allowed) + key) * labels.combinations + combination
     checked = np.flatnonzero(valid)
     repeated = checked[pd.Series(cell[checked]).duplicated().to_numpy()]
-    problems = [np.flatnonzero(mask)[:1] for mask in (bad_stamp, bad_key, bad_count)] + [repeated[:1]]
+    problems = [np.flatnonzero(mask)[:1] for mask in (bad_stamp, bad_key, bad_count, bad_labels)] + [repeated[:1]]
     first = min((int(found[0]) for found in problems if len(found)), default=None)
     if first is not None and valid[first]:
         original = int(checked[np.flatnonzero(cell[checked] == cell[first])[0]])
+        per = f"{key_field} and label combination" if labels.names else key_field
         raise LoadError(f"{name} line {line_of(int(rows[first]))}: a second row for {minute_to_iso(int(minute[first]))} "
-                        f"{key_field} {allowed[key[first]]!r} (the first is on line {line_of(int(rows[original]))}); "
-                        f"expected one row per minute and {key_field}")
+                        f"{key_field} {allowed[key[first]]!r}{labels.described(first)} (the first is on line "
+                        f"{line_of(int(rows[original]))}); expected one row per minute and {per}")
+    if first is not None and not (bad_stamp[first] or bad_key[first] or bad_count[first]):
+        column, message = labels.problem(int(bad_label[first]), first, label_cells)
+        raise LoadError(f"{name} line {line_of(int(rows[first]))}, column {column!r}: {message}")
     if first is not None:
         raise _cell_error(f"{name} line {line_of(int(rows[first]))}", key_field, allowed, stamps.iloc[first],
                           names.iloc[first], counts.iloc[first], bool(unreadable[codes[first]]),
@@ -290,7 +352,8 @@ def _check(name: str, key_field: str, keys: Sequence[str], cells: list[pd.Series
     if until is not None:
         kept = minute <= until
         minute, key, count = minute[kept], key[kept], count[kept]
-    return Export(name, key_field, allowed, minute, key, count)
+        labels = labels.take(kept)
+    return Export(name, key_field, allowed, minute, key, count, labels)
 
 
 def _cell_error(prefix: str, key_field: str, allowed: tuple[str, ...], stamp: str, key: str, count: str,
@@ -329,13 +392,19 @@ def _feed(export: Export) -> Feed:
     offset = export.minute - first
     counts = {}
     for index, key in enumerate(export.keys):
-        values = np.zeros(span, dtype=np.int64)
         mine = export.key == index
-        values[offset[mine]] = export.count[mine]
+        if export.labels.names:
+            # Several rows per minute and key (one per label combination): the global series is their sum.
+            values = np.zeros(span, dtype=np.int64)
+            np.add.at(values, offset[mine], export.count[mine])
+        else:
+            values = np.zeros(span, dtype=np.int64)
+            values[offset[mine]] = export.count[mine]
         counts[key] = values
     received = np.zeros(span, dtype=bool)
     received[offset] = True
-    return Feed(export.name, export.key_field, export.keys, first, counts, received, len(export))
+    return Feed(export.name, export.key_field, export.keys, first, counts, received, len(export),
+                slice_counts(export.labels, offset, export.key, export.count, export.keys, span))
 
 
 def load_history(transactions: str | Path, auth_codes: str | Path | None = None, *,

@@ -9,6 +9,7 @@ closes the minute, as the live ticker does. Feed outages therefore raise the eng
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from detection import FIRING, RESOLVED, CountRecord, Monitor, MonitorSettings, Store, Thresholds, validate_records
 from detection.alerts import Transition
 from detection.incidents import Incident, IncidentTransition
+from detection.slices import LabelPolicy
 
 ARRIVAL_SECONDS = 5  # a platform posts a minute's counts a few seconds after it ends
 TICK_SECONDS = 35  # the ticker closes it after the engine's 30 s grace
@@ -94,16 +96,17 @@ MinuteRecords = tuple[int, list[CountRecord]]
 
 
 def validate_minutes(minutes: Iterable[MinuteRows], statuses: Sequence[str],
-                     codes: Sequence[str]) -> list[MinuteRecords]:
-    """Each minute's rows through ``validate_records`` (the one way in), done once for many replays."""
+                     codes: Sequence[str], labels: LabelPolicy | None = None) -> list[MinuteRecords]:
+    """Each minute's rows through ``validate_records`` (the one way in), done once for many replays.
+    ``labels``: the dimensions rows' ``labels`` may name (the thresholds' ``label_policy``); None: no labels."""
     out: list[MinuteRecords] = []
     for minute, status_rows, auth_rows in minutes:
         now = (minute + 1) * 60 + ARRIVAL_SECONDS
         records: list[CountRecord] = []
         if status_rows:
-            records += validate_records(list(status_rows), "status", statuses, now=now)
+            records += validate_records(list(status_rows), "status", statuses, now=now, labels=labels)
         if auth_rows:
-            records += validate_records(list(auth_rows), "auth_code", codes, now=now)
+            records += validate_records(list(auth_rows), "auth_code", codes, now=now, labels=labels)
         out.append((minute, records))
     return out
 
@@ -153,11 +156,15 @@ def replay_run(thresholds: Thresholds, minutes: Iterable[MinuteRows] | list[Minu
 
     monitor.add_listener(on_transitions)
     monitor.add_incident_listener(on_incidents)
-    minute_list = list(minutes)
+    # Taken one minute at a time (a generator of days of labelled rows need not be held in memory at once).
+    iterator = iter(minutes)
+    first = next(iterator, None)
+    minute_list = itertools.chain([first], iterator) if first is not None else iter(())
     records: Iterable[MinuteRecords] = minute_list  # type: ignore[assignment]
-    if minute_list and len(minute_list[0]) == 3:
+    if first is not None and len(first) == 3:
         # validated minute by minute as they are fed, so progress counts the validation too
-        records = (validate_minutes([rows], thresholds.statuses, thresholds.auth_codes)[0]  # type: ignore[list-item]
+        policy = label_policy(thresholds)
+        records = (validate_minutes([rows], thresholds.statuses, thresholds.auth_codes, policy)[0]  # type: ignore[list-item]
                    for rows in minute_list)
     with quiet_console():
         _feed(monitor, clock, records, ticks, advance)
@@ -167,6 +174,11 @@ def replay_run(thresholds: Thresholds, minutes: Iterable[MinuteRows] | list[Minu
             incidents[incident.id].incident = incident
     return Replayed(sorted(episodes.values(), key=lambda e: (e.fired_wall, e.rule)),
                     sorted(incidents.values(), key=lambda i: (i.opened_wall, i.incident.started_at, i.id)))
+
+
+def label_policy(thresholds: Thresholds) -> LabelPolicy | None:
+    """The dimensions records may carry under ``thresholds`` (None when it configures none: labels refused)."""
+    return LabelPolicy(thresholds.dimensions, thresholds.dimension_pairs) if thresholds.dimensions else None
 
 
 @contextmanager

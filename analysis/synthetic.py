@@ -450,6 +450,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--incidents-per-day", type=float, default=None, help="default 4 (8 with --rhythm)")
     parser.add_argument("--no-incidents", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("."), help="directory to write into")
+    parser.add_argument("--labels", action="store_true",
+                        help="labelled data (analysis.synthetic_labels): label columns acquirer, merchant, brand, "
+                             "region after count, slice incidents beside the global ones, a daily cycle")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="with --labels: transactions a minute on average (default 1000; DATA.md's is about 125)")
     args = parser.parse_args(argv)
     try:
         start = _parse_start(args.start)
@@ -458,6 +463,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.days <= 0:
         parser.error("--days: expected a positive number")
     minutes = round(args.days * 1440)
+    if args.labels:
+        return _write_labelled(args, parser, start, minutes)
+    if args.rate is not None:
+        parser.error("--rate: only with --labels")
     try:
         per_day = args.incidents_per_day if args.incidents_per_day is not None else (8.0 if args.rhythm else 4.0)
         data = generate(start, minutes, args.seed, daily_cycle=args.daily_cycle,
@@ -467,6 +476,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = write_csvs(data, args.out)
     print(f"wrote {len(data.status_rows)} status rows, {len(data.auth_rows)} auth-code rows and "
           f"{len(data.incidents)} labelled incidents:")
+    for path in paths:
+        print(f"  {path}")
+    return 0
+
+
+def _write_labelled(args: argparse.Namespace, parser: argparse.ArgumentParser, start: int, minutes: int) -> int:
+    from analysis.synthetic_labels import DEFAULT_RATE, LabelledData, describe
+
+    if args.rhythm:
+        parser.error("--labels: not with --rhythm (the labelled set has the daily cycle of --daily-cycle)")
+    try:
+        data = LabelledData(start, minutes, args.seed, rate=DEFAULT_RATE if args.rate is None else args.rate,
+                            incidents=[] if args.no_incidents else None,
+                            incidents_per_day=6.0 if args.incidents_per_day is None else args.incidents_per_day)
+    except ValueError as exc:
+        parser.error(str(exc))
+    paths = data.write_csvs(args.out)
+    print(f"wrote {minutes:,} labelled minutes; {describe(data)}:")
     for path in paths:
         print(f"  {path}")
     return 0

@@ -51,6 +51,7 @@ class Ingest:
         # Told of every ingest request: (feed, HTTP status, error code or None, seconds), for /metrics.
         self.observe = observe
         self.allowed = {STATUS_FEED: frozenset(thresholds.statuses), AUTH_CODE_FEED: frozenset(thresholds.auth_codes)}
+        self.labels = monitor.labels if monitor.labels.enabled else None
 
     def store(self, feed: str, environ: dict[str, Any]) -> tuple[bytes, bool]:
         """The answer's JSON and whether it replays an earlier request; raises ``ApiError`` for a refusal."""
@@ -60,7 +61,7 @@ class Ingest:
             raise ApiError(413, "too_many_records", f"{len(payload)} records in one request; at most {MAX_RECORDS}")
         key = _idempotency_key(environ, feed)
         try:
-            records = validate_records(payload, feed, self.allowed[feed], now=time.time())
+            records = validate_records(payload, feed, self.allowed[feed], now=time.time(), labels=self.labels)
             fingerprint = hashlib.sha256(body).hexdigest() if key is not None else ""
             result = self.monitor.ingest(records, key, fingerprint)
         except RecordValidationError as exc:

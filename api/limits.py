@@ -11,7 +11,7 @@ from detection.incident_actions import MAX_BY, MAX_NOTES, MAX_REASON, MAX_TEXT
 from detection.records import MAX_FUTURE_SECONDS, MAX_MINUTE_COUNT, MAX_RECORD_COUNT, MAX_TIMESTAMP_CHARS
 from detection.silences import MAX_AHEAD_SECONDS, MAX_COMMENT, MAX_CREATED_BY, MAX_MATCHER_VALUE
 
-MAX_BODY_BYTES = 1_000_000  # an ingest body: 10,000 records fit with room to spare
+MAX_BODY_BYTES = 3_000_000  # an ingest body: 10,000 records fit with room to spare, labelled ones (about 150 bytes) too
 MAX_RECORDS = 10_000  # records in one ingest request
 MAX_IDEMPOTENCY_KEY = 255  # characters of an Idempotency-Key
 MAX_LIMIT = 10_000  # rows one list request may ask for (?limit=)

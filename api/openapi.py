@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from detection.alerts import SEVERITIES
+from detection.breakdown import MAX_BREAKDOWN_MINUTES, MAX_TOP
 from detection.delivery_log import OUTCOMES
 from detection.incident_actions import LABELS
 from detection.incidents import INCIDENT_STATES, KINDS
+from detection.slices import LABEL_PATTERN, MAX_DIMENSIONS, MAX_LABEL_CHARS
 
 from .limits import (
     MAX_ACTION_BODY_BYTES,
@@ -82,8 +84,8 @@ def event_time_pattern(year: int) -> str:
     )
 
 
-def _record(key: str, values: Iterable[str], example: str, year: int) -> dict[str, Any]:
-    return {
+def _record(key: str, values: Iterable[str], example: str, year: int, dimensions: Sequence[str] = ()) -> dict[str, Any]:
+    schema = {
         "type": "object",
         "required": ["timestamp", key, "count"],
         "properties": {
@@ -103,8 +105,24 @@ def _record(key: str, values: Iterable[str], example: str, year: int) -> dict[st
             key: {"type": "string", "enum": list(values), "example": example},
             "count": {"type": "integer", "minimum": 0, "maximum": MAX_COUNT, "example": 3,
                       "description": f"Added to the minute's count; a minute holds at most {MAX_MINUTE_COUNT:,} per metric."},
+            "labels": {
+                "type": "object", "nullable": True, "maxProperties": MAX_DIMENSIONS, "additionalProperties": False,
+                "properties": {name: {"type": "string", "minLength": 1, "maxLength": MAX_LABEL_CHARS,
+                                      "pattern": LABEL_PATTERN}
+                               for name in dimensions},
+                "example": dict(zip(dimensions, ("acq-07", "m-1842", "visa", "sp"), strict=False)),
+                "description": (
+                    "Optional (null: none): the record's dimensions, each one the thresholds file configures (\"dimensions\"); "
+                    "the record also counts in each slice (acquirer=acq-07) and configured pair. A value is 1 to "
+                    f"{MAX_LABEL_CHARS} printable ASCII characters without '@', ',', '=', '|', ';' or edge spaces; values past "
+                    "a dimension's max_values fold into 'other' (or are refused: overflow 'reject'). Refused with 422 "
+                    "naming labels.<dimension> when the server has no such dimension."),
+            },
         },
     }
+    if not dimensions:  # this server configures none: a record with labels is refused
+        del schema["properties"]["labels"]  # type: ignore[attr-defined]
+    return schema
 
 
 def _ingest_operation(summary: str, schema_name: str, token_required: bool) -> dict[str, Any]:
@@ -141,7 +159,7 @@ def _ingest_operation(summary: str, schema_name: str, token_required: bool) -> d
                          "PostgreSQL), the open alerts of the feeds it touched once the leader judged it (waiting at most 1 s)."),
             "400": _error(f"{NOT_JSON} Or the Idempotency-Key is not 1 to {MAX_IDEMPOTENCY_KEY} printable characters."),
             "401": _error(UNAUTHORIZED),
-            "413": _error(f"Body over {MAX_BODY_BYTES:,} bytes (1 MB) or more than {MAX_RECORDS:,} records."),
+            "413": _error(f"Body over {MAX_BODY_BYTES:,} bytes (3 MB) or more than {MAX_RECORDS:,} records."),
             "415": _error("Content-Type is not application/json."),
             "422": _error(
                 "A record is invalid (details name its index and field): a missing field, an unknown status or code, "
@@ -164,6 +182,42 @@ def _minutes_param(window_minutes: int) -> dict[str, Any]:
         "required": False,
         "schema": {"type": "integer", "minimum": 1, "maximum": window_minutes, "default": 60},
         "description": f"How many minutes back from the newest event time; at most the window kept in memory ({window_minutes}).",
+    }
+
+
+def _slice_param(groups: Sequence[str]) -> list[dict[str, Any]]:
+    """The ``slice`` filter of the series routes, on a server with dimensions (``groups``: dimensions and pairs)."""
+    if not groups:
+        return []
+    value = LABEL_PATTERN[1:-1]
+    ways = "|".join(",".join(f"{dim}={value}" for dim in group.split(",")) for group in groups)
+    return [{"name": "slice", "in": "query", "required": False,
+            "schema": {"type": "string", "pattern": f"^({ways})$", "example": f"{groups[0].split(',')[0]}=acq-07"},
+            "description": "Only this slice's counts (a configured dimension, or pair: acquirer=acq-07,brand=visa); "
+                           "zeros where it had none."}]
+
+
+def _breakdown() -> dict[str, Any]:
+    row = {"type": "object", "required": ["value", "slice", "observed", "expected", "excess", "share_of_excess"],
+           "properties": {"value": {"type": "string"}, "slice": {"type": "string"},
+                          "observed": {"type": "number", "minimum": 0}, "expected": {"type": "number", "minimum": 0},
+                          "excess": {"type": "number", "description": "observed above expected (approvals: "
+                                                                       "expected above observed)"},
+                          "share_of_excess": {"type": "number", "minimum": 0, "maximum": 1},
+                          "share_of_total": {"type": "number", "minimum": 0, "maximum": 1}}}
+    return {
+        "type": "object",
+        "required": ["metric", "by", "minutes", "from", "to", "observed", "expected", "slices_total", "slices", "heatmap"],
+        "properties": {
+            "metric": {"type": "string"}, "by": {"type": "string"}, "minutes": {"type": "integer"},
+            "from": _ISO_OR_NULL, "to": _ISO_OR_NULL,
+            "observed": {"type": "integer", "minimum": 0}, "expected": {"type": "number", "minimum": 0},
+            "slices_total": {"type": "integer", "minimum": 0},
+            "slices": {"type": "array", "items": row},
+            "heatmap": {"type": "object", "required": ["minutes", "values", "counts"], "properties": {
+                "minutes": {"type": "array", "items": _ISO}, "values": {"type": "array", "items": {"type": "string"}},
+                "counts": {"type": "array", "items": {"type": "array", "items": {"type": "integer", "minimum": 0}}}}},
+        },
     }
 
 
@@ -201,7 +255,8 @@ def _series(key_name: str, keys: list[str]) -> dict[str, Any]:
 
 def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable[str],
                      window_minutes: int = 7 * 24 * 60, token_required: bool = False,
-                     year: int | None = None) -> dict[str, Any]:
+                     year: int | None = None, dimensions: Sequence[str] = (),
+                     pairs: Sequence[Sequence[str]] = ()) -> dict[str, Any]:
     """The document for this server: its statuses and codes, its window and whether it asks for a token.
 
     ``year`` is the newest year an event time may have: this year when served (the document is built per
@@ -209,6 +264,7 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
     """
     statuses = list(statuses)
     auth_codes = list(auth_codes)
+    groups = [*dimensions, *(",".join(p) for p in pairs)]
     year = year or datetime.now(UTC).year
     alert = {
         "type": "object",
@@ -240,7 +296,7 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
     }
     bad_query = _error("A query parameter is out of range, not one of the listed values, or one the route does not take; "
                        "the message names it.")
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {
             "title": "Transaction monitor API",
@@ -254,15 +310,49 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
             "/api/transactions": {
                 "get": {
                     "summary": "Per-minute counts per status, oldest first",
-                    "parameters": [_minutes_param(window_minutes)],
+                    "parameters": [_minutes_param(window_minutes), *_slice_param(groups)],
                     "responses": {"200": _json(_series("statuses", statuses), "Counts"), "400": bad_query},
                 }
             },
             "/api/auth_codes": {
                 "get": {
                     "summary": "Per-minute counts per authorization code, oldest first",
-                    "parameters": [_minutes_param(window_minutes)],
+                    "parameters": [_minutes_param(window_minutes), *_slice_param(groups)],
                     "responses": {"200": _json(_series("auth_codes", auth_codes), "Counts"), "400": bad_query},
+                }
+            },
+            "/api/dimensions": {
+                "get": {
+                    "summary": "The dimensions records may carry, and the values each one holds",
+                    "responses": {
+                        "200": _json({"type": "object", "required": ["dimensions"], "properties": {
+                            "dimensions": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+                            "pairs": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
+                            "limits": {"type": "object"}}}, "Dimensions"),
+                        "400": bad_query,
+                    },
+                }
+            },
+            "/api/breakdown": {
+                "get": {
+                    "summary": "Which slices carry a count's excess: observed against expected per slice, top by excess",
+                    "description": ("Each slice's expectation is its own rate per transaction over the hour before the "
+                                    "window (shrunk toward all slices' rate) times its transactions in the window; "
+                                    "approvals: its own level before. share_of_excess is its part of the summed "
+                                    "positive excess. The heatmap is the top slices' counts minute by minute."),
+                    "parameters": [
+                        {"name": "metric", "in": "query", "required": True,
+                         "schema": {"type": "string", "enum": [*(f"status:{s}" for s in statuses),
+                                                               *(f"auth_code:{c}" for c in auth_codes)]}},
+                        {"name": "by", "in": "query", "required": True,
+                         "schema": {"type": "string", "enum": list(groups) or ["(none configured)"]},
+                         "description": "A configured dimension, or pair written 'acquirer,brand'."},
+                        {"name": "minutes", "in": "query", "required": False,
+                         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_BREAKDOWN_MINUTES, "default": 60}},
+                        {"name": "top", "in": "query", "required": False,
+                         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TOP, "default": 10}},
+                    ],
+                    "responses": {"200": _json(_breakdown(), "Breakdown"), "400": bad_query},
                 }
             },
             "/api/stats": {
@@ -332,8 +422,8 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "Needed on routes that change state when MONITOR_API_TOKEN is set."}},
             "schemas": {
-                "StatusRecord": _record("status", statuses, "failed", year),
-                "AuthCodeRecord": _record("auth_code", auth_codes, "51", year),
+                "StatusRecord": _record("status", statuses, "failed", year, dimensions),
+                "AuthCodeRecord": _record("auth_code", auth_codes, "51", year, dimensions),
                 "Alert": alert,
                 "IngestResult": {
                     "type": "object",
@@ -384,6 +474,12 @@ def openapi_document(version: str, statuses: Iterable[str], auth_codes: Iterable
             },
         },
     }
+    if not groups:  # no dimensions configured: there is no breakdown to ask for
+        document["paths"]["/api/breakdown"]["get"] = {
+            "summary": "Which slices carry a count's excess (this server has no dimensions configured)",
+            "responses": {"404": _error("No dimensions are configured (the thresholds file's \"dimensions\"), so "
+                                        "there are no slices to break a count down by.")}}
+    return document
 
 
 # --- incidents ---

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from detection import Alert, Monitor, StoreError
+from detection.breakdown import MAX_BREAKDOWN_MINUTES, MAX_TOP
 from detection.incident_actions import IncidentActions
 from detection.metrics import AUTH_CODE_FEED, STATUS_FEED, auth_code_metric, epoch_to_iso, minute_to_iso, status_metric
 from detection.roles import LEADER, Roles
@@ -74,14 +75,23 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings, ingest: Ingest | Non
         return ingest.flask_answer(AUTH_CODE_FEED, request.environ)
 
 
-    def window_minutes() -> int:
-        only_args("minutes")
+    def window_minutes(*also: str) -> int:
+        only_args("minutes", *also)
         return int_arg("minutes", 60, 1, monitor.settings.window_minutes)
 
     def series_rows(keys: tuple[str, ...], to_metric, feed: str) -> dict[str, Any]:
-        snap = monitor.snapshot(window_minutes(), recent_alerts=0)
+        minutes = window_minutes("slice")
+        snap = monitor.snapshot(minutes, recent_alerts=0)
+        counts: Any = snap.counts
+        key = request.args.get("slice")
+        if key is not None:  # one slice's counts (acquirer=acq-07), minute for minute as the global ones
+            try:
+                sliced = monitor.slice_counts(key, minutes)
+            except ValueError as exc:
+                raise ApiError(400, "invalid_parameter", str(exc)) from None
+            counts = sliced["counts"] if sliced["end_minute"] == snap.end_minute else {}
         rows = []
-        columns = {k: snap.counts.get(to_metric(k), ()) for k in keys}
+        columns = {k: counts.get(to_metric(k), ()) or (0,) * len(snap.minutes) for k in keys}
         received = snap.received.get(feed, ())
         for i, minute in enumerate(snap.minutes):
             row: dict[str, Any] = {"timestamp": minute_to_iso(minute)}
@@ -90,7 +100,10 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings, ingest: Ingest | Non
             row["total"] = sum(columns[k][i] for k in keys)
             row["received"] = received[i] if received else False
             rows.append(row)
-        return {"from": minute_to_iso(snap.start_minute), "to": minute_to_iso(snap.end_minute), "data": rows}
+        body = {"from": minute_to_iso(snap.start_minute), "to": minute_to_iso(snap.end_minute), "data": rows}
+        if key is not None:
+            body["slice"] = key
+        return body
 
     @api.get("/transactions")
     def get_transactions():
@@ -101,6 +114,32 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings, ingest: Ingest | Non
     def get_auth_codes():
         body = series_rows(thresholds.auth_codes, auth_code_metric, AUTH_CODE_FEED)
         return jsonify({"auth_codes": list(thresholds.auth_codes), **body})
+
+    @api.get("/dimensions")
+    def get_dimensions():
+        only_args()
+        return jsonify({"dimensions": monitor.dimensions(),
+                        "pairs": [list(p) for p in thresholds.dimension_pairs],
+                        "limits": {d.name: d.to_config() for d in thresholds.dimensions}})
+
+    @api.get("/breakdown")
+    def get_breakdown():
+        if not monitor.labels.enabled:
+            raise ApiError(404, "no_dimensions", "this server has no dimensions configured (the thresholds file's "
+                                                 "\"dimensions\"): there are no slices to break a count down by")
+        only_args("metric", "by", "minutes", "top")
+        metric = request.args.get("metric")
+        by = request.args.get("by")
+        for name, value in (("metric", metric), ("by", by)):
+            if not value:
+                raise ApiError(400, "invalid_parameter", f"'{name}' is required, e.g. "
+                                                         "?metric=status:denied&by=acquirer&minutes=60")
+        minutes = int_arg("minutes", 60, 1, MAX_BREAKDOWN_MINUTES)
+        top = int_arg("top", 10, 1, MAX_TOP)
+        try:
+            return jsonify(monitor.breakdown(str(metric), str(by), minutes, top))
+        except ValueError as exc:
+            raise ApiError(400, "invalid_parameter", str(exc)) from None
 
     @api.get("/stats")
     def get_stats():
@@ -184,7 +223,9 @@ def make_blueprint(monitor: Monitor, settings: ApiSettings, ingest: Ingest | Non
     @api.get("/openapi.json")
     def get_openapi():
         return jsonify(openapi_document(settings.version, thresholds.statuses, thresholds.auth_codes,
-                                        monitor.settings.window_minutes, bool(settings.api_token)))
+                                        monitor.settings.window_minutes, bool(settings.api_token),
+                                        dimensions=[d.name for d in thresholds.dimensions],
+                                        pairs=thresholds.dimension_pairs))
 
     @api.route("/<path:unknown>", methods=["GET", "POST"])
     def not_found(unknown: str):

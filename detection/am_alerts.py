@@ -3,7 +3,9 @@
 The labels identify the incident (Alertmanager deduplicates and groups by
 them): ``alertname`` is the incident's kind, ``severity`` its severity,
 ``metric`` the first metric it was about (the one an inhibition rule compares),
-``incident`` its id, plus the configured ``source`` and ``instance``. A firing
+``incident`` its id, plus the configured ``source`` and ``instance``; a slice's incident adds one label per
+dimension of its slice (``acquirer="acq-07"``), so a route can send each acquirer's incidents where they
+belong. A firing
 alert has no ``endsAt``, so Alertmanager keeps it for its ``resolve_timeout``
 after each (re-)send; a resolved one ends at the moment it is sent.
 """
@@ -16,6 +18,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from .incident_message import Notification, context_line, title
 from .metrics import epoch_to_iso
+from .slices import parse_slice_key
 
 DEFAULT_SOURCE = "transaction-monitor"
 
@@ -32,6 +35,10 @@ def incident_labels(note: Notification, source: str, instance: str = "") -> dict
     }
     if instance:
         labels["instance"] = instance
+    key = incident.details.get("slice")
+    if isinstance(key, str) and key:
+        for dim, value in parse_slice_key(key):
+            labels.setdefault(dim, value)  # a dimension named like a label above never overrides it
     return {k: v for k, v in labels.items() if v}  # Alertmanager treats an empty label as an absent one
 
 

@@ -527,7 +527,7 @@ class IncidentTracker:
             incident.details.pop("contributions", None)
             return
         out: dict[str, list[dict[str, Any]]] = {}
-        leaders: list[tuple[float, str]] = []
+        leaders: list[tuple[int, int, str]] = []
         for group in self.dimensions:
             rows = [c for c in contributions(self.slices, metric, group, first, last, self._feed_metrics)
                     if c.excess > 0][:CONTRIBUTORS]
@@ -535,12 +535,14 @@ class IncidentTracker:
                 continue
             out[group] = [{**c.to_dict(), "metric": metric} for c in rows]
             if "," not in group and rows[0].share >= LEAD_SHARE:
-                leaders.append((rows[0].share, f"{slice_words(rows[0].key)}: {rows[0].share * 100:.0f}%"))
+                # The larger share first; at an equal share the finer dimension (more values) says more.
+                leaders.append((-round(rows[0].share * 100), -len(self.slices.keys(group)),
+                                f"{slice_words(rows[0].key)}: {rows[0].share * 100:.0f}%"))
         incident.details["contributions"] = out
         if leaders:
-            leaders.sort(key=lambda item: -item[0])
+            leaders.sort()
             what = "shortfall of" if metric in FALLING else "extra"
-            texts = [text for _share, text in leaders[:2]]
+            texts = [text for _share, _values, text in leaders[:2]]
             texts[0] += f" of the {what} {_driver_name(metric)}"
             incident.summary += "; " + ", ".join(texts)
 

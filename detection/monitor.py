@@ -175,6 +175,7 @@ class Monitor:
         self.series = MinuteSeries(self.thresholds.statuses)
         self.slices = SliceSeries(self.settings.window_minutes)
         self.incident_tracker.slices = self.slices
+        self.slice_judge.forget_rows()
         self._feeds = {feed: _FeedClock() for feed in FEEDS}
         self._states = {rule.id: _RuleState() for rule in self.thresholds.rules if not rule.by}
         self._active_slices: dict[str, set[str]] = {}  # sliced rule id -> slice keys whose state is not idle
@@ -337,7 +338,11 @@ class Monitor:
             self.log_cursor = to
             records = [record for entry in entries for record in entry.records]
             if records:
-                self.series.add_records(records, self._keep_from(records))
+                keep_from = self._keep_from(records)
+                records, sliced = self._split(records)
+                self.series.add_records(records, keep_from)
+                if sliced:
+                    self.slices.add_records(sliced, keep_from)
                 self._maybe_prune()
 
     def reload(self) -> None:
@@ -390,6 +395,9 @@ class Monitor:
         """(records of the global series, slice records)."""
         if not self.labels.enabled:
             return records, []
+        boundary = getattr(records, "sliced_from", None)
+        if boundary is not None:  # straight from validate_records: slice records follow the others
+            return records[:boundary], records[boundary:]
         base: list[CountRecord] = []
         sliced: list[CountRecord] = []
         for record in records:
@@ -862,6 +870,7 @@ class Monitor:
             oldest = self.series.oldest_minute()
             if oldest is not None and oldest < keep_from:
                 self.series.prune_before(keep_from)
+            self.slices.prune_before(keep_from)
             self._pruned_through = keep_from - 1
             return True
         return False

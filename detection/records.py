@@ -42,6 +42,12 @@ class CountRecord(NamedTuple):
     count: int  # type: ignore[assignment]  # a field named like tuple.count: the domain's word, read as .count
 
 
+class RecordBatch(list["CountRecord"]):
+    """Validated records whose slice records (labels) follow the records as sent, from ``sliced_from`` on."""
+
+    sliced_from: int | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class FieldError:
     index: int | None
@@ -186,7 +192,9 @@ def validate_records(
     append = records.append
     make = tuple.__new__
     sliced: list[CountRecord] = []
-    named: dict[tuple[str, str], tuple[str, str]] = {}  # (metric, slice) -> the slice's feed and metric
+    add_sliced = sliced.append
+    # (metric, slice key) -> the slice's feed and metric names: a batch repeats each once per minute.
+    named: dict[tuple[str, str], tuple[str, str]] = {}
 
     def add_slices(index: int, metric: str, minute: int, count: int, given: Any) -> None:
         if given is None:
@@ -203,7 +211,7 @@ def validate_records(
             names = named.get((metric, key))
             if names is None:
                 names = named[(metric, key)] = (slice_feed(feed, key), slice_metric(metric, key))
-            sliced.append(make(CountRecord, (names[0], names[1], minute, count)))
+            add_sliced(make(CountRecord, (names[0], names[1], minute, count)))
 
     for index, item in enumerate(items):
         # Fast path for a well-formed record; anything odd falls through to the checks below.
@@ -285,5 +293,8 @@ def validate_records(
     if error_count:
         raise RecordValidationError(errors, error_count)
     if sliced:
-        records += sliced
+        batch = RecordBatch(records)
+        batch.sliced_from = len(records)  # the Monitor splits global and slice records without a scan
+        batch += sliced
+        return batch
     return records

@@ -70,8 +70,14 @@ class SliceJudge:
         for rule in self.rules:
             self._by_feed.setdefault(feed_of(rule.metric), []).append(rule)
         self._views: dict[str, SliceRule] = {}  # state key -> its view (made once per slice)
-        # (rule id, metric) -> (slice count, rows): the slices of a group only ever grow, in order.
-        self._rows: dict[tuple[str, str], tuple[int, np.ndarray]] = {}
+        # (rule id, metric) -> ((slice count, series count), rows): the slices of a group only ever grow, in
+        # order, and a slice's series of a sparse metric may appear later than the slice (its first failure):
+        # a new series of any slice makes the rows be looked up again.
+        self._rows: dict[tuple[str, str], tuple[tuple[int, int], np.ndarray]] = {}
+
+    def forget_rows(self) -> None:
+        """Memory was rebuilt (a new SliceSeries numbers its rows anew): look every slice's rows up again."""
+        self._rows.clear()
 
     def rules_of(self, feed: str) -> list[Any]:
         return self._by_feed.get(feed, [])
@@ -101,10 +107,11 @@ class SliceJudge:
 
     def _rows_of(self, rule: Any, metric: str, keys: list[str], slices: SliceSeries) -> np.ndarray:
         known = self._rows.get((rule.id, metric))
-        if known is not None and known[0] == len(keys):
+        stamp = (len(keys), slices.series_count)
+        if known is not None and known[0] == stamp:
             return known[1]
         rows = slices.rows(metric, keys)
-        self._rows[(rule.id, metric)] = (len(keys), rows)
+        self._rows[(rule.id, metric)] = (stamp, rows)
         return rows
 
     def judge(self, feed: str, slices: SliceSeries, minute: int,

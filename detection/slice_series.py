@@ -32,40 +32,44 @@ class SliceSeries:
         self.newest: int | None = None
 
     # -- writing (under the Monitor's lock) --
-    def add_records(self, records: Iterable[tuple[str, str, int, int]], keep_from: int) -> set[tuple[str, int]]:
+    def add_records(self, records: Sequence[tuple[str, str, int, int]], keep_from: int) -> set[tuple[str, int]]:
         """Add slice records (feed, slice metric, minute, count); minutes before ``keep_from`` are not held.
         Returns the (slice feed, minute) cells it changed, for the store."""
         width, minute_at = self.width, self._minute_at
-        rows_of = self._rows
-        touched: set[tuple[str, int]] = set()
-        cells: dict[tuple[int, int], int] = {}
-        for feed, metric, minute, count in records:
-            if minute < keep_from:
-                continue
-            row = rows_of.get(metric)
-            if row is None:
-                row = self._new_row(metric)
+        kept = [r for r in records if r[2] >= keep_from]
+        # A column takes a newer minute (zeroed first); a minute older than what its column holds is outside
+        # the window (keep_from is measured from the newest event) and is dropped.
+        usable: dict[int, bool] = {}
+        for minute in {r[2] for r in kept}:
             column = minute % width
-            held = minute_at[column]
-            if held != minute:
-                if held > minute:
-                    continue  # older than the window (keep_from is measured from the newest event)
+            held = int(minute_at[column])
+            if held == minute:
+                usable[minute] = True
+            elif held > minute:
+                usable[minute] = False
+            else:
                 self._data[:, column] = 0
                 minute_at[column] = minute
-            cells[(row, column)] = cells.get((row, column), 0) + count
-            touched.add((feed, minute))
-            if self.newest is None or minute > self.newest:
-                self.newest = minute
-        if cells:
-            data = self._data
-            for (row, column), count in cells.items():
-                data[row, column] += count
-        return touched
+                usable[minute] = True
+        if not all(usable.values()):
+            kept = [r for r in kept if usable[r[2]]]
+        if not kept:
+            return set()
+        rows_of = self._rows
+        rows = [rows_of.get(r[1]) or self._new_row(r[1]) for r in kept]
+        columns = np.fromiter((r[2] % width for r in kept), dtype=np.int64, count=len(kept))
+        counts = np.fromiter((r[3] for r in kept), dtype=np.int64, count=len(kept))
+        np.add.at(self._data, (np.asarray(rows, dtype=np.int64), columns), counts)
+        newest = max(usable)
+        if self.newest is None or newest > self.newest:
+            self.newest = newest
+        return {(r[0], r[2]) for r in kept}
 
     def _new_row(self, metric: str) -> int:
         row = self._next_row
         if row >= self._data.shape[0]:
-            grown = np.zeros((self._data.shape[0] * 2, self.width), dtype=np.int32)
+            # A quarter more at a time: a week of 10,000 series is 400 MB, and doubling would hold up to twice that.
+            grown = np.zeros((max(row + _FIRST_ROWS, row * 5 // 4), self.width), dtype=np.int32)
             grown[: self._data.shape[0]] = self._data
             self._data = grown
         self._rows[metric] = row

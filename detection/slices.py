@@ -31,7 +31,12 @@ MAX_DIMENSIONS = 8
 MAX_PAIRS = 8
 MAX_VALUES_PER_DIMENSION = 5000
 MAX_LABEL_CHARS = 64
-_FORBIDDEN = frozenset("@,=|")
+MAX_CHECKED_LABEL_SETS = 200_000  # label sets whose check is remembered (past it, checked each time)
+MAX_SETTLED = 500_000  # slice feeds remembered as needing no folding (past it, they are checked each time)
+# A label value: printable ASCII without the characters slice names and stored rows are made of ('@', ',',
+# '=', '|', ';'), no space at either end. The same pattern is in the OpenAPI document (a schema-valid value is accepted).
+LABEL_PATTERN = r"^[!-+\x2d-:<>?A-{}~]([ -+\x2d-:<>?A-{}~]*[!-+\x2d-:<>?A-{}~])?$"
+_LABEL = re.compile(LABEL_PATTERN[1:-1])  # (used with fullmatch: "$" would let a final newline in)
 
 
 @dataclass(frozen=True)
@@ -104,10 +109,9 @@ def label_problem(value: Any) -> str | None:
         return "must not be empty"
     if len(value) > MAX_LABEL_CHARS:
         return f"is {len(value)} characters long; a label value has at most {MAX_LABEL_CHARS}"
-    if not value.isprintable() or value != value.strip():
-        return "must be printable, without leading or trailing spaces"
-    if _FORBIDDEN.intersection(value):
-        return "must not contain '@', ',', '=' or '|'"
+    if not _LABEL.fullmatch(value):
+        return ("must be printable ASCII without '@', ',', '=', '|' or ';', and without a space at either end, "
+                f"got {value[:40]!r}")
     return None
 
 
@@ -130,6 +134,10 @@ class LabelPolicy:
             self._pairs_of.setdefault(pair[0], []).append(pair)  # type: ignore[arg-type]
         self._values: dict[str, set[str]] = {name: set() for name in self.dimensions}
         self._lock = threading.Lock()  # values() is read by request threads while the Monitor folds
+        # Slice feeds (status@acquirer=acq-07) whose every value is held: they never fold (values are only added).
+        self._settled: set[str] = set()
+        # Label sets already checked -> their slice keys: a platform sends the same few thousand again each minute.
+        self._checked: dict[tuple[tuple[Any, Any], ...], list[str]] = {}
 
     @property
     def enabled(self) -> bool:
@@ -164,15 +172,18 @@ class LabelPolicy:
         """Slice records with every value past its dimension's cap folded into ``other`` (the values each
         dimension holds grow by the new ones that fit); raises LabelRefused, holding nothing new, when a
         dimension that refuses values past its cap would need one. Called under the Monitor's lock."""
+        boundary = getattr(records, "sliced_from", None)
+        sliced = records[boundary:] if boundary is not None else [r for r in records if SLICE_SEPARATOR in r[0]]
+        settled = self._settled
+        # In the order records came (a batch past the cap keeps its first values, on every instance alike).
+        feeds = [feed for feed in dict.fromkeys(record[0] for record in sliced) if feed not in settled]
+        if not feeds:
+            return records  # the common case: every slice already held, nothing to fold
         new: dict[str, list[str]] = {}
-        keys: dict[str, str] = {}
+        folded_feeds: dict[str, str] = {}
         with self._lock:
-            for feed, _metric, _minute, _count in records:
-                if SLICE_SEPARATOR not in feed:
-                    continue
-                key = feed.partition(SLICE_SEPARATOR)[2]
-                if key in keys:
-                    continue
+            for feed in feeds:
+                base_feed, _sep, key = feed.partition(SLICE_SEPARATOR)
                 folded = []
                 for dim, value in parse_slice_key(key):
                     held = self._values[dim]
@@ -189,33 +200,49 @@ class LabelPolicy:
                                 folded.append((dim, OTHER))
                                 continue
                     folded.append((dim, value))
-                keys[key] = slice_key(folded)
+                folded_key = slice_key(folded)
+                if folded_key != key:
+                    folded_feeds[feed] = slice_feed(base_feed, folded_key)
             for dim, values in new.items():
                 self._values[dim].update(values)
-            for key, folded_key in keys.items():
-                if folded_key != key:
-                    for dim, value in parse_slice_key(folded_key):
+            for target in folded_feeds.values():
+                if f"={OTHER}" in target:
+                    for dim, value in parse_slice_key(target.partition(SLICE_SEPARATOR)[2]):
                         if value == OTHER:
                             self._values[dim].add(OTHER)
-        if all(k == v for k, v in keys.items()):
+            if len(self._settled) < MAX_SETTLED:
+                self._settled.update(feed for feed in feeds if feed not in folded_feeds)
+        if not folded_feeds:
             return records
-        out = []
+        out = type(records)()  # a RecordBatch keeps its boundary: folding renames records, it never moves them
+        if boundary is not None:
+            out.sliced_from = boundary  # type: ignore[attr-defined]
         for record in records:
-            feed = record[0]
-            if SLICE_SEPARATOR in feed:
-                base_feed, _sep, key = feed.partition(SLICE_SEPARATOR)
-                folded_key = keys[key]
-                if folded_key != key:
-                    base_metric = split_slice(record[1])[0]
-                    out.append(type(record)(slice_feed(base_feed, folded_key), slice_metric(base_metric, folded_key),
-                                            record[2], record[3]))
-                    continue
-            out.append(record)
+            target = folded_feeds.get(record[0], "")
+            if not target:
+                out.append(record)
+            else:
+                base_metric = split_slice(record[1])[0]
+                out.append(type(record)(target, slice_metric(base_metric, target.partition(SLICE_SEPARATOR)[2]),
+                                        record[2], record[3]))
         return out
 
     def slice_keys(self, labels: Any) -> list[str]:
         """The slice keys a record with these labels counts in (values as sent: ``fold`` applies the caps
         once the whole batch is valid); raises LabelRefused naming the field."""
+        try:
+            frozen = tuple(labels.items())
+            known = self._checked.get(frozen)
+        except (AttributeError, TypeError):  # not an object, or a value that cannot be a key (a list): checked below
+            frozen, known = None, None
+        if known is not None:
+            return known
+        keys = self._check(labels)
+        if frozen is not None and len(self._checked) < MAX_CHECKED_LABEL_SETS:
+            self._checked[frozen] = keys  # (a dict's item assignment is atomic: safe from request threads)
+        return keys
+
+    def _check(self, labels: Any) -> list[str]:
         if not isinstance(labels, dict):
             raise LabelRefused("labels", f"must be an object such as {{\"acquirer\": \"acq-07\"}}, "
                                          f"got {type(labels).__name__}")

@@ -23,8 +23,10 @@ from typing import TextIO
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from analysis.loading import parse_minute
 from analysis.progress import progress_for
 from analysis.synthetic import SyntheticStream, generate
+from analysis.synthetic_labels import LabelledData
 from detection import Monitor, validate_records
 from detection.background import BackgroundThread
 from detection.metrics import AUTH_CODE_FEED, STATUS_FEED, minute_to_iso
@@ -36,6 +38,9 @@ log = logging.getLogger("monitor.feed")
 DEMO_SEED = 20250712
 BACKFILL_MINUTES = 24 * 60
 BACKFILL_INCIDENTS_PER_DAY = 4.0
+DEMO_LABELLED_RATE = 125.0  # transactions a minute: the unlabelled stream's volume (DATA.md)
+LABELLED_BACKFILL_MINUTES = 120  # with dimensions: the backfill's last two hours are labelled (a labelled
+# day would take the demo a minute to ingest at start, and the breakdown panel shows the last hour)
 REPLAY_PROGRESS_SECONDS = 300.0  # a line at least every 5 minutes of a long replay, besides every 10%
 
 
@@ -64,6 +69,10 @@ class FeedWriter:
         self._clock = clock if clock is not None else (lambda: monitor.started_wall + monitor.uptime_seconds())
         self.lock = threading.RLock()
         self.stream = SyntheticStream(0, seed, daily_cycle=False)
+        # With dimensions configured the demo streams labelled minutes (acquirer, merchant, brand, region) at the
+        # same volume as the unlabelled stream, so the global series look alike and the breakdown panel has slices.
+        self.labelled = LabelledData(0, 1, seed, rate=DEMO_LABELLED_RATE, daily_cycle=False, incidents=[]) \
+            if monitor.labels.enabled else None
         self._statuses = monitor.thresholds.statuses
         self._codes = monitor.thresholds.auth_codes
 
@@ -86,12 +95,18 @@ class FeedWriter:
         now = self.event_clock() if now is None else now
         statuses = [r for r in status_rows if r["status"] in self._statuses]
         codes = [r for r in auth_rows if r["auth_code"] in self._codes]
+        if not self.monitor.labels.enabled:
+            # A labelled export replayed with thresholds that configure no dimensions: its global series are
+            # the sums over labels, so the rows count there (the slices need a thresholds file's dimensions).
+            statuses, codes = _unlabelled(statuses), _unlabelled(codes)
         with self.lock:
             batches = []
+            # Labelled rows (the labelled demo, a labelled CSV replay) are checked as the API checks them.
+            labels = self.monitor.labels if self.monitor.labels.enabled else None
             if statuses:
-                batches.append(validate_records(statuses, STATUS_FEED, self._statuses, now=now))
+                batches.append(validate_records(statuses, STATUS_FEED, self._statuses, now=now, labels=labels))
             if codes:
-                batches.append(validate_records(codes, AUTH_CODE_FEED, self._codes, now=now))
+                batches.append(validate_records(codes, AUTH_CODE_FEED, self._codes, now=now, labels=labels))
             accepted, alerts = 0, []
             for records in batches:
                 result = self.monitor.ingest(records)
@@ -117,7 +132,8 @@ class FeedWriter:
         """Post the next live synthetic minute (the demo); returns that minute."""
         with self.lock:
             minute = self.next_minute()
-            status_rows, auth_rows = self.stream.minute(minute)
+            status_rows, auth_rows = self.labelled.stream_minute(minute) if self.labelled is not None \
+                else self.stream.minute(minute)
             self.post(status_rows, auth_rows, now=(minute + 1) * 60.0)
         return minute
 
@@ -137,11 +153,30 @@ class FeedWriter:
                 auth_by_minute[row["timestamp"]].append(row)
             # Minute by minute, as a live feed would have sent them (an outage's minutes are simply absent).
             accepted = 0
+            labelled_from = end - LABELLED_BACKFILL_MINUTES + 1
             for stamp in sorted(set(status_by_minute) | set(auth_by_minute)):
-                n, _ = self.post(status_by_minute[stamp], auth_by_minute[stamp], now=(end + 1) * 60.0)
+                status_rows, auth_rows = status_by_minute[stamp], auth_by_minute[stamp]
+                minute = (status_rows or auth_rows)[0]["timestamp"]
+                if self.labelled is not None and parse_minute(minute) >= labelled_from:
+                    # The last hours labelled, so the breakdown panel has slices from the start.
+                    status_rows, auth_rows = self.labelled.stream_minute(parse_minute(minute))
+                n, _ = self.post(status_rows, auth_rows, now=(end + 1) * 60.0)
                 accepted += n
         log.info("demo: backfilled %d minutes (%d records, %d incidents)", minutes, accepted, len(data.incidents))
         return accepted
+
+
+def _unlabelled(rows: list[dict]) -> list[dict]:
+    if not any("labels" in row for row in rows):
+        return rows
+    if not _warned:
+        _warned.append(True)
+        log.warning("the replayed rows carry labels but the thresholds configure no dimensions: the labels are "
+                    "left out (add a \"dimensions\" section, e.g. learned by python -m analysis, to see slices)")
+    return [{k: v for k, v in row.items() if k != "labels"} for row in rows]
+
+
+_warned: list[bool] = []  # the warning above, once per process
 
 
 # ------------------------------------------------------------------ the thread

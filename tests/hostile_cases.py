@@ -70,7 +70,7 @@ def cases() -> list[Case]:
         Case("not json", TRANSACTION, b"{not json", 400, "invalid_json", words="not valid JSON"),
         Case("text/plain", TRANSACTION, raw(GOOD), 415, "unsupported_media_type", words="application/json", content_type="text/plain"),
         Case("no content type", TRANSACTION, raw(GOOD), 415, "unsupported_media_type", words="application/json", content_type=None),
-        Case("body over 1 MB", TRANSACTION, raw([dict(GOOD, note="x" * 200)] * 5_000), 413, "payload_too_large", words="1000000 bytes"),
+        Case("body over 3 MB", TRANSACTION, raw([dict(GOOD, note="x" * 600)] * 5_000), 413, "payload_too_large", words="3000000 bytes"),
         Case("10,001 records", TRANSACTION, raw([GOOD] * 10_001), 413, "too_many_records", words="at most 10000"),
         Case("missing timestamp", TRANSACTION, raw([GOOD, {"status": "failed", "count": 1}]), 422, "invalid_records", "timestamp", "is required"),
         Case("timestamp a list", TRANSACTION, raw([GOOD, dict(GOOD, timestamp=[1])]), 422, "invalid_records", "timestamp"),

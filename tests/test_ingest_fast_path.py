@@ -72,7 +72,7 @@ def requests_to_compare() -> list[tuple[str, dict, dict]]:
         ("/api/transaction", {"json": GOOD}, {"Authorization": "Bearer wrong"}),  # 401
         ("/api/transaction", {"data": json.dumps(GOOD), "content_type": "text/plain"}, AUTH),  # 415
         ("/api/transaction", {"data": "{", "content_type": "application/json"}, AUTH),  # 400
-        ("/api/transaction", {"data": "x" * 2_000_000, "content_type": "application/json"}, AUTH),  # 413
+        ("/api/transaction", {"data": "x" * 4_000_000, "content_type": "application/json"}, AUTH),  # 413
         ("/api/transaction", {"json": [{**GOOD, "count": -1}, {**GOOD, "status": "lost"}]}, AUTH),  # 422
         ("/api/transaction", {"json": first}, {**AUTH, "Idempotency-Key": "k1"}),  # accepted
         ("/api/transaction", {"json": first}, {**AUTH, "Idempotency-Key": "k1"}),  # replayed
