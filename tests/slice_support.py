@@ -1,13 +1,15 @@
 """Labelled minutes for the breakdown tests (issue 12): eight acquirers with skewed volumes, each denying a steady
 share of its traffic, except acq-07 whose denials triple for the last ``SPIKE`` minutes; posted through the
-engine's own validation and ingest, with what was posted kept per acquirer to compare the page with."""
+REST API, with what was posted kept per acquirer to compare the page with."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 from app import create_app
-from detection import Monitor, Store, parse_thresholds, validate_records
+from detection import Monitor, Store, parse_thresholds
 from detection.thresholds import DEFAULT_THRESHOLDS_PATH
 
 from .support import timestamp
@@ -23,10 +25,12 @@ BRANDS = ("visa", "mc")
 
 
 def thresholds(sliced_rule: bool = False):
-    """The built-in thresholds with acquirer and brand dimensions; with ``sliced_rule``, a denial rule per
-    acquirer whose slice ratios are each acquirer's own (so only acq-07's tripling breaches it)."""
+    """The built-in thresholds (acquirer, merchant, brand and region, and acquirer x brand) without their
+    per-slice rules, whose pooled ratios would judge these made-up acquirers from the first minute; with
+    ``sliced_rule``, a denial rule per acquirer whose slice ratios are each acquirer's own, so that only
+    acq-07's tripling breaches it."""
     data = json.loads(DEFAULT_THRESHOLDS_PATH.read_text(encoding="utf-8"))
-    data["dimensions"] = {"acquirer": {"max_values": 50}, "brand": {"max_values": 20}}
+    data["rules"] = [r for r in data["rules"] if not r.get("by")]
     if sliced_rule:
         ratios = {f"acquirer={a}": round((base + 1 / 3) / approved, 4) for a, (approved, base) in ACQUIRERS.items()}
         data["rules"].append({
@@ -34,7 +38,7 @@ def thresholds(sliced_rule: bool = False):
             "by": ["acquirer"], "ratio": 0.08, "slices": ratios, "window": 5, "p_value": 1e-7, "min_count": 6,
             "dispersion": None, "severity": "warning", "for": 1, "resolve": 5,
             "description": "denials above normal at one acquirer"})
-    return parse_thresholds(data, "test thresholds with dimensions")
+    return parse_thresholds(data, "built-in thresholds, test rules per slice")
 
 
 def denials(acquirer: str, minute: int) -> int:
@@ -43,11 +47,11 @@ def denials(acquirer: str, minute: int) -> int:
 
 
 class LabelledFeed:
-    """Posts each minute's labelled records through the engine's own validation and ingest (what the REST API's
-    ingest does), remembering what it posted per acquirer."""
+    """Posts each minute's labelled records through the REST API (``POST /api/transaction`` and
+    ``/api/auth_code``), remembering what it posted per acquirer."""
 
-    def __init__(self, monitor: Monitor):
-        self.monitor = monitor
+    def __init__(self, client):
+        self.client = client
         self.posted: dict[str, dict[str, list[int]]] = {a: {"approved": [], "denied": []} for a in ACQUIRERS}
 
     def post_minute(self, minute: int) -> None:
@@ -62,20 +66,24 @@ class LabelledFeed:
                       {"timestamp": ts, "auth_code": "51", "count": denied, "labels": labels}]
             self.posted[acquirer]["approved"].append(approved)
             self.posted[acquirer]["denied"].append(denied)
-        thresholds = self.monitor.thresholds
-        for feed, records, keys in (("status", statuses, thresholds.statuses), ("auth_code", codes, thresholds.auth_codes)):
-            self.monitor.ingest(validate_records(records, feed, keys, now=NOW, labels=self.monitor.labels))
+        for route, records in (("/api/transaction", statuses), ("/api/auth_code", codes)):
+            answer = self.client.post(route, json=records)
+            assert answer.status_code == 201, answer.get_json()
 
     def total(self, status: str) -> list[int]:
         return [sum(minute) for minute in zip(*(p[status] for p in self.posted.values()), strict=True)]
 
 
-def labelled_app(refresh_ms: int, sliced_rule: bool = False, minutes: int = MINUTES):
+def labelled_app(refresh_ms: int, sliced_rule: bool = False, minutes: int = MINUTES,
+                 prepare: Callable[[Any], None] | None = None):
     """A dashboard on a real Monitor and in-memory store holding ``minutes`` labelled minutes up to ``END``;
-    the feed (what was posted) is ``app.server.extensions["labelled_feed"]``."""
+    the feed (what was posted) is ``app.server.extensions["labelled_feed"]``. ``prepare`` gets the app before
+    the first request (Flask takes hooks only then)."""
     monitor = Monitor(thresholds(sliced_rule), Store(":memory:"), clock=lambda: NOW)
     app = create_app({"db": ":memory:", "refresh_ms": refresh_ms}, monitor=monitor)
-    feed = LabelledFeed(monitor)
+    if prepare is not None:
+        prepare(app)
+    feed = LabelledFeed(app.server.test_client())
     for minute in range(END - minutes + 1, END + 1):
         feed.post_minute(minute)
     app.server.extensions["labelled_feed"] = feed

@@ -1,6 +1,6 @@
 """The breakdown panel and the slice filter in headless Chromium (dash_duo), on a real Monitor, store and API.
 
-Ninety minutes of labelled records are posted through the engine's validation and ingest: eight
+Ninety minutes of labelled records are posted through ``POST /api/transaction`` and ``/api/auth_code``: eight
 acquirers with skewed volumes, each denying a steady share of its traffic, except acq-07 whose denials
 triple for the last 20 minutes. The page must name acq-07 first with its share of the extra denials, draw
 the heatmap, and, filtered to acq-07 (a click on its bar, then the selects), draw exactly acq-07's posted
@@ -165,9 +165,9 @@ class BreakdownAnswers:
 
 @pytest.fixture
 def with_slice_incident():
-    app = labelled_app(REFRESH_MS, sliced_rule=True)
-    app.server.extensions["breakdown_answers"] = BreakdownAnswers(app.server)
-    return app
+    def count_answers(app) -> None:
+        app.server.extensions["breakdown_answers"] = BreakdownAnswers(app.server)
+    return labelled_app(REFRESH_MS, sliced_rule=True, prepare=count_answers)
 
 
 def test_a_slice_incident_opens_the_breakdown_on_its_metric_dimension_and_window_and_hide_stops_the_reads(
