@@ -36,12 +36,14 @@ from components.breakdown import (
 )
 from detection import Alert, Snapshot
 
+from .slice_support import MINUTES, labelled_app
+from .test_dashboard_callbacks import refresh_request
 from .test_dashboard_components import ids_in, text_of, walk
 
 DAY = 29_937_600  # 2026-12-03 00:00 UTC, in epoch minutes
-MINUTES = ["2026-12-03T12:00:00Z", "2026-12-03T12:01:00Z", "2026-12-03T12:02:00Z"]
+ISO_MINUTES = ["2026-12-03T12:00:00Z", "2026-12-03T12:01:00Z", "2026-12-03T12:02:00Z"]
 BREAKDOWN = {
-    "metric": "status:denied", "by": "acquirer", "from": MINUTES[0], "to": MINUTES[-1], "minutes": 3,
+    "metric": "status:denied", "by": "acquirer", "from": ISO_MINUTES[0], "to": ISO_MINUTES[-1], "minutes": 3,
     "observed": 95, "expected": 47.5, "slices_total": 5,
     "slices": [
         {"value": "acq-07", "slice": "acquirer=acq-07", "observed": 52, "expected": 17.3, "excess": 34.7,
@@ -51,7 +53,7 @@ BREAKDOWN = {
         {"value": "acq-01", "slice": "acquirer=acq-01", "observed": 23, "expected": 25.0, "excess": -2.0,
          "share_of_excess": 0.0, "share_of_total": 0.242},
     ],
-    "heatmap": {"minutes": MINUTES, "values": ["acq-07", "acq-02", "acq-01"],
+    "heatmap": {"minutes": ISO_MINUTES, "values": ["acq-07", "acq-02", "acq-01"],
                 "counts": [[17, 18, 17], [7, 6, 7], [0, 11, 12]]},
 }
 DIMENSIONS = {"acquirer": ["acq-01", "acq-02", "acq-07"], "brand": ["visa", "mc"], "acquirer,brand": ["acq-07,visa"]}
@@ -181,9 +183,9 @@ def test_the_heatmap_has_a_row_per_value_top_first_a_scale_from_an_honest_zero_a
 def test_the_heatmap_draws_at_most_the_top_rows_and_waits_without_data():
     assert len(heatmap_figure(BREAKDOWN, "denials", rows=2)["data"]) == 2
     assert heatmap_figure({**BREAKDOWN, "heatmap": {"minutes": [], "values": [], "counts": []}}, "x")["data"] == []
-    mismatched = {"minutes": MINUTES, "values": ["acq-07", "acq-02"], "counts": [[1, 2, 3]]}
+    mismatched = {"minutes": ISO_MINUTES, "values": ["acq-07", "acq-02"], "counts": [[1, 2, 3]]}
     assert heatmap_figure({**BREAKDOWN, "heatmap": mismatched}, "x")["data"] == []
-    all_zero = {"minutes": MINUTES, "values": ["acq-07"], "counts": [[0, 0, 0]]}
+    all_zero = {"minutes": ISO_MINUTES, "values": ["acq-07"], "counts": [[0, 0, 0]]}
     assert heatmap_figure({**BREAKDOWN, "heatmap": all_zero}, "x")["data"][0]["marker"]["cmax"] == 1
 
 
@@ -306,3 +308,96 @@ def test_a_filtered_chart_shades_only_the_slices_alerts_on_their_base_metric_and
     assert [(a.id, a.metric) for a in shown] == [("a1", "status:denied")]
     assert alerts[0].metric == "status:denied@acquirer=acq-07"  # the snapshot's alert is left as it was
     assert NoLines().lines("status:denied", range(3)) == (None, None, None)
+
+
+# ------------------------------------------------------------------ through Dash's HTTP endpoint, on the real engine
+
+@pytest.fixture(scope="module")
+def labelled():
+    """Ninety labelled minutes posted through the REST API (tests/slice_support.py); the app is only read."""
+    return labelled_app(60_000)
+
+
+def callback_request(app, output: str, values: dict, trigger: str) -> dict:
+    """The request the page sends for the callback whose outputs include ``output`` (``id.property``)."""
+    key = next(k for k in app.callback_map if output in k)
+    spec = app.callback_map[key]
+    outputs = [{"id": part.split(".")[0], "property": part.split(".")[1]} for part in key.strip(".").split("...")]
+
+    def shaped(items):
+        return [{"id": i["id"], "property": i["property"], "value": values.get(f"{i['id']}.{i['property']}")}
+                for i in items]
+    return {"output": key, "outputs": outputs, "inputs": shaped(spec["inputs"]), "state": shaped(spec["state"]),
+            "changedPropIds": [trigger]}
+
+
+def answer(app, body: dict) -> tuple[int, dict | None]:
+    response = app.server.test_client().post("/_dash-update-component", json=body)
+    return response.status_code, (response.get_json() or {}).get("response") if response.status_code == 200 else None
+
+
+def test_a_refresh_filtered_to_a_slice_draws_its_posted_counts_without_global_lines(labelled):
+    feed = labelled.server.extensions["labelled_feed"]
+    _, found = answer(labelled, refresh_request(labelled, "6h", slice_filter="acquirer=acq-07"))
+    figure = found[ids.STATUS_CHART]["figure"]
+    traces = {t["name"]: t for t in figure["data"] if "y" in t and t.get("name")}
+    assert list(traces["denied"]["y"])[-MINUTES:] == feed.posted["acq-07"]["denied"]
+    assert list(traces["approved"]["y"])[-MINUTES:] == feed.posted["acq-07"]["approved"]
+    assert not [t for t in figure["data"] if t.get("legendgroup") in ("bound", "baseline")]  # no global lines
+    assert "acquirer acq-07 only" in [a["text"].removeprefix("<b>").removesuffix("</b>")
+                                      for a in figure["layout"]["annotations"]]
+    auth = {t["name"]: t for t in found[ids.AUTH_CHART]["figure"]["data"] if "y" in t and t.get("name")}
+    assert list(auth["51 insufficient funds"]["y"])[-MINUTES:] == feed.posted["acq-07"]["denied"]
+    # The cards stay the whole traffic's: the denied card's open minute is all acquirers' denials.
+    unfiltered = answer(labelled, refresh_request(labelled, "6h"))[1]
+    everyone = {t["name"]: t for t in unfiltered[ids.STATUS_CHART]["figure"]["data"] if "y" in t and t.get("name")}
+    assert list(everyone["denied"]["y"])[-MINUTES:] == feed.total("denied")
+    assert found[ids.STATUS_CARDS] == unfiltered[ids.STATUS_CARDS]
+
+
+def test_a_forged_slice_filter_is_said_on_the_charts_and_nothing_else_changes(labelled):
+    _, found = answer(labelled, refresh_request(labelled, "6h", slice_filter="planet=mars"))
+    message = found[ids.STATUS_CHART]["figure"]["layout"]["annotations"][0]["text"]
+    assert message.startswith("slice: 'planet=mars' is not of a configured dimension")
+    assert ids.STATUS_CARDS in found  # the rest of the page is drawn as usual
+
+
+def test_the_breakdown_callback_answers_the_engines_figures_and_a_forged_dimension_in_words(labelled):
+    values = {f"{ids.BREAKDOWN_BY}.value": "acquirer", f"{ids.BREAKDOWN_METRIC}.value": "status:denied",
+              f"{ids.BREAKDOWN_SHOWN}.data": True, f"{ids.REFRESH}.n_intervals": 1}
+    status, found = answer(labelled, callback_request(labelled, f"{ids.BREAKDOWN_BARS}.figure", values,
+                                                       f"{ids.BREAKDOWN_BY}.value"))
+    assert status == 200
+    assert found[ids.BREAKDOWN_HEADING]["children"].startswith("Denials by acquirer, the last hour")
+    assert found[ids.BREAKDOWN_BARS]["figure"]["data"][0]["y"][-1] == "acq-07"
+    digests = found[ids.BREAKDOWN_DIGESTS]["data"]
+    # The next tick with nothing new sends nothing (an empty answer), and neither does a hidden panel.
+    again = {**values, f"{ids.BREAKDOWN_DIGESTS}.data": digests}
+    assert answer(labelled, callback_request(labelled, f"{ids.BREAKDOWN_BARS}.figure", again,
+                                             f"{ids.REFRESH}.n_intervals"))[0] == 204
+    hidden = {**values, f"{ids.BREAKDOWN_SHOWN}.data": False}
+    assert answer(labelled, callback_request(labelled, f"{ids.BREAKDOWN_BARS}.figure", hidden,
+                                             f"{ids.BREAKDOWN_SHOWN}.data"))[0] == 204
+    forged = {**values, f"{ids.BREAKDOWN_BY}.value": "planet"}
+    status, found = answer(labelled, callback_request(labelled, f"{ids.BREAKDOWN_BARS}.figure", forged,
+                                                       f"{ids.BREAKDOWN_BY}.value"))
+    assert status == 200
+    assert found[ids.BREAKDOWN_HEADING]["children"].startswith("by: unknown dimension 'planet'; configured: acquirer")
+
+
+def test_the_slice_selectors_list_known_values_and_a_bar_click_sets_the_filter_and_both_selects(labelled):
+    click = {"points": [{"y": "acq-07", "customdata": ["52", "17.3", "acquirer=acq-07"]}]}
+    values = {f"{ids.SLICE_DIMENSION}.value": "brand", f"{ids.SLICE_VALUE}.value": "",
+              f"{ids.BREAKDOWN_BARS}.clickData": click, f"{ids.SLICE_FILTER}.data": None}
+    _, found = answer(labelled, callback_request(labelled, f"{ids.SLICE_FILTER}.data", values,
+                                                 f"{ids.BREAKDOWN_BARS}.clickData"))
+    assert found[ids.SLICE_FILTER]["data"] == "acquirer=acq-07"
+    assert found[ids.SLICE_CHIP]["children"] == "filtered to acquirer acq-07"
+    assert found[ids.SLICE_CLEAR]["hidden"] is False
+    assert found[ids.SLICE_DIMENSION]["value"] == "acquirer" and found[ids.SLICE_VALUE]["value"] == "acq-07"
+    assert [o["value"] for o in found[ids.SLICE_VALUE]["options"]] == ["", *(f"acq-0{i}" for i in range(1, 9))]
+    cleared = {**values, f"{ids.SLICE_FILTER}.data": "acquirer=acq-07", f"{ids.SLICE_DIMENSION}.value": "acquirer",
+               f"{ids.SLICE_VALUE}.value": "acq-07", f"{ids.SLICE_CLEAR}.n_clicks": 1}
+    _, found = answer(labelled, callback_request(labelled, f"{ids.SLICE_FILTER}.data", cleared, f"{ids.SLICE_CLEAR}.n_clicks"))
+    assert found[ids.SLICE_FILTER]["data"] is None and found[ids.SLICE_CHIP]["children"] == "all traffic"
+    assert found[ids.SLICE_VALUE]["value"] == "" and found[ids.SLICE_CLEAR]["hidden"] is True
