@@ -121,6 +121,16 @@ def register_breakdown_callbacks(app: Dash, monitor: Monitor, reader: BreakdownR
         return now, not now, "Hide" if now else "Show", "true" if now else "false"
 
     @app.callback(
+        Output(ids.BREAKDOWN_DETACHED, "data"),
+        Input(ids.BREAKDOWN_DETACH, "n_clicks"),
+        State(ids.SELECTED_INCIDENT, "data"),
+        prevent_initial_call=True,
+    )
+    def detach(_clicks: int, selected: object):
+        """Back to the picked metric while the incident stays open beside it; opening another one follows it."""
+        return selected if isinstance(selected, str) else None
+
+    @app.callback(
         Output(ids.BREAKDOWN_BY, "value"),
         Input(ids.SELECTED_INCIDENT, "data"),
         State(ids.BREAKDOWN_BY, "options"),
@@ -141,18 +151,22 @@ def register_breakdown_callbacks(app: Dash, monitor: Monitor, reader: BreakdownR
         Output(ids.BREAKDOWN_HEATMAP, "figure"),
         Output(ids.BREAKDOWN_TABLE_BOX, "children"),
         Output(ids.BREAKDOWN_METRIC, "disabled"),
+        Output(ids.BREAKDOWN_DETACH, "hidden"),
         Output(ids.BREAKDOWN_DIGESTS, "data"),
         Input(ids.REFRESH, "n_intervals"),
         Input(ids.BREAKDOWN_BY, "value"),
         Input(ids.BREAKDOWN_METRIC, "value"),
         Input(ids.SELECTED_INCIDENT, "data"),
         Input(ids.BREAKDOWN_SHOWN, "data"),
+        Input(ids.BREAKDOWN_DETACHED, "data"),
         State(ids.BREAKDOWN_DIGESTS, "data"),
     )
-    def draw(_n: int, by: object, metric: object, selected: object, shown: object, digests: object):
+    def draw(_n: int, by: object, metric: object, selected: object, shown: object, detached: object, digests: object):
         if shown is False or not isinstance(by, str) or not by:
             raise PreventUpdate  # hidden: nothing read, nothing sent (an empty answer)
-        focus = reader.focus(selected, metric if isinstance(metric, str) and metric else "status:denied")
+        # The opened incident, unless the analyst asked for the picked metric instead while it is open.
+        following = selected if isinstance(selected, str) and selected and selected != detached else None
+        focus = reader.focus(following, metric if isinstance(metric, str) and metric else "status:denied")
         noun = metric_name(focus.metric)
         try:
             found = reader.read(focus, by)
@@ -165,10 +179,12 @@ def register_breakdown_callbacks(app: Dash, monitor: Monitor, reader: BreakdownR
             parts = {"heading": breakdown_heading(found, noun, focus), "bars": contribution_figure(found, noun, what=what),
                      "heat": heatmap_figure(found, noun), "table": contribution_table(found, noun, what=what),
                      "metric_off": focus.incident is not None}
+        parts["detach_hidden"] = focus.incident is None
         out, new_digests = leave_out_unchanged(parts, digests)
         if new_digests is no_update:
             raise PreventUpdate  # the same figures as last time: nothing is sent
-        return out["heading"], out["bars"], out["heat"], out["table"], out["metric_off"], new_digests
+        return (out["heading"], out["bars"], out["heat"], out["table"], out["metric_off"], out["detach_hidden"],
+                new_digests)
 
     @app.callback(
         Output(ids.SLICE_FILTER, "data"),

@@ -334,6 +334,8 @@ def breakdown_controls(dimensions: Mapping[str, Sequence[str]], metrics: Sequenc
             html.Label("metric", htmlFor=ids.BREAKDOWN_METRIC, className="small text-muted mx-1"),
             dbc.Select(id=ids.BREAKDOWN_METRIC, options=list(metrics), value=metric, size="sm",
                        className="breakdown-select"),
+            html.Button("Use the metric instead of the incident", id=ids.BREAKDOWN_DETACH, n_clicks=0, hidden=True,
+                        className="btn btn-sm btn-outline-secondary"),
             html.Button("Hide", id=ids.BREAKDOWN_TOGGLE, n_clicks=0, className="btn btn-sm btn-outline-secondary",
                         **{"aria-expanded": "true", "aria-controls": ids.BREAKDOWN_BODY}),
         ],

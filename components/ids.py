@@ -64,6 +64,8 @@ BREAKDOWN_HEATMAP = "breakdown-heatmap"
 BREAKDOWN_TABLE = "breakdown-table"
 BREAKDOWN_TABLE_BOX = "breakdown-table-box"
 BREAKDOWN_DIGESTS = "breakdown-digests"  # store: digests of the panel's parts as last sent
+BREAKDOWN_DETACH = "breakdown-detach"  # button: break down the picked metric, not the selected incident
+BREAKDOWN_DETACHED = "breakdown-detached"  # store: the incident id the panel was detached from (or null)
 
 # The charts filtered to one slice
 SLICE_FILTER = "slice-filter"  # store: null (all traffic) or a slice key such as "acquirer=acq-07"

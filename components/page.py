@@ -140,6 +140,7 @@ def page_layout(spec: PageSpec) -> html.Div:
             dcc.Store(id=ids.SLICE_FILTER, data=None),
             dcc.Store(id=ids.BREAKDOWN_SHOWN, data=True),
             dcc.Store(id=ids.BREAKDOWN_DIGESTS, data=None),
+            dcc.Store(id=ids.BREAKDOWN_DETACHED, data=None),
             dcc.Store(id=ids.API_TOKEN_STORE, storage_type="session"),
         ],
         className="page",

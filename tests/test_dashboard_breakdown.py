@@ -235,6 +235,8 @@ def test_with_dimensions_the_panel_has_labelled_controls_figures_and_a_focusable
     assert [o["label"] for o in by.options] == ["acquirer", "brand", "acquirer × brand"] and by.value == "acquirer"
     toggle = next(c for c in walk(panel) if getattr(c, "id", None) == ids.BREAKDOWN_TOGGLE)
     assert getattr(toggle, "aria-expanded") == "true" and getattr(toggle, "aria-controls") == ids.BREAKDOWN_BODY
+    detach = next(c for c in walk(panel) if getattr(c, "id", None) == ids.BREAKDOWN_DETACH)
+    assert detach.hidden is True  # shown only while the panel follows an incident
     box = next(c for c in walk(panel) if getattr(c, "id", None) == ids.BREAKDOWN_TABLE_BOX)
     assert box.tabIndex == "0" and box.role == "region"
     captions = [c for c in walk(panel) if isinstance(c, html.Figcaption)]

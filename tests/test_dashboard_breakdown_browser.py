@@ -191,6 +191,13 @@ def test_a_slice_incident_opens_the_breakdown_on_its_metric_dimension_and_window
     assert not dash_duo.find_element(f"#{ids.BREAKDOWN_METRIC}").is_enabled()  # the incident's metric, not the picker's
     assert text_of(dash_duo, f"#{ids.BREAKDOWN_TABLE} tbody tr").startswith("acq-07 ")
 
+    # Back to the picked metric while the incident stays open beside the panel.
+    wait_until(dash_duo, lambda: clicked(dash_duo, f"#{ids.BREAKDOWN_DETACH}"), "the detach button cannot be clicked")
+    wait_until(dash_duo, lambda: text_of(dash_duo, f"#{ids.BREAKDOWN_HEADING}").startswith(
+        "Denials by acquirer, the last hour"), "the panel does not go back to the picked metric")
+    assert dash_duo.find_element(f"#{ids.BREAKDOWN_METRIC}").is_enabled()
+    assert not dash_duo.find_element(f"#{ids.BREAKDOWN_DETACH}").is_displayed()
+
     # Hidden, the panel reads nothing: refreshes go on, the breakdown's answers are all empty (204).
     toggle = dash_duo.find_element(f"#{ids.BREAKDOWN_TOGGLE}")
     wait_until(dash_duo, lambda: clicked(dash_duo, f"#{ids.BREAKDOWN_TOGGLE}"), "Hide cannot be clicked")
