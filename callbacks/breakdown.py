@@ -20,6 +20,9 @@ from dash.exceptions import PreventUpdate
 
 from components import ids
 from components.breakdown import (
+    BARS_HEIGHT,
+    HEAT_HEIGHT,
+    TOP_BARS,
     Focus,
     breakdown_heading,
     contribution_figure,
@@ -39,6 +42,7 @@ from .unchanged import leave_out_unchanged
 
 OPEN_INCIDENT_SECONDS = 30.0
 KEPT_INCIDENTS = 32
+INCIDENT_ID_LIMIT = 64  # the REST API's limit on an incident id
 KEY_LIMIT = 400  # a slice key longer than any the engine makes (2 dimensions x (32 + 64) characters) is refused
 
 
@@ -70,11 +74,13 @@ class BreakdownReader:
         return shape
 
     def focus(self, selected: object, fallback_metric: str) -> Focus:
-        incident = self.incident(selected) if isinstance(selected, str) and selected else None
+        # An id longer than any the engine makes (a forged request) is no incident: nothing is read for it.
+        wanted = isinstance(selected, str) and 0 < len(selected) <= INCIDENT_ID_LIMIT
+        incident = self.incident(selected) if wanted and isinstance(selected, str) else None
         return incident_focus(incident, self.monitor.newest_event_minute(), fallback_metric)
 
     def read(self, focus: Focus, by: str) -> dict[str, Any]:
-        return self.monitor.breakdown(focus.metric, by, focus.minutes, top=10)
+        return self.monitor.breakdown(focus.metric, by, focus.minutes, top=TOP_BARS)
 
 
 def metric_options(statuses: Sequence[str], codes: Sequence[str]) -> list[dict[str, str]]:
@@ -172,8 +178,8 @@ def register_breakdown_callbacks(app: Dash, monitor: Monitor, reader: BreakdownR
             found = reader.read(focus, by)
         except ValueError as exc:  # an unknown metric or dimension: said in the panel, nothing drawn
             message = str(exc)
-            parts = {"heading": message, "bars": empty_breakdown_figure(message, 300),
-                     "heat": empty_breakdown_figure(message, 320), "table": "", "metric_off": focus.incident is not None}
+            parts = {"heading": message, "bars": empty_breakdown_figure(message, BARS_HEIGHT),
+                     "heat": empty_breakdown_figure(message, HEAT_HEIGHT), "table": "", "metric_off": focus.incident is not None}
         else:
             what = excess_word(focus.metric)
             parts = {"heading": breakdown_heading(found, noun, focus), "bars": contribution_figure(found, noun, what=what),

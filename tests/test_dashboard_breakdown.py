@@ -8,7 +8,7 @@ from types import MappingProxyType
 import pytest
 from dash import html
 
-from callbacks.breakdown import clicked_slice, metric_options
+from callbacks.breakdown import BreakdownReader, clicked_slice, metric_options
 from callbacks.slice_view import NoLines, aligned_counts, slice_alerts, sliced_snapshot
 from components import ids
 from components.breakdown import (
@@ -28,6 +28,7 @@ from components.breakdown import (
     heatmap_figure,
     incident_focus,
     main_metric,
+    minute_of,
     slice_chip,
     slice_filter_bar,
     slice_key,
@@ -36,7 +37,7 @@ from components.breakdown import (
 )
 from detection import Alert, Snapshot
 
-from .slice_support import MINUTES, labelled_app
+from .slice_support import END, MINUTES, labelled_app
 from .test_dashboard_callbacks import refresh_request
 from .test_dashboard_components import ids_in, text_of, walk
 
@@ -403,3 +404,15 @@ def test_the_slice_selectors_list_known_values_and_a_bar_click_sets_the_filter_a
     _, found = answer(labelled, callback_request(labelled, f"{ids.SLICE_FILTER}.data", cleared, f"{ids.SLICE_CLEAR}.n_clicks"))
     assert found[ids.SLICE_FILTER]["data"] is None and found[ids.SLICE_CHIP]["children"] == "all traffic"
     assert found[ids.SLICE_VALUE]["value"] == "" and found[ids.SLICE_CLEAR]["hidden"] is True
+
+
+def test_the_reader_focuses_on_a_stored_incident_and_on_the_picked_metric_for_an_unknown_or_forged_id(labelled):
+    monitor = labelled.server.extensions["monitor"]
+    reader = BreakdownReader(monitor)
+    incident = monitor.incidents("open")[0]
+    focus = reader.focus(incident.id, "status:failed")
+    assert focus.incident == incident.id and focus.title == incident.title
+    assert focus.metric == main_metric(incident.to_dict()) and focus.metric != "status:failed"
+    assert focus.minutes == END - minute_of(incident.details["span"]["from"]) + 1
+    for other in ("i-not-stored", "i" * 65, None, 7):
+        assert reader.focus(other, "status:failed") == Focus("status:failed", DEFAULT_MINUTES)
