@@ -62,7 +62,7 @@ def refresh_request(app, range_label: str, signature, open_ids=None, digests=Non
     outputs = [{"id": part.split(".")[0], "property": part.split(".")[1]} for part in key.strip(".").split("...")]
     values = {ids.REFRESH: 1, ids.RANGE: range_label, ids.SIMULATED: 0, ids.VIEW_WINDOW: None,
               ids.CHART_SIGNATURE: signature, ids.SELECTED_INCIDENT: None, ids.OPEN_INCIDENT_IDS: open_ids,
-              ids.PART_DIGESTS: digests}
+              ids.PART_DIGESTS: digests, ids.SLICE_FILTER: None}
     inputs = [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in spec["inputs"]]
     state = [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in spec["state"]]
     return {"output": key, "outputs": outputs, "inputs": inputs, "changedPropIds": [f"{ids.REFRESH}.n_intervals"],
