@@ -21,6 +21,7 @@ from dash.exceptions import PreventUpdate
 from components import ids
 from components.breakdown import (
     BARS_HEIGHT,
+    EVERY_VALUE,
     HEAT_HEIGHT,
     TOP_BARS,
     Focus,
@@ -216,7 +217,7 @@ def register_breakdown_callbacks(app: Dash, monitor: Monitor, reader: BreakdownR
         trigger = ctx.triggered_id
         key = current if isinstance(current, str) and current else None
         dim = dimension if isinstance(dimension, str) else ""
-        chosen = value if isinstance(value, str) else ""
+        chosen = value if isinstance(value, str) and value != EVERY_VALUE else ""
         if trigger == ids.SLICE_DIMENSION:
             chosen = ""
             key = None
@@ -237,4 +238,4 @@ def register_breakdown_callbacks(app: Dash, monitor: Monitor, reader: BreakdownR
         chip_parts = (no_update,) * 4 if same else (chip.text, chip.class_name, chip.clear_hidden, chip.clear_label)
         return (key if key != current else no_update, *chip_parts,
                 dim if dim != dimension else no_update, new_options if new_options != options else no_update,
-                chosen if chosen != value else no_update)
+                (chosen or EVERY_VALUE) if (chosen or EVERY_VALUE) != value else no_update)

@@ -33,6 +33,7 @@ HEAT_SCALE = [[0.0, "#ffffff"], [0.15, "#deebf7"], [0.4, "#9ecae1"], [0.7, "#318
 BAR_EXCESS = "#0e7490"  # the denied cyan: a bar is the slice's part of the excess
 BAR_NONE = "#adb5bd"  # a slice at or below its expectation carries none of it
 PAIR_SEPARATOR = ","
+EVERY_VALUE = "="  # the value selector's "every value": no label value can hold "=" (the engine refuses it)
 NO_DIMENSIONS = ('No dimensions configured: add "dimensions" to the thresholds file (e.g. acquirer, merchant, '
                  "brand) and send records with \"labels\" to break counts down by them.")
 WAITING = "No labelled records in this window yet."
@@ -309,7 +310,8 @@ def dimension_options(dimensions: Mapping[str, Sequence[str]]) -> list[dict[str,
 
 
 def value_options(values: Sequence[str]) -> list[dict[str, str]]:
-    return [{"label": "every value", "value": ""}] + [{"label": v, "value": v} for v in values]
+    """'every value' (no filter) first, then each value. Not "": a select's empty value shows a blank box."""
+    return [{"label": "every value", "value": EVERY_VALUE}] + [{"label": v, "value": v} for v in values]
 
 
 def _figure(graph_id: str, height: int, caption: str) -> html.Figure:
@@ -390,7 +392,8 @@ def slice_filter_bar(dimensions: Mapping[str, Sequence[str]]) -> html.Div:
             dbc.Select(id=ids.SLICE_DIMENSION, options=[{"label": n, "value": n} for n in names],
                        value=names[0] if names else None, size="sm", className="slice-select"),
             html.Label("slice value", htmlFor=ids.SLICE_VALUE, className="visually-hidden"),
-            dbc.Select(id=ids.SLICE_VALUE, options=value_options([]), value="", size="sm", className="slice-select"),
+            dbc.Select(id=ids.SLICE_VALUE, options=value_options([]), value=EVERY_VALUE, size="sm",
+                       className="slice-select"),
             html.Span(
                 [html.Span(chip.text, id=ids.SLICE_CHIP, className=chip.class_name, **{"aria-live": "polite"}),
                  html.Button("×", id=ids.SLICE_CLEAR, n_clicks=0, className="slice-clear", title="Show all traffic again",

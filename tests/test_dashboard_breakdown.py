@@ -13,6 +13,7 @@ from callbacks.slice_view import NoLines, aligned_counts, slice_alerts, sliced_s
 from components import ids
 from components.breakdown import (
     DEFAULT_MINUTES,
+    EVERY_VALUE,
     HEAT_SCALE,
     MAX_INCIDENT_MINUTES,
     NO_DIMENSIONS,
@@ -263,7 +264,9 @@ def test_the_chip_names_the_slice_and_its_clear_button_says_what_it_clears():
 
 
 def test_value_options_start_with_every_value():
-    assert value_options(["acq-01"]) == [{"label": "every value", "value": ""}, {"label": "acq-01", "value": "acq-01"}]
+    # Not "": a select whose value is "" shows an empty box, not "every value".
+    assert value_options(["acq-01"]) == [{"label": "every value", "value": EVERY_VALUE},
+                                         {"label": "acq-01", "value": "acq-01"}]
 
 
 # ------------------------------------------------------------------ the callbacks' helpers
@@ -390,7 +393,7 @@ def test_the_breakdown_callback_answers_the_engines_figures_and_a_forged_dimensi
 
 def test_the_slice_selectors_list_known_values_and_a_bar_click_sets_the_filter_and_both_selects(labelled):
     click = {"points": [{"y": "acq-07", "customdata": ["52", "17.3", "acquirer=acq-07"]}]}
-    values = {f"{ids.SLICE_DIMENSION}.value": "brand", f"{ids.SLICE_VALUE}.value": "",
+    values = {f"{ids.SLICE_DIMENSION}.value": "brand", f"{ids.SLICE_VALUE}.value": EVERY_VALUE,
               f"{ids.BREAKDOWN_BARS}.clickData": click, f"{ids.SLICE_FILTER}.data": None}
     _, found = answer(labelled, callback_request(labelled, f"{ids.SLICE_FILTER}.data", values,
                                                  f"{ids.BREAKDOWN_BARS}.clickData"))
@@ -398,12 +401,12 @@ def test_the_slice_selectors_list_known_values_and_a_bar_click_sets_the_filter_a
     assert found[ids.SLICE_CHIP]["children"] == "filtered to acquirer acq-07"
     assert found[ids.SLICE_CLEAR]["hidden"] is False
     assert found[ids.SLICE_DIMENSION]["value"] == "acquirer" and found[ids.SLICE_VALUE]["value"] == "acq-07"
-    assert [o["value"] for o in found[ids.SLICE_VALUE]["options"]] == ["", *(f"acq-0{i}" for i in range(1, 9))]
+    assert [o["value"] for o in found[ids.SLICE_VALUE]["options"]] == [EVERY_VALUE, *(f"acq-0{i}" for i in range(1, 9))]
     cleared = {**values, f"{ids.SLICE_FILTER}.data": "acquirer=acq-07", f"{ids.SLICE_DIMENSION}.value": "acquirer",
                f"{ids.SLICE_VALUE}.value": "acq-07", f"{ids.SLICE_CLEAR}.n_clicks": 1}
     _, found = answer(labelled, callback_request(labelled, f"{ids.SLICE_FILTER}.data", cleared, f"{ids.SLICE_CLEAR}.n_clicks"))
     assert found[ids.SLICE_FILTER]["data"] is None and found[ids.SLICE_CHIP]["children"] == "all traffic"
-    assert found[ids.SLICE_VALUE]["value"] == "" and found[ids.SLICE_CLEAR]["hidden"] is True
+    assert found[ids.SLICE_VALUE]["value"] == EVERY_VALUE and found[ids.SLICE_CLEAR]["hidden"] is True
 
 
 def test_the_reader_focuses_on_a_stored_incident_and_on_the_picked_metric_for_an_unknown_or_forged_id(labelled):

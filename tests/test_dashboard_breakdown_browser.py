@@ -120,6 +120,7 @@ def test_the_acquirer_whose_denials_tripled_comes_first_and_the_charts_filter_to
 
     # A click on acq-07's bar filters both charts to its counts, and the chip says so.
     assert chip(dash_duo) == "all traffic"
+    assert Select(dash_duo.find_element(f"#{ids.SLICE_VALUE}")).first_selected_option.text == "every value"
     wait_until(dash_duo, lambda: clicked_bar(dash_duo, "filtered to acquirer acq-07"),
                "a click on acq-07's bar does not filter the charts")
     wait_until(dash_duo, lambda: chip(dash_duo) == "filtered to acquirer acq-07", "the chip does not name acq-07")
@@ -143,6 +144,7 @@ def test_the_acquirer_whose_denials_tripled_comes_first_and_the_charts_filter_to
     wait_until(dash_duo, lambda: (trace(dash_duo, ids.STATUS_CHART, "denied") or [])[-MINUTES:] == feed.total("denied"),
                "the status chart is not the whole traffic's again")
     assert not dash_duo.find_element(f"#{ids.SLICE_CLEAR}").is_displayed()
+    assert Select(dash_duo.find_element(f"#{ids.SLICE_VALUE}")).first_selected_option.text == "every value"
     assert dash_duo.get_logs() == []
 
 
