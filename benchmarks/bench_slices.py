@@ -256,7 +256,7 @@ def main() -> None:
         if "reload" in result:
             seconds, held, series = result["reload"]
             print(f"  a restart read back {held} minutes of {series:,} slice series (and the global ones) in "
-                  f"{seconds:.1f} s")
+                  f"{seconds:.1f} s (SQLite stores no zero counts: a series that only ever counted 0 is not made again)")
         if "unjudged" in result:
             print(f"  ingest-log rows left unjudged after the timed minutes: {result['unjudged']}")
     if memory is not None:
