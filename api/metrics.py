@@ -92,6 +92,15 @@ class EngineCollector(Collector):
                 newest.add_metric([feed], feed_status.newest_minute * 60)
         yield newest
 
+        if self.monitor.labels.enabled:  # cardinality to watch: values held per dimension (each capped)
+            held = GaugeMetricFamily("monitor_dimension_values", "Values held per dimension (max_values caps each)",
+                                     labels=["dimension"])
+            for dimension, values in sorted(self.monitor.labels.values().items()):
+                held.add_metric([dimension], len(values))
+            yield held
+            yield GaugeMetricFamily("monitor_slice_series", "Slice series held in memory (slices x counts)",
+                                    value=self.monitor.with_slices(lambda slices, _newest: slices.series_count))
+
         if self.silences is not None:
             yield GaugeMetricFamily("monitor_silences_active", "Silences in force now", value=self.silences.active_count())
         if self.delivery is not None:

@@ -106,13 +106,13 @@ def _record(key: str, values: Iterable[str], example: str, year: int, dimensions
             "count": {"type": "integer", "minimum": 0, "maximum": MAX_COUNT, "example": 3,
                       "description": f"Added to the minute's count; a minute holds at most {MAX_MINUTE_COUNT:,} per metric."},
             "labels": {
-                "type": "object", "maxProperties": MAX_DIMENSIONS, "additionalProperties": False,
+                "type": "object", "nullable": True, "maxProperties": MAX_DIMENSIONS, "additionalProperties": False,
                 "properties": {name: {"type": "string", "minLength": 1, "maxLength": MAX_LABEL_CHARS,
                                       "pattern": LABEL_PATTERN}
                                for name in dimensions},
                 "example": dict(zip(dimensions, ("acq-07", "m-1842", "visa", "sp"), strict=False)),
                 "description": (
-                    "Optional: the record's dimensions, each one the thresholds file configures (\"dimensions\"); "
+                    "Optional (null: none): the record's dimensions, each one the thresholds file configures (\"dimensions\"); "
                     "the record also counts in each slice (acquirer=acq-07) and configured pair. A value is 1 to "
                     f"{MAX_LABEL_CHARS} printable ASCII characters without '@', ',', '=', '|', ';' or edge spaces; values past "
                     "a dimension's max_values fold into 'other' (or are refused: overflow 'reject'). Refused with 422 "

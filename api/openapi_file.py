@@ -25,7 +25,8 @@ PUBLISHED = Path(__file__).resolve().parents[1] / "docs" / "openapi.json"
 def published_document(year: int | None = None) -> dict[str, Any]:
     """The document with the built-in thresholds, the default window and a token set (every write guarded)."""
     thresholds = load_thresholds(None)
-    return openapi_document(__version__, thresholds.statuses, thresholds.auth_codes, token_required=True, year=year)
+    return openapi_document(__version__, thresholds.statuses, thresholds.auth_codes, token_required=True, year=year,
+                            dimensions=[d.name for d in thresholds.dimensions], pairs=thresholds.dimension_pairs)
 
 
 def render(document: dict[str, Any]) -> str:

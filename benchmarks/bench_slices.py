@@ -15,6 +15,7 @@ Measured, each as the median of the timed minutes with its spread:
   spread over the whole week so every page of the ring is touched. Target: within 1 GB.
 - the same minute and breakdown with PostgreSQL, one instance and two (the minute posted to the standby,
   answered once the leader judged it).
+- a restart: the app made again on the same store, reading back every minute it held.
 
 Run: python benchmarks/bench_slices.py [--minutes 20] [--skip-postgres]
 """
@@ -138,8 +139,12 @@ def one_instance(db: str, directory: Path, minutes: int, warmup: int) -> dict[st
     run_minutes([client], platform, 0, warmup, timed=False)
     took = run_minutes([client], platform, warmup, minutes, timed=True)
     reads = breakdowns(client, 15)
-    result = {"minute": took, "breakdown": reads, "series": series_count(app)}
+    result: dict[str, Any] = {"minute": took, "breakdown": reads, "series": series_count(app)}
     app.server.extensions["monitor"].store.close()
+    started = time.perf_counter()  # a restart: everything held is read back from the store
+    again = create_app({"db": db, "thresholds": thresholds_file(directory)})
+    result["reload"] = (time.perf_counter() - started, warmup + minutes, series_count(again))
+    again.server.extensions["monitor"].store.close()
     return result
 
 
@@ -246,6 +251,10 @@ def main() -> None:
             values = ms(samples)
             print(f"  GET /api/breakdown by {by}, an hour: {spread(values, ',.1f', 'requests')} ms; "
                   f"target < 100 ms: {verdict(sorted(values)[len(values) // 2], 100, at_least=False)}")
+        if "reload" in result:
+            seconds, held, series = result["reload"]
+            print(f"  a restart read back {held} minutes of {series:,} slice series (and the global ones) in "
+                  f"{seconds:.1f} s")
         if "unjudged" in result:
             print(f"  ingest-log rows left unjudged after the timed minutes: {result['unjudged']}")
     if memory is not None:

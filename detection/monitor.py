@@ -175,6 +175,7 @@ class Monitor:
         self.series = MinuteSeries(self.thresholds.statuses)
         self.slices = SliceSeries(self.settings.window_minutes)
         self.incident_tracker.slices = self.slices
+        self.slice_judge.forget_rows()
         self._feeds = {feed: _FeedClock() for feed in FEEDS}
         self._states = {rule.id: _RuleState() for rule in self.thresholds.rules if not rule.by}
         self._active_slices: dict[str, set[str]] = {}  # sliced rule id -> slice keys whose state is not idle

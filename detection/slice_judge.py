@@ -75,6 +75,10 @@ class SliceJudge:
         # a new series of any slice makes the rows be looked up again.
         self._rows: dict[tuple[str, str], tuple[tuple[int, int], np.ndarray]] = {}
 
+    def forget_rows(self) -> None:
+        """Memory was rebuilt (a new SliceSeries numbers its rows anew): look every slice's rows up again."""
+        self._rows.clear()
+
     def rules_of(self, feed: str) -> list[Any]:
         return self._by_feed.get(feed, [])
 

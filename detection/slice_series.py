@@ -68,7 +68,8 @@ class SliceSeries:
     def _new_row(self, metric: str) -> int:
         row = self._next_row
         if row >= self._data.shape[0]:
-            grown = np.zeros((self._data.shape[0] * 2, self.width), dtype=np.int32)
+            # A quarter more at a time: a week of 10,000 series is 400 MB, and doubling would hold up to twice that.
+            grown = np.zeros((max(row + _FIRST_ROWS, row * 5 // 4), self.width), dtype=np.int32)
             grown[: self._data.shape[0]] = self._data
             self._data = grown
         self._rows[metric] = row

@@ -67,6 +67,12 @@ def test_labelled_records_are_accepted_counted_once_and_broken_down(sliced_app):
     assert incident["title"] == "Denial spike at acquirer acq-07"
     assert incident["details"]["slice"] == "acquirer=acq-07"
 
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'monitor_dimension_values{dimension="acquirer"} 3.0' in metrics
+    assert 'monitor_dimension_values{dimension="brand"} 2.0' in metrics
+    # acquirers 3 + brands 2 + pairs 3, each with approvals and denials
+    assert "monitor_slice_series 16.0" in metrics
+
 
 @pytest.mark.parametrize(("labels", "field"), [
     ({"issuer": "x"}, "labels.issuer"),
@@ -119,7 +125,8 @@ def test_a_slice_filter_of_no_configured_dimension_is_a_400(sliced_app):
 
 
 def test_without_dimensions_labels_are_refused_and_there_is_no_breakdown(tmp_path):
-    app = create_app({"db": str(tmp_path / "m.db")})
+    plain = write_json(tmp_path, "plain.json", {"version": 1, "rules": []})
+    app = create_app({"db": str(tmp_path / "m.db"), "thresholds": plain})
     client = app.server.test_client()
     answer = client.post("/api/transaction", json={"timestamp": timestamp(T0), "status": "approved", "count": 1,
                                                    "labels": {"acquirer": "acq-07"}})
@@ -128,6 +135,18 @@ def test_without_dimensions_labels_are_refused_and_there_is_no_breakdown(tmp_pat
     assert client.get("/api/dimensions").get_json()["dimensions"] == {}
     document = client.get("/api/openapi.json").get_json()
     assert "labels" not in document["components"]["schemas"]["StatusRecord"]["properties"]
+    assert document["paths"]["/api/breakdown"]["get"]["responses"].keys() == {"404"}
+
+
+def test_the_built_in_thresholds_accept_the_usual_payment_dimensions(tmp_path):
+    app = create_app({"db": str(tmp_path / "m.db")})
+    client = app.server.test_client()
+    record = {"timestamp": timestamp(T0), "status": "denied", "count": 2,
+              "labels": {"acquirer": "acq-07", "merchant": "m-1842", "brand": "visa", "region": "sp"}}
+    assert client.post("/api/transaction", json=record).status_code == 201
+    assert client.get("/api/dimensions").get_json()["dimensions"]["merchant"] == ["m-1842"]
+    one = client.get("/api/transactions?minutes=1&slice=acquirer%3Dacq-07,brand%3Dvisa").get_json()
+    assert one["data"][-1]["denied"] == 2
 
 
 def test_the_openapi_document_lists_this_servers_dimensions(sliced_app):

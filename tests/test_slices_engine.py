@@ -235,3 +235,16 @@ def test_the_breakdown_ranks_slices_by_excess_with_a_heatmap(backend, clock):
         monitor.breakdown("status:denied", "issuer")
     with pytest.raises(ValueError, match="metric: unknown count"):
         monitor.breakdown("rate:denied", "acquirer")
+
+
+def test_after_memory_is_rebuilt_each_slice_is_still_judged_on_its_own_counts(backend, clock):
+    """A rebuild numbers the slice series anew (in the store's order, not arrival order): the judge must look
+    every slice's rows up again, or acq-07's denials would be read from another series."""
+    monitor = make(backend, clock, config(rules=(DENIED_BY_ACQUIRER,)))
+    rng = random.Random(4)
+    for minute in range(30):
+        post(monitor, minute_records(minute, rng=rng))
+    monitor.reload()
+    for minute in range(30, 40):
+        post(monitor, minute_records(minute, rng=rng, boost=5))
+    assert {a.metric for a in monitor.alerts()} == {"status:denied@acquirer=acq-07"}
