@@ -561,8 +561,10 @@ class IncidentTracker:
         figures: dict[str, Any] = {}
         drivers: list[Driver] = []
         shares: dict[str, float] = {}
+        computed: dict[str, list[Any]] = {}
         for metric in metrics:
-            rows = contributions(self.slices, metric, group, first, last, self._feed_metrics) if self.slices else []
+            rows = computed[metric] = (contributions(self.slices, metric, group, first, last, self._feed_metrics)
+                                       if self.slices else [])
             mine = next((c for c in rows if c.key == key), None)
             if mine is None:
                 continue
@@ -593,7 +595,8 @@ class IncidentTracker:
         incident.details["span"] = {"from": minute_to_iso(first), "to": minute_to_iso(last), "minutes": minutes}
         incident.details["figures"] = figures
         if main is not None and self.slices is not None:
-            rows = [c for c in contributions(self.slices, main, group, first, last, self._feed_metrics) if c.excess > 0]
+            rows = [c for c in computed.get(main) or contributions(self.slices, main, group, first, last,
+                                                                   self._feed_metrics) if c.excess > 0]
             incident.details["contributions"] = {group: [{**c.to_dict(), "metric": main} for c in rows[:CONTRIBUTORS]]}
 
     def _last_evidence(self, incident: Incident, series: MinuteSeries) -> int:

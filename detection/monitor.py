@@ -316,6 +316,8 @@ class Monitor:
         records = [record for entry in entries for record in entry.records]
         now = self._clock()
         prune = False
+        if records and self.labels.enabled:  # other instances' values (folded there) are this one's too
+            self.labels.seed({r[0].partition(SLICE_SEPARATOR)[2] for r in records if SLICE_SEPARATOR in r[0]})
         if records:
             try:
                 _effect, prune = self._absorb(records, self._keep_from(records), now)
@@ -343,6 +345,7 @@ class Monitor:
                 self.series.add_records(records, keep_from)
                 if sliced:
                     self.slices.add_records(sliced, keep_from)
+                    self.labels.seed({feed.partition(SLICE_SEPARATOR)[2] for feed, *_rest in sliced})
                 self._maybe_prune()
 
     def reload(self) -> None:

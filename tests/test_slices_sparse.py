@@ -10,8 +10,8 @@ START = 29_210_400
 
 def test_a_slice_rule_sees_a_metric_that_appears_after_the_slice():
     config = load_thresholds().to_config()
-    config.pop("dimension_pairs", None)
     config["dimensions"] = {"acquirer": {"max_values": 20}}
+    config.pop("dimension_pairs", None)
     config["rules"] = [{"id": "backend_reversed_by_acquirer", "type": "poisson_tail",
                         "metric": "status:backend_reversed", "per": "status:approved", "by": ["acquirer"],
                         "ratio": 0.0003, "window": 5, "p_value": 1e-6, "min_count": 4, "dispersion": None,
