@@ -444,7 +444,7 @@ class IncidentTracker:
             return True
         if self.slices is None or split_metric(metric)[0] not in (STATUS_FEED, AUTH_CODE_FEED):
             return not key  # a rate alert carries no counts to weigh: it joins only the platform's incidents
-        judged = key or own
+        judged = str(key or own)
         first, last = incident.started_at, max(_event_minute(Transition(FIRING, alert)), incident.started_at)
         rows = [c for c in contributions(self.slices, metric, slice_dimension(judged), first, last, self._feed_metrics)
                 if c.excess > 0]
