@@ -48,10 +48,6 @@ class LabelColumns:
         frame = pd.DataFrame(self.codes)
         return frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy(dtype=np.int64)
 
-    @property
-    def combinations(self) -> int:
-        return int(self.combination().max()) + 1 if self.names and len(self.codes) else 1
-
     def take(self, kept: np.ndarray) -> LabelColumns:
         return LabelColumns(self.names, self.values, self.codes[kept]) if self.names else self
 

@@ -331,7 +331,8 @@ def _check(name: str, key_field: str, keys: Sequence[str], cells: list[pd.Series
     valid = ~(bad_stamp | bad_key | bad_count | bad_labels)
     # One row per minute, key and label combination (the combination's number: 0 without label columns).
     combination = labels.combination()
-    cell = (minute * len(allowed) + key) * labels.combinations + combination
+    combinations = int(combination.max()) + 1 if len(combination) else 1
+    cell = (minute * len(allowed) + key) * combinations + combination
     checked = np.flatnonzero(valid)
     repeated = checked[pd.Series(cell[checked]).duplicated().to_numpy()]
     problems = [np.flatnonzero(mask)[:1] for mask in (bad_stamp, bad_key, bad_count, bad_labels)] + [repeated[:1]]

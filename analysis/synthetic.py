@@ -13,14 +13,26 @@ import csv
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import numpy as np
 
 from detection.metrics import minute_to_datetime
+
+
+class _Spanned(Protocol):
+    @property
+    def start_minute(self) -> int: ...
+
+    @property
+    def end_minute(self) -> int: ...
+
+
+_Placed = TypeVar("_Placed", bound=_Spanned)
 
 INCIDENT_KINDS = ("denial_51", "denial_59", "denial_both", "processing_failure", "reversal_burst", "feed_outage")
 # Shapes of the 10-day daily-rhythm set (DATA.md, "Other periods and other platforms"): a denial spike at
@@ -284,15 +296,30 @@ def rhythm_incidents(start_minute: int, minutes: int, seed: int, incidents_per_d
     INCIDENT_SPACING quiet minutes from any other.
     """
     rng = np.random.default_rng([seed, 130363])
+
+    def make(kind: str, begin: int, duration: int) -> Incident:
+        driver = str(rng.choice(["51", "59"])) if kind in ("night_denial", "denial_ramp") else ""
+        return Incident(kind, begin, duration, _magnitude(rng, kind), driver)
+
+    return place_by_day(rng, ALL_KINDS, start_minute, minutes, incidents_per_day, _duration, KIND_HOURS, make)
+
+
+def place_by_day(rng: np.random.Generator, kinds: Sequence[str], start_minute: int, minutes: int,
+                 incidents_per_day: float, duration_of: Callable[[np.random.Generator, str], int],
+                 hours: Mapping[str, tuple[int, int]], make: Callable[[str, int, int], _Placed]) -> list[_Placed]:
+    """Incidents taking turns through ``kinds``, day by day: each at a random minute of its day within its
+    ``hours`` (UTC, inclusive; all day when not listed), at least INCIDENT_SPACING quiet minutes from any
+    other, the first hour of the data quiet (rules' windows fill). ``make(kind, begin, duration)`` builds one.
+    The labelled generator (analysis/synthetic_labels.py) places its incidents the same way."""
     per_day = max(int(round(incidents_per_day)), 0)
-    placed: list[Incident] = []
+    placed: list[_Placed] = []
     turn = 0
     for day_start in range(start_minute, start_minute + minutes, 1440):
         for _ in range(per_day):
-            kind = ALL_KINDS[turn % len(ALL_KINDS)]
+            kind = kinds[turn % len(kinds)]
             turn += 1
-            duration = _duration(rng, kind)
-            low, high = KIND_HOURS.get(kind, (0, 23))
+            duration = duration_of(rng, kind)
+            low, high = hours.get(kind, (0, 23))
             first = max(day_start + low * 60, start_minute + 60)  # the first hour stays quiet: windows fill
             last = min(day_start + high * 60 + 59, start_minute + minutes - duration - 1)
             for _attempt in range(500):
@@ -301,8 +328,7 @@ def rhythm_incidents(start_minute: int, minutes: int, seed: int, incidents_per_d
                 begin = int(rng.integers(first, last + 1))
                 if all(begin > other.end_minute + INCIDENT_SPACING or begin + duration + INCIDENT_SPACING
                        < other.start_minute for other in placed):
-                    driver = str(rng.choice(["51", "59"])) if kind in ("night_denial", "denial_ramp") else ""
-                    placed.append(Incident(kind, begin, duration, _magnitude(rng, kind), driver))
+                    placed.append(make(kind, begin, duration))
                     break
     return sorted(placed, key=lambda incident: incident.start_minute)
 

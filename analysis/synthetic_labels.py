@@ -33,7 +33,6 @@ from analysis.synthetic import (
     DENIAL_SHAPE,
     FAILURE_MINUTES,
     INCIDENT_KINDS,
-    INCIDENT_SPACING,
     OUTAGE_MINUTES,
     REVERSAL_MINUTES,
     REVERSALS_PER_FAILURE,
@@ -41,6 +40,7 @@ from analysis.synthetic import (
     _magnitude,
     _Model,
     _timestamp,
+    place_by_day,
 )
 
 DIMENSIONS = ("acquirer", "merchant", "brand", "region")
@@ -187,26 +187,8 @@ def labelled_incidents(platform: Platform, start_minute: int, minutes: int, seed
                        incidents_per_day: float = 6.0) -> list[LabelledIncident]:
     """Seeded incidents taking turns through ROTATION, placed day by day at least INCIDENT_SPACING apart."""
     rng = np.random.default_rng([seed, 92821])
-    per_day = max(int(round(incidents_per_day)), 0)
-    placed: list[LabelledIncident] = []
-    turn = 0
-    for day_start in range(start_minute, start_minute + minutes, 1440):
-        for _ in range(per_day):
-            kind = ROTATION[turn % len(ROTATION)]
-            turn += 1
-            duration = _duration(rng, kind)
-            low, high = KIND_HOURS.get(kind, (0, 23))
-            first = max(day_start + low * 60, start_minute + 60)  # the first hour stays quiet: windows fill
-            last = min(day_start + high * 60 + 59, start_minute + minutes - duration - 1)
-            for _attempt in range(500):
-                if last <= first:
-                    break
-                begin = int(rng.integers(first, last + 1))
-                if all(begin > other.end_minute + INCIDENT_SPACING
-                       or begin + duration + INCIDENT_SPACING < other.start_minute for other in placed):
-                    placed.append(_incident(rng, platform, kind, begin, duration))
-                    break
-    return sorted(placed, key=lambda incident: incident.start_minute)
+    return place_by_day(rng, ROTATION, start_minute, minutes, incidents_per_day, _duration, KIND_HOURS,
+                        lambda kind, begin, duration: _incident(rng, platform, kind, begin, duration))
 
 
 def _duration(rng: np.random.Generator, kind: str) -> int:

@@ -53,6 +53,8 @@ STATUS_RATES = {"approved": 0.90, "denied": 0.06, "failed": 0.002, "reversed": 0
 
 def thresholds_file(directory: Path) -> str:
     config = load_thresholds().to_config()
+    config["rules"] = [rule for rule in config["rules"] if "by" not in rule]  # the built-in per-slice rules
+    config.pop("dimension_pairs", None)
     config["dimensions"] = {"acquirer": {"max_values": 20}, "merchant": {"max_values": MERCHANTS},
                             "brand": {"max_values": 10}, "region": {"max_values": 10}}
     config["no_data"] = {"after_minutes": 0}
@@ -254,7 +256,7 @@ def main() -> None:
         if "reload" in result:
             seconds, held, series = result["reload"]
             print(f"  a restart read back {held} minutes of {series:,} slice series (and the global ones) in "
-                  f"{seconds:.1f} s")
+                  f"{seconds:.1f} s (SQLite stores no zero counts: a series that only ever counted 0 is not made again)")
         if "unjudged" in result:
             print(f"  ingest-log rows left unjudged after the timed minutes: {result['unjudged']}")
     if memory is not None:

@@ -30,6 +30,12 @@ never opens or joins anything):
 - any other alert joins an open incident of its family;
 - otherwise it opens a new incident.
 
+A slice's alert (``status:denied@acquirer=acq-07``) joins by the same rules: one event moves one acquirer,
+its merchants, brands and regions together, and is one page. An incident opened by a slice is described
+from that slice's counts ("Denial spike at acquirer acq-07") while only slices' alerts are in it; once a
+global alert joins, it is the platform's incident, described from the global counts, its contributions
+naming the slices that carry it.
+
 "Open" includes the quiet period: an incident resolves only when every member
 has resolved and ``QUIET_MINUTES`` event-time minutes passed with no new member,
 so a flapping member rejoins the incident it left. ``resolved_at`` is the end of
@@ -112,6 +118,8 @@ OPEN_SPAN_MINUTES = 60
 MAX_MEMBERS = 100  # member alerts listed per incident; later ones still carry its incident_id
 MIN_DRIVER_SHARE = 0.1
 CONTRIBUTORS = 3  # slices named per dimension in an incident's contributions
+JOIN_SHARE = 0.15  # a slice carrying this share of an open incident's excess (in its dimension) joins it
+LEAD_SLICE_SHARE = 0.5  # a global alert joins a slice's incident when that slice carries this much of its excess
 LEAD_SHARE = 0.3  # a dimension's top slice is named in the summary when it carries at least this share
 DRIVER_NOISE_SD = 2.0  # a driver's excess is beyond this many Poisson standard deviations of its expectation
 STOPPED_SHARE = 0.1  # approvals at or below this share of normal have stopped (a partial outage)
@@ -364,7 +372,7 @@ class IncidentTracker:
             )
             incident.details["family"] = family
             key = split_slice(alert.metric)[1]
-            if key:  # a slice's incident is its own: one acquirer failing is not the platform failing
+            if key:  # opened by a slice: described and titled as that slice's, while only slices are in it
                 incident.details["slice"] = key
             self._open[incident.id] = incident
             events.setdefault(incident.id, []).append(OPENED)
@@ -372,6 +380,15 @@ class IncidentTracker:
             incident.details["family"] = family  # the drop turned out to have a cause
         if family not in incident.families:
             incident.families.append(family)
+        key = split_slice(alert.metric)[1]
+        if key:
+            slices = incident.details.setdefault("slices", [])
+            if key not in slices and len(slices) < MAX_MEMBERS:
+                slices.append(key)
+        elif incident.details.pop("slice", None) is not None:
+            # The global series moved too: the platform's incident, described from the global counts, whose
+            # contributions name the slices carrying it.
+            incident.details["first_slice"] = incident.details.get("slices", [""])[0]
         if severity_rank(alert.severity) > severity_rank(incident.severity):
             incident.severity = alert.severity
         incident.started_at = min(incident.started_at, alert.started_at)
@@ -391,16 +408,15 @@ class IncidentTracker:
 
     def _home(self, alert: Alert, family: str) -> Incident | None:
         """The open incident this alert joins, or None (newest first among candidates)."""
-        key = split_slice(alert.metric)[1]
-        candidates = sorted((i for i in self._open.values() if i.details.get("slice", "") == key),
-                            key=lambda i: (-i.started_at, i.id))
+        candidates = sorted(self._open.values(), key=lambda i: (-i.started_at, i.id))
 
         def first(families: tuple[str, ...], only_approval: bool = False) -> Incident | None:
             for incident in candidates:
                 if only_approval:
-                    if incident.families == [APPROVAL] and alert.started_at - incident.started_at <= JOIN_MINUTES:
+                    if (incident.families == [APPROVAL] and alert.started_at - incident.started_at <= JOIN_MINUTES
+                            and self._belongs(alert, incident)):
                         return incident
-                elif incident.details.get("family") in families:
+                elif incident.details.get("family") in families and self._belongs(alert, incident):
                     return incident
             return None
 
@@ -411,6 +427,29 @@ class IncidentTracker:
         if family in (DENIAL, FAILURE):
             return first((family,)) or first((), only_approval=True)
         return first((family,))
+
+    def _belongs(self, alert: Alert, incident: Incident) -> bool:
+        """Whether an alert of the incident's family is a symptom of the same event, as far as slices tell.
+
+        A slice's alert belongs where its slice already is, or where its slice carries at least JOIN_SHARE of
+        the incident's excess in its dimension (an acquirer's spike moves its merchants too); another slice failing at the same
+        time on its own is another incident. A global alert belongs to a platform incident, or to a slice's
+        incident whose slice carries at least half of the global excess (the slice was seen first).
+        """
+        metric, key = split_slice(alert.metric)
+        own = incident.details.get("slice")
+        if not key and own is None:
+            return True
+        if key and key in incident.details.get("slices", ()):
+            return True
+        if self.slices is None or split_metric(metric)[0] not in (STATUS_FEED, AUTH_CODE_FEED):
+            return not key  # a rate alert carries no counts to weigh: it joins only the platform's incidents
+        judged = str(key or own)
+        first, last = incident.started_at, max(_event_minute(Transition(FIRING, alert)), incident.started_at)
+        rows = [c for c in contributions(self.slices, metric, slice_dimension(judged), first, last, self._feed_metrics)
+                if c.excess > 0]
+        share = next((c.share for c in rows if c.key == judged), 0.0)
+        return share >= (JOIN_SHARE if key else LEAD_SLICE_SHARE)
 
     def _note_member(self, incident: Incident, alert: Alert) -> None:
         """Keep the member's statistics in ``details`` (the rule, its window, its worst value).
@@ -550,7 +589,6 @@ class IncidentTracker:
         """A slice's incident, from the slice's own counts: 'Denial spike at acquirer acq-07'."""
         family = incident.details.get("family", OTHER_FAMILY)
         kind = NATURAL_KIND.get(family, OTHER)
-        incident.kind = kind
         group = slice_dimension(key)
         metrics = [split_slice(m)[0] for m in incident.metrics]
         if family in GROUP_STATUSES:
@@ -572,6 +610,10 @@ class IncidentTracker:
             shares[metric] = mine.share
             if mine.excess > 0:
                 drivers.append(Driver(metric, 0.0, mine.observed, mine.expected))
+        failed = status_metric("failed")
+        if kind == PROCESSING_FAILURE and not any(d.metric == failed for d in drivers):
+            kind = REVERSAL_BURST  # backend reversals with no failed transactions in excess (as for the platform)
+        incident.kind = kind
         total = sum(d.observed - d.expected for d in drivers)
         incident.drivers = sorted((Driver(d.metric, (d.observed - d.expected) / total, d.observed, d.expected)
                                    for d in drivers if total > 0), key=lambda d: (-d.share, d.metric))
@@ -592,6 +634,9 @@ class IncidentTracker:
                 incident.summary += f"; {share * 100:.0f}% of the extra {name} across {group.replace(',', ' x ')}s"
         else:
             incident.summary = f"Alerts at {where}, {_when(incident)}"
+        others = [slice_words(k) for k in incident.details.get("slices", []) if k != key]
+        if others:
+            incident.summary += f"; also at {', '.join(others[:3])}" + (f" and {len(others) - 3} more" if len(others) > 3 else "")
         incident.details["span"] = {"from": minute_to_iso(first), "to": minute_to_iso(last), "minutes": minutes}
         incident.details["figures"] = figures
         if main is not None and self.slices is not None:

@@ -11,7 +11,7 @@ from analysis.synthetic import SyntheticStream
 from app import config_from, create_app, main, start_feed
 from detection import ConfigError, Monitor, Store, load_thresholds, parse_thresholds
 from detection.metrics import minute_to_iso
-from feeds.demo import FeedRunner, FeedWriter
+from feeds.demo import LABELLED_BACKFILL_MINUTES, FeedRunner, FeedWriter
 from feeds.replay import ReplayError, ReplaySource, read_export
 from feeds.scenarios import SCENARIOS, scenario_length, scenario_minutes
 
@@ -130,7 +130,11 @@ def test_backfill_writes_a_day_once(monitor, clock):
     feed = FeedWriter(monitor)
     accepted = feed.backfill()
     received = monitor.snapshot(1440).received["status"].count(True)
-    assert accepted == 9 * received  # six statuses and three codes for every minute sent
+    # Six statuses and three codes for every minute sent; with dimensions configured (the built-in thresholds
+    # have them) the last minutes are labelled: one row per label combination with traffic.
+    labelled = [feed.labelled.stream_minute(m) for m in range(START + 2000 - LABELLED_BACKFILL_MINUTES + 1,
+                                                              START + 2001)] if feed.labelled is not None else []
+    assert accepted == 9 * (received - len(labelled)) + sum(len(s) + len(a) for s, a in labelled)
     assert received == 1440  # the whole day: this seeded stream has no outage in it
     assert monitor.newest_event_minute() <= START + 2000
     assert feed.backfill() == 0  # a store with data is never backfilled again

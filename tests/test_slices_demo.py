@@ -9,11 +9,17 @@ from feeds.demo import LABELLED_BACKFILL_MINUTES, FeedWriter
 NOW = 29_188_800 * 60.0 + 15 * 3600 + 30  # 2025-07-01 15:00:30 UTC
 
 
-def _monitor(dimensions: bool, clock) -> Monitor:
+def global_config() -> dict:
+    """The built-in thresholds without their dimensions, pairs and per-slice rules: the global rules alone."""
     config = load_thresholds().to_config()
     config.pop("dimensions", None)
     config.pop("dimension_pairs", None)
-    config["rules"] = [rule for rule in config["rules"] if "by" not in rule]  # the built-in per-slice rules
+    config["rules"] = [rule for rule in config["rules"] if "by" not in rule]
+    return config
+
+
+def _monitor(dimensions: bool, clock) -> Monitor:
+    config = global_config()
     if dimensions:
         config["dimensions"] = {"acquirer": {"max_values": 20}, "merchant": {"max_values": 400},
                                 "brand": {"max_values": 20}, "region": {"max_values": 20}}

@@ -248,3 +248,39 @@ def test_after_memory_is_rebuilt_each_slice_is_still_judged_on_its_own_counts(ba
     for minute in range(30, 40):
         post(monitor, minute_records(minute, rng=rng, boost=5))
     assert {a.metric for a in monitor.alerts()} == {"status:denied@acquirer=acq-07"}
+
+
+DENIED_BY_BRAND = {**DENIED_BY_ACQUIRER, "id": "denied_by_brand", "by": ["brand"]}
+
+
+def test_one_event_moving_an_acquirer_and_its_brand_is_one_incident(backend, clock):
+    monitor = make(backend, clock, config(rules=(DENIED_BY_ACQUIRER, DENIED_BY_BRAND, DENIED_GLOBAL)))
+    rng = random.Random(21)
+    for minute in range(60):
+        post(monitor, minute_records(minute, rng=rng))
+    for minute in range(60, 80):  # acq-07 (all elo) denies eight times as much: elo's denials rise with it
+        post(monitor, minute_records(minute, rng=rng, boost=8))
+    alerted = {a.metric for a in monitor.alerts()}
+    assert {"status:denied@acquirer=acq-07", "status:denied@brand=elo"} <= alerted
+    (incident,) = monitor.incidents()  # one page, however many series it moved
+    assert set(incident.details.get("slices", ())) >= {"acquirer=acq-07", "brand=elo"}
+    assert incident.details["contributions"]["acquirer"][0]["value"] == "acq-07"
+
+
+def test_another_acquirer_failing_on_its_own_during_a_global_spike_is_its_own_incident(backend, clock):
+    monitor = make(backend, clock)
+    rng = random.Random(13)
+    for minute in range(60):
+        post(monitor, minute_records(minute, rng=rng))
+    for minute in range(60, 80):  # acq-02 (20%) x8 moves the platform; acq-07 (5%) x4 at the same time
+        records = minute_records(minute, rng=rng, boost=4)
+        for record in records:
+            if record["labels"]["acquirer"] == "acq-02" and record["status"] == "denied":
+                record["count"] *= 8
+        post(monitor, records)
+    incidents = monitor.incidents()
+    own = [i for i in incidents if i.details.get("slice") == "acquirer=acq-07"]
+    assert len(own) == 1 and own[0].title == "Denial spike at acquirer acq-07"
+    platform = [i for i in incidents if "slice" not in i.details]
+    assert len(platform) == 1 and platform[0].details["contributions"]["acquirer"][0]["value"] == "acq-02"
+    assert "acquirer=acq-07" not in platform[0].details.get("slices", ())

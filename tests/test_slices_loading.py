@@ -54,9 +54,8 @@ def test_the_replay_posts_labels_and_the_engine_keeps_slices(tmp_path):
     assert {"timestamp": "2025-07-12T13:45:00Z", "status": "approved", "count": 16,
             "labels": {"acquirer": "acq-07"}} in rows
 
-    config = load_thresholds().to_config()
+    config = global_config()
     config["dimensions"] = {"acquirer": {"max_values": 20}, "brand": {"max_values": 20}}
-    config["rules"] = [rule for rule in config["rules"] if "by" not in rule]  # the built-in per-slice rules
     clock = [parse_time("2025-07-12 14:00:00")]
     monitor = Monitor(parse_thresholds(config, "with dimensions"), Store(":memory:"), MonitorSettings(),
                       clock=lambda: clock[0])
@@ -68,12 +67,22 @@ def test_the_replay_posts_labels_and_the_engine_keeps_slices(tmp_path):
     assert sum(counts["status:denied"]) == 3 and sum(counts["status:approved"]) == 16
 
     # Thresholds without dimensions: the rows count in the global series only.
-    plain = Monitor(load_thresholds(), Store(":memory:"), MonitorSettings(), clock=lambda: clock[0])
+    plain = Monitor(parse_thresholds(global_config(), "no dimensions"), Store(":memory:"), MonitorSettings(),
+                    clock=lambda: clock[0])
     plain_writer = FeedWriter(plain, clock=lambda: clock[0])
     for _minute, status_rows, auth_rows in source:
         plain_writer.post(status_rows, auth_rows)
     snapshot = plain.snapshot(60)
     assert sum(snapshot.counts["status:approved"]) == 226 and sum(snapshot.counts["status:denied"]) == 4
+
+
+def global_config() -> dict:
+    """The built-in thresholds without their dimensions, pairs and per-slice rules: the global rules alone."""
+    config = load_thresholds().to_config()
+    config.pop("dimensions", None)
+    config.pop("dimension_pairs", None)
+    config["rules"] = [rule for rule in config["rules"] if "by" not in rule]
+    return config
 
 
 def parse_time(text: str) -> float:
