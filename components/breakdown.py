@@ -230,13 +230,14 @@ def heatmap_figure(breakdown: Mapping[str, Any], noun: str, height: int = HEAT_H
     if not minutes or not values or len(counts) != len(values):
         return empty_breakdown_figure(WAITING, height)
     peak = max((max(c) for c in counts if c), default=0)
-    x = [_plot_time(m) for m in minutes]
+    first = _plot_time(minutes[0])
     data = []
     n = len(values)
     for i, (value, row) in enumerate(zip(values, counts, strict=True)):
         level = n - 1 - i  # the first value (largest excess) on top
         data.append({
-            "type": "bar", "x": x, "y": [1] * len(row), "base": [level] * len(row), "name": value,
+            # x0/dx, not a timestamp per cell (as the charts do): a third of the answer's bytes.
+            "type": "bar", "x0": first, "dx": 60_000, "y": [1] * len(row), "base": level, "name": value,
             "width": 60_000, "offset": 0,  # one minute wide, starting at its minute: the cells tile the row
             "marker": {"color": row, "colorscale": HEAT_SCALE, "cmin": 0, "cmax": max(1, peak),
                        "line": {"width": 0}, "showscale": i == 0,

@@ -167,12 +167,12 @@ def test_the_heatmap_has_a_row_per_value_top_first_a_scale_from_an_honest_zero_a
     figure = heatmap_figure(BREAKDOWN, "denied transactions")
     rows = figure["data"]
     assert [r["name"] for r in rows] == ["acq-07", "acq-02", "acq-01"]
-    assert [r["base"][0] for r in rows] == [2, 1, 0]  # acq-07 on top
+    assert [r["base"] for r in rows] == [2, 1, 0]  # acq-07 on top
     assert rows[2]["marker"]["color"] == [0, 11, 12] and rows[2]["customdata"] == [0, 11, 12]
     for row in rows:
         assert row["marker"]["cmin"] == 0 and row["marker"]["cmax"] == 18  # one scale for every row
         assert row["marker"]["colorscale"] == HEAT_SCALE
-        assert row["x"][0] == "2026-12-03 12:00:00" and row["width"] == 60_000
+        assert row["x0"] == "2026-12-03 12:00:00" and row["dx"] == 60_000 and row["width"] == 60_000
     assert HEAT_SCALE[0] == [0.0, "#ffffff"]  # zero is no colour
     assert [r["marker"]["showscale"] for r in rows] == [True, False, False]  # one colour bar
     assert "denied transactions" in rows[0]["marker"]["colorbar"]["title"]["text"]
