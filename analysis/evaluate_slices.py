@@ -6,10 +6,12 @@ learns thresholds from them exactly as ``python -m analysis`` does (global rules
 rules; through the file format), replays the last 3 days minute by minute through the real ``Monitor`` and
 reports, at each volume asked for (1,000 and 125 transactions a minute by default):
 
-- slice incidents found: an engine incident of the labelled slice (``details["slice"]``) that starts between
-  ``MATCH_BEFORE`` minutes before the labelled incident and ``MATCH_AFTER`` minutes after its end; by kind;
-- delay: the minute that incident opened minus the minute the labelled incident's first minute was in
-  (0 = as soon as that minute closed), as ``analysis.evaluate`` measures it;
+- slice incidents found: an engine incident naming the labelled slice (its own slice, ``details["slice"]``; a
+  slice whose alert joined it, ``details["slices"]``; or its top contributor in that dimension) that starts
+  between ``MATCH_BEFORE`` minutes before the labelled incident and ``MATCH_AFTER`` minutes after its end; by kind;
+- delay: the minute that incident named the slice (opened, or the joining slice alert's first minute) minus
+  the minute the labelled incident's first minute was in (0 = as soon as that minute closed), as
+  ``analysis.evaluate`` measures it;
 - false incidents: engine incidents (global or of any slice) that start near no labelled incident;
 - top contributor right: for each global labelled incident that runs mostly through one acquirer, whether the
   first global engine incident matching it names that acquirer first (``details["contributions"]``);
@@ -110,6 +112,20 @@ def learn_thresholds(data: LabelledData, train_days: int, options: LearnOptions 
     return parse_thresholds(json.loads(json.dumps(config)), f"learned on the first {train_days} labelled days")
 
 
+def _names(engine: EngineIncident, key: str, dimension: str) -> int | None:
+    """The minute an engine incident named the slice ``key``, or None: its own slice (from its opening), a slice
+    whose alert joined it (from that alert's first minute), or its top contributor in the slice's dimension
+    (from its opening: the contributions are described again every minute)."""
+    details = engine.incident.details
+    if details.get("slice") == key:
+        return engine.opened_minute
+    if key in details.get("slices", ()):
+        starts = [m["started_minute"] for m in details.get("members", []) if m["metric"].endswith(f"@{key}")]
+        return max(engine.opened_minute, min(starts)) if starts else engine.opened_minute
+    top = details.get("contributions", {}).get(dimension) or []
+    return engine.opened_minute if top and top[0]["slice"] == key else None
+
+
 def score_slices(data: LabelledData, engine: Sequence[EngineIncident], first: int, minutes: int,
                  rate: float) -> SliceScore:
     judged = [i for i in data.incidents if first <= i.start_minute < first + minutes]
@@ -120,11 +136,11 @@ def score_slices(data: LabelledData, engine: Sequence[EngineIncident], first: in
         matched.update(e.id for e in near)
         result.near.append(len(near))
         if incident.is_slice:
-            mine = [e for e in near if e.incident.details.get("slice") == incident.slice]
-            if mine:
-                paged = min(mine, key=lambda e: (e.opened_wall, e.id))
+            naming = [(minute, e) for e in near if (minute := _names(e, incident.slice, incident.dimension)) is not None]
+            if naming:
+                named_at, paged = min(naming, key=lambda pair: (pair[0], pair[1].opened_wall, pair[1].id))
                 result.found[index] = paged
-                result.delays[index] = max(0, paged.opened_minute - (incident.start_minute + 1))
+                result.delays[index] = max(0, named_at - (incident.start_minute + 1))
         elif incident.slice:
             overall = [e for e in near if not e.incident.details.get("slice")]
             named = None

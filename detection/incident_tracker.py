@@ -118,8 +118,8 @@ OPEN_SPAN_MINUTES = 60
 MAX_MEMBERS = 100  # member alerts listed per incident; later ones still carry its incident_id
 MIN_DRIVER_SHARE = 0.1
 CONTRIBUTORS = 3  # slices named per dimension in an incident's contributions
-JOIN_SHARE = 0.15  # a slice carrying this share of an open incident's excess (in its dimension) joins it
-LEAD_SLICE_SHARE = 0.5  # a global alert joins a slice's incident when that slice carries this much of its excess
+LEAD_SLICE_SHARE = 0.5  # a slice carrying this share of its dimension's excess is the event's: it joins
+STANDS_APART = 3.0  # a slice rising this many times as steeply as its whole dimension is an event of its own
 LEAD_SHARE = 0.3  # a dimension's top slice is named in the summary when it carries at least this share
 DRIVER_NOISE_SD = 2.0  # a driver's excess is beyond this many Poisson standard deviations of its expectation
 STOPPED_SHARE = 0.1  # approvals at or below this share of normal have stopped (a partial outage)
@@ -429,27 +429,33 @@ class IncidentTracker:
         return first((family,))
 
     def _belongs(self, alert: Alert, incident: Incident) -> bool:
-        """Whether an alert of the incident's family is a symptom of the same event, as far as slices tell.
+        """Whether a slice's alert of the incident's family is a symptom of the same event.
 
-        A slice's alert belongs where its slice already is, or where its slice carries at least JOIN_SHARE of
-        the incident's excess in its dimension (an acquirer's spike moves its merchants too); another slice failing at the same
-        time on its own is another incident. A global alert belongs to a platform incident, or to a slice's
-        incident whose slice carries at least half of the global excess (the slice was seen first).
+        Alerts of one family that start close together are one event (a denial spike moves acquirers,
+        brands, regions and merchants together: one page), unless the slice stands apart: it carries less
+        than half of the excess of its dimension over the incident's minutes and rises more than
+        STANDS_APART times as steeply as its dimension as a whole (one merchant failing hard while the
+        platform wobbles is its own incident). A global alert joins a slice's incident only when that slice
+        carries at least half of the global excess (the slice was seen first); platform incidents as always.
         """
         metric, key = split_slice(alert.metric)
-        own = incident.details.get("slice")
-        if not key and own is None:
+        own_slice = incident.details.get("slice")
+        if (not key and not own_slice) or key in incident.details.get("slices", ()) or self.slices is None:
             return True
-        if key and key in incident.details.get("slices", ()):
+        if split_metric(metric)[0] not in (STATUS_FEED, AUTH_CODE_FEED):
             return True
-        if self.slices is None or split_metric(metric)[0] not in (STATUS_FEED, AUTH_CODE_FEED):
-            return not key  # a rate alert carries no counts to weigh: it joins only the platform's incidents
-        judged = str(key or own)
         first, last = incident.started_at, max(_event_minute(Transition(FIRING, alert)), incident.started_at)
-        rows = [c for c in contributions(self.slices, metric, slice_dimension(judged), first, last, self._feed_metrics)
-                if c.excess > 0]
-        share = next((c.share for c in rows if c.key == judged), 0.0)
-        return share >= (JOIN_SHARE if key else LEAD_SLICE_SHARE)
+        judged = str(key or own_slice)
+        rows = contributions(self.slices, metric, slice_dimension(judged), first, last, self._feed_metrics)
+        mine = next((c for c in rows if c.key == judged), None)
+        if not key:  # the platform's alert joins a slice's incident only when that slice carries it
+            return mine is not None and mine.share >= LEAD_SLICE_SHARE
+        if mine is None or mine.share >= LEAD_SLICE_SHARE:
+            return True
+        observed, expected = sum(c.observed for c in rows), sum(c.expected for c in rows)
+        whole = observed / expected if expected > 0 else 1.0
+        own = mine.observed / mine.expected if mine.expected > 0 else float("inf")
+        return own <= STANDS_APART * max(whole, 1.0)
 
     def _note_member(self, incident: Incident, alert: Alert) -> None:
         """Keep the member's statistics in ``details`` (the rule, its window, its worst value).

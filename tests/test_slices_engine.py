@@ -267,20 +267,33 @@ def test_one_event_moving_an_acquirer_and_its_brand_is_one_incident(backend, clo
     assert incident.details["contributions"]["acquirer"][0]["value"] == "acq-07"
 
 
-def test_another_acquirer_failing_on_its_own_during_a_global_spike_is_its_own_incident(backend, clock):
+def test_a_small_acquirer_failing_far_harder_than_the_platform_is_its_own_incident(backend, clock):
     monitor = make(backend, clock)
     rng = random.Random(13)
     for minute in range(60):
         post(monitor, minute_records(minute, rng=rng))
-    for minute in range(60, 80):  # acq-02 (20%) x8 moves the platform; acq-07 (5%) x4 at the same time
-        records = minute_records(minute, rng=rng, boost=4)
+    for minute in range(60, 80):  # acq-02 (20%) x3 moves the platform; acq-08 (3%) x7 at the same time
+        records = minute_records(minute, rng=rng)
         for record in records:
-            if record["labels"]["acquirer"] == "acq-02" and record["status"] == "denied":
-                record["count"] *= 8
+            if record["status"] == "denied":
+                record["count"] *= {"acq-02": 3, "acq-08": 7}.get(record["labels"]["acquirer"], 1)
         post(monitor, records)
     incidents = monitor.incidents()
-    own = [i for i in incidents if i.details.get("slice") == "acquirer=acq-07"]
-    assert len(own) == 1 and own[0].title == "Denial spike at acquirer acq-07"
-    platform = [i for i in incidents if "slice" not in i.details]
-    assert len(platform) == 1 and platform[0].details["contributions"]["acquirer"][0]["value"] == "acq-02"
-    assert "acquirer=acq-07" not in platform[0].details.get("slices", ())
+    own = [i for i in incidents if i.details.get("slice") == "acquirer=acq-08"]
+    assert len(own) == 1 and own[0].title == "Denial spike at acquirer acq-08"
+    platform = [i for i in incidents if i is not own[0]]
+    assert len(platform) == 1 and "acquirer=acq-08" not in platform[0].details.get("slices", ())
+    assert platform[0].details["contributions"]["acquirer"][0]["value"] == "acq-02"
+
+
+def test_slices_moving_with_a_platform_spike_join_its_incident(backend, clock):
+    monitor = make(backend, clock)
+    rng = random.Random(17)
+    for minute in range(60):
+        post(monitor, minute_records(minute, rng=rng))
+    for minute in range(60, 80):  # every acquirer's denials x3: one platform event, one page
+        post(monitor, minute_records(minute, rng=rng, denial_rate=0.18))
+    alerted = {a.metric for a in monitor.alerts()}
+    assert len([m for m in alerted if "@acquirer=" in m]) >= 3
+    (incident,) = monitor.incidents()
+    assert {m.partition("@")[2] for m in alerted if "@" in m} <= set(incident.details["slices"])
