@@ -275,7 +275,17 @@ def breakdown_heading(breakdown: Mapping[str, Any], noun: str, focus: Focus) -> 
     total = (f": {number(breakdown.get('observed'))} {noun} against {number(breakdown.get('expected'))} expected"
              if breakdown.get("observed") is not None else "")
     when = window_text(breakdown)
-    return f"{noun.capitalize()} by {by}, {about}" + (f" ({when})" if when else "") + total
+    return f"{noun.capitalize()} by {by}, {about}" + (f" ({when})" if when else "") + total + _within_normal(breakdown)
+
+
+def _within_normal(breakdown: Mapping[str, Any]) -> str:
+    """Said when the total is within chance of normal: the shares then split noise, not a problem."""
+    observed, expected = breakdown.get("observed"), breakdown.get("expected")
+    if not isinstance(observed, (int, float)) or not isinstance(expected, (int, float)) or expected <= 0:
+        return ""
+    falling = str(breakdown.get("metric", "")) in ("status:approved", "auth_code:00")
+    excess = expected - observed if falling else observed - expected
+    return " (within normal: the shares split noise)" if excess < 2 * expected ** 0.5 else ""
 
 
 def contribution_table(breakdown: Mapping[str, Any], noun: str, top: int = TOP_BARS,

@@ -216,6 +216,16 @@ def test_the_heading_says_what_by_what_when_and_the_total_against_normal():
     assert about_incident.startswith("Denials by acquirer × brand, incident “Denial spike at acquirer acq-07”")
 
 
+def test_the_heading_says_when_the_total_is_within_normal_so_the_shares_split_noise():
+    quiet = {**BREAKDOWN, "observed": 321, "expected": 322.5}
+    assert breakdown_heading(quiet, "denials", Focus("status:denied", 60)).endswith(
+        "321 denials against 322.5 expected (within normal: the shares split noise)")
+    # Approvals count by their shortfall: 40 under 120 expected is no longer noise.
+    short = {**BREAKDOWN, "metric": "status:approved", "observed": 80, "expected": 120}
+    assert "within normal" not in breakdown_heading(short, "approvals", Focus("status:approved", 60))
+    assert "within normal" in breakdown_heading({**short, "observed": 130}, "approvals", Focus("status:approved", 60))
+
+
 # ------------------------------------------------------------------ the panel's frame
 
 def test_without_dimensions_the_panel_is_a_note_and_the_slice_bar_is_hidden():
