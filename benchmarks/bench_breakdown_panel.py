@@ -23,18 +23,7 @@ sys.path.insert(0, str(ROOT))
 from app import create_app  # noqa: E402
 from benchmarks._stats import spread  # noqa: E402
 from components import ids  # noqa: E402
-
-
-def request_for(app, output: str, values: dict, trigger: str) -> dict:
-    key = next(k for k in app.callback_map if output in k)
-    spec = app.callback_map[key]
-    outputs = [{"id": part.split(".")[0], "property": part.split(".")[1]} for part in key.strip(".").split("...")]
-
-    def shaped(items):
-        return [{"id": i["id"], "property": i["property"], "value": values.get(f"{i['id']}.{i['property']}")}
-                for i in items]
-    return {"output": key, "outputs": outputs, "inputs": shaped(spec["inputs"]), "state": shaped(spec["state"]),
-            "changedPropIds": [trigger]}
+from tests.slice_support import callback_request  # noqa: E402
 
 
 def timed(client, body: dict, repeat: int) -> tuple[list[float], int]:
@@ -62,13 +51,13 @@ def main() -> None:
     for by in ("acquirer", "merchant", "acquirer,brand"):
         values = {f"{ids.BREAKDOWN_BY}.value": by, f"{ids.BREAKDOWN_METRIC}.value": "status:denied",
                   f"{ids.BREAKDOWN_SHOWN}.data": True, f"{ids.REFRESH}.n_intervals": 1}
-        times, size = timed(client, request_for(app, f"{ids.BREAKDOWN_BARS}.figure", values,
+        times, size = timed(client, callback_request(app, f"{ids.BREAKDOWN_BARS}.figure", values,
                                                 f"{ids.BREAKDOWN_BY}.value"), args.repeat)
         print(f"{'breakdown panel, denials by ' + by:<44} {spread(times, ',.1f'):<36} {size:,}")
     for label, key in (("refresh 6 h, all traffic", None), ("refresh 6 h, filtered to acquirer=acq-01", "acquirer=acq-01")):
         values = {f"{ids.REFRESH}.n_intervals": 1, f"{ids.RANGE}.value": "6h", f"{ids.SIMULATED}.data": 0,
                   f"{ids.SLICE_FILTER}.data": key}
-        times, size = timed(client, request_for(app, f"{ids.STATUS_CHART}.figure", values, f"{ids.REFRESH}.n_intervals"),
+        times, size = timed(client, callback_request(app, f"{ids.STATUS_CHART}.figure", values, f"{ids.REFRESH}.n_intervals"),
                             args.repeat)
         print(f"{label:<44} {spread(times, ',.1f'):<36} {size:,}")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from app import create_app
 from detection import Monitor, Store, parse_thresholds
-from detection.thresholds import DEFAULT_THRESHOLDS_PATH
+from detection.thresholds import DEFAULT_THRESHOLDS_PATH, load_thresholds
 
 from .support import timestamp
 
@@ -91,3 +91,25 @@ def labelled_app(refresh_ms: int, sliced_rule: bool = False, minutes: int = MINU
         feed.post_minute(minute)
     app.server.extensions["labelled_feed"] = feed
     return app
+
+
+def global_config() -> dict:
+    """The built-in thresholds without their dimensions, pairs and per-slice rules: the global rules alone."""
+    config = load_thresholds().to_config()
+    config.pop("dimensions", None)
+    config.pop("dimension_pairs", None)
+    config["rules"] = [rule for rule in config["rules"] if "by" not in rule]
+    return config
+
+
+def callback_request(app, output: str, values: dict, trigger: str) -> dict:
+    """The request the page sends for the callback whose outputs include ``output`` (``id.property``)."""
+    key = next(k for k in app.callback_map if output in k)
+    spec = app.callback_map[key]
+    outputs = [{"id": part.split(".")[0], "property": part.split(".")[1]} for part in key.strip(".").split("...")]
+
+    def shaped(items):
+        return [{"id": i["id"], "property": i["property"], "value": values.get(f"{i['id']}.{i['property']}")}
+                for i in items]
+    return {"output": key, "outputs": outputs, "inputs": shaped(spec["inputs"]), "state": shaped(spec["state"]),
+            "changedPropIds": [trigger]}

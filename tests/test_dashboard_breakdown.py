@@ -38,7 +38,7 @@ from components.breakdown import (
 )
 from detection import Alert, Snapshot
 
-from .slice_support import END, MINUTES, labelled_app
+from .slice_support import END, MINUTES, callback_request, labelled_app
 from .test_dashboard_callbacks import refresh_request
 from .test_dashboard_components import ids_in, text_of, walk
 
@@ -332,19 +332,6 @@ def test_a_filtered_chart_shades_only_the_slices_alerts_on_their_base_metric_and
 def labelled():
     """Ninety labelled minutes posted through the REST API (tests/slice_support.py); the app is only read."""
     return labelled_app(60_000)
-
-
-def callback_request(app, output: str, values: dict, trigger: str) -> dict:
-    """The request the page sends for the callback whose outputs include ``output`` (``id.property``)."""
-    key = next(k for k in app.callback_map if output in k)
-    spec = app.callback_map[key]
-    outputs = [{"id": part.split(".")[0], "property": part.split(".")[1]} for part in key.strip(".").split("...")]
-
-    def shaped(items):
-        return [{"id": i["id"], "property": i["property"], "value": values.get(f"{i['id']}.{i['property']}")}
-                for i in items]
-    return {"output": key, "outputs": outputs, "inputs": shaped(spec["inputs"]), "state": shaped(spec["state"]),
-            "changedPropIds": [trigger]}
 
 
 def answer(app, body: dict) -> tuple[int, dict | None]:

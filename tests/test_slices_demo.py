@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 from detection import Monitor, MonitorSettings, Store
-from detection.thresholds import load_thresholds, parse_thresholds
+from detection.thresholds import parse_thresholds
 from feeds.demo import LABELLED_BACKFILL_MINUTES, FeedWriter
 
+from .slice_support import global_config
+
 NOW = 29_188_800 * 60.0 + 15 * 3600 + 30  # 2025-07-01 15:00:30 UTC
-
-
-def global_config() -> dict:
-    """The built-in thresholds without their dimensions, pairs and per-slice rules: the global rules alone."""
-    config = load_thresholds().to_config()
-    config.pop("dimensions", None)
-    config.pop("dimension_pairs", None)
-    config["rules"] = [rule for rule in config["rules"] if "by" not in rule]
-    return config
 
 
 def _monitor(dimensions: bool, clock) -> Monitor:

@@ -12,9 +12,11 @@ from analysis.loading import LoadError, load_history, read_export
 from analysis.synthetic_labels import LabelledData
 from detection import Monitor, MonitorSettings, Store
 from detection.metrics import minute_to_iso
-from detection.thresholds import load_thresholds, parse_thresholds
+from detection.thresholds import parse_thresholds
 from feeds.demo import FeedWriter
 from feeds.replay import ReplaySource
+
+from .slice_support import global_config
 
 STATUSES = ("approved", "denied", "failed", "reversed", "backend_reversed", "refunded")
 CODES = ("00", "51", "59")
@@ -74,15 +76,6 @@ def test_the_replay_posts_labels_and_the_engine_keeps_slices(tmp_path):
         plain_writer.post(status_rows, auth_rows)
     snapshot = plain.snapshot(60)
     assert sum(snapshot.counts["status:approved"]) == 226 and sum(snapshot.counts["status:denied"]) == 4
-
-
-def global_config() -> dict:
-    """The built-in thresholds without their dimensions, pairs and per-slice rules: the global rules alone."""
-    config = load_thresholds().to_config()
-    config.pop("dimensions", None)
-    config.pop("dimension_pairs", None)
-    config["rules"] = [rule for rule in config["rules"] if "by" not in rule]
-    return config
 
 
 def parse_time(text: str) -> float:
